@@ -1,0 +1,21 @@
+/* Clocks and RFC 3339 time text. */
+#ifndef ATOLL_UTIL_TIMEUTIL_H
+#define ATOLL_UTIL_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock, milliseconds since the Unix epoch. */
+int64_t now_ms(void);
+/* Monotonic clock in milliseconds / nanoseconds. */
+int64_t mono_ms(void);
+int64_t mono_ns(void);
+/* "2026-01-02T03:04:05.678Z" (ms precision; ".000" kept). out >= 32. */
+void rfc3339_format(int64_t ms, char *out, size_t out_size);
+/* Parse "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)" into ms since
+ * the epoch. 0 or -EINVAL. */
+int rfc3339_parse(const char *s, int64_t *ret_ms);
+/* Sleep for ms milliseconds (restarts on EINTR). */
+void sleep_ms(int64_t ms);
+
+#endif
