@@ -1,0 +1,522 @@
+/* coordinator.yaml: reading and validating every section. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atoll/backend.h"
+#include "config/cfg.h"
+
+#define MAX_WORKLOAD_ID 0xffffffffu
+
+static const char *const TOP_KEYS[] = { "listen", "limits", "store", "tenants", "islands",
+					"keys", "drivers", "policy", "workloads", NULL };
+
+static int read_listen(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	static const char *const keys[] = { "address", "tls", NULL };
+	static const char *const tls_keys[] = { "cert", "key", "client_ca", NULL };
+	const struct ynode *n = cfg_get(root, "listen");
+	if (!n)
+		return cfg_error(c, root, "listen", "required key is missing");
+	int e;
+	if ((e = cfg_check_keys(c, n, "listen", keys)) < 0 ||
+	    (e = cfg_str(c, n, "listen", "address", true, &cc->listen.address)) < 0)
+		return e;
+	if (!strchr(cc->listen.address, ':') && strncmp(cc->listen.address, "unix:", 5) != 0)
+		return cfg_error(c, cfg_get(n, "address"), "listen.address",
+				 "expected host:port or unix:/path, found '%s'", cc->listen.address);
+	const struct ynode *tls = cfg_get(n, "tls");
+	if (tls) {
+		if ((e = cfg_check_keys(c, tls, "listen.tls", tls_keys)) < 0 ||
+		    (e = cfg_path_value(c, tls, "listen.tls", "cert", true, &cc->listen.tls_cert)) < 0 ||
+		    (e = cfg_path_value(c, tls, "listen.tls", "key", true, &cc->listen.tls_key)) < 0 ||
+		    (e = cfg_path_value(c, tls, "listen.tls", "client_ca", false,
+					&cc->listen.tls_client_ca)) < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int read_limits(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	static const char *const keys[] = { "threads", "max_message_bytes", "drain_timeout",
+					    "keepalive_time", "keepalive_timeout", "max_islands",
+					    "max_queued_jobs", NULL };
+	const struct ynode *n = cfg_get(root, "limits");
+	if (!n)
+		return 0;
+	uint64_t v;
+	int e;
+	const char *P = "limits";
+	if ((e = cfg_check_keys(c, n, P, keys)) < 0)
+		return e;
+	v = cc->limits.threads;
+	if ((e = cfg_uint(c, n, P, "threads", false, 1, 64, &v)) < 0)
+		return e;
+	cc->limits.threads = (uint32_t)v;
+	v = cc->limits.max_message_bytes;
+	if ((e = cfg_uint(c, n, P, "max_message_bytes", false, 1024, 1u << 30, &v)) < 0)
+		return e;
+	cc->limits.max_message_bytes = (uint32_t)v;
+	v = cc->limits.max_islands;
+	if ((e = cfg_uint(c, n, P, "max_islands", false, 1, 1000000, &v)) < 0)
+		return e;
+	cc->limits.max_islands = (uint32_t)v;
+	v = cc->limits.max_queued_jobs;
+	if ((e = cfg_uint(c, n, P, "max_queued_jobs", false, 1, 100000000, &v)) < 0)
+		return e;
+	cc->limits.max_queued_jobs = (uint32_t)v;
+	if ((e = cfg_duration_ms(c, n, P, "drain_timeout", false, 0, 3600000,
+				 &cc->limits.drain_timeout_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "keepalive_time", false, 1000, 86400000,
+				 &cc->limits.keepalive_time_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "keepalive_timeout", false, 1000, 3600000,
+				 &cc->limits.keepalive_timeout_ms)) < 0)
+		return e;
+	return 0;
+}
+
+static int read_store(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	static const char *const keys[] = { "path", "synchronous", NULL };
+	const struct ynode *n = cfg_get(root, "store");
+	if (!n)
+		return cfg_error(c, root, "store", "required key is missing");
+	int e;
+	char *sync = NULL;
+	if ((e = cfg_check_keys(c, n, "store", keys)) < 0 ||
+	    (e = cfg_path_value(c, n, "store", "path", true, &cc->store.path)) < 0 ||
+	    (e = cfg_str(c, n, "store", "synchronous", false, &sync)) < 0)
+		return e;
+	if (sync) {
+		if (strcmp(sync, "full") == 0)
+			cc->store.synchronous_full = true;
+		else if (strcmp(sync, "normal") == 0)
+			cc->store.synchronous_full = false;
+		else
+			e = cfg_error(c, cfg_get(n, "synchronous"), "store.synchronous",
+				      "expected full or normal, found '%s'", sync);
+		free(sync);
+	}
+	return e;
+}
+
+/* A list of 64-hex-digit SHA-256 digests under map[key]. */
+static int read_hashes(struct cfg *c, const struct ynode *map, const char *path,
+		       const char *key, uint8_t (**out)[SHA256_LEN], size_t *ret_n)
+{
+	char p[512];
+	cfg_path(p, sizeof p, path, key);
+	const struct ynode *n = cfg_get(map, key);
+	if (!n)
+		return cfg_error(c, map, p, "required key is missing");
+	int e = cfg_check_seq(c, n, p);
+	if (e < 0)
+		return e;
+	if (n->n == 0)
+		return cfg_error(c, n, p, "at least one SHA-256 digest is needed");
+	*out = calloc(n->n, SHA256_LEN);
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		char pi[512];
+		cfg_path_index(pi, sizeof pi, p, i);
+		if ((e = cfg_hex(c, n->items[i], pi, (*out)[i], SHA256_LEN, SHA256_LEN, NULL)) < 0)
+			return e;
+	}
+	*ret_n = n->n;
+	return 0;
+}
+
+static int read_tenants(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	static const char *const keys[] = { "name", "api_key_sha256", NULL };
+	const struct ynode *n = cfg_get(root, "tenants");
+	if (!n)
+		return cfg_error(c, root, "tenants", "required key is missing");
+	int e = cfg_check_seq(c, n, "tenants");
+	if (e < 0)
+		return e;
+	cc->tenants = calloc(n->n + 1, sizeof *cc->tenants);
+	if (!cc->tenants)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		char p[64];
+		cfg_path_index(p, sizeof p, "tenants", i);
+		struct tenant_cfg *t = &cc->tenants[i];
+		cc->n_tenants = i + 1;
+		if ((e = cfg_check_keys(c, n->items[i], p, keys)) < 0 ||
+		    (e = cfg_str(c, n->items[i], p, "name", true, &t->name)) < 0 ||
+		    (e = read_hashes(c, n->items[i], p, "api_key_sha256", &t->key_hashes,
+				     &t->n_keys)) < 0)
+			return e;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cc->tenants[j].name, t->name) == 0)
+				return cfg_error(c, cfg_get(n->items[i], "name"), p,
+						 "duplicate tenant name '%s'", t->name);
+			for (size_t a = 0; a < t->n_keys; a++)
+				for (size_t b = 0; b < cc->tenants[j].n_keys; b++)
+					if (memcmp(t->key_hashes[a], cc->tenants[j].key_hashes[b],
+						   SHA256_LEN) == 0)
+						return cfg_error(c, n->items[i], p,
+								 "API key also belongs to tenant '%s'",
+								 cc->tenants[j].name);
+		}
+	}
+	return 0;
+}
+
+static int read_islands(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	static const char *const keys[] = { "heartbeat_interval", "heartbeat_timeout", "tokens",
+					    NULL };
+	static const char *const tok_keys[] = { "name", "token_sha256", NULL };
+	const struct ynode *n = cfg_get(root, "islands");
+	if (!n)
+		return cfg_error(c, root, "islands", "required key is missing");
+	const char *P = "islands";
+	int e;
+	if ((e = cfg_check_keys(c, n, P, keys)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "heartbeat_interval", false, 100, 3600000,
+				 &cc->islands.heartbeat_interval_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "heartbeat_timeout", false, 300, 86400000,
+				 &cc->islands.heartbeat_timeout_ms)) < 0)
+		return e;
+	if (cc->islands.heartbeat_timeout_ms < 2 * cc->islands.heartbeat_interval_ms)
+		return cfg_error(c, cfg_get(n, "heartbeat_timeout") ? cfg_get(n, "heartbeat_timeout") : n,
+				 "islands.heartbeat_timeout",
+				 "must be at least twice heartbeat_interval (%lldms)",
+				 (long long)cc->islands.heartbeat_interval_ms);
+	const struct ynode *toks = cfg_get(n, "tokens");
+	if (!toks)
+		return cfg_error(c, n, "islands.tokens", "required key is missing");
+	if ((e = cfg_check_seq(c, toks, "islands.tokens")) < 0)
+		return e;
+	cc->islands.tokens = calloc(toks->n + 1, sizeof *cc->islands.tokens);
+	if (!cc->islands.tokens)
+		return -ENOMEM;
+	for (size_t i = 0; i < toks->n; i++) {
+		char p[64];
+		cfg_path_index(p, sizeof p, "islands.tokens", i);
+		struct island_token_cfg *t = &cc->islands.tokens[i];
+		cc->islands.n_tokens = i + 1;
+		const struct ynode *item = toks->items[i];
+		if ((e = cfg_check_keys(c, item, p, tok_keys)) < 0 ||
+		    (e = cfg_str(c, item, p, "name", true, &t->name)) < 0)
+			return e;
+		char pk[96];
+		cfg_path(pk, sizeof pk, p, "token_sha256");
+		const struct ynode *h = cfg_get(item, "token_sha256");
+		if (!h)
+			return cfg_error(c, item, pk, "required key is missing");
+		if ((e = cfg_hex(c, h, pk, t->hash, SHA256_LEN, SHA256_LEN, NULL)) < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int read_drivers(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	const struct ynode *n = cfg_get(root, "drivers");
+	if (!n)
+		return 0;
+	int e = cfg_check_seq(c, n, "drivers");
+	if (e < 0)
+		return e;
+	cc->drivers = calloc(n->n + 1, sizeof *cc->drivers);
+	if (!cc->drivers)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		char p[64];
+		cfg_path_index(p, sizeof p, "drivers", i);
+		if ((e = plugin_cfg_read(c, n->items[i], p, &cc->drivers[i], NULL)) < 0)
+			return e;
+		cc->n_drivers = i + 1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cc->drivers[j].name, cc->drivers[i].name) == 0) {
+				char pn[96];
+				cfg_path(pn, sizeof pn, p, "name");
+				return cfg_error(c, cfg_get(n->items[i], "name"), pn,
+						 "driver '%s' is already configured (drivers[%zu])",
+						 cc->drivers[i].name, j);
+			}
+	}
+	return 0;
+}
+
+static int read_digests(struct cfg *c, const struct ynode *map, const char *path,
+			const char *key, struct digest **out, size_t *ret_n)
+{
+	char p[512];
+	cfg_path(p, sizeof p, path, key);
+	const struct ynode *n = cfg_get(map, key);
+	if (!n)
+		return 0;
+	int e = cfg_check_seq(c, n, p);
+	if (e < 0)
+		return e;
+	*out = calloc(n->n + 1, sizeof **out);
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		char pi[512];
+		cfg_path_index(pi, sizeof pi, p, i);
+		if ((e = cfg_hex(c, n->items[i], pi, (*out)[i].v, 0, MAX_DIGEST,
+				 &(*out)[i].len)) < 0)
+			return e;
+		if ((*out)[i].len == 0)
+			return cfg_error(c, n->items[i], pi, "empty digest");
+	}
+	*ret_n = n->n;
+	return 0;
+}
+
+static int read_policy(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	static const char *const keys[] = { "reattest_interval", "challenge_ttl", "tee", NULL };
+	static const char *const tee_keys[] = { "allow_debug", "measurements", "signers",
+						"min_svn", "min_tcb", "tcb_statuses",
+						"max_evidence_age", NULL };
+	const struct ynode *n = cfg_get(root, "policy");
+	if (!n)
+		return 0;
+	const char *P = "policy";
+	int e;
+	if ((e = cfg_check_keys(c, n, P, keys)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "reattest_interval", false, 1000, 7 * 86400000LL,
+				 &cc->policy.reattest_interval_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "challenge_ttl", false, 100, 3600000,
+				 &cc->policy.challenge_ttl_ms)) < 0)
+		return e;
+	const struct ynode *tees = cfg_get(n, "tee");
+	if (!tees)
+		return 0;
+	if (tees->type != YNODE_MAP)
+		return cfg_error(c, tees, "policy.tee", "expected a mapping of TEE name to policy");
+	cc->policy.tees = calloc(tees->n + 1, sizeof *cc->policy.tees);
+	if (!cc->policy.tees)
+		return -ENOMEM;
+	for (size_t i = 0; i < tees->n; i++) {
+		const char *name = tees->keys[i]->scalar;
+		char p[256];
+		cfg_path(p, sizeof p, "policy.tee", name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(tees->keys[j]->scalar, name) == 0)
+				return cfg_error(c, tees->keys[i], p, "duplicate key (first at line %d)",
+						 tees->keys[j]->line);
+		struct tee_policy *tp = &cc->policy.tees[i];
+		cc->policy.n_tees = i + 1;
+		if (!(tp->tee = strdup(name)))
+			return -ENOMEM;
+		const struct ynode *t = tees->items[i];
+		/* `sim: {}` or `sim:` with nothing: allowed with defaults. */
+		if (t->type == YNODE_SCALAR && t->plain && t->scalar[0] == 0)
+			continue;
+		size_t n_status = 0;
+		if ((e = cfg_check_keys(c, t, p, tee_keys)) < 0 ||
+		    (e = cfg_bool(c, t, p, "allow_debug", false, &tp->allow_debug)) < 0 ||
+		    (e = read_digests(c, t, p, "measurements", &tp->measurements,
+				      &tp->n_measurements)) < 0 ||
+		    (e = read_digests(c, t, p, "signers", &tp->signers, &tp->n_signers)) < 0 ||
+		    (e = cfg_uint(c, t, p, "min_svn", false, 0, UINT64_MAX, &tp->min_svn)) < 0 ||
+		    (e = cfg_uint(c, t, p, "min_tcb", false, 0, UINT64_MAX, &tp->min_tcb)) < 0 ||
+		    (e = cfg_str_list(c, t, p, "tcb_statuses", false, &tp->tcb_statuses,
+				      &n_status)) < 0 ||
+		    (e = cfg_duration_ms(c, t, p, "max_evidence_age", false, 1000,
+					 365 * 86400000LL, &tp->max_evidence_age_ms)) < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int read_workloads(struct cfg *c, const struct ynode *root, struct coord_config *cc)
+{
+	static const char *const keys[] = { "id", "name", "backend", "model", "modes",
+					    "price_per_second", "timeout", "max_attempts", NULL };
+	const struct ynode *n = cfg_get(root, "workloads");
+	if (!n)
+		return cfg_error(c, root, "workloads", "required key is missing");
+	int e = cfg_check_seq(c, n, "workloads");
+	if (e < 0)
+		return e;
+	cc->workloads = calloc(n->n + 1, sizeof *cc->workloads);
+	if (!cc->workloads)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		char p[64];
+		cfg_path_index(p, sizeof p, "workloads", i);
+		struct workload_cfg *w = &cc->workloads[i];
+		const struct ynode *item = n->items[i];
+		cc->n_workloads = i + 1;
+		uint64_t id = 0, attempts = 3;
+		w->modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN);
+		w->timeout_ms = 300000;
+		if ((e = cfg_check_keys(c, item, p, keys)) < 0 ||
+		    (e = cfg_uint(c, item, p, "id", true, 1, MAX_WORKLOAD_ID, &id)) < 0 ||
+		    (e = cfg_str(c, item, p, "name", true, &w->name)) < 0 ||
+		    (e = cfg_str(c, item, p, "backend", true, &w->backend)) < 0 ||
+		    (e = cfg_path_value(c, item, p, "model", false, &w->model)) < 0 ||
+		    (e = modes_read(c, item, p, "modes", &w->modes)) < 0 ||
+		    (e = cfg_double(c, item, p, "price_per_second", false, 0, 1e9,
+				    &w->price_per_second)) < 0 ||
+		    (e = cfg_duration_ms(c, item, p, "timeout", false, 100, 7 * 86400000LL,
+					 &w->timeout_ms)) < 0 ||
+		    (e = cfg_uint(c, item, p, "max_attempts", false, 1, 100, &attempts)) < 0)
+			return e;
+		w->id = (uint32_t)id;
+		w->max_attempts = (uint32_t)attempts;
+		for (size_t j = 0; j < i; j++) {
+			if (cc->workloads[j].id == w->id) {
+				char pi[96];
+				cfg_path(pi, sizeof pi, p, "id");
+				return cfg_error(c, cfg_get(item, "id"), pi,
+						 "workload id %u is already used by workloads[%zu]",
+						 w->id, j);
+			}
+			if (strcmp(cc->workloads[j].name, w->name) == 0) {
+				char pn[96];
+				cfg_path(pn, sizeof pn, p, "name");
+				return cfg_error(c, cfg_get(item, "name"), pn,
+						 "workload name '%s' is already used by workloads[%zu]",
+						 w->name, j);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Cross-section checks, after every section parsed. */
+static int check_policy_drivers(struct cfg *c, const struct ynode *root,
+				const struct coord_config *cc)
+{
+	const struct ynode *tees = cfg_get(cfg_get(root, "policy"), "tee");
+	for (size_t i = 0; i < cc->policy.n_tees; i++) {
+		bool found = false;
+		for (size_t k = 0; k < cc->n_drivers; k++)
+			if (strcmp(cc->drivers[k].name, cc->policy.tees[i].tee) == 0)
+				found = true;
+		if (!found) {
+			char p[256];
+			cfg_path(p, sizeof p, "policy.tee", cc->policy.tees[i].tee);
+			return cfg_error(c, tees->keys[i], p,
+					 "no driver named '%s' in drivers", cc->policy.tees[i].tee);
+		}
+	}
+	return 0;
+}
+
+int coord_config_load(const char *path, struct coord_config **ret, char *err,
+		      size_t err_size)
+{
+	struct cfg c = { 0 };
+	struct ynode *root = NULL;
+	struct coord_config *cc = calloc(1, sizeof *cc);
+	int e;
+	if (!cc)
+		return -ENOMEM;
+	/* Defaults. */
+	cc->limits.threads = 1;
+	cc->limits.max_message_bytes = 4u << 20;
+	cc->limits.drain_timeout_ms = 10000;
+	cc->limits.keepalive_time_ms = 60000;
+	cc->limits.keepalive_timeout_ms = 20000;
+	cc->limits.max_islands = 10000;
+	cc->limits.max_queued_jobs = 1000000;
+	cc->store.synchronous_full = true;
+	cc->islands.heartbeat_interval_ms = 5000;
+	cc->islands.heartbeat_timeout_ms = 15000;
+	cc->policy.reattest_interval_ms = 300000;
+	cc->policy.challenge_ttl_ms = 30000;
+
+	if (!(cc->file = strdup(path))) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	if ((e = cfg_load(&c, path, &root)) < 0)
+		goto fail;
+	if ((e = cfg_check_keys(&c, root, "", TOP_KEYS)) < 0 ||
+	    (e = read_listen(&c, root, cc)) < 0 ||
+	    (e = read_limits(&c, root, cc)) < 0 ||
+	    (e = read_store(&c, root, cc)) < 0 ||
+	    (e = read_tenants(&c, root, cc)) < 0 ||
+	    (e = read_islands(&c, root, cc)) < 0 ||
+	    (e = read_drivers(&c, root, cc)) < 0 ||
+	    (e = read_policy(&c, root, cc)) < 0 ||
+	    (e = read_workloads(&c, root, cc)) < 0 ||
+	    (e = check_policy_drivers(&c, root, cc)) < 0)
+		goto fail;
+	const struct ynode *keys = cfg_get(root, "keys");
+	if (keys) {
+		static const char *const kk[] = { "custodial", NULL };
+		if ((e = cfg_check_keys(&c, keys, "keys", kk)) < 0 ||
+		    (e = cfg_bool(&c, keys, "keys", "custodial", false, &cc->keys.custodial)) < 0)
+			goto fail;
+	}
+	ynode_free(root);
+	*ret = cc;
+	return 0;
+fail:
+	if (e == -ENOMEM && !c.err[0])
+		snprintf(c.err, sizeof c.err, "%s: out of memory", path);
+	snprintf(err, err_size, "%s", c.err);
+	ynode_free(root);
+	coord_config_free(cc);
+	return e;
+}
+
+void coord_config_free(struct coord_config *cc)
+{
+	if (!cc)
+		return;
+	free(cc->file);
+	free(cc->listen.address);
+	free(cc->listen.tls_cert);
+	free(cc->listen.tls_key);
+	free(cc->listen.tls_client_ca);
+	free(cc->store.path);
+	for (size_t i = 0; i < cc->n_tenants; i++) {
+		free(cc->tenants[i].name);
+		free(cc->tenants[i].key_hashes);
+	}
+	free(cc->tenants);
+	for (size_t i = 0; i < cc->islands.n_tokens; i++)
+		free(cc->islands.tokens[i].name);
+	free(cc->islands.tokens);
+	for (size_t i = 0; i < cc->n_drivers; i++)
+		plugin_cfg_clear(&cc->drivers[i]);
+	free(cc->drivers);
+	for (size_t i = 0; i < cc->policy.n_tees; i++) {
+		struct tee_policy *tp = &cc->policy.tees[i];
+		free(tp->tee);
+		free(tp->measurements);
+		free(tp->signers);
+		cfg_str_list_free(tp->tcb_statuses);
+	}
+	free(cc->policy.tees);
+	for (size_t i = 0; i < cc->n_workloads; i++) {
+		free(cc->workloads[i].name);
+		free(cc->workloads[i].backend);
+		free(cc->workloads[i].model);
+	}
+	free(cc->workloads);
+	free(cc);
+}
+
+const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->n_workloads; i++)
+		if (c->workloads[i].id == id)
+			return &c->workloads[i];
+	return NULL;
+}
+
+const struct tee_policy *coord_config_policy(const struct coord_config *c, const char *tee)
+{
+	for (size_t i = 0; i < c->policy.n_tees; i++)
+		if (strcmp(c->policy.tees[i].tee, tee) == 0)
+			return &c->policy.tees[i];
+	return NULL;
+}

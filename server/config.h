@@ -1,0 +1,109 @@
+/* coordinator.yaml: the schema, its defaults, and validation. The example
+ * config/coordinator.yaml documents every key. */
+#ifndef ATOLL_SERVER_CONFIG_H
+#define ATOLL_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atoll/status.h"
+#include "config/plugin_cfg.h"
+
+#define SHA256_LEN 32
+#define MAX_DIGEST 64
+
+struct tenant_cfg {
+	char *name;
+	uint8_t (*key_hashes)[SHA256_LEN];
+	size_t n_keys;
+};
+
+struct island_token_cfg {
+	char *name;
+	uint8_t hash[SHA256_LEN];
+};
+
+struct digest {
+	uint8_t v[MAX_DIGEST];
+	size_t len;
+};
+
+/* Attestation policy for one TEE type (policy.tee.<name>). */
+struct tee_policy {
+	char *tee;
+	bool allow_debug;
+	struct digest *measurements; /* empty: any measurement */
+	size_t n_measurements;
+	struct digest *signers;      /* empty: any signer */
+	size_t n_signers;
+	uint64_t min_svn;
+	uint64_t min_tcb;
+	char **tcb_statuses;         /* NULL-terminated; NULL: the safe default */
+	int64_t max_evidence_age_ms; /* 0: no limit beyond the challenge TTL */
+};
+
+struct workload_cfg {
+	uint32_t id;
+	char *name;
+	char *backend;
+	char *model;
+	uint32_t modes; /* ATOLL_MODE_BIT() set */
+	double price_per_second;
+	int64_t timeout_ms;
+	uint32_t max_attempts;
+};
+
+struct coord_config {
+	char *file;
+	struct {
+		char *address;
+		char *tls_cert;
+		char *tls_key;
+		char *tls_client_ca;
+	} listen;
+	struct {
+		uint32_t threads;
+		uint32_t max_message_bytes;
+		int64_t drain_timeout_ms;
+		int64_t keepalive_time_ms;
+		int64_t keepalive_timeout_ms;
+		uint32_t max_islands;
+		uint32_t max_queued_jobs;
+	} limits;
+	struct {
+		char *path;
+		bool synchronous_full;
+	} store;
+	struct tenant_cfg *tenants;
+	size_t n_tenants;
+	struct {
+		int64_t heartbeat_interval_ms;
+		int64_t heartbeat_timeout_ms;
+		struct island_token_cfg *tokens;
+		size_t n_tokens;
+	} islands;
+	struct {
+		bool custodial;
+	} keys;
+	struct plugin_cfg *drivers;
+	size_t n_drivers;
+	struct {
+		int64_t reattest_interval_ms;
+		int64_t challenge_ttl_ms;
+		struct tee_policy *tees;
+		size_t n_tees;
+	} policy;
+	struct workload_cfg *workloads;
+	size_t n_workloads;
+};
+
+/* Load and validate. On failure err holds "file:line:col: key.path: what". */
+int coord_config_load(const char *path, struct coord_config **ret, char *err,
+		      size_t err_size);
+void coord_config_free(struct coord_config *c);
+
+const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id);
+const struct tee_policy *coord_config_policy(const struct coord_config *c, const char *tee);
+
+#endif

@@ -1,0 +1,38 @@
+/* The coordinator process: configuration, the gRPC server and the
+ * services on it, and their shared state. */
+#ifndef ATOLL_SERVER_COORDINATOR_H
+#define ATOLL_SERVER_COORDINATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "health.h"
+#include "reflection.h"
+#include "rpc.h"
+
+struct coordinator {
+	struct coord_config *cfg;
+	rpc_server *srv;
+	struct health *health;
+	struct reflection *refl;
+	int port;
+};
+
+/* Load nothing, start nothing: build the services on cfg (taken over) and
+ * listen on listen_override or the configured address. */
+int coordinator_start(struct coord_config *cfg, const char *listen_override,
+		      struct coordinator **ret, char *err, size_t err_size);
+/* Drain and stop (graceful up to the configured drain timeout). */
+void coordinator_stop(struct coordinator *co);
+void coordinator_free(struct coordinator *co);
+
+/* Registration of the atoll.v1 services (svc_*.c). */
+int svc_confidential_register(struct coordinator *co);
+int svc_jobs_register(struct coordinator *co);
+int svc_islands_register(struct coordinator *co);
+
+/* Handler for RPCs whose logic a later version brings. */
+void svc_unimplemented(rpc_call *call, const ProtobufCMessage *req, void *ud);
+
+#endif
