@@ -196,24 +196,65 @@ static int labeled_expand(const uint8_t *suite, size_t suite_len,
 	return r;
 }
 
+/* A private key object; making one computes its public key, so each setup
+ * makes one per private key and uses it for both the public key and the
+ * DH. */
+static EVP_PKEY *x25519_key(const uint8_t priv[X25519_KEY_LEN])
+{
+	return EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv,
+					    X25519_KEY_LEN);
+}
+
+static int x25519_key_pub(EVP_PKEY *k, uint8_t out[X25519_KEY_LEN])
+{
+	size_t len = X25519_KEY_LEN;
+	if (EVP_PKEY_get_raw_public_key(k, out, &len) != 1 ||
+	    len != X25519_KEY_LEN)
+		return -EIO;
+	return 0;
+}
+
+static int x25519_dh(EVP_PKEY *sk, const uint8_t pub[X25519_KEY_LEN],
+		     uint8_t out[X25519_KEY_LEN])
+{
+	int r = -EIO;
+	size_t len = X25519_KEY_LEN;
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub,
+						   X25519_KEY_LEN);
+	if (!pk)
+		goto free_peer;
+	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, sk, NULL);
+	if (!pctx || EVP_PKEY_derive_init(pctx) != 1)
+		goto free_peer;
+	/* OpenSSL fails the derivation when the result is all zero (a
+	 * small-order peer key), the check RFC 9180 7.1.4 asks for. */
+	if (EVP_PKEY_derive_set_peer(pctx, pk) != 1 ||
+	    EVP_PKEY_derive(pctx, out, &len) != 1 || len != X25519_KEY_LEN) {
+		r = -EINVAL;
+		goto free_peer;
+	}
+	r = 0;
+free_peer:
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(pk);
+	return r;
+}
+
 int x25519_public_from_private(const uint8_t priv[X25519_KEY_LEN],
 			       uint8_t ret_pub[X25519_KEY_LEN])
 {
+	uint8_t pub[X25519_KEY_LEN];
 	if (!priv || !ret_pub)
 		return -EINVAL;
-	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv,
-						   X25519_KEY_LEN);
+	EVP_PKEY *k = x25519_key(priv);
 	if (!k)
 		return -EIO;
-	uint8_t pub[X25519_KEY_LEN];
-	size_t len = sizeof pub;
-	int ok = EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 &&
-		 len == X25519_KEY_LEN;
+	int r = x25519_key_pub(k, pub);
 	EVP_PKEY_free(k);
-	if (!ok)
-		return -EIO;
-	memcpy(ret_pub, pub, sizeof pub);
-	return 0;
+	if (r == 0)
+		memcpy(ret_pub, pub, sizeof pub);
+	return r;
 }
 
 int x25519_keygen(uint8_t ret_priv[X25519_KEY_LEN],
@@ -229,37 +270,6 @@ int x25519_keygen(uint8_t ret_priv[X25519_KEY_LEN],
 	if (r == 0)
 		memcpy(ret_priv, priv, sizeof priv);
 	OPENSSL_cleanse(priv, sizeof priv);
-	return r;
-}
-
-static int x25519_dh(const uint8_t priv[X25519_KEY_LEN],
-		     const uint8_t pub[X25519_KEY_LEN],
-		     uint8_t out[X25519_KEY_LEN])
-{
-	int r = -EIO;
-	size_t len = X25519_KEY_LEN;
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_PKEY *sk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv,
-						    X25519_KEY_LEN);
-	EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub,
-						   X25519_KEY_LEN);
-	if (!sk || !pk)
-		goto free_keys;
-	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, sk, NULL);
-	if (!pctx || EVP_PKEY_derive_init(pctx) != 1)
-		goto free_keys;
-	/* OpenSSL fails the derivation when the result is all zero (a
-	 * small-order peer key), the check RFC 9180 7.1.4 asks for. */
-	if (EVP_PKEY_derive_set_peer(pctx, pk) != 1 ||
-	    EVP_PKEY_derive(pctx, out, &len) != 1 || len != X25519_KEY_LEN) {
-		r = -EINVAL;
-		goto free_keys;
-	}
-	r = 0;
-free_keys:
-	EVP_PKEY_CTX_free(pctx);
-	EVP_PKEY_free(sk);
-	EVP_PKEY_free(pk);
 	return r;
 }
 
@@ -408,10 +418,11 @@ int hpke_setup_s(uint16_t aead_id, const uint8_t pk_r[X25519_KEY_LEN],
 		 const struct hpke_params *params, uint8_t ret_enc[HPKE_ENC_LEN],
 		 hpke_ctx **ret_ctx)
 {
-	uint8_t sk_e[X25519_KEY_LEN], pk_e[X25519_KEY_LEN], pk_s[X25519_KEY_LEN];
+	uint8_t sk_e[X25519_KEY_LEN], pk_e[X25519_KEY_LEN];
 	uint8_t dh[2 * X25519_KEY_LEN], kem_context[3 * X25519_KEY_LEN];
 	uint8_t shared[NH];
 	size_t dh_len = X25519_KEY_LEN, kc_len = 2 * X25519_KEY_LEN;
+	EVP_PKEY *ke = NULL, *ks = NULL;
 	int r;
 
 	if (!pk_r || !ret_enc || !ret_ctx)
@@ -425,15 +436,21 @@ int hpke_setup_s(uint16_t aead_id, const uint8_t pk_r[X25519_KEY_LEN],
 	if (r < 0)
 		return r;
 
-	if (params->ephemeral_priv) {
+	if (params->ephemeral_priv)
 		memcpy(sk_e, params->ephemeral_priv, sizeof sk_e);
-		r = x25519_public_from_private(sk_e, pk_e);
-	} else {
-		r = x25519_keygen(sk_e, pk_e);
+	else if (RAND_priv_bytes(sk_e, sizeof sk_e) != 1) {
+		r = -EIO;
+		goto wipe;
 	}
+	ke = x25519_key(sk_e);
+	if (!ke) {
+		r = -EIO;
+		goto wipe;
+	}
+	r = x25519_key_pub(ke, pk_e);
 	if (r < 0)
 		goto wipe;
-	r = x25519_dh(sk_e, pk_r, dh);
+	r = x25519_dh(ke, pk_r, dh);
 	if (r < 0)
 		goto wipe;
 	memcpy(kem_context, pk_e, X25519_KEY_LEN);
@@ -441,13 +458,17 @@ int hpke_setup_s(uint16_t aead_id, const uint8_t pk_r[X25519_KEY_LEN],
 	if (is_auth(params->mode)) {
 		/* AuthEncap: the sender's static key joins the DH input and
 		 * its public key the KEM context. */
-		r = x25519_dh(params->sender_priv, pk_r, dh + X25519_KEY_LEN);
+		ks = x25519_key(params->sender_priv);
+		if (!ks) {
+			r = -EIO;
+			goto wipe;
+		}
+		r = x25519_dh(ks, pk_r, dh + X25519_KEY_LEN);
 		if (r < 0)
 			goto wipe;
-		r = x25519_public_from_private(params->sender_priv, pk_s);
+		r = x25519_key_pub(ks, kem_context + kc_len);
 		if (r < 0)
 			goto wipe;
-		memcpy(kem_context + kc_len, pk_s, X25519_KEY_LEN);
 		dh_len += X25519_KEY_LEN;
 		kc_len += X25519_KEY_LEN;
 	}
@@ -458,6 +479,8 @@ int hpke_setup_s(uint16_t aead_id, const uint8_t pk_r[X25519_KEY_LEN],
 	if (r == 0)
 		memcpy(ret_enc, pk_e, HPKE_ENC_LEN);
 wipe:
+	EVP_PKEY_free(ke);
+	EVP_PKEY_free(ks);
 	OPENSSL_cleanse(sk_e, sizeof sk_e);
 	OPENSSL_cleanse(dh, sizeof dh);
 	OPENSSL_cleanse(shared, sizeof shared);
@@ -468,10 +491,10 @@ int hpke_setup_r(uint16_t aead_id, const uint8_t enc[HPKE_ENC_LEN],
 		 const uint8_t sk_r[X25519_KEY_LEN],
 		 const struct hpke_params *params, hpke_ctx **ret_ctx)
 {
-	uint8_t pk_r[X25519_KEY_LEN];
 	uint8_t dh[2 * X25519_KEY_LEN], kem_context[3 * X25519_KEY_LEN];
 	uint8_t shared[NH];
 	size_t dh_len = X25519_KEY_LEN, kc_len = 2 * X25519_KEY_LEN;
+	EVP_PKEY *kr = NULL;
 	int r;
 
 	if (!enc || !sk_r || !ret_ctx)
@@ -485,16 +508,18 @@ int hpke_setup_r(uint16_t aead_id, const uint8_t enc[HPKE_ENC_LEN],
 	if (r < 0)
 		return r;
 
-	r = x25519_public_from_private(sk_r, pk_r);
-	if (r < 0)
-		goto wipe;
-	r = x25519_dh(sk_r, enc, dh);
-	if (r < 0)
-		goto wipe;
+	kr = x25519_key(sk_r);
+	if (!kr)
+		return -EIO;
 	memcpy(kem_context, enc, HPKE_ENC_LEN);
-	memcpy(kem_context + HPKE_ENC_LEN, pk_r, X25519_KEY_LEN);
+	r = x25519_key_pub(kr, kem_context + HPKE_ENC_LEN);
+	if (r < 0)
+		goto wipe;
+	r = x25519_dh(kr, enc, dh);
+	if (r < 0)
+		goto wipe;
 	if (is_auth(params->mode)) {
-		r = x25519_dh(sk_r, params->sender_pub, dh + X25519_KEY_LEN);
+		r = x25519_dh(kr, params->sender_pub, dh + X25519_KEY_LEN);
 		if (r < 0)
 			goto wipe;
 		memcpy(kem_context + kc_len, params->sender_pub, X25519_KEY_LEN);
@@ -506,6 +531,7 @@ int hpke_setup_r(uint16_t aead_id, const uint8_t enc[HPKE_ENC_LEN],
 		goto wipe;
 	r = key_schedule(aead_id, params, shared, false, ret_ctx);
 wipe:
+	EVP_PKEY_free(kr);
 	OPENSSL_cleanse(dh, sizeof dh);
 	OPENSSL_cleanse(shared, sizeof shared);
 	return r;
