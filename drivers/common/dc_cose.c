@@ -12,12 +12,17 @@
 #include "dc_util.h"
 #include "dc_x509.h"
 
-int dc_cbor_check(const uint8_t *data, size_t len, unsigned max_depth,
-		  atoll_err *err)
+/* Walk one CBOR item, enforcing the screen. When out is non-NULL, also
+ * copy the input there with every one-byte tag head 0xc6..0xd4 (tags
+ * 6..20) rewritten to its two-byte form 0xd8 NN: libcbor 0.8 refuses the
+ * short form of those tags, which COSE uses (17, 18). *ret_fix counts
+ * such heads. */
+static int scan(const uint8_t *data, size_t len, unsigned max_depth,
+		uint8_t *out, size_t *ret_fix, atoll_err *err)
 {
 	uint64_t stack[DC_CBOR_MAX_DEPTH];
 	unsigned depth = 0;
-	size_t pos = 0;
+	size_t pos = 0, o = 0, fix = 0;
 
 	if (max_depth > DC_CBOR_MAX_DEPTH)
 		max_depth = DC_CBOR_MAX_DEPTH;
@@ -26,7 +31,7 @@ int dc_cbor_check(const uint8_t *data, size_t len, unsigned max_depth,
 	for (;;) {
 		unsigned major, ai;
 		uint64_t arg = 0, n_children = 0;
-		size_t i, extra;
+		size_t i, extra = 0, head_at = pos;
 
 		if (pos >= len)
 			return dc_err(err, ATOLL_E_FORMAT,
@@ -54,6 +59,16 @@ int dc_cbor_check(const uint8_t *data, size_t len, unsigned max_depth,
 				      "CBOR: reserved additional info at byte %zu",
 				      pos - 1);
 		}
+		if (major == 6 && ai >= 6 && ai <= 20) {
+			if (out) {
+				out[o++] = 0xd8;
+				out[o++] = (uint8_t)ai;
+			}
+			fix++;
+		} else if (out) {
+			memcpy(out + o, data + head_at, 1 + extra);
+			o += 1 + extra;
+		}
 		switch (major) {
 		case 2:
 		case 3:
@@ -62,6 +77,10 @@ int dc_cbor_check(const uint8_t *data, size_t len, unsigned max_depth,
 					      "CBOR: string of %llu bytes overruns "
 					      "input at byte %zu",
 					      (unsigned long long)arg, pos);
+			if (out) {
+				memcpy(out + o, data + pos, (size_t)arg);
+				o += (size_t)arg;
+			}
 			pos += (size_t)arg;
 			break;
 		case 4:
@@ -107,7 +126,15 @@ done:
 		return dc_err(err, ATOLL_E_FORMAT,
 			      "CBOR: %zu trailing bytes after the item",
 			      len - pos);
+	if (ret_fix)
+		*ret_fix = fix;
 	return ATOLL_OK;
+}
+
+int dc_cbor_check(const uint8_t *data, size_t len, unsigned max_depth,
+		  atoll_err *err)
+{
+	return scan(data, len, max_depth, NULL, NULL, err);
 }
 
 int dc_cbor_decode(const uint8_t *data, size_t len, cbor_item_t **ret,
@@ -115,12 +142,23 @@ int dc_cbor_decode(const uint8_t *data, size_t len, cbor_item_t **ret,
 {
 	struct cbor_load_result res;
 	cbor_item_t *item;
+	uint8_t *fixed = NULL;
+	size_t n_fix = 0;
 	int r;
 
-	r = dc_cbor_check(data, len, DC_CBOR_MAX_DEPTH, err);
+	r = scan(data, len, DC_CBOR_MAX_DEPTH, NULL, &n_fix, err);
 	if (r != ATOLL_OK)
 		return r;
+	if (n_fix) {
+		fixed = malloc(len + n_fix);
+		if (!fixed)
+			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
+		scan(data, len, DC_CBOR_MAX_DEPTH, fixed, NULL, NULL);
+		data = fixed;
+		len += n_fix;
+	}
 	item = cbor_load(data, len, &res);
+	free(fixed);
 	if (!item) {
 		if (res.error.code == CBOR_ERR_MEMERROR)
 			return dc_err(err, ATOLL_E_NOMEM, "out of memory");

@@ -32,7 +32,8 @@
 /* Screen data as described above. ATOLL_OK or ATOLL_E_FORMAT. */
 int dc_cbor_check(const uint8_t *data, size_t len, unsigned max_depth,
 		  atoll_err *err);
-/* Screen, then decode the single item. ATOLL_OK, ATOLL_E_FORMAT,
+/* Screen, then decode the single item. Short-form tags 6..20 (which
+ * libcbor 0.8 cannot read) are widened first. ATOLL_OK, ATOLL_E_FORMAT,
  * ATOLL_E_NOMEM. *ret is released with cbor_decref(). */
 int dc_cbor_decode(const uint8_t *data, size_t len, cbor_item_t **ret,
 		   atoll_err *err);
