@@ -1,0 +1,137 @@
+/* The sgx TEE driver: verifies Intel SGX DCAP ECDSA quotes (v3, and SGX
+ * bodies in v4/v5) and reports the enclave's identity as claims. It does
+ * not produce quotes: that needs the quoting enclave behind AESM and an
+ * SGX runtime inside the enclave, which Atoll does not ship. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dcap.h"
+
+struct sgx_ctx {
+	struct dcap_verifier v;
+};
+
+static int sgx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
+		    atoll_err *err)
+{
+	struct sgx_ctx *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+	r = dcap_verifier_init(&c->v, config, n_config, NULL, err);
+	if (r != ATOLL_OK) {
+		free(c);
+		return r;
+	}
+	*ret_ctx = c;
+	return ATOLL_OK;
+}
+
+static void sgx_fini(void *ctx)
+{
+	struct sgx_ctx *c = ctx;
+
+	if (!c)
+		return;
+	dcap_verifier_done(&c->v);
+	free(c);
+}
+
+static int sgx_detect(void *ctx, atoll_err *err)
+{
+	struct stat st;
+
+	if (stat("/dev/sgx_enclave", &st) < 0)
+		return dcap_fail(err, ATOLL_E_UNAVAILABLE,
+				 "no /dev/sgx_enclave: SGX is absent, disabled in firmware, or the kernel lacks its SGX driver (Linux 5.11+)");
+	return dcap_fail(err, ATOLL_E_UNAVAILABLE,
+			 "/dev/sgx_enclave exists, but quotes come from Intel's quoting enclave (aesmd) called by an SGX enclave runtime; the sgx driver only verifies");
+}
+
+static int sgx_collect(void *ctx, const uint8_t *report_data,
+		       atoll_evidence **ret_evidence, atoll_err *err)
+{
+	return dcap_fail(err, ATOLL_E_UNSUPPORTED,
+			 "the sgx driver verifies quotes only; generate them inside the enclave with Intel's DCAP quote library");
+}
+
+static void sgx_evidence_free(void *ctx, atoll_evidence *evidence)
+{
+	/* collect() never returns evidence. */
+	(void)evidence;
+}
+
+static int sgx_verify(void *ctx, const atoll_verify_args *args,
+		      atoll_claims **ret_claims, atoll_err *err)
+{
+	struct sgx_ctx *c = ctx;
+	struct dcap_result res;
+	struct dcap_claims *cl;
+	int r;
+
+	if (!c || !ret_claims)
+		return dcap_fail(err, ATOLL_E_INVALID_ARGUMENT,
+				 "verify: bad arguments");
+	r = dcap_verify(&c->v, DCAP_TEE_SGX, args, &res, err);
+	if (r != ATOLL_OK)
+		return r;
+	const uint8_t *b = res.quote.body;
+	bool debug = b[SGXR_ATTRIBUTES] & SGX_FLAGS_DEBUG;
+
+	cl = dcap_claims_new("sgx");
+	if (cl) {
+		atoll_claims *pub = dcap_claims_pub(cl);
+		dcap_claims_set(cl, b + SGXR_MRENCLAVE, 32, b + SGXR_MRSIGNER, 32,
+				b + SGXR_REPORT_DATA, 64);
+		pub->debug = debug;
+		pub->svn = dcap_le16(b + SGXR_ISV_SVN);
+		dcap_claims_bytes(cl, "mrenclave", b + SGXR_MRENCLAVE, 32);
+		dcap_claims_bytes(cl, "mrsigner", b + SGXR_MRSIGNER, 32);
+		dcap_claims_uint(cl, "isv_prod_id",
+				 dcap_le16(b + SGXR_ISV_PROD_ID));
+		dcap_claims_uint(cl, "isv_svn", dcap_le16(b + SGXR_ISV_SVN));
+		dcap_claims_bytes(cl, "attributes", b + SGXR_ATTRIBUTES, 16);
+		dcap_claims_bool(cl, "debug", debug);
+		dcap_claims_uint(cl, "miscselect",
+				 dcap_le32(b + SGXR_MISCSELECT));
+		dcap_claims_bytes(cl, "cpusvn", b + SGXR_CPUSVN, 16);
+		dcap_claims_bytes(cl, "config_id", b + SGXR_CONFIG_ID, 64);
+		dcap_claims_uint(cl, "config_svn",
+				 dcap_le16(b + SGXR_CONFIG_SVN));
+		dcap_claims_bytes(cl, "isv_ext_prod_id",
+				  b + SGXR_ISV_EXT_PROD_ID, 16);
+		dcap_claims_bytes(cl, "isv_family_id", b + SGXR_ISV_FAMILY_ID,
+				  16);
+		dcap_claims_bytes(cl, "report_data", b + SGXR_REPORT_DATA, 64);
+		dcap_claims_common(cl, &res);
+	}
+	dcap_result_done(&res);
+	return dcap_claims_finish(cl, ret_claims, err);
+}
+
+static void sgx_claims_free(void *ctx, atoll_claims *claims)
+{
+	dcap_claims_free(claims);
+}
+
+static const atoll_tee_driver sgx_driver = {
+	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.struct_size = sizeof(atoll_tee_driver),
+	.name = "sgx",
+	.description = "Intel SGX DCAP ECDSA quotes (v3; v4/v5 SGX bodies), verify only",
+	.init = sgx_init,
+	.fini = sgx_fini,
+	.detect = sgx_detect,
+	.collect = sgx_collect,
+	.evidence_free = sgx_evidence_free,
+	.verify = sgx_verify,
+	.claims_free = sgx_claims_free,
+};
+
+__attribute__((visibility("default"))) const atoll_tee_driver *
+atoll_tee_driver_entry(uint32_t host_abi)
+{
+	return host_abi == ATOLL_TEE_DRIVER_ABI_VERSION ? &sgx_driver : NULL;
+}

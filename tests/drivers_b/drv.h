@@ -1,0 +1,44 @@
+/* Test and benchmark helpers for the sgx and tdx drivers: load a driver
+ * .so from $ATOLL_MODULE_DIR through its one entry symbol, call verify,
+ * look up claims, read sample files. */
+#ifndef ATOLL_TESTS_DRIVERS_B_DRV_H
+#define ATOLL_TESTS_DRIVERS_B_DRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atoll/tee_driver.h"
+
+struct drv {
+	void *dl;
+	const atoll_tee_driver *d;
+	void *ctx;
+};
+
+/* dlopen $ATOLL_MODULE_DIR/<name>.so (or ./modules) and init it with
+ * config. Returns the init status; ATOLL_E_IO when the .so is missing. */
+int drv_open(struct drv *d, const char *name, const atoll_kv *config,
+	     size_t n_config, atoll_err *err);
+void drv_close(struct drv *d);
+
+int drv_verify(struct drv *d, const uint8_t *ev, size_t len,
+	       const atoll_blob *coll, size_t n_coll, int64_t t,
+	       const uint8_t *expected_rd, size_t expected_rd_len,
+	       atoll_claims **ret, atoll_err *err);
+
+const atoll_claim *claim_find(const atoll_claims *c, const char *name);
+/* The bytes claim equals the hex string (prefix match when prefix). */
+bool claim_hex(const atoll_claims *c, const char *name, const char *hex,
+	       bool prefix);
+bool bytes_hex(const uint8_t *p, size_t n, const char *hex, bool prefix);
+
+/* Whole file, or NULL; *ret_len set. Hex files ("0x..." or plain hex)
+ * are decoded when decode_hex is set. */
+uint8_t *file_read(const char *path, size_t *ret_len, bool decode_hex);
+/* $ATOLL_SHARED_DIR/evidence, or NULL when absent. */
+const char *evidence_dir(void);
+/* Unix seconds of an RFC 3339 time. */
+int64_t ts(const char *rfc3339);
+
+#endif
