@@ -52,6 +52,8 @@ enum hpke_mode {
  * 22 bytes of its own to the exporter context. */
 #define HPKE_MAX_EXPORT_CONTEXT 1000
 
+/* A context belongs to one thread at a time (seal/open advance its
+ * sequence number); different contexts may be used concurrently. */
 typedef struct hpke_ctx hpke_ctx;
 
 /* Setup inputs beyond the suite and the recipient key. Zero-initialise and
