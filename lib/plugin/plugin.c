@@ -1,0 +1,202 @@
+/* dlopen()ing plugins and checking their tables. */
+#include "plugin/plugin.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Smallest tables a version-1 plugin may hand over: up to the last field
+ * of version 1. */
+#define DRIVER_V1_SIZE (offsetof(atoll_tee_driver, claims_free) + sizeof(void (*)(void)))
+#define BACKEND_V1_SIZE (offsetof(atoll_backend, cancel) + sizeof(void (*)(void)))
+
+const char *atoll_status_name(int status)
+{
+	switch ((atoll_status)status) {
+	case ATOLL_OK: return "ATOLL_OK";
+	case ATOLL_E_INVALID_ARGUMENT: return "ATOLL_E_INVALID_ARGUMENT";
+	case ATOLL_E_FORMAT: return "ATOLL_E_FORMAT";
+	case ATOLL_E_SIGNATURE: return "ATOLL_E_SIGNATURE";
+	case ATOLL_E_CHAIN: return "ATOLL_E_CHAIN";
+	case ATOLL_E_TCB: return "ATOLL_E_TCB";
+	case ATOLL_E_BINDING: return "ATOLL_E_BINDING";
+	case ATOLL_E_POLICY: return "ATOLL_E_POLICY";
+	case ATOLL_E_EXPIRED: return "ATOLL_E_EXPIRED";
+	case ATOLL_E_UNSUPPORTED: return "ATOLL_E_UNSUPPORTED";
+	case ATOLL_E_UNAVAILABLE: return "ATOLL_E_UNAVAILABLE";
+	case ATOLL_E_NOMEM: return "ATOLL_E_NOMEM";
+	case ATOLL_E_CONFIG: return "ATOLL_E_CONFIG";
+	case ATOLL_E_IO: return "ATOLL_E_IO";
+	case ATOLL_E_CANCELLED: return "ATOLL_E_CANCELLED";
+	case ATOLL_E_CRYPTO: return "ATOLL_E_CRYPTO";
+	case ATOLL_E_INTERNAL: return "ATOLL_E_INTERNAL";
+	}
+	return "unknown status";
+}
+
+static void *open_entry(const char *path, const char *symbol, void **ret_handle, char *err,
+			size_t err_size)
+{
+	dlerror();
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *why = dlerror();
+		snprintf(err, err_size, "cannot open [%s]: %s", path, why ? why : "unknown error");
+		return NULL;
+	}
+	void *sym = dlsym(h, symbol);
+	if (!sym) {
+		snprintf(err, err_size, "no entry point [%s] in [%s]", symbol, path);
+		dlclose(h);
+		return NULL;
+	}
+	*ret_handle = h;
+	return sym;
+}
+
+int plugin_load_driver(const char *path, const char *expect_name, const atoll_kv *config,
+		       size_t n_config, const struct loaded_driver *others, size_t n_others,
+		       struct loaded_driver *out, char *err, size_t err_size)
+{
+	void *h;
+	atoll_tee_driver_entry_fn entry =
+		(atoll_tee_driver_entry_fn)open_entry(path, ATOLL_TEE_DRIVER_ENTRY, &h, err, err_size);
+	if (!entry)
+		return -ENOENT;
+	const atoll_tee_driver *d = entry(ATOLL_TEE_DRIVER_ABI_VERSION);
+	const char *label = expect_name ? expect_name : "?";
+	if (!d) {
+		snprintf(err, err_size, "driver '%s' in [%s]: refuses host ABI %u", label, path,
+			 ATOLL_TEE_DRIVER_ABI_VERSION);
+		goto fail;
+	}
+	if (d->abi_version != ATOLL_TEE_DRIVER_ABI_VERSION) {
+		snprintf(err, err_size, "driver '%s' in [%s]: ABI version %u, host %u", label, path,
+			 d->abi_version, ATOLL_TEE_DRIVER_ABI_VERSION);
+		goto fail;
+	}
+	if (d->struct_size < DRIVER_V1_SIZE) {
+		snprintf(err, err_size, "driver '%s' in [%s]: table of %u bytes, at least %zu needed",
+			 label, path, d->struct_size, DRIVER_V1_SIZE);
+		goto fail;
+	}
+	if (!d->name || !d->init || !d->fini || !d->detect || !d->collect || !d->evidence_free ||
+	    !d->verify || !d->claims_free) {
+		snprintf(err, err_size, "driver '%s' in [%s]: table has NULL entries", label, path);
+		goto fail;
+	}
+	if (expect_name && strcmp(expect_name, d->name) != 0) {
+		snprintf(err, err_size, "driver in [%s] is named '%s', config says '%s'", path,
+			 d->name, expect_name);
+		goto fail;
+	}
+	for (size_t i = 0; i < n_others; i++)
+		if (strcmp(others[i].d->name, d->name) == 0) {
+			snprintf(err, err_size, "driver '%s' from [%s] is already loaded from [%s]",
+				 d->name, path, others[i].path);
+			goto fail;
+		}
+	atoll_err e = { "" };
+	void *ctx = NULL;
+	int r = d->init(config, n_config, &ctx, &e);
+	if (r != ATOLL_OK) {
+		snprintf(err, err_size, "driver '%s' in [%s]: init failed (%s): %s", d->name, path,
+			 atoll_status_name(r), e.msg[0] ? e.msg : "no detail");
+		goto fail;
+	}
+	out->d = d;
+	out->ctx = ctx;
+	out->handle = h;
+	out->path = strdup(path);
+	out->name = strdup(d->name);
+	if (!out->path || !out->name) {
+		d->fini(ctx);
+		free(out->path);
+		free(out->name);
+		snprintf(err, err_size, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	dlclose(h);
+	return -EINVAL;
+}
+
+void plugin_unload_driver(struct loaded_driver *ld)
+{
+	if (!ld || !ld->d)
+		return;
+	ld->d->fini(ld->ctx);
+	dlclose(ld->handle);
+	free(ld->path);
+	free(ld->name);
+	memset(ld, 0, sizeof *ld);
+}
+
+int plugin_load_backend(const char *path, struct loaded_backend *out, char *err,
+			size_t err_size)
+{
+	void *h;
+	atoll_backend_entry_fn entry =
+		(atoll_backend_entry_fn)open_entry(path, ATOLL_BACKEND_ENTRY, &h, err, err_size);
+	if (!entry)
+		return -ENOENT;
+	const atoll_backend *b = entry(ATOLL_BACKEND_ABI_VERSION);
+	if (!b) {
+		snprintf(err, err_size, "backend in [%s]: refuses host ABI %u", path,
+			 ATOLL_BACKEND_ABI_VERSION);
+		goto fail;
+	}
+	const char *label = b->abi_version == ATOLL_BACKEND_ABI_VERSION && b->name ? b->name : "?";
+	if (b->abi_version != ATOLL_BACKEND_ABI_VERSION) {
+		snprintf(err, err_size, "backend '%s' in [%s]: ABI version %u, host %u", label, path,
+			 b->abi_version, ATOLL_BACKEND_ABI_VERSION);
+		goto fail;
+	}
+	if (b->struct_size < BACKEND_V1_SIZE) {
+		snprintf(err, err_size, "backend '%s' in [%s]: table of %u bytes, at least %zu needed",
+			 label, path, b->struct_size, BACKEND_V1_SIZE);
+		goto fail;
+	}
+	if (!b->name || !b->init || !b->fini || !b->run) {
+		snprintf(err, err_size, "backend '%s' in [%s]: table has NULL entries", label, path);
+		goto fail;
+	}
+	out->b = b;
+	out->handle = h;
+	out->path = strdup(path);
+	if (!out->path) {
+		snprintf(err, err_size, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	dlclose(h);
+	return -EINVAL;
+}
+
+int plugin_backend_init(const struct loaded_backend *lb, const atoll_kv *config,
+			size_t n_config, void **ret_ctx, char *err, size_t err_size)
+{
+	atoll_err e = { "" };
+	void *ctx = NULL;
+	int r = lb->b->init(config, n_config, &ctx, &e);
+	if (r != ATOLL_OK) {
+		snprintf(err, err_size, "backend '%s' in [%s]: init failed (%s): %s", lb->b->name,
+			 lb->path, atoll_status_name(r), e.msg[0] ? e.msg : "no detail");
+		return -EINVAL;
+	}
+	*ret_ctx = ctx;
+	return 0;
+}
+
+void plugin_unload_backend(struct loaded_backend *lb)
+{
+	if (!lb || !lb->b)
+		return;
+	dlclose(lb->handle);
+	free(lb->path);
+	memset(lb, 0, sizeof *lb);
+}
