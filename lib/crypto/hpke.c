@@ -733,10 +733,12 @@ uint64_t hpke_ctx_seq(const hpke_ctx *ctx)
 	return ctx ? ctx->seq : 0;
 }
 
-void hpke_ctx_set_seq(hpke_ctx *ctx, uint64_t seq)
+int hpke_ctx_set_seq(hpke_ctx *ctx, uint64_t seq)
 {
-	if (ctx)
-		ctx->seq = seq;
+	if (!ctx || (ctx->sender && seq < ctx->seq))
+		return -EINVAL;
+	ctx->seq = seq;
+	return 0;
 }
 
 hpke_ctx *hpke_ctx_free(hpke_ctx *ctx)

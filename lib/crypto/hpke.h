@@ -116,9 +116,11 @@ int hpke_open(hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
 int hpke_export(const hpke_ctx *ctx, const uint8_t *exporter_context,
 		size_t context_len, size_t len, uint8_t *out);
 /* Sequence number of the next seal or open. Setting it is for tests and
- * for callers that skip records deliberately. */
+ * for callers that skip records deliberately. A sender context only moves
+ * forward (-EINVAL otherwise), since an earlier number would reuse a
+ * nonce. */
 uint64_t hpke_ctx_seq(const hpke_ctx *ctx);
-void hpke_ctx_set_seq(hpke_ctx *ctx, uint64_t seq);
+int hpke_ctx_set_seq(hpke_ctx *ctx, uint64_t seq);
 /* Wipes the keys and frees. Accepts NULL; returns NULL. */
 hpke_ctx *hpke_ctx_free(hpke_ctx *ctx);
 
