@@ -3,7 +3,6 @@
 #include "crypto/hpke.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
