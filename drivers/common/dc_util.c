@@ -78,10 +78,10 @@ atoll_claims *dc_claims_pub(struct dc_claims *c)
 	return &c->pub;
 }
 
-int dc_claims_keep(struct dc_claims *c, const void *data, size_t len,
-		   const uint8_t **ret)
+/* Storage of len bytes owned by the claims, uninitialized. */
+static int keep_alloc(struct dc_claims *c, size_t len, uint8_t **ret)
 {
-	uint8_t *copy;
+	uint8_t *p;
 
 	if (c->n_owned == c->cap_owned) {
 		size_t cap = c->cap_owned ? c->cap_owned * 2 : 16;
@@ -92,12 +92,24 @@ int dc_claims_keep(struct dc_claims *c, const void *data, size_t len,
 		c->owned = n;
 		c->cap_owned = cap;
 	}
-	copy = malloc(len ? len : 1);
-	if (!copy)
+	p = malloc(len ? len : 1);
+	if (!p)
 		return -ENOMEM;
+	c->owned[c->n_owned++] = p;
+	*ret = p;
+	return 0;
+}
+
+int dc_claims_keep(struct dc_claims *c, const void *data, size_t len,
+		   const uint8_t **ret)
+{
+	uint8_t *copy;
+	int r = keep_alloc(c, len, &copy);
+
+	if (r < 0)
+		return r;
 	if (len)
 		memcpy(copy, data, len);
-	c->owned[c->n_owned++] = copy;
 	*ret = copy;
 	return 0;
 }
@@ -172,13 +184,13 @@ static int add_claim(struct dc_claims *c, const char *name, uint32_t type,
 		uint8_t *s;
 
 		/* Strings carry a NUL after len, as the ABI promises. */
-		r = dc_claims_keep(c, data, len + 1, &b);
+		r = keep_alloc(c, len + 1, &s);
 		if (r < 0)
 			return r;
-		s = (uint8_t *)b;
 		if (len)
 			memcpy(s, data, len);
 		s[len] = 0;
+		b = s;
 	}
 	cl = &c->extra[c->n_extra++];
 	cl->name = (const char *)n;

@@ -260,7 +260,7 @@ int dc_collateral_add_all(struct dc_collateral *c, const atoll_blob *blobs,
 				      "collateral[%zu] has no data", i);
 		r = dc_collateral_add(c, blobs[i].data, blobs[i].len, err);
 		if (r != ATOLL_OK) {
-			char what[32];
+			char what[48];
 
 			snprintf(what, sizeof(what), "collateral[%zu]", i);
 			return dc_err_prefix(err, r, what);

@@ -313,7 +313,7 @@ static int parse_sw(const cbor_item_t *arr, struct psa_token *t,
 			r = get_text(m, 6, "measurement description", false,
 				     &s->desc, &s->desc_len, err);
 		if (r != ATOLL_OK) {
-			char what[40];
+			char what[48];
 
 			snprintf(what, sizeof(what), "software component %zu",
 				 i);

@@ -1,0 +1,564 @@
+/* atoll_drvcommon: collateral recognition, pins, chain verification with
+ * CRLs and the verified-chain cache, the CBOR screen, COSE_Sign1 and the
+ * claims builder. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "check.h"
+#include "dc_cose.h"
+#include "dc_util.h"
+#include "dc_x509.h"
+#include "gen.h"
+#include "tdrv.h"
+
+static const int64_t NOW = 1750000000;
+
+struct pki {
+	EVP_PKEY *rk, *ik, *lk;
+	X509 *root, *inter, *leaf;
+};
+
+static void pki_make(struct pki *p, bool inter_ca)
+{
+	struct gen_cert_opts o = { 0 };
+
+	p->rk = gen_ec_key("P-256");
+	p->ik = gen_ec_key("P-256");
+	p->lk = gen_ec_key("P-256");
+	o.not_before = NOW - 86400 * 10;
+	o.not_after = NOW + 86400 * 10;
+	o.ca = true;
+	o.cn = "Root";
+	o.serial = 1;
+	p->root = gen_cert(&o, p->rk, NULL, NULL);
+	o.cn = "Inter";
+	o.serial = 2;
+	o.ca = inter_ca;
+	o.not_after = NOW + 86400 * 5;
+	p->inter = gen_cert(&o, p->ik, p->root, p->rk);
+	o.cn = "Leaf";
+	o.serial = 3;
+	o.ca = false;
+	o.not_before = NOW - 3600;
+	o.not_after = NOW + 3600;
+	p->leaf = gen_cert(&o, p->lk, p->inter, p->ik);
+}
+
+static void pki_free(struct pki *p)
+{
+	EVP_PKEY_free(p->rk);
+	EVP_PKEY_free(p->ik);
+	EVP_PKEY_free(p->lk);
+	X509_free(p->root);
+	X509_free(p->inter);
+	X509_free(p->leaf);
+}
+
+static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, int64_t this_up,
+			  int64_t next_up, long revoked_serial,
+			  int64_t revoked_at)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+	ASN1_TIME_set(t, (time_t)this_up);
+	X509_CRL_set1_lastUpdate(crl, t);
+	ASN1_TIME_set(t, (time_t)next_up);
+	X509_CRL_set1_nextUpdate(crl, t);
+	if (revoked_serial) {
+		X509_REVOKED *rev = X509_REVOKED_new();
+		ASN1_INTEGER *s = ASN1_INTEGER_new();
+
+		ASN1_INTEGER_set(s, revoked_serial);
+		X509_REVOKED_set_serialNumber(rev, s);
+		ASN1_TIME_set(t, (time_t)revoked_at);
+		X509_REVOKED_set_revocationDate(rev, t);
+		X509_CRL_add0_revoked(crl, rev);
+		ASN1_INTEGER_free(s);
+	}
+	X509_CRL_sort(crl);
+	X509_CRL_sign(crl, key, EVP_sha256());
+	ASN1_TIME_free(t);
+	return crl;
+}
+
+static int chain(struct pki *p, X509 *leaf, bool with_inter, bool with_root,
+		 STACK_OF(X509_CRL) *crls, const struct dc_pins *pins,
+		 int64_t t, struct dc_chain_cache *cache,
+		 struct dc_chain_result *res, atoll_err *err)
+{
+	STACK_OF(X509) *pool = sk_X509_new_null();
+	int r;
+
+	if (with_inter)
+		sk_X509_push(pool, p->inter);
+	if (with_root)
+		sk_X509_push(pool, p->root);
+	r = dc_chain_verify(leaf, pool, crls, pins, t, cache, res, err);
+	sk_X509_free(pool);
+	return r;
+}
+
+static void test_collateral(void)
+{
+	struct pki p;
+	struct dc_collateral *c;
+	atoll_err err;
+	uint8_t *d1, *d2, *both;
+	size_t l1, l2, pl, kl, cl;
+	char *pem, *kpem, *crlpem, *mixed;
+	X509_CRL *crl;
+	BIO *b;
+
+	pki_make(&p, true);
+	d1 = gen_der(p.leaf, &l1);
+	d2 = gen_der(p.inter, &l2);
+	pem = gen_pem(p.root, &pl);
+	kpem = gen_pubkey_pem(p.lk, &kl);
+	crl = make_crl(p.inter, p.ik, NOW - 10, NOW + 10, 0, 0);
+	b = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509_CRL(b, crl);
+	{
+		char *data;
+		long n = BIO_get_mem_data(b, &data);
+
+		crlpem = malloc((size_t)n + 1);
+		memcpy(crlpem, data, (size_t)n);
+		crlpem[n] = 0;
+		cl = (size_t)n;
+	}
+	BIO_free(b);
+
+	/* One PEM blob with a certificate, a CRL, a key and a private key
+	 * block (skipped), in text with leading noise. */
+	mixed = malloc(pl + cl + kl + 200);
+	snprintf(mixed, pl + cl + kl + 200,
+		 "\n%s%s-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n"
+		 "-----END EC PARAMETERS-----\n%s",
+		 pem, crlpem, kpem);
+	c = dc_collateral_new();
+	CHECK_INT(dc_collateral_add(c, (uint8_t *)mixed, strlen(mixed), &err),
+		  ATOLL_OK);
+	CHECK_INT(sk_X509_num(c->certs), 1);
+	CHECK_INT(sk_X509_CRL_num(c->crls), 1);
+	CHECK_INT(c->n_keys, 1);
+
+	/* Two DER certificates back to back, then zero padding. */
+	both = calloc(1, l1 + l2 + 16);
+	memcpy(both, d1, l1);
+	memcpy(both + l1, d2, l2);
+	CHECK_INT(dc_collateral_add(c, both, l1 + l2 + 16, &err), ATOLL_OK);
+	CHECK_INT(sk_X509_num(c->certs), 3);
+	/* ... but not garbage after them. */
+	both[l1 + l2 + 3] = 7;
+	CHECK_INT(dc_collateral_add(c, both, l1 + l2 + 16, &err),
+		  ATOLL_E_FORMAT);
+	/* JSON and unknown blobs are set aside. */
+	CHECK_INT(dc_collateral_add(c, (const uint8_t *)" {\"tcbInfo\":{}}", 15,
+				    &err),
+		  ATOLL_OK);
+	CHECK_INT(c->n_json, 1);
+	CHECK_INT(dc_collateral_add(c, (const uint8_t *)"\x63\xda\x75", 3, &err),
+		  ATOLL_OK);
+	CHECK_INT(c->n_other, 1);
+	CHECK_INT(dc_collateral_add(c, (const uint8_t *)"", 0, &err),
+		  ATOLL_E_FORMAT);
+	/* A PEM certificate whose body is damaged. */
+	{
+		char *bad = strdup(pem);
+
+		bad[70] = bad[70] == 'A' ? 'B' : 'A';
+		bad[71] = '!';
+		CHECK_INT(dc_collateral_add(c, (uint8_t *)bad, strlen(bad), &err),
+			  ATOLL_E_FORMAT);
+		free(bad);
+	}
+	/* Blob list: the failing index is named. */
+	{
+		atoll_blob bl[2] = { { d1, l1 }, { (const uint8_t *)"-----BEGIN X", 12 } };
+
+		CHECK_INT(dc_collateral_add_all(c, bl, 2, &err), ATOLL_E_FORMAT);
+		CHECK(strstr(err.msg, "collateral[1]") != NULL);
+	}
+	dc_collateral_free(c);
+	dc_collateral_free(NULL);
+	free(both);
+	free(d1);
+	free(d2);
+	free(pem);
+	free(kpem);
+	free(crlpem);
+	free(mixed);
+	X509_CRL_free(crl);
+	pki_free(&p);
+}
+
+static void test_chain(void)
+{
+	struct pki p, q;
+	struct dc_pins pins = { 0 };
+	struct dc_chain_result res;
+	struct dc_chain_cache *cache = dc_chain_cache_new(4), *tiny;
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	char fp[65];
+	atoll_err err;
+	uint64_t hits, misses;
+
+	pki_make(&p, true);
+	pki_make(&q, true);
+	gen_fingerprint_hex(p.root, fp);
+	CHECK_INT(dc_pins_add_list(&pins, "zz", &err), ATOLL_E_CONFIG);
+	CHECK_INT(dc_pins_add_list(&pins, " , ", &err), ATOLL_E_CONFIG);
+	CHECK_INT(dc_pins_add_list(&pins, fp, &err), ATOLL_OK);
+	CHECK(dc_pins_match(&pins, p.root));
+	CHECK(!dc_pins_match(&pins, q.root));
+
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_OK);
+	CHECK_INT(res.not_before, NOW - 3600);
+	CHECK_INT(res.not_after, NOW + 3600);
+	CHECK(res.root == p.root);
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW + 7200, NULL,
+			&res, &err),
+		  ATOLL_E_EXPIRED);
+	CHECK(strstr(err.msg, "CN=Leaf") != NULL);
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW - 7200, NULL,
+			&res, &err),
+		  ATOLL_E_EXPIRED);
+	CHECK_INT(chain(&p, p.leaf, false, true, NULL, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_E_CHAIN);
+	CHECK_INT(chain(&p, p.leaf, true, false, NULL, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_E_CHAIN);
+	/* q's chain is complete but its root is not pinned. */
+	CHECK_INT(chain(&q, q.leaf, true, true, NULL, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_E_CHAIN);
+	/* An intermediate that is not a CA. */
+	{
+		struct pki n;
+		struct dc_pins np = { 0 };
+		uint8_t f[32];
+
+		pki_make(&n, false);
+		dc_cert_fingerprint(n.root, f);
+		dc_pins_add(&np, f);
+		CHECK_INT(chain(&n, n.leaf, true, true, NULL, &np, NOW, NULL,
+				&res, &err),
+			  ATOLL_E_CHAIN);
+		dc_pins_clear(&np);
+		pki_free(&n);
+	}
+
+	/* CRLs: revoked before t, revoked after t, stale, forged. */
+	sk_X509_CRL_push(crls, make_crl(p.inter, p.ik, NOW - 100, NOW + 100, 3,
+					NOW - 50));
+	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_E_CHAIN);
+	CHECK(strstr(err.msg, "revoked") != NULL);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	crls = sk_X509_CRL_new_null();
+	sk_X509_CRL_push(crls, make_crl(p.inter, p.ik, NOW - 100, NOW + 100, 3,
+					NOW + 50));
+	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_OK);
+	CHECK_INT(res.not_after, NOW + 49);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	crls = sk_X509_CRL_new_null();
+	sk_X509_CRL_push(crls, make_crl(p.inter, p.ik, NOW - 100, NOW - 10, 0, 0));
+	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_E_EXPIRED);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	crls = sk_X509_CRL_new_null();
+	/* Signed by the root key but naming the intermediate as issuer. */
+	sk_X509_CRL_push(crls, make_crl(p.inter, p.rk, NOW - 100, NOW + 100, 0, 0));
+	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
+			&err),
+		  ATOLL_E_CHAIN);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+
+	/* The cache answers only inside the chain's validity. */
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW, cache, &res,
+			&err),
+		  ATOLL_OK);
+	CHECK(!res.cached);
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW + 10, cache,
+			&res, &err),
+		  ATOLL_OK);
+	CHECK(res.cached);
+	CHECK_INT(res.not_after, NOW + 3600);
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW + 7200, cache,
+			&res, &err),
+		  ATOLL_E_EXPIRED);
+	/* Other bytes, other key: the pool without the root misses. */
+	CHECK_INT(chain(&p, p.leaf, true, false, NULL, &pins, NOW, cache, &res,
+			&err),
+		  ATOLL_E_CHAIN);
+	dc_chain_cache_stats(cache, &hits, &misses);
+	CHECK_INT(hits, 1);
+	CHECK_INT(misses, 3);
+	/* Capacity 1: two chains evict each other. */
+	tiny = dc_chain_cache_new(1);
+	{
+		struct dc_pins both = { 0 };
+		uint8_t f[32];
+		int i;
+
+		dc_cert_fingerprint(p.root, f);
+		dc_pins_add(&both, f);
+		dc_cert_fingerprint(q.root, f);
+		dc_pins_add(&both, f);
+		for (i = 0; i < 3; i++) {
+			CHECK_INT(chain(&p, p.leaf, true, true, NULL, &both, NOW,
+					tiny, &res, &err),
+				  ATOLL_OK);
+			CHECK_INT(chain(&q, q.leaf, true, true, NULL, &both, NOW,
+					tiny, &res, &err),
+				  ATOLL_OK);
+		}
+		dc_chain_cache_stats(tiny, &hits, &misses);
+		CHECK_INT(hits, 0);
+		CHECK_INT(misses, 6);
+		dc_pins_clear(&both);
+	}
+	CHECK(dc_chain_cache_new(0) == NULL);
+	dc_chain_cache_free(tiny);
+	dc_chain_cache_free(cache);
+	dc_chain_cache_free(NULL);
+	dc_pins_clear(&pins);
+	pki_free(&p);
+	pki_free(&q);
+}
+
+/* Real AMD chains that have no report sample: the Turin VCEK. */
+static void test_real_chains(void)
+{
+	struct dc_collateral *c;
+	struct dc_pins pins = { 0 };
+	struct dc_chain_result res;
+	atoll_err err;
+	uint8_t *vcek, *ca;
+	size_t vl, cl;
+	int64_t t;
+
+	vcek = tdrv_read("sev-snp/virtee-sev/vcek_turin.der", &vl);
+	ca = tdrv_read("sev-snp/go-sev-guest/ask_ark_turin_vcek.pem", &cl);
+	if (!vcek || !ca) {
+		printf("skipped: no evidence dir\n");
+		free(vcek);
+		free(ca);
+		return;
+	}
+	t = tdrv_time("2025-06-01T00:00:00Z");
+	c = dc_collateral_new();
+	CHECK_INT(dc_collateral_add(c, vcek, vl, &err), ATOLL_OK);
+	CHECK_INT(dc_collateral_add(c, ca, cl, &err), ATOLL_OK);
+	CHECK_INT(sk_X509_num(c->certs), 3);
+	CHECK_INT(dc_pins_add_list(&pins,
+		"1F084161A44BB6D93778A904877D4819CAFA5D05EF4193B2DED9DD9C73DD3F6A",
+		&err), ATOLL_OK);
+	CHECK_INT(dc_chain_verify(sk_X509_value(c->certs, 0), c->certs, NULL,
+				  &pins, t, NULL, &res, &err),
+		  ATOLL_OK);
+	if (res.root)
+		CHECK(dc_cert_cn_is(res.root, "ARK-Turin"));
+	CHECK_INT(dc_chain_verify(sk_X509_value(c->certs, 0), c->certs, NULL,
+				  &pins, tdrv_time("2024-01-01T00:00:00Z"), NULL,
+				  &res, &err),
+		  ATOLL_E_EXPIRED);
+	{
+		const uint8_t *hw;
+		size_t hl;
+
+		CHECK_INT(dc_cert_ext(sk_X509_value(c->certs, 0),
+				      "1.3.6.1.4.1.3704.1.4", &hw, &hl), 1);
+		CHECK_INT(hl, 8);
+	}
+	dc_pins_clear(&pins);
+	dc_collateral_free(c);
+	free(vcek);
+	free(ca);
+}
+
+static void test_cbor(void)
+{
+	atoll_err err;
+	uint8_t deep[40];
+	cbor_item_t *item = NULL;
+	size_t i;
+
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\x01", 1, 16, &err), ATOLL_OK);
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\x01\x02", 2, 16, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\x5f\x41\x00\xff", 4, 16, &err),
+		  ATOLL_E_FORMAT);
+	CHECK(strstr(err.msg, "indefinite") != NULL);
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\x1c", 1, 16, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\x5a\xff\xff\xff\xff", 5, 16,
+				&err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\x9b\xff\xff\xff\xff\xff\xff"
+				"\xff\xff", 9, 16, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\xbb\x80\x00\x00\x00\x00\x00"
+				"\x00\x00", 9, 16, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cbor_check((const uint8_t *)"\x19\x01", 2, 16, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cbor_check(NULL, 0, 16, &err), ATOLL_E_FORMAT);
+	/* 16 nested arrays pass, 17 do not. */
+	for (i = 0; i < sizeof(deep); i++)
+		deep[i] = 0x81;
+	deep[16] = 0x00;
+	CHECK_INT(dc_cbor_check(deep, 17, 16, &err), ATOLL_OK);
+	deep[16] = 0x81;
+	deep[17] = 0x00;
+	CHECK_INT(dc_cbor_check(deep, 18, 16, &err), ATOLL_E_FORMAT);
+	CHECK(strstr(err.msg, "nested") != NULL);
+	/* Short-form tag 18 decodes despite libcbor 0.8. */
+	CHECK_INT(dc_cbor_decode((const uint8_t *)"\xd2\x82\x01\xc1\x02", 5, &item,
+				 &err),
+		  ATOLL_OK);
+	if (item) {
+		CHECK(cbor_isa_tag(item) && cbor_tag_value(item) == 18);
+		cbor_decref(&item);
+	}
+	/* Integer and map helpers. */
+	CHECK_INT(dc_cbor_decode((const uint8_t *)"\xa3\x3a\x00\x01\x24\xf7\x02"
+				 "\x01\x02\x01\x03", 11, &item, &err),
+		  ATOLL_OK);
+	if (item) {
+		bool dup = false;
+		int64_t v;
+
+		CHECK(dc_cbor_map_int(item, -75000, &dup) != NULL && !dup);
+		CHECK(dc_cbor_map_int(item, 1, &dup) != NULL && dup);
+		CHECK(dc_cbor_int(dc_cbor_map_int(item, -75000, NULL), &v) &&
+		      v == 2);
+		CHECK(dc_cbor_map_str(item, "x", NULL) == NULL);
+		cbor_decref(&item);
+	}
+	CHECK_INT(dc_cbor_decode((const uint8_t *)"\x3b\xff\xff\xff\xff\xff\xff"
+				 "\xff\xff", 9, &item, &err),
+		  ATOLL_OK);
+	if (item) {
+		int64_t v;
+
+		CHECK(!dc_cbor_int(item, &v));
+		cbor_decref(&item);
+	}
+}
+
+static void test_cose(void)
+{
+	EVP_PKEY *k = gen_ec_key("P-256"), *other = gen_ec_key("P-256");
+	struct dc_cose_sign1 m;
+	atoll_err err;
+	uint8_t *msg;
+	size_t len;
+
+	msg = gen_cose_sign1(true, DC_COSE_ES256, (const uint8_t *)"\xa0", 1, k,
+			     false, &len);
+	CHECK_INT(dc_cose_sign1_parse(msg, len, &m, &err), ATOLL_OK);
+	CHECK(m.tag == 18 && m.alg == DC_COSE_ES256 && m.payload_len == 1);
+	CHECK_INT(dc_cose_sign1_verify(&m, k, &err), ATOLL_OK);
+	CHECK_INT(dc_cose_sign1_verify(&m, other, &err), ATOLL_E_SIGNATURE);
+	dc_cose_sign1_clear(&m);
+	free(msg);
+
+	/* Hand-built variants: [protected, unprotected, payload, sig]. */
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x43\xa1\x01\x26\xa0"
+				      "\xf6\x40", 8, &m, &err),
+		  ATOLL_E_UNSUPPORTED);
+	CHECK(strstr(err.msg, "detached") != NULL);
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x43\xa1\x01\x26\xa1"
+				      "\x01\x26\x40\x40", 10, &m, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x40\xa0\x40\x40", 5,
+				      &m, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x45\xa2\x01\x26\x02"
+				      "\x80\xa0\x40\x40", 10, &m, &err),
+		  ATOLL_E_UNSUPPORTED);
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\xd1\x84\x43\xa1\x01\x05"
+				      "\xa0\x40\x40", 9, &m, &err),
+		  ATOLL_E_UNSUPPORTED);
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\xd8\x3d\x84\x43\xa1\x01"
+				      "\x26\xa0\x40\x40", 10, &m, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x83\x43\xa1\x01\x26\xa0"
+				      "\x40", 7, &m, &err),
+		  ATOLL_E_FORMAT);
+	/* An HMAC algorithm in an untagged message. */
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x43\xa1\x01\x05\xa0"
+				      "\x40\x40", 8, &m, &err),
+		  ATOLL_OK);
+	CHECK_INT(dc_cose_sign1_verify(&m, k, &err), ATOLL_E_UNSUPPORTED);
+	dc_cose_sign1_clear(&m);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+
+static void test_util(void)
+{
+	struct dc_claims *c = dc_claims_new("x");
+	atoll_claims *pub = dc_claims_pub(c);
+	uint8_t out[4];
+	bool b;
+	size_t n;
+	atoll_err err;
+
+	CHECK(dc_claims_add_bytes(c, "a", "\x01\x02", 2) == 0);
+	CHECK(dc_claims_add_string(c, "s", "hi", 2) == 0);
+	CHECK(dc_claims_add_uint(c, "u", 5) == 0);
+	CHECK(dc_claims_add_bool(c, "b", true) == 0);
+	CHECK(dc_claims_set_tcb_status(c, "UpToDate") == 0);
+	CHECK(dc_claims_set_measurement(c, "m", 1) == 0);
+	CHECK_STR(pub->tee_type, "x");
+	CHECK_INT(pub->n_extra, 4);
+	CHECK_STR((const char *)dc_claims_find(pub, "s")->bytes, "hi");
+	CHECK(dc_claims_find(pub, "u")->u64 == 5);
+	CHECK(dc_claims_find(pub, "zz") == NULL);
+	CHECK_STR(pub->tcb_status, "UpToDate");
+	dc_claims_free(pub);
+	dc_claims_free(NULL);
+
+	CHECK(dc_parse_bool("Yes", &b) == 0 && b);
+	CHECK(dc_parse_bool("off", &b) == 0 && !b);
+	CHECK(dc_parse_bool("maybe", &b) < 0);
+	CHECK(dc_parse_size("64", 1, 100, &n) == 0 && n == 64);
+	CHECK(dc_parse_size("0", 1, 100, &n) < 0);
+	CHECK(dc_parse_size("-1", 0, 100, &n) < 0);
+	CHECK(dc_parse_size("12x", 0, 100, &n) < 0);
+	CHECK(dc_parse_hex_exact("de:AD be ef", 11, out, 4) == 0 &&
+	      out[0] == 0xde && out[3] == 0xef);
+	CHECK(dc_parse_hex_exact("deadbe", 6, out, 4) < 0);
+	CHECK(dc_parse_hex_exact("deadbeef00", 10, out, 4) < 0);
+	CHECK(dc_parse_hex_exact("deadbeeg", 8, out, 4) < 0);
+	dc_err(&err, ATOLL_E_CHAIN, "inner %d", 1);
+	CHECK_INT(dc_err_prefix(&err, ATOLL_E_CHAIN, "outer"), ATOLL_E_CHAIN);
+	CHECK_STR(err.msg, "outer: inner 1");
+}
+
+int main(void)
+{
+	test_util();
+	test_collateral();
+	test_chain();
+	test_real_chains();
+	test_cbor();
+	test_cose();
+	CHECK_DONE();
+}
