@@ -57,8 +57,9 @@ static void test_der(void)
 
 	/* Every truncation and every single-byte change of the extension
 	 * either parses or fails cleanly. */
-	int idx = X509_get_ext_by_OBJ(
-		p.pck, OBJ_txt2obj("1.2.840.113741.1.13.1", 1), -1);
+	ASN1_OBJECT *oid = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
+	int idx = X509_get_ext_by_OBJ(p.pck, oid, -1);
+	ASN1_OBJECT_free(oid);
 	CHECK(idx >= 0);
 	const ASN1_OCTET_STRING *os =
 		X509_EXTENSION_get_data(X509_get_ext(p.pck, idx));
