@@ -352,6 +352,9 @@ int he_linear_check_bound(const struct he_linear *lin, const struct paillier_pub
 {
 	if (scale_bits > PAILLIER_MAX_SCALE_BITS || feature_bits > 1024)
 		return -ERANGE;
+	/* Past this the bias alone could not be encoded. */
+	if (scale_bits + lin->t > PAILLIER_MAX_FIXED_BITS)
+		return -ERANGE;
 	BIGNUM *sum = BN_new(), *bias = BN_new();
 	int r = -ENOMEM;
 	if (!sum || !bias)
@@ -564,7 +567,7 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 		goto done_root;
 	}
 	if (read_u32(json_get(root, "scale_bits"), &scale) < 0 ||
-	    scale > 2 * PAILLIER_MAX_SCALE_BITS) {
+	    scale > PAILLIER_MAX_FIXED_BITS) {
 		set_err(err, err_size, "output: scale_bits missing or out of range");
 		goto done_root;
 	}
@@ -592,14 +595,9 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 			set_err(err, err_size, "output: ciphertexts[%zu]: %s", i, why);
 			goto done_root;
 		}
-		/* The document's scale may exceed what paillier_decode takes:
-		 * divide by the power of two in two steps. */
-		if ((r = paillier_decrypt(k, c, m, ctx)) < 0)
+		if ((r = paillier_decrypt(k, c, m, ctx)) < 0 ||
+		    (r = paillier_decode(&k->pub, m, scale, &values[i])) < 0)
 			goto done_root;
-		unsigned part = scale > PAILLIER_MAX_SCALE_BITS ? PAILLIER_MAX_SCALE_BITS : scale;
-		if ((r = paillier_decode(&k->pub, m, part, &values[i])) < 0)
-			goto done_root;
-		values[i] = ldexp(values[i], -(int)(scale - part));
 	}
 	*ret_values = values;
 	values = NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 
 /* Largest window for the fixed-base table and the multi-exponentiation. */
@@ -273,32 +274,16 @@ done_bn:
 
 /* ---- randomizers ---- */
 
-static int random_unit(const BIGNUM *n, BIGNUM *ret, BN_CTX *ctx)
+/* Uniform in 1..n-1. Not checked to be a unit of Z_n: one that is not
+ * would share a factor with n, which happens with probability about
+ * 2^(1 - bits/2), i.e. never unless n can be factored anyway. */
+static int random_nonzero(const BIGNUM *n, BIGNUM *ret)
 {
-	BN_CTX_start(ctx);
-	BIGNUM *g = BN_CTX_get(ctx);
-	int r = -ENOMEM;
-	if (!g)
-		goto done_ctx;
-	/* A non-unit means a factor of n was found by chance: impossible in
-	 * practice, but the loop keeps the result in Z*_n regardless. */
-	for (;;) {
-		if (!BN_priv_rand_range(ret, n)) {
-			r = -EIO;
-			goto done_ctx;
-		}
-		if (BN_is_zero(ret))
-			continue;
-		if (!BN_gcd(g, ret, n, ctx))
-			goto done_ctx;
-		if (BN_is_one(g))
-			break;
-	}
-	r = 0;
-
-done_ctx:
-	BN_CTX_end(ctx);
-	return r;
+	do {
+		if (!BN_priv_rand_range(ret, n))
+			return -EIO;
+	} while (BN_is_zero(ret));
+	return 0;
 }
 
 int paillier_rand_full(const struct paillier_pub *pk, BIGNUM *ret, BN_CTX *ctx)
@@ -307,7 +292,7 @@ int paillier_rand_full(const struct paillier_pub *pk, BIGNUM *ret, BN_CTX *ctx)
 	BN_CTX_start(ctx);
 	BIGNUM *x = BN_CTX_get(ctx);
 	int r = -ENOMEM;
-	if (!x || (r = random_unit(pk->n, x, ctx)) < 0)
+	if (!x || (r = random_nonzero(pk->n, x)) < 0)
 		goto done_ctx;
 	r = BN_mod_exp_mont(ret, x, pk->n, pk->n2, ctx, pk->mont_n2) ? 0 : -EIO;
 	BN_clear(x);
@@ -368,7 +353,7 @@ int paillier_rand_new(const struct paillier_pub *pk, struct paillier_rand **ret_
 	rz->tab = calloc((size_t)rz->n_win, sizeof *rz->tab);
 	if (!rz->hs || !rz->tab)
 		goto fail_rz;
-	if ((r = random_unit(pk->n, x, ctx)) < 0)
+	if ((r = random_nonzero(pk->n, x)) < 0)
 		goto fail_rz;
 	r = -ENOMEM;
 	if (!BN_mod_sqr(h, x, pk->n, ctx) || !BN_sub(h, pk->n, h) ||
@@ -494,10 +479,19 @@ int paillier_check_ct(const struct paillier_pub *pk, const BIGNUM *c, BN_CTX *ct
 		return -EDOM;
 	CTX_BEGIN(ctx, own);
 	BN_CTX_start(ctx);
-	BIGNUM *g = BN_CTX_get(ctx);
+	BIGNUM *t = BN_CTX_get(ctx);
 	int r = -ENOMEM;
-	if (g && BN_gcd(g, c, pk->n, ctx))
-		r = BN_is_one(g) ? 0 : -EDOM;
+	if (!t || !BN_nnmod(t, c, pk->n, ctx))
+		goto done_ctx;
+	/* c is a unit mod n^2 iff it is one mod n, iff it has an inverse mod
+	 * n. Ciphertexts are public, so the variable-time inverse (far faster
+	 * than OpenSSL's constant-time gcd) is fine; its "no inverse" error is
+	 * an answer here, not a failure, so it is popped off the queue. */
+	ERR_set_mark();
+	r = BN_mod_inverse(t, t, pk->n, ctx) ? 0 : -EDOM;
+	ERR_pop_to_mark();
+
+done_ctx:
 	BN_CTX_end(ctx);
 	BN_CTX_free(own);
 	return r;
@@ -739,7 +733,7 @@ done_tab:
 
 int paillier_fixed(double v, unsigned scale_bits, BIGNUM *ret)
 {
-	if (!isfinite(v) || scale_bits > PAILLIER_MAX_SCALE_BITS)
+	if (!isfinite(v) || scale_bits > PAILLIER_MAX_FIXED_BITS)
 		return -EINVAL;
 	if (v == 0) {
 		BN_zero(ret);
@@ -811,7 +805,7 @@ int paillier_decode(const struct paillier_pub *pk, const BIGNUM *m,
 		    unsigned scale_bits, double *ret)
 {
 	if (BN_is_negative(m) || BN_cmp(m, pk->n) >= 0 ||
-	    scale_bits > PAILLIER_MAX_SCALE_BITS)
+	    scale_bits > PAILLIER_MAX_FIXED_BITS)
 		return -EDOM;
 	if (BN_cmp(m, pk->half_n) <= 0) {
 		*ret = paillier_bn_to_double(m, scale_bits);

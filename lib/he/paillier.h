@@ -29,8 +29,11 @@
 #define PAILLIER_DEFAULT_BITS 3072
 #define PAILLIER_MIN_BITS 2048
 #define PAILLIER_MAX_BITS 8192
-/* Largest fixed-point scale accepted anywhere. */
+/* Largest fixed-point scale a job document may state. */
 #define PAILLIER_MAX_SCALE_BITS 1024
+/* Largest scale the fixed-point functions take: products of two scaled
+ * numbers carry the sum of their scales. */
+#define PAILLIER_MAX_FIXED_BITS 2048
 
 struct paillier_pub {
 	int bits;        /* bit length of n */
@@ -133,7 +136,7 @@ int paillier_dot(const struct paillier_pub *pk, const BIGNUM *const *c,
 /* ---- fixed point ---- */
 
 /* ret = round(v * 2^scale_bits) as a signed BIGNUM (ties away from zero).
- * -EINVAL for non-finite v or scale_bits > PAILLIER_MAX_SCALE_BITS. */
+ * -EINVAL for non-finite v or scale_bits > PAILLIER_MAX_FIXED_BITS. */
 int paillier_fixed(double v, unsigned scale_bits, BIGNUM *ret);
 /* The plaintext for v: round(v * 2^scale_bits) mod n; -EDOM unless
  * |round(v * 2^scale_bits)| <= floor(n/2). */

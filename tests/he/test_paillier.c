@@ -173,7 +173,7 @@ static void test_fixed(const struct paillier_priv *k)
 	CHECK(paillier_bn_to_double(v, 100) == 1e300);
 	CHECK_INT(paillier_fixed(NAN, 10, v), -EINVAL);
 	CHECK_INT(paillier_fixed(INFINITY, 10, v), -EINVAL);
-	CHECK_INT(paillier_fixed(1, PAILLIER_MAX_SCALE_BITS + 1, v), -EINVAL);
+	CHECK_INT(paillier_fixed(1, PAILLIER_MAX_FIXED_BITS + 1, v), -EINVAL);
 
 	const double vals[] = { 0, 1, -1, 3.14159, -2718.28, 1e-9, -4254.0, 123456789.125 };
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
@@ -190,7 +190,9 @@ static void test_fixed(const struct paillier_priv *k)
 	CHECK_INT(paillier_encode(pk, ldexp(1, 1023), 1024, m), -EDOM);
 	CHECK_INT(paillier_encode(pk, -ldexp(1, 1023), 1024, m), -EDOM);
 	CHECK_INT(paillier_encode(pk, ldexp(1, 1000), 1024, m), 0);
-	CHECK_INT(paillier_encode(pk, ldexp(1, 1000), 1025, m), -EINVAL);
+	CHECK_INT(paillier_encode(pk, ldexp(1, 1000), 1046, m), 0);
+	CHECK_INT(paillier_encode(pk, ldexp(1, 1000), 1047, m), -EDOM);
+	CHECK_INT(paillier_encode(pk, 1, PAILLIER_MAX_FIXED_BITS + 1, m), -EINVAL);
 	/* Boundary: half_n decodes positive, half_n + 1 negative. */
 	double d;
 	CHECK_INT(paillier_decode(pk, pk->half_n, 0, &d), 0);
