@@ -17,10 +17,7 @@
 #include "dc_cose.h"
 #include "dc_util.h"
 #include "dc_x509.h"
-
-#define PSA_INSTANCE_ID_LEN 33
-#define PSA_MAX_SW 32
-#define PSA_MAX_TOKEN (64u * 1024)
+#include "psa_common.h"
 
 /* Claim keys of one profile. */
 struct psa_keys {
@@ -44,129 +41,18 @@ static const struct psa_keys keys_iot1 = {
 	.no_sw = -75007, .verif_service = -75010,
 };
 
-struct iak {
-	uint8_t instance_id[PSA_INSTANCE_ID_LEN];
-	EVP_PKEY *key;
-};
-
 struct psa_ctx {
-	struct iak *iaks;
-	size_t n_iaks;
+	struct psa_keyset iaks;
 };
 
 static void psa_fini(void *vctx)
 {
 	struct psa_ctx *ctx = vctx;
-	size_t i;
 
 	if (!ctx)
 		return;
-	for (i = 0; i < ctx->n_iaks; i++)
-		EVP_PKEY_free(ctx->iaks[i].key);
-	free(ctx->iaks);
+	psa_keyset_clear(&ctx->iaks);
 	free(ctx);
-}
-
-/* TF-M's instance id: 0x01 (RAND UEID type) || SHA-256 of the public key
- * (the uncompressed point for EC keys, the raw key for Ed25519). */
-static int instance_id_of(EVP_PKEY *k, uint8_t out[PSA_INSTANCE_ID_LEN])
-{
-	uint8_t pub[160];
-	size_t n = 0;
-	unsigned int md_len = 32;
-
-	if (EVP_PKEY_is_a(k, "EC")) {
-		if (!EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY,
-						     pub, sizeof(pub), &n))
-			return -EINVAL;
-	} else if (EVP_PKEY_is_a(k, "ED25519")) {
-		n = sizeof(pub);
-		if (!EVP_PKEY_get_raw_public_key(k, pub, &n))
-			return -EINVAL;
-	} else {
-		return -EINVAL;
-	}
-	out[0] = 0x01;
-	if (!EVP_Digest(pub, n, out + 1, &md_len, EVP_sha256(), NULL))
-		return -EINVAL;
-	return 0;
-}
-
-struct iak_load {
-	struct psa_ctx *ctx;
-	atoll_err *err;
-};
-
-/* One `iak_keys` entry: "<path>" or "<instance id hex>=<path>". The file
- * holds a PEM/DER public key or a certificate. */
-static int load_iak(const char *item, size_t len, void *userdata)
-{
-	struct iak_load *l = userdata;
-	struct dc_collateral *c = dc_collateral_new();
-	const char *eq = memchr(item, '=', len);
-	char path[4096];
-	struct iak *n, a = { 0 };
-	const char *p = eq ? eq + 1 : item;
-	size_t plen = eq ? len - (size_t)(eq + 1 - item) : len;
-	int r;
-
-	if (!c)
-		return dc_err(l->err, ATOLL_E_NOMEM, "out of memory");
-	if (plen == 0 || plen >= sizeof(path)) {
-		r = dc_err(l->err, ATOLL_E_CONFIG, "'%.*s': bad path",
-			   (int)(len > 80 ? 80 : len), item);
-		goto out_free;
-	}
-	memcpy(path, p, plen);
-	path[plen] = '\0';
-	r = dc_collateral_add_file(c, path, l->err);
-	if (r != ATOLL_OK)
-		goto out_free;
-	if (c->n_keys + (size_t)sk_X509_num(c->certs) != 1) {
-		r = dc_err(l->err, ATOLL_E_CONFIG,
-			   "%s: want exactly one public key or certificate",
-			   path);
-		goto out_free;
-	}
-	if (c->n_keys) {
-		a.key = c->keys[0];
-		c->keys[0] = NULL;
-		c->n_keys = 0;
-	} else {
-		a.key = X509_get_pubkey(sk_X509_value(c->certs, 0));
-	}
-	if (!a.key || (!EVP_PKEY_is_a(a.key, "EC") &&
-		       !EVP_PKEY_is_a(a.key, "ED25519"))) {
-		r = dc_err(l->err, ATOLL_E_CONFIG,
-			   "%s: not an EC or Ed25519 public key", path);
-		goto out_free;
-	}
-	if (eq) {
-		if (dc_parse_hex_exact(item, (size_t)(eq - item), a.instance_id,
-				       PSA_INSTANCE_ID_LEN) < 0) {
-			r = dc_err(l->err, ATOLL_E_CONFIG,
-				   "%s: instance id is not 33 bytes of hex",
-				   path);
-			goto out_free;
-		}
-	} else if (instance_id_of(a.key, a.instance_id) < 0) {
-		r = dc_err(l->err, ATOLL_E_CONFIG,
-			   "%s: cannot derive the instance id", path);
-		goto out_free;
-	}
-	n = realloc(l->ctx->iaks, (l->ctx->n_iaks + 1) * sizeof(*n));
-	if (!n) {
-		r = dc_err(l->err, ATOLL_E_NOMEM, "out of memory");
-		goto out_free;
-	}
-	l->ctx->iaks = n;
-	n[l->ctx->n_iaks++] = a;
-	a.key = NULL;
-	r = ATOLL_OK;
-out_free:
-	EVP_PKEY_free(a.key);
-	dc_collateral_free(c);
-	return r;
 }
 
 static int psa_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
@@ -187,9 +73,7 @@ static int psa_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 			goto out_fail;
 		}
 		if (strcmp(k, "iak_keys") == 0) {
-			struct iak_load l = { ctx, err };
-
-			r = dc_split_list(v, load_iak, &l);
+			r = psa_keyset_add_list(&ctx->iaks, v, err);
 			if (r != ATOLL_OK) {
 				dc_err_prefix(err, r, k);
 				goto out_fail;
@@ -206,13 +90,6 @@ out_fail:
 	return r;
 }
 
-struct sw_component {
-	const char *type, *version, *desc;
-	size_t type_len, version_len, desc_len;
-	const uint8_t *value, *signer;
-	size_t value_len, signer_len;
-};
-
 struct psa_token {
 	const char *profile;
 	size_t profile_len;
@@ -223,111 +100,9 @@ struct psa_token {
 	int64_t client_id;
 	const char *cert_ref, *verif_service;
 	size_t cert_ref_len, verif_service_len;
-	struct sw_component sw[PSA_MAX_SW];
+	struct psa_sw sw[PSA_MAX_SW];
 	size_t n_sw;
 };
-
-static const cbor_item_t *get(const cbor_item_t *map, int64_t key,
-			      const char *what, bool required, atoll_err *err,
-			      int *status)
-{
-	bool dup;
-	const cbor_item_t *v;
-
-	if (key == 0)
-		return NULL;
-	v = dc_cbor_map_int(map, key, &dup);
-	if (dup) {
-		*status = dc_err(err, ATOLL_E_FORMAT, "%s (%lld) appears twice",
-				 what, (long long)key);
-		return NULL;
-	}
-	if (!v && required)
-		*status = dc_err(err, ATOLL_E_FORMAT, "%s (%lld) is missing",
-				 what, (long long)key);
-	return v;
-}
-
-static int get_bytes(const cbor_item_t *map, int64_t key, const char *what,
-		     bool required, size_t min, size_t max,
-		     const uint8_t **ret, size_t *ret_len, atoll_err *err)
-{
-	int status = ATOLL_OK;
-	const cbor_item_t *v = get(map, key, what, required, err, &status);
-
-	if (!v)
-		return status;
-	if (!dc_cbor_bytes(v, ret, ret_len) || *ret_len < min ||
-	    *ret_len > max)
-		return dc_err(err, ATOLL_E_FORMAT,
-			      "%s is not a byte string of %zu..%zu bytes", what,
-			      min, max);
-	return ATOLL_OK;
-}
-
-static int get_text(const cbor_item_t *map, int64_t key, const char *what,
-		    bool required, const char **ret, size_t *ret_len,
-		    atoll_err *err)
-{
-	int status = ATOLL_OK;
-	const cbor_item_t *v = get(map, key, what, required, err, &status);
-
-	if (!v)
-		return status;
-	if (!dc_cbor_text(v, ret, ret_len))
-		return dc_err(err, ATOLL_E_FORMAT, "%s is not a text string",
-			      what);
-	return ATOLL_OK;
-}
-
-static int parse_sw(const cbor_item_t *arr, struct psa_token *t,
-		    atoll_err *err)
-{
-	size_t i;
-	int r;
-
-	if (!cbor_isa_array(arr) || cbor_array_size(arr) == 0 ||
-	    cbor_array_size(arr) > PSA_MAX_SW)
-		return dc_err(err, ATOLL_E_FORMAT,
-			      "software components are not an array of 1..%d",
-			      PSA_MAX_SW);
-	for (i = 0; i < cbor_array_size(arr); i++) {
-		const cbor_item_t *m = cbor_array_handle(arr)[i];
-		struct sw_component *s = &t->sw[i];
-
-		if (!cbor_isa_map(m))
-			return dc_err(err, ATOLL_E_FORMAT,
-				      "software component %zu is not a map", i);
-		r = get_bytes(m, 2, "measurement value", true, 1, 64,
-			      &s->value, &s->value_len, err);
-		if (r == ATOLL_OK)
-			r = get_bytes(m, 5, "signer id", true, 1, 64, &s->signer,
-				      &s->signer_len, err);
-		if (r == ATOLL_OK)
-			r = get_text(m, 1, "measurement type", false, &s->type,
-				     &s->type_len, err);
-		if (r == ATOLL_OK)
-			r = get_text(m, 4, "version", false, &s->version,
-				     &s->version_len, err);
-		if (r == ATOLL_OK)
-			r = get_text(m, 6, "measurement description", false,
-				     &s->desc, &s->desc_len, err);
-		if (r != ATOLL_OK) {
-			char what[48];
-
-			snprintf(what, sizeof(what), "software component %zu",
-				 i);
-			return dc_err_prefix(err, r, what);
-		}
-	}
-	t->n_sw = cbor_array_size(arr);
-	return ATOLL_OK;
-}
-
-static bool text_is(const char *s, size_t n, const char *want)
-{
-	return n == strlen(want) && memcmp(s, want, n) == 0;
-}
 
 static int parse_token(const cbor_item_t *map, struct psa_token *t,
 		       atoll_err *err)
@@ -350,18 +125,18 @@ static int parse_token(const cbor_item_t *map, struct psa_token *t,
 		k = &keys_v2;
 	}
 	t->iot1 = k == &keys_iot1;
-	r = get_text(map, k->profile, "profile", false, &t->profile,
+	r = psa_get_text(map, k->profile, "profile", false, &t->profile,
 		     &t->profile_len, err);
 	if (r != ATOLL_OK)
 		return r;
 	if (t->profile) {
-		bool ok = t->iot1 ? text_is(t->profile, t->profile_len,
+		bool ok = t->iot1 ? psa_text_is(t->profile, t->profile_len,
 					    "PSA_IOT_PROFILE_1") :
-				    text_is(t->profile, t->profile_len,
+				    psa_text_is(t->profile, t->profile_len,
 					    "http://arm.com/psa/2.0.0") ||
-					    text_is(t->profile, t->profile_len,
+					    psa_text_is(t->profile, t->profile_len,
 						    "tag:psacertified.org,2023:psa#tfm") ||
-					    text_is(t->profile, t->profile_len,
+					    psa_text_is(t->profile, t->profile_len,
 						    "tag:psacertified.org,2019:psa#legacy");
 
 		if (!ok)
@@ -375,7 +150,7 @@ static int parse_token(const cbor_item_t *map, struct psa_token *t,
 				       "http://arm.com/psa/2.0.0";
 		t->profile_len = strlen(t->profile);
 	}
-	r = get_bytes(map, k->nonce, "challenge", true, 32, 64, &t->nonce,
+	r = psa_get_bytes(map, k->nonce, "challenge", true, 32, 64, &t->nonce,
 		      &t->nonce_len, err);
 	if (r == ATOLL_OK && t->nonce_len != 32 && t->nonce_len != 48 &&
 	    t->nonce_len != 64)
@@ -387,7 +162,7 @@ static int parse_token(const cbor_item_t *map, struct psa_token *t,
 	{
 		size_t n;
 
-		r = get_bytes(map, k->instance_id, "instance id", true,
+		r = psa_get_bytes(map, k->instance_id, "instance id", true,
 			      PSA_INSTANCE_ID_LEN, PSA_INSTANCE_ID_LEN,
 			      &t->instance_id, &n, err);
 		if (r != ATOLL_OK)
@@ -396,18 +171,18 @@ static int parse_token(const cbor_item_t *map, struct psa_token *t,
 			return dc_err(err, ATOLL_E_FORMAT,
 				      "instance id type 0x%02x is not RAND (0x01)",
 				      t->instance_id[0]);
-		r = get_bytes(map, k->impl_id, "implementation id", true, 32,
+		r = psa_get_bytes(map, k->impl_id, "implementation id", true, 32,
 			      32, &t->impl_id, &n, err);
 		if (r != ATOLL_OK)
 			return r;
 	}
-	v = get(map, k->lifecycle, "security lifecycle", true, err, &status);
+	v = psa_get(map, k->lifecycle, "security lifecycle", true, err, &status);
 	if (!v)
 		return status;
 	if (!cbor_isa_uint(v) || (t->lifecycle = cbor_get_int(v)) > 0xffff)
 		return dc_err(err, ATOLL_E_FORMAT,
 			      "security lifecycle is not a 16-bit unsigned integer");
-	v = get(map, k->client_id, "client id", true, err, &status);
+	v = psa_get(map, k->client_id, "client id", true, err, &status);
 	if (!v)
 		return status;
 	if (!dc_cbor_int(v, &t->client_id) || t->client_id < INT32_MIN ||
@@ -415,98 +190,43 @@ static int parse_token(const cbor_item_t *map, struct psa_token *t,
 		return dc_err(err, ATOLL_E_FORMAT,
 			      "client id is not a 32-bit integer");
 	/* RFC 9783 made the boot seed optional. */
-	r = get_bytes(map, k->boot_seed, "boot seed", false, 8, 32,
+	r = psa_get_bytes(map, k->boot_seed, "boot seed", false, 8, 32,
 		      &t->boot_seed, &t->boot_seed_len, err);
 	if (r == ATOLL_OK)
-		r = get_text(map, k->cert_ref, "certification reference", false,
+		r = psa_get_text(map, k->cert_ref, "certification reference", false,
 			     &t->cert_ref, &t->cert_ref_len, err);
 	if (r == ATOLL_OK)
-		r = get_text(map, k->verif_service, "verification service",
+		r = psa_get_text(map, k->verif_service, "verification service",
 			     false, &t->verif_service, &t->verif_service_len,
 			     err);
 	if (r != ATOLL_OK)
 		return r;
-	v = get(map, k->sw_components, "software components", false, err,
+	v = psa_get(map, k->sw_components, "software components", false, err,
 		&status);
 	if (status != ATOLL_OK)
 		return status;
 	if (v)
-		return parse_sw(v, t, err);
+		return psa_parse_sw(v, true, t->sw, &t->n_sw, err);
 	/* IoT-1 may state instead that there are no measurements. */
 	if (t->iot1 && dc_cbor_map_int(map, k->no_sw, NULL))
 		return ATOLL_OK;
 	return dc_err(err, ATOLL_E_FORMAT, "software components are missing");
 }
 
-static const char *lifecycle_state(uint64_t lc)
-{
-	switch (lc & 0xff00) {
-	case 0x0000:
-		return "unknown";
-	case 0x1000:
-		return "assembly_and_test";
-	case 0x2000:
-		return "psa_rot_provisioning";
-	case 0x3000:
-		return "secured";
-	case 0x4000:
-		return "non_psa_rot_debug";
-	case 0x5000:
-		return "recoverable_psa_rot_debug";
-	case 0x6000:
-		return "decommissioned";
-	default:
-		return "invalid";
-	}
-}
-
-/* measurement = SHA-256 over the components in token order, each as
- * be32 length || measurement type || be32 length || measurement value ||
- * be32 length || signer id (see docs/tee/psa.md). */
-static int sw_digest(const struct psa_token *t, uint8_t out[32])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t i;
-	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-
-	for (i = 0; ok && i < t->n_sw; i++) {
-		const struct sw_component *s = &t->sw[i];
-		const void *parts[3] = { s->type, s->value, s->signer };
-		size_t lens[3] = { s->type ? s->type_len : 0, s->value_len,
-				   s->signer_len };
-		int j;
-
-		for (j = 0; ok && j < 3; j++) {
-			uint8_t l[4] = { (uint8_t)(lens[j] >> 24),
-					 (uint8_t)(lens[j] >> 16),
-					 (uint8_t)(lens[j] >> 8),
-					 (uint8_t)lens[j] };
-
-			ok = EVP_DigestUpdate(md, l, 4) &&
-			     (lens[j] == 0 ||
-			      EVP_DigestUpdate(md, parts[j], lens[j]));
-		}
-	}
-	ok = ok && EVP_DigestFinal_ex(md, out, NULL);
-	EVP_MD_CTX_free(md);
-	return ok ? 0 : -ENOMEM;
-}
-
 static int build_claims(const struct psa_token *t, atoll_claims **ret)
 {
 	struct dc_claims *c = dc_claims_new("psa");
 	atoll_claims *pub;
-	const char *state = lifecycle_state(t->lifecycle);
+	const char *state = psa_lifecycle_state(t->lifecycle);
 	uint8_t digest[32];
-	char name[40], num[24];
-	size_t i;
+	char num[24];
 	int r = 0;
 
 	if (!c)
 		return -ENOMEM;
 	pub = dc_claims_pub(c);
 	if (t->n_sw) {
-		r |= sw_digest(t, digest);
+		r |= psa_sw_digest(t->sw, t->n_sw, digest);
 		r |= dc_claims_set_measurement(c, digest, sizeof(digest));
 	}
 	r |= dc_claims_set_signer(c, t->impl_id, 32);
@@ -532,28 +252,7 @@ static int build_claims(const struct psa_token *t, atoll_claims **ret)
 		r |= dc_claims_add_string(c, "verification_service",
 					  t->verif_service,
 					  t->verif_service_len);
-	r |= dc_claims_add_uint(c, "sw_count", t->n_sw);
-	for (i = 0; i < t->n_sw; i++) {
-		const struct sw_component *s = &t->sw[i];
-
-		snprintf(name, sizeof(name), "sw%zu_measurement", i);
-		r |= dc_claims_add_bytes(c, name, s->value, s->value_len);
-		snprintf(name, sizeof(name), "sw%zu_signer_id", i);
-		r |= dc_claims_add_bytes(c, name, s->signer, s->signer_len);
-		if (s->type) {
-			snprintf(name, sizeof(name), "sw%zu_type", i);
-			r |= dc_claims_add_string(c, name, s->type, s->type_len);
-		}
-		if (s->version) {
-			snprintf(name, sizeof(name), "sw%zu_version", i);
-			r |= dc_claims_add_string(c, name, s->version,
-						  s->version_len);
-		}
-		if (s->desc) {
-			snprintf(name, sizeof(name), "sw%zu_desc", i);
-			r |= dc_claims_add_string(c, name, s->desc, s->desc_len);
-		}
-	}
+	r |= psa_claims_add_sw(c, t->sw, t->n_sw);
 	if (r) {
 		dc_claims_free(pub);
 		return -ENOMEM;
@@ -571,7 +270,6 @@ static int psa_verify(void *vctx, const atoll_verify_args *args,
 	struct psa_token *t = NULL;
 	EVP_PKEY *key = NULL;
 	char hex[80];
-	size_t i;
 	int status;
 
 	if (!args || args->struct_size < sizeof(*args) || !ret_claims ||
@@ -598,12 +296,7 @@ static int psa_verify(void *vctx, const atoll_verify_args *args,
 	status = parse_token(payload, t, err);
 	if (status != ATOLL_OK)
 		goto out_free;
-	for (i = 0; i < ctx->n_iaks; i++)
-		if (memcmp(ctx->iaks[i].instance_id, t->instance_id,
-			   PSA_INSTANCE_ID_LEN) == 0) {
-			key = ctx->iaks[i].key;
-			break;
-		}
+	key = psa_keyset_find(&ctx->iaks, t->instance_id);
 	if (!key) {
 		dc_hex_short(t->instance_id, PSA_INSTANCE_ID_LEN, 33, hex,
 			     sizeof(hex));
