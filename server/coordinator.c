@@ -1,5 +1,5 @@
-/* Coordinator assembly: services on the server, health, reflection,
- * start and orderly stop. */
+/* Coordinator assembly: store, drivers, core, services on the server,
+ * health, reflection; start, reload and orderly stop. */
 #include "coordinator.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 void svc_unimplemented(rpc_call *call, const ProtobufCMessage *req, void *ud)
@@ -15,6 +16,24 @@ void svc_unimplemented(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	rpc_call_finishf(call, GRPC_STATUS_UNIMPLEMENTED,
 			 "%s is not implemented by this coordinator version",
 			 rpc_call_path(call));
+}
+
+static int load_drivers(struct coordinator *co, char *err, size_t err_size)
+{
+	const struct coord_config *cfg = co->cfg;
+	co->drivers = calloc(cfg->n_drivers + 1, sizeof *co->drivers);
+	if (!co->drivers)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_drivers; i++) {
+		const struct plugin_cfg *pc = &cfg->drivers[i];
+		int e = plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, co->drivers,
+					   co->n_drivers, &co->drivers[co->n_drivers], err, err_size);
+		if (e < 0)
+			return e;
+		co->n_drivers++;
+		log_info("driver %s loaded from %s", pc->name, pc->path);
+	}
+	return 0;
 }
 
 int coordinator_start(struct coord_config *cfg, const char *listen_override,
@@ -27,13 +46,38 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		return -ENOMEM;
 	}
 	co->cfg = cfg;
+	if ((e = load_drivers(co, err, err_size)) < 0 ||
+	    (e = store_open(cfg->store.path, cfg->store.synchronous_full, &co->store, err,
+			    err_size)) < 0 ||
+	    (e = core_new(cfg, co->store, co->drivers, co->n_drivers, &co->core, err,
+			  err_size)) < 0)
+		goto fail;
 	struct rpc_server_opts opts = {
 		.threads = (int)cfg->limits.threads,
 		.max_message_bytes = (int)cfg->limits.max_message_bytes,
 		.keepalive_time_ms = (int)cfg->limits.keepalive_time_ms,
 		.keepalive_timeout_ms = (int)cfg->limits.keepalive_timeout_ms,
 	};
-	if ((e = rpc_server_new(&opts, &co->srv, err, err_size)) < 0)
+	char *pem[3] = { NULL, NULL, NULL };
+	const char *paths[3] = { cfg->listen.tls_cert, cfg->listen.tls_key,
+				 cfg->listen.tls_client_ca };
+	for (int i = 0; i < 3; i++) {
+		size_t len;
+		if (paths[i] && read_file(paths[i], 1 << 20, (uint8_t **)&pem[i], &len) < 0) {
+			snprintf(err, err_size, "cannot read %s (listen.tls)", paths[i]);
+			for (int k = 0; k < 3; k++)
+				free(pem[k]);
+			e = -EIO;
+			goto fail;
+		}
+	}
+	opts.tls_cert_pem = pem[0];
+	opts.tls_key_pem = pem[1];
+	opts.tls_client_ca_pem = pem[2];
+	e = rpc_server_new(&opts, &co->srv, err, err_size);
+	for (int k = 0; k < 3; k++)
+		free(pem[k]);
+	if (e < 0)
 		goto fail;
 	if ((e = health_new(&co->health)) < 0 ||
 	    (e = health_register(co->health, co->srv)) < 0) {
@@ -58,14 +102,51 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		health_set(co->health, reflection_service(co->refl, i),
 			   GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
 	rpc_server_on_shutdown(co->srv, health_shutdown, co->health);
+	rpc_server_on_shutdown(co->srv, core_shutdown, co->core);
 	const char *addr = listen_override ? listen_override : cfg->listen.address;
 	if ((e = rpc_server_start(co->srv, addr, &co->port, err, err_size)) < 0)
 		goto fail;
+	if ((e = core_start(co->core)) < 0) {
+		snprintf(err, err_size, "cannot start the timer thread");
+		goto fail;
+	}
 	*ret = co;
 	return 0;
 fail:
 	coordinator_free(co);
 	return e;
+}
+
+int coordinator_reload(struct coordinator *co, char *err, size_t err_size)
+{
+	struct coord_config *cfg;
+	int e = coord_config_load(co->cfg->file, &cfg, err, err_size);
+	if (e < 0)
+		return e;
+	/* Policies may only name drivers that are loaded. */
+	for (size_t i = 0; i < cfg->policy.n_tees; i++) {
+		bool loaded = false;
+		for (size_t k = 0; k < co->n_drivers; k++)
+			if (strcmp(co->drivers[k].name, cfg->policy.tees[i].tee) == 0)
+				loaded = true;
+		if (!loaded) {
+			snprintf(err, err_size,
+				 "policy.tee.%s: driver '%s' is not loaded (drivers change only on "
+				 "restart)",
+				 cfg->policy.tees[i].tee, cfg->policy.tees[i].tee);
+			coord_config_free(cfg);
+			return -EINVAL;
+		}
+	}
+	struct coord_config **list = realloc(co->reloaded, (co->n_reloaded + 1) * sizeof *list);
+	if (!list) {
+		coord_config_free(cfg);
+		return -ENOMEM;
+	}
+	co->reloaded = list;
+	list[co->n_reloaded++] = cfg;
+	core_reload_policy(co->core, cfg);
+	return 0;
 }
 
 void coordinator_stop(struct coordinator *co)
@@ -78,8 +159,16 @@ void coordinator_free(struct coordinator *co)
 	if (!co)
 		return;
 	rpc_server_free(co->srv);
+	core_free(co->core);
 	health_free(co->health);
 	reflection_free(co->refl);
+	store_close(co->store);
+	for (size_t i = co->n_drivers; i-- > 0;)
+		plugin_unload_driver(&co->drivers[i]);
+	free(co->drivers);
+	for (size_t i = 0; i < co->n_reloaded; i++)
+		coord_config_free(co->reloaded[i]);
+	free(co->reloaded);
 	coord_config_free(co->cfg);
 	free(co);
 }

@@ -7,15 +7,25 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "core.h"
 #include "health.h"
 #include "reflection.h"
+#include "plugin/plugin.h"
 #include "rpc.h"
+#include "store.h"
 
 struct coordinator {
 	struct coord_config *cfg;
+	/* Configs loaded by SIGHUP, whose policies took over; freed at exit. */
+	struct coord_config **reloaded;
+	size_t n_reloaded;
 	rpc_server *srv;
 	struct health *health;
 	struct reflection *refl;
+	struct store *store;
+	struct loaded_driver *drivers;
+	size_t n_drivers;
+	struct core *core;
 	int port;
 };
 
@@ -23,6 +33,9 @@ struct coordinator {
  * listen on listen_override or the configured address. */
 int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		      struct coordinator **ret, char *err, size_t err_size);
+/* SIGHUP: re-read the config file; its policy section replaces the
+ * current one. 0, or -errno with err (the old policy stays). */
+int coordinator_reload(struct coordinator *co, char *err, size_t err_size);
 /* Drain and stop (graceful up to the configured drain timeout). */
 void coordinator_stop(struct coordinator *co);
 void coordinator_free(struct coordinator *co);

@@ -112,7 +112,10 @@ int main(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload in this version");
+			if (coordinator_reload(co, err, sizeof err) < 0)
+				log_error("SIGHUP: policy not reloaded: %s", err);
+			else
+				log_info("SIGHUP: attestation policy reloaded");
 			continue;
 		}
 		log_info("%s: draining (up to %lld ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",

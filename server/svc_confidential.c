@@ -1,31 +1,265 @@
-/* atoll.v1.Confidential: keys, custodial encrypt/decrypt, attested
+/* atoll.v1.Confidential: client keys, custodial encrypt/decrypt, attested
  * islands, statistics. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "atoll/v1/confidential.pb-c.h"
+#include "auth.h"
 #include "coordinator.h"
+#include "crypto/envelope.h"
+#include "util/buf.h"
+#include "util/enc.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define MAX_RECIPIENTS ENV_MAX_RECIPIENTS
+
+static const char NOT_CUSTODIAL[] =
+	"this coordinator does not hold client keys (keys.custodial is false): make the key "
+	"and encrypt or decrypt on your own machine with atollctl";
+
+/* A Paillier modulus: 2048 to 8192 bits, odd, no leading zero byte. */
+static bool paillier_modulus_ok(const ProtobufCBinaryData *n)
+{
+	return n->len >= 256 && n->len <= 1024 && n->data[0] != 0 && (n->data[n->len - 1] & 1);
+}
+
+static void create_key(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__CreateKeyRequest *r = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t)
+		return;
+	int alg = r->algorithm ? (int)r->algorithm : ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
+	struct key_row k = { 0 };
+	uint8_t priv[ENV_KEY_LEN], pub[ENV_KEY_LEN];
+	if (strlen(r->label) >= sizeof k.label) {
+		rpc_call_fail(call, -EINVAL, "label is longer than 255 bytes");
+		return;
+	}
+	if (alg == ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE) {
+		if (r->public_key.len == 0) {
+			if (!co->cfg->keys.custodial) {
+				rpc_call_fail(call, -ENOTSUP, NOT_CUSTODIAL);
+				return;
+			}
+			if (x25519_keygen(priv, pub) != 0) {
+				rpc_call_fail(call, -EIO, "cannot generate a key");
+				return;
+			}
+			k.private_key = priv;
+			k.private_key_len = sizeof priv;
+			k.public_key = pub;
+			k.public_key_len = sizeof pub;
+		} else if (r->public_key.len != ENV_KEY_LEN) {
+			rpc_call_fail(call, -EINVAL, "an X25519 public key is 32 bytes");
+			return;
+		} else {
+			k.public_key = r->public_key.data;
+			k.public_key_len = r->public_key.len;
+		}
+	} else if (alg == ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_PAILLIER) {
+		if (!paillier_modulus_ok(&r->public_key)) {
+			rpc_call_fail(call, -EINVAL,
+				      "a Paillier public key is the modulus n, big-endian, 2048 to "
+				      "8192 bits and odd (keys are made on the client)");
+			return;
+		}
+		k.public_key = r->public_key.data;
+		k.public_key_len = r->public_key.len;
+	} else {
+		rpc_call_fail(call, -EINVAL, "unknown key algorithm");
+		return;
+	}
+	k.algorithm = alg;
+	random_id("ck_", k.id, sizeof k.id);
+	snprintf(k.tenant, sizeof k.tenant, "%s", t->name);
+	snprintf(k.label, sizeof k.label, "%s", r->label);
+	k.created_ms = now_ms();
+	int e = store_insert_key(co->store, &k);
+	OPENSSL_cleanse(priv, sizeof priv);
+	if (e < 0) {
+		rpc_call_fail(call, -EIO, "cannot store the key");
+		return;
+	}
+	Atoll__V1__Key out = ATOLL__V1__KEY__INIT;
+	Google__Protobuf__Timestamp ts;
+	google__protobuf__timestamp__init(&ts);
+	ts.seconds = k.created_ms / 1000;
+	ts.nanos = (int32_t)(k.created_ms % 1000) * 1000000;
+	out.key_id = k.id;
+	out.public_key.data = k.public_key;
+	out.public_key.len = k.public_key_len;
+	out.algorithm = (Atoll__V1__KeyAlgorithm)alg;
+	out.custodial = k.private_key != NULL;
+	out.label = k.label;
+	out.created_at = &ts;
+	rpc_call_reply(call, &out.base);
+}
+
+/* A custodial X25519 key of the tenant. */
+static int custodial_key(struct coordinator *co, rpc_call *call, const char *tenant,
+			 const char *key_id, struct key_row *k)
+{
+	if (!co->cfg->keys.custodial) {
+		rpc_call_fail(call, -ENOTSUP, NOT_CUSTODIAL);
+		return -1;
+	}
+	if (!key_id[0] || store_get_key(co->store, tenant, key_id, k) < 0) {
+		rpc_call_finishf(call, GRPC_STATUS_NOT_FOUND, "no key %s", key_id);
+		return -1;
+	}
+	if (k->algorithm != ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE ||
+	    k->private_key_len != ENV_KEY_LEN || k->public_key_len != ENV_KEY_LEN) {
+		key_row_clear(k);
+		rpc_call_finishf(call, GRPC_STATUS_FAILED_PRECONDITION,
+				 "key %s is not a custodial X25519 key", key_id);
+		return -1;
+	}
+	return 0;
+}
+
+static void encrypt(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__EncryptRequest *r = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	struct key_row k;
+	if (!t || custodial_key(co, call, t->name, r->key_id, &k) < 0)
+		return;
+	uint8_t(*keys)[32] = calloc(MAX_RECIPIENTS, 32);
+	char(*ids)[128] = calloc(MAX_RECIPIENTS, 128);
+	struct buf env = { 0 };
+	if (!keys || !ids) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!r->workload_id) {
+		rpc_call_fail(call, -EINVAL, "workload_id is required (the envelope is bound to it)");
+		goto out;
+	}
+	size_t n = core_attested_keys(co->core, r->workload_id, keys, ids, MAX_RECIPIENTS);
+	if (!n) {
+		rpc_call_finishf(call, GRPC_STATUS_UNAVAILABLE,
+				 "no attested island serves workload %u in TEE mode right now",
+				 r->workload_id);
+		goto out;
+	}
+	int e = env_seal_input(HPKE_AEAD_AES_256_GCM, r->workload_id, k.public_key,
+			       (const uint8_t(*)[32])keys, n, r->plaintext.data, r->plaintext.len,
+			       &env);
+	if (e != ENV_OK) {
+		rpc_call_finishf(call, GRPC_STATUS_INTERNAL, "cannot seal: %s", env_strerror(e));
+		goto out;
+	}
+	Atoll__V1__EncryptResponse resp = ATOLL__V1__ENCRYPT_RESPONSE__INIT;
+	char **rec = calloc(n + 1, sizeof *rec);
+	if (!rec) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		rec[i] = ids[i];
+	resp.encrypted = true;
+	resp.key_id = k.id;
+	resp.ciphertext.data = env.data;
+	resp.ciphertext.len = env.len;
+	resp.n_recipients = n;
+	resp.recipients = rec;
+	rpc_call_reply(call, &resp.base);
+	free(rec);
+out:
+	buf_free(&env);
+	free(keys);
+	free(ids);
+	key_row_clear(&k);
+}
+
+static void decrypt(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__DecryptRequest *r = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	struct key_row k;
+	if (!t || custodial_key(co, call, t->name, r->key_id, &k) < 0)
+		return;
+	struct job_row job;
+	struct buf pt = { 0 };
+	if (!r->job_id[0] || store_get_job(co->store, t->name, r->job_id, &job) < 0) {
+		rpc_call_finishf(call, GRPC_STATUS_NOT_FOUND, "no job %s", r->job_id);
+		key_row_clear(&k);
+		return;
+	}
+	struct env_input_info info;
+	int e = env_inspect_input(job.input, job.input_len, &info);
+	if (e != ENV_OK || job.mode != 2) {
+		rpc_call_fail(call, -EINVAL, "the job is not a confidential TEE job");
+		goto out;
+	}
+	e = env_open_output(k.private_key, r->ciphertext.data, r->ciphertext.len, job.id,
+			    job.workload_id, info.envelope_id, &pt);
+	if (e != ENV_OK) {
+		rpc_call_finishf(call, GRPC_STATUS_INVALID_ARGUMENT, "cannot open the output: %s",
+				 env_strerror(e));
+		goto out;
+	}
+	Atoll__V1__DecryptResponse resp = ATOLL__V1__DECRYPT_RESPONSE__INIT;
+	resp.plaintext.data = pt.data;
+	resp.plaintext.len = pt.len;
+	char *text = buf_cstr(&pt);
+	resp.text = text && strlen(text) == pt.len ? text : "";
+	rpc_call_reply(call, &resp.base);
+out:
+	buf_free(&pt);
+	job_row_clear(&job);
+	key_row_clear(&k);
+}
 
 static void get_stats(rpc_call *call, const ProtobufCMessage *req, void *ud)
 {
-	Atoll__V1__Stats stats = ATOLL__V1__STATS__INIT;
-	/* No island registry yet: every count is zero. */
+	struct coordinator *co = ud;
+	if (!auth_tenant_or_fail(co->cfg, call))
+		return;
+	Atoll__V1__Stats stats;
+	core_stats(co->core, &stats);
 	rpc_call_reply(call, &stats.base);
+	core_stats_clear(&stats);
+}
+
+static void list_islands(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__ListAttestedIslandsRequest *r = (const void *)req;
+	if (!auth_tenant_or_fail(co->cfg, call))
+		return;
+	Atoll__V1__ListAttestedIslandsResponse resp;
+	if (core_list_islands(co->core, r->workload_id, r->include_unattested, &resp) < 0) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+		return;
+	}
+	rpc_call_reply(call, &resp.base);
+	core_islands_clear(&resp);
 }
 
 int svc_confidential_register(struct coordinator *co)
 {
 	const rpc_method methods[] = {
 		{ "/atoll.v1.Confidential/CreateKey", RPC_UNARY,
-		  &atoll__v1__create_key_request__descriptor, svc_unimplemented, NULL, NULL, NULL, co },
+		  &atoll__v1__create_key_request__descriptor, create_key, NULL, NULL, NULL, co },
 		{ "/atoll.v1.Confidential/Encrypt", RPC_UNARY,
-		  &atoll__v1__encrypt_request__descriptor, svc_unimplemented, NULL, NULL, NULL, co },
+		  &atoll__v1__encrypt_request__descriptor, encrypt, NULL, NULL, NULL, co },
 		{ "/atoll.v1.Confidential/Decrypt", RPC_UNARY,
-		  &atoll__v1__decrypt_request__descriptor, svc_unimplemented, NULL, NULL, NULL, co },
+		  &atoll__v1__decrypt_request__descriptor, decrypt, NULL, NULL, NULL, co },
 		{ "/atoll.v1.Confidential/GetStats", RPC_UNARY,
 		  &atoll__v1__get_stats_request__descriptor, get_stats, NULL, NULL, NULL, co },
 		{ "/atoll.v1.Confidential/ListAttestedIslands", RPC_UNARY,
-		  &atoll__v1__list_attested_islands_request__descriptor, svc_unimplemented, NULL,
-		  NULL, NULL, co },
+		  &atoll__v1__list_attested_islands_request__descriptor, list_islands, NULL, NULL,
+		  NULL, co },
 	};
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
 		int e = rpc_server_add_method(co->srv, &methods[i]);

@@ -27,11 +27,7 @@ void plugin_cfg_clear(struct plugin_cfg *p)
 		return;
 	free(p->name);
 	free(p->path);
-	for (size_t i = 0; i < p->n_config; i++) {
-		free((char *)p->config[i].key);
-		free((char *)p->config[i].value);
-	}
-	free(p->config);
+	kv_list_free(p->config, p->n_config);
 	memset(p, 0, sizeof *p);
 }
 
@@ -77,6 +73,54 @@ static int config_value(struct cfg *c, const struct ynode *v, const char *path,
 	return *out ? 0 : -ENOMEM;
 }
 
+void kv_list_free(atoll_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)kv[i].key);
+		free((char *)kv[i].value);
+	}
+	free(kv);
+}
+
+int kv_map_read(struct cfg *c, const struct ynode *conf, const char *p, atoll_kv **ret,
+		size_t *ret_n)
+{
+	int e;
+	if (conf->type != YNODE_MAP)
+		return cfg_error(c, conf, p, "expected a mapping of settings");
+	atoll_kv *kv = calloc(conf->n + 1, sizeof *kv);
+	size_t n = 0;
+	if (!kv)
+		return -ENOMEM;
+	for (size_t i = 0; i < conf->n; i++) {
+		const char *k = conf->keys[i]->scalar;
+		char pk[512];
+		cfg_path(pk, sizeof pk, p, k);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(conf->keys[j]->scalar, k) == 0) {
+				e = cfg_error(c, conf->keys[i], pk, "duplicate key (first at line %d)",
+					      conf->keys[j]->line);
+				goto fail;
+			}
+		char *v = NULL;
+		if ((e = config_value(c, conf->items[i], pk, k, &v)) < 0)
+			goto fail;
+		kv[n].value = v;
+		if (!(kv[n].key = strdup(k))) {
+			free(v);
+			e = -ENOMEM;
+			goto fail;
+		}
+		n++;
+	}
+	*ret = kv;
+	*ret_n = n;
+	return 0;
+fail:
+	kv_list_free(kv, n);
+	return e;
+}
+
 int plugin_cfg_read(struct cfg *c, const struct ynode *n, const char *path,
 		    struct plugin_cfg *out, const char *const *extra_keys)
 {
@@ -96,37 +140,8 @@ int plugin_cfg_read(struct cfg *c, const struct ynode *n, const char *path,
 	if (conf) {
 		char p[512];
 		cfg_path(p, sizeof p, path, "config");
-		if (conf->type != YNODE_MAP) {
-			e = cfg_error(c, conf, p, "expected a mapping of driver settings");
+		if ((e = kv_map_read(c, conf, p, &out->config, &out->n_config)) < 0)
 			goto fail;
-		}
-		out->config = calloc(conf->n + 1, sizeof *out->config);
-		if (!out->config) {
-			e = -ENOMEM;
-			goto fail;
-		}
-		for (size_t i = 0; i < conf->n; i++) {
-			const char *k = conf->keys[i]->scalar;
-			char pk[512];
-			cfg_path(pk, sizeof pk, p, k);
-			for (size_t j = 0; j < i; j++)
-				if (strcmp(conf->keys[j]->scalar, k) == 0) {
-					e = cfg_error(c, conf->keys[i], pk,
-						      "duplicate key (first at line %d)",
-						      conf->keys[j]->line);
-					goto fail;
-				}
-			char *v = NULL;
-			if ((e = config_value(c, conf->items[i], pk, k, &v)) < 0)
-				goto fail;
-			out->config[out->n_config].value = v;
-			if (!(out->config[out->n_config].key = strdup(k))) {
-				free(v);
-				e = -ENOMEM;
-				goto fail;
-			}
-			out->n_config++;
-		}
 	}
 	return 0;
 fail:

@@ -25,6 +25,11 @@ struct plugin_cfg {
 int plugin_cfg_read(struct cfg *c, const struct ynode *n, const char *path,
 		    struct plugin_cfg *out, const char *const *extra_keys);
 void plugin_cfg_clear(struct plugin_cfg *p);
+/* A mapping of settings to key/value strings, with plugin_cfg_read's
+ * rules for lists and paths. */
+int kv_map_read(struct cfg *c, const struct ynode *map, const char *path, atoll_kv **ret,
+		size_t *ret_n);
+void kv_list_free(atoll_kv *kv, size_t n);
 /* Look up a config value, or NULL. */
 const char *plugin_cfg_get(const struct plugin_cfg *p, const char *key);
 /* map[key]: a list of "plain", "tee", "homomorphic" -> ATOLL_MODE_BIT()s. */

@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
+#include "util/hmap.h"
 #include "util/timeutil.h"
 
 int main(void)
@@ -82,6 +83,39 @@ int main(void)
 	CHECK_INT(read_file(path, 5, &data, &len), -EFBIG);
 	unlink(path);
 	CHECK_INT(read_file(path, 5, &data, &len), -ENOENT);
+	/* Hash map: inserts, replacement, deletes with tombstones, iteration. */
+	struct hmap m = { 0 };
+	static int vals[10000];
+	char key[32];
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		CHECK_INT(hmap_puts(&m, key, &vals[i]), 0);
+	}
+	CHECK_INT(m.count, 10000);
+	for (int i = 0; i < 10000; i += 2) {
+		snprintf(key, sizeof key, "k%d", i);
+		CHECK(hmap_dels(&m, key) == &vals[i]);
+	}
+	CHECK(hmap_dels(&m, "k0") == NULL);
+	CHECK_INT(m.count, 5000);
+	int found = 0;
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		void *v = hmap_gets(&m, key);
+		CHECK(v == (i % 2 ? &vals[i] : NULL));
+		found += v != NULL;
+	}
+	CHECK_INT(found, 5000);
+	CHECK_INT(hmap_puts(&m, "k1", &vals[0]), 0);
+	CHECK(hmap_gets(&m, "k1") == &vals[0]);
+	size_t pos = 0, iterated = 0;
+	while (hmap_next(&m, &pos, NULL, NULL))
+		iterated++;
+	CHECK_INT(iterated, 5000);
+	CHECK_INT(hmap_put(&m, "\0\1", 2, &vals[5]), 0);
+	CHECK(hmap_get(&m, "\0\1", 2) == &vals[5]);
+	hmap_free(&m);
+
 	char dir[64];
 	path_dirname("/a/b/c.yaml", dir, sizeof dir);
 	CHECK_STR(dir, "/a/b");

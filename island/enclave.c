@@ -1,0 +1,624 @@
+/* atoll-enclave: the enclave runtime. The only process of an island that
+ * holds a job's plaintext and the enclave's private key.
+ *
+ * It loads the TEE collector driver and the inference backends named in the
+ * `enclave` section of island.yaml, makes an X25519 key pair, tells the
+ * host what it has (Ready), then serves frames from the host: attestation
+ * requests (evidence binding its public key to the coordinator's nonce),
+ * jobs (each on its own thread) and cancellations. For TEE jobs it opens
+ * the input envelope, runs the backend on the plaintext and seals every
+ * output chunk to the client; the host only ever forwards ciphertext.
+ *
+ * A frame that does not parse ends the process: the host treats that like a
+ * crash (hands the jobs back, starts a fresh enclave). */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "atoll/enclave/v1/enclave.pb-c.h"
+#include "config.h"
+#include "crypto/envelope.h"
+#include "frame.h"
+#include "plugin/plugin.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define MAX_CHUNK (1u << 20)
+#define MAX_JOBS 1024
+
+struct ewl {
+	uint32_t id;
+	const struct loaded_backend *lb;
+	void *ctx;
+	uint32_t modes;
+	bool available;
+	char error[1024];
+};
+
+struct ejob {
+	struct ejob *next;
+	struct enclave *e;
+	pthread_t th;
+	char job_id[ENV_MAX_JOB_ID_LEN + 1];
+	uint32_t attempt;
+	uint32_t workload_id;
+	uint32_t mode;
+	uint8_t *input;
+	size_t input_len;
+	uint8_t client_pub[ENV_KEY_LEN];
+	bool has_client_pub;
+	int64_t deadline_ms;
+	atomic_bool cancelled;
+	uint64_t seq;
+	env_output_sealer *sealer;
+	struct ewl *wl;
+};
+
+struct enclave {
+	struct island_config *cfg;
+	int fd;
+	pthread_mutex_t wmu; /* one frame at a time on fd */
+	bool has_tee;
+	struct loaded_driver drv;
+	char tee_error[1024];
+	uint8_t priv[ENV_KEY_LEN], pub[ENV_KEY_LEN];
+	struct loaded_backend *backends;
+	size_t n_backends;
+	struct ewl *wls;
+	size_t n_wls;
+	pthread_mutex_t jmu;
+	pthread_cond_t jcond;
+	struct ejob *jobs;
+	size_t n_jobs;
+};
+
+static int send_msg(struct enclave *e, Atoll__Enclave__V1__EnclaveMessage *m)
+{
+	pthread_mutex_lock(&e->wmu);
+	int r = frame_write(e->fd, &m->base);
+	pthread_mutex_unlock(&e->wmu);
+	return r;
+}
+
+static void send_done(struct ejob *j, bool ok, const char *error, uint64_t run_ms)
+{
+	Atoll__Enclave__V1__JobDone d = ATOLL__ENCLAVE__V1__JOB_DONE__INIT;
+	d.job_id = j->job_id;
+	d.attempt = j->attempt;
+	d.ok = ok;
+	d.error = (char *)(error ? error : "");
+	d.chunks = j->seq;
+	d.run_ms = run_ms;
+	Atoll__Enclave__V1__EnclaveMessage m = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__INIT;
+	m.msg_case = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_DONE;
+	m.done = &d;
+	send_msg(j->e, &m);
+}
+
+static int send_chunk(struct ejob *j, const uint8_t *data, size_t len)
+{
+	Atoll__Enclave__V1__JobOutput o = ATOLL__ENCLAVE__V1__JOB_OUTPUT__INIT;
+	o.job_id = j->job_id;
+	o.attempt = j->attempt;
+	o.seq = j->seq++;
+	o.data.data = (uint8_t *)data;
+	o.data.len = len;
+	Atoll__Enclave__V1__EnclaveMessage m = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__INIT;
+	m.msg_case = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_OUTPUT;
+	m.output = &o;
+	return send_msg(j->e, &m) == 0 ? ATOLL_OK : ATOLL_E_IO;
+}
+
+static int io_cancelled(void *host)
+{
+	struct ejob *j = host;
+	return atomic_load(&j->cancelled) || (j->deadline_ms && now_ms() > j->deadline_ms);
+}
+
+/* Backend output: forwarded as is for plain and homomorphic jobs, sealed
+ * to the client for TEE jobs. */
+static int io_emit(void *host, const uint8_t *data, size_t len)
+{
+	struct ejob *j = host;
+	if (io_cancelled(j))
+		return ATOLL_E_CANCELLED;
+	if (len > MAX_CHUNK)
+		return ATOLL_E_INVALID_ARGUMENT;
+	if (!j->sealer)
+		return send_chunk(j, data, len);
+	struct buf rec = { 0 };
+	if (env_output_seal(j->sealer, data, len, &rec) != ENV_OK) {
+		buf_free(&rec);
+		return ATOLL_E_CRYPTO;
+	}
+	int r = send_chunk(j, rec.data, rec.len);
+	buf_free(&rec);
+	return r;
+}
+
+/* Open a TEE job's envelope and start its sealed output stream. */
+static int open_tee_input(struct ejob *j, struct buf *pt, char *err, size_t err_size)
+{
+	struct enclave *e = j->e;
+	struct env_input_info info;
+	int r = env_open_input(j->input, j->input_len, j->workload_id, e->priv, e->pub, &info, pt);
+	if (r != ENV_OK) {
+		snprintf(err, err_size, "cannot open the input envelope: %s", env_strerror(r));
+		return -1;
+	}
+	if (j->has_client_pub && CRYPTO_memcmp(j->client_pub, info.client_pub, ENV_KEY_LEN) != 0) {
+		snprintf(err, err_size,
+			 "the coordinator's client key differs from the one sealed in the envelope");
+		return -1;
+	}
+	struct buf hdr = { 0 };
+	r = env_output_sealer_new(info.aead_id, info.client_pub, j->job_id, j->workload_id,
+				  info.envelope_id, &j->sealer, &hdr);
+	if (r != ENV_OK) {
+		buf_free(&hdr);
+		snprintf(err, err_size, "cannot start the sealed output: %s", env_strerror(r));
+		return -1;
+	}
+	r = send_chunk(j, hdr.data, hdr.len);
+	buf_free(&hdr);
+	if (r != ATOLL_OK) {
+		snprintf(err, err_size, "host pipe closed");
+		return -1;
+	}
+	return 0;
+}
+
+static void job_free(struct ejob *j)
+{
+	if (j->input) {
+		OPENSSL_cleanse(j->input, j->input_len);
+		free(j->input);
+	}
+	env_output_sealer_free(j->sealer);
+	free(j);
+}
+
+static void *job_thread(void *arg)
+{
+	struct ejob *j = arg;
+	struct enclave *e = j->e;
+	int64_t t0 = mono_ms();
+	char err[1536] = "";
+	bool ok = false;
+	struct buf pt = { 0 };
+	const uint8_t *in = j->input;
+	size_t in_len = j->input_len;
+
+	if (!j->wl || !j->wl->available) {
+		snprintf(err, sizeof err, "workload %u is not available on this island%s%s",
+			 j->workload_id, j->wl ? ": " : "", j->wl ? j->wl->error : "");
+		goto done;
+	}
+	if (!(j->wl->modes & ATOLL_MODE_BIT(j->mode))) {
+		snprintf(err, sizeof err, "workload %u does not run in %s mode here", j->workload_id,
+			 mode_name(j->mode));
+		goto done;
+	}
+	if (j->mode == ATOLL_MODE_TEE) {
+		if (!e->has_tee) {
+			snprintf(err, sizeof err, "this island has no TEE");
+			goto done;
+		}
+		if (open_tee_input(j, &pt, err, sizeof err) < 0)
+			goto done;
+		in = pt.data ? pt.data : (const uint8_t *)"";
+		in_len = pt.len;
+	}
+	atoll_backend_job job = {
+		.struct_size = sizeof job,
+		.job_id = j->job_id,
+		.workload_id = j->workload_id,
+		.mode = j->mode,
+		.input = in,
+		.input_len = in_len,
+	};
+	atoll_backend_io io = {
+		.struct_size = sizeof io,
+		.host = j,
+		.emit = io_emit,
+		.cancelled = io_cancelled,
+	};
+	atoll_err be = { "" };
+	int r = j->wl->lb->b->run(j->wl->ctx, &job, &io, &be);
+	if (r == ATOLL_OK && io_cancelled(j))
+		r = ATOLL_E_CANCELLED;
+	if (r != ATOLL_OK) {
+		if (r == ATOLL_E_CANCELLED)
+			snprintf(err, sizeof err, "cancelled%s",
+				 j->deadline_ms && now_ms() > j->deadline_ms ? ": deadline passed" : "");
+		else
+			snprintf(err, sizeof err, "%s: %s", atoll_status_name(r),
+				 be.msg[0] ? be.msg : "backend failed");
+		goto done;
+	}
+	if (j->sealer) {
+		struct buf rec = { 0 };
+		if (env_output_finish(j->sealer, &rec) != ENV_OK ||
+		    send_chunk(j, rec.data, rec.len) != ATOLL_OK) {
+			buf_free(&rec);
+			snprintf(err, sizeof err, "cannot finish the sealed output");
+			goto done;
+		}
+		buf_free(&rec);
+	}
+	ok = true;
+done:
+	buf_free(&pt); /* wiped */
+	send_done(j, ok, ok ? NULL : err, (uint64_t)(mono_ms() - t0));
+	pthread_mutex_lock(&e->jmu);
+	for (struct ejob **pp = &e->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	e->n_jobs--;
+	pthread_cond_broadcast(&e->jcond);
+	pthread_mutex_unlock(&e->jmu);
+	job_free(j);
+	return NULL;
+}
+
+static struct ewl *find_wl(struct enclave *e, uint32_t id)
+{
+	for (size_t i = 0; i < e->n_wls; i++)
+		if (e->wls[i].id == id)
+			return &e->wls[i];
+	return NULL;
+}
+
+static void start_job(struct enclave *e, const Atoll__Enclave__V1__RunJob *rj)
+{
+	struct ejob *j = calloc(1, sizeof *j);
+	if (!j)
+		return;
+	j->e = e;
+	snprintf(j->job_id, sizeof j->job_id, "%s", rj->job_id);
+	j->attempt = rj->attempt;
+	j->workload_id = rj->workload_id;
+	j->mode = (uint32_t)rj->mode;
+	j->deadline_ms = rj->deadline_ms;
+	j->wl = find_wl(e, rj->workload_id);
+	if (rj->client_public_key.len == ENV_KEY_LEN) {
+		memcpy(j->client_pub, rj->client_public_key.data, ENV_KEY_LEN);
+		j->has_client_pub = true;
+	}
+	j->input = malloc(rj->input.len + 1);
+	if (!j->input) {
+		free(j);
+		return;
+	}
+	if (rj->input.len)
+		memcpy(j->input, rj->input.data, rj->input.len);
+	j->input_len = rj->input.len;
+	pthread_mutex_lock(&e->jmu);
+	if (e->n_jobs >= MAX_JOBS) {
+		pthread_mutex_unlock(&e->jmu);
+		send_done(j, false, "enclave is at its job limit", 0);
+		job_free(j);
+		return;
+	}
+	j->next = e->jobs;
+	e->jobs = j;
+	e->n_jobs++;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&j->th, &attr, job_thread, j) != 0) {
+		e->jobs = j->next;
+		e->n_jobs--;
+		pthread_mutex_unlock(&e->jmu);
+		send_done(j, false, "cannot start a job thread", 0);
+		job_free(j);
+		pthread_attr_destroy(&attr);
+		return;
+	}
+	pthread_attr_destroy(&attr);
+	pthread_mutex_unlock(&e->jmu);
+}
+
+static void cancel_job(struct enclave *e, const Atoll__Enclave__V1__CancelJob *cj)
+{
+	pthread_mutex_lock(&e->jmu);
+	for (struct ejob *j = e->jobs; j; j = j->next)
+		if (strcmp(j->job_id, cj->job_id) == 0 && j->attempt == cj->attempt) {
+			atomic_store(&j->cancelled, true);
+			if (j->wl && j->wl->lb->b->cancel)
+				j->wl->lb->b->cancel(j->wl->ctx, j->job_id);
+		}
+	pthread_mutex_unlock(&e->jmu);
+}
+
+static void attest(struct enclave *e, const Atoll__Enclave__V1__AttestRequest *ar)
+{
+	Atoll__Enclave__V1__AttestResult res = ATOLL__ENCLAVE__V1__ATTEST_RESULT__INIT;
+	Atoll__Enclave__V1__EnclaveMessage m = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__INIT;
+	m.msg_case = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_ATTEST;
+	m.attest = &res;
+	res.nonce = ar->nonce;
+	char err[1280];
+	atoll_evidence *ev = NULL;
+	ProtobufCBinaryData *coll = NULL;
+	if (!e->has_tee) {
+		snprintf(err, sizeof err, "no TEE: %s", e->tee_error);
+		res.error = err;
+		send_msg(e, &m);
+		return;
+	}
+	res.tee_type = (char *)e->drv.d->name;
+	uint8_t rd[ENV_REPORT_DATA_LEN];
+	if (env_report_data(ar->nonce.data, ar->nonce.len, e->pub, rd) != ENV_OK) {
+		res.error = "cannot compute report data";
+		send_msg(e, &m);
+		return;
+	}
+	atoll_err ae = { "" };
+	int r = e->drv.d->collect(e->drv.ctx, rd, &ev, &ae);
+	if (r != ATOLL_OK) {
+		snprintf(err, sizeof err, "collect failed (%s): %s", atoll_status_name(r), ae.msg);
+		res.error = err;
+		send_msg(e, &m);
+		return;
+	}
+	coll = calloc(ev->n_collateral + 1, sizeof *coll);
+	if (coll) {
+		for (size_t i = 0; i < ev->n_collateral; i++) {
+			coll[i].data = (uint8_t *)ev->collateral[i].data;
+			coll[i].len = ev->collateral[i].len;
+		}
+		res.n_collateral = ev->n_collateral;
+		res.collateral = coll;
+	}
+	res.ok = true;
+	res.evidence.data = ev->data;
+	res.evidence.len = ev->len;
+	send_msg(e, &m);
+	free(coll);
+	e->drv.d->evidence_free(e->drv.ctx, ev);
+}
+
+static int load_everything(struct enclave *e, char *err, size_t err_size)
+{
+	struct island_config *c = e->cfg;
+	if (x25519_keygen(e->priv, e->pub) != 0) {
+		snprintf(err, err_size, "cannot make the enclave key pair");
+		return -EIO;
+	}
+	if (c->enclave.has_driver) {
+		char derr[1024];
+		const struct plugin_cfg *pc = &c->enclave.driver;
+		if (plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, NULL, 0, &e->drv,
+				       derr, sizeof derr) < 0) {
+			snprintf(e->tee_error, sizeof e->tee_error, "%.1000s", derr);
+			log_error("%s", derr);
+		} else {
+			atoll_err ae = { "" };
+			int r = e->drv.d->detect(e->drv.ctx, &ae);
+			if (r == ATOLL_OK) {
+				e->has_tee = true;
+			} else {
+				snprintf(e->tee_error, sizeof e->tee_error, "%.64s: detect: %.900s", pc->name,
+					 ae.msg[0] ? ae.msg : atoll_status_name(r));
+				log_warn("%s", e->tee_error);
+			}
+		}
+	} else {
+		snprintf(e->tee_error, sizeof e->tee_error, "no TEE driver configured");
+	}
+	e->backends = calloc(c->enclave.n_backends + 1, sizeof *e->backends);
+	e->wls = calloc(c->enclave.n_workloads + 1, sizeof *e->wls);
+	if (!e->backends || !e->wls)
+		return -ENOMEM;
+	/* A backend that fails to load makes its workloads unavailable; the
+	 * island still serves the others. */
+	char (*berr)[1024] = calloc(c->enclave.n_backends + 1, sizeof *berr);
+	if (!berr)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->enclave.n_backends; i++) {
+		const struct plugin_cfg *pc = &c->enclave.backends[i];
+		if (plugin_load_backend(pc->path, &e->backends[i], berr[i], sizeof berr[i]) < 0)
+			log_error("%s", berr[i]);
+		else if (strcmp(e->backends[i].b->name, pc->name) != 0) {
+			snprintf(berr[i], sizeof berr[i], "backend in [%s] is named '%s', config says '%s'",
+				 pc->path, e->backends[i].b->name, pc->name);
+			log_error("%s", berr[i]);
+			plugin_unload_backend(&e->backends[i]);
+		}
+	}
+	e->n_backends = c->enclave.n_backends;
+	for (size_t i = 0; i < c->enclave.n_workloads; i++) {
+		const struct island_workload *w = &c->enclave.workloads[i];
+		struct ewl *wl = &e->wls[i];
+		wl->id = w->id;
+		size_t bi = 0;
+		while (strcmp(c->enclave.backends[bi].name, w->backend) != 0)
+			bi++; /* config validation guarantees a match */
+		wl->lb = &e->backends[bi];
+		wl->modes = w->modes;
+		e->n_wls = i + 1;
+		if (!wl->lb->b) {
+			snprintf(wl->error, sizeof wl->error, "backend unavailable: %.990s", berr[bi]);
+			continue;
+		}
+		if ((w->modes & ~wl->lb->b->modes) != 0) {
+			snprintf(wl->error, sizeof wl->error,
+				 "backend '%s' cannot run every mode configured for workload %u",
+				 w->backend, w->id);
+			log_error("%s", wl->error);
+			continue;
+		}
+		atoll_kv kv[65];
+		size_t n = 0;
+		if (w->model)
+			kv[n++] = (atoll_kv){ "model", w->model };
+		for (size_t k = 0; k < w->n_options && n < 64; k++)
+			kv[n++] = w->options[k];
+		char ierr[1024];
+		if (plugin_backend_init(wl->lb, kv, n, &wl->ctx, ierr, sizeof ierr) < 0) {
+			snprintf(wl->error, sizeof wl->error, "%.1000s", ierr);
+			log_error("workload %u: %s", w->id, ierr);
+			continue;
+		}
+		wl->available = true;
+	}
+	free(berr);
+	return 0;
+}
+
+static int send_ready(struct enclave *e)
+{
+	Atoll__Enclave__V1__Ready rd = ATOLL__ENCLAVE__V1__READY__INIT;
+	rd.tee_type = e->has_tee ? (char *)e->drv.d->name : "";
+	rd.tee_error = e->has_tee ? "" : e->tee_error;
+	rd.enclave_public_key.data = e->pub;
+	rd.enclave_public_key.len = ENV_KEY_LEN;
+	rd.version = ATOLL_VERSION;
+	Atoll__Enclave__V1__Workload *ws = calloc(e->n_wls + 1, sizeof *ws);
+	Atoll__Enclave__V1__Workload **wp = calloc(e->n_wls + 1, sizeof *wp);
+	Atoll__V1__Mode(*modes)[3] = calloc(e->n_wls + 1, sizeof *modes);
+	if (!ws || !wp || !modes) {
+		free(ws);
+		free(wp);
+		free(modes);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < e->n_wls; i++) {
+		struct ewl *wl = &e->wls[i];
+		atoll__enclave__v1__workload__init(&ws[i]);
+		ws[i].workload_id = wl->id;
+		ws[i].backend = wl->lb->b ? (char *)wl->lb->b->name : "";
+		ws[i].available = wl->available;
+		ws[i].error = wl->error;
+		size_t n = 0;
+		for (uint32_t m = ATOLL_MODE_PLAIN; m <= ATOLL_MODE_HOMOMORPHIC; m++)
+			if (wl->modes & ATOLL_MODE_BIT(m))
+				modes[i][n++] = (Atoll__V1__Mode)m;
+		ws[i].n_modes = n;
+		ws[i].modes = modes[i];
+		wp[i] = &ws[i];
+	}
+	rd.n_workloads = e->n_wls;
+	rd.workloads = wp;
+	Atoll__Enclave__V1__EnclaveMessage m = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__INIT;
+	m.msg_case = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_READY;
+	m.ready = &rd;
+	int r = send_msg(e, &m);
+	free(ws);
+	free(wp);
+	free(modes);
+	return r;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: atoll-enclave --config island.yaml --fd N\n"
+		   "Started by atoll-island; speaks the framed protocol of\n"
+		   "docs/enclave-protocol.md on file descriptor N.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = NULL;
+	int fd = -1, o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config = optarg; break;
+		case 'f': fd = atoi(optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || fd < 0) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("enclave", LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	struct enclave e = { .fd = fd };
+	pthread_mutex_init(&e.wmu, NULL);
+	pthread_mutex_init(&e.jmu, NULL);
+	pthread_cond_init(&e.jcond, NULL);
+	char err[1024];
+	if (island_config_load(config, &e.cfg, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	int rc = 0;
+	if (load_everything(&e, err, sizeof err) < 0 || send_ready(&e) < 0) {
+		log_error("cannot start: %s", err[0] ? err : "host pipe closed");
+		rc = 1;
+		goto out;
+	}
+	for (;;) {
+		ProtobufCMessage *pm = NULL;
+		int r = frame_read(fd, &atoll__enclave__v1__host_message__descriptor,
+				   e.cfg->enclave.max_frame_bytes, &pm);
+		if (r == -EPIPE)
+			break; /* the host closed the pipe: stop */
+		if (r < 0) {
+			log_error("bad frame from host: %s; closing the pipe",
+				  r == -EMSGSIZE ? "length over the frame limit"
+				  : r == -EBADMSG ? "truncated or malformed message" : strerror(-r));
+			rc = 3;
+			break;
+		}
+		Atoll__Enclave__V1__HostMessage *hm = (void *)pm;
+		switch (hm->msg_case) {
+		case ATOLL__ENCLAVE__V1__HOST_MESSAGE__MSG_ATTEST:
+			attest(&e, hm->attest);
+			break;
+		case ATOLL__ENCLAVE__V1__HOST_MESSAGE__MSG_RUN:
+			start_job(&e, hm->run);
+			break;
+		case ATOLL__ENCLAVE__V1__HOST_MESSAGE__MSG_CANCEL:
+			cancel_job(&e, hm->cancel);
+			break;
+		default:
+			log_error("bad frame from host: empty message; closing the pipe");
+			rc = 3;
+			break;
+		}
+		protobuf_c_message_free_unpacked(pm, NULL);
+		if (rc)
+			break;
+	}
+out:
+	/* Stop running jobs and wait for their threads before unloading. */
+	pthread_mutex_lock(&e.jmu);
+	for (struct ejob *j = e.jobs; j; j = j->next)
+		atomic_store(&j->cancelled, true);
+	while (e.n_jobs)
+		pthread_cond_wait(&e.jcond, &e.jmu);
+	pthread_mutex_unlock(&e.jmu);
+	for (size_t i = 0; i < e.n_wls; i++)
+		if (e.wls[i].ctx)
+			e.wls[i].lb->b->fini(e.wls[i].ctx);
+	for (size_t i = 0; i < e.n_backends; i++)
+		plugin_unload_backend(&e.backends[i]);
+	plugin_unload_driver(&e.drv);
+	free(e.backends);
+	free(e.wls);
+	OPENSSL_cleanse(e.priv, sizeof e.priv);
+	island_config_free(e.cfg);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,545 @@
+/* Attestation, done by the core and not trusted to drivers: fresh
+ * single-use challenges, evidence verified by the island's TEE driver, the
+ * binding of report data to the challenge and the enclave key, and the
+ * policy of coordinator.yaml. Islands move between UNATTESTED, ATTESTED and
+ * REVOKED over their live streams. */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "core_impl.h"
+#include "crypto/envelope.h"
+#include "util/enc.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define ST_UNATTESTED ATOLL__V1__ISLAND_STATE__ISLAND_STATE_UNATTESTED
+#define ST_ATTESTED ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED
+#define ST_REVOKED ATOLL__V1__ISLAND_STATE__ISLAND_STATE_REVOKED
+/* Evidence may be stamped this far in the future (clock skew). */
+#define MAX_SKEW_S 60
+
+static const char *const DEFAULT_TCB_STATUSES[] = {
+	"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded",
+	"ConfigurationAndSWHardeningNeeded", NULL,
+};
+
+void attest_clear(struct island *is)
+{
+	free(is->evidence);
+	is->evidence = NULL;
+	is->evidence_len = 0;
+	for (size_t i = 0; i < is->n_collateral; i++)
+		free(is->collateral[i].data);
+	free(is->collateral);
+	is->collateral = NULL;
+	is->n_collateral = 0;
+	for (size_t i = 0; i < is->n_claims; i++) {
+		free(is->claims[i].name);
+		free(is->claims[i].value);
+	}
+	free(is->claims);
+	is->claims = NULL;
+	is->n_claims = 0;
+}
+
+static void send_result(struct island *is)
+{
+	Atoll__V1__AttestationResult r = ATOLL__V1__ATTESTATION_RESULT__INIT;
+	Google__Protobuf__Timestamp until;
+	r.state = (Atoll__V1__IslandState)is->state;
+	r.reason = is->reason;
+	if (is->state == ST_ATTESTED) {
+		google__protobuf__timestamp__init(&until);
+		until.seconds = is->valid_until_ms / 1000;
+		until.nanos = (int32_t)(is->valid_until_ms % 1000) * 1000000;
+		r.valid_until = &until;
+	}
+	Atoll__V1__CoordinatorMessage m = ATOLL__V1__COORDINATOR_MESSAGE__INIT;
+	m.msg_case = ATOLL__V1__COORDINATOR_MESSAGE__MSG_ATTESTATION;
+	m.attestation = &r;
+	island_send(is, &m);
+}
+
+/* Leave ATTESTED (or stay out of it) with a reason operators can read. */
+static void set_unattested(struct core *c, struct island *is, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_unattested(struct core *c, struct island *is, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(is->reason, sizeof is->reason, fmt, ap);
+	va_end(ap);
+	/* Once attested, an island that fails is revoked until it attests
+	 * again; one that never attested stays unattested. */
+	if (is->state == ST_ATTESTED)
+		is->state = ST_REVOKED;
+	log_warn("island %s %s: %s", is->id, is->state == ST_REVOKED ? "revoked" : "not attested",
+		 is->reason);
+	send_result(is);
+	island_refresh(c, is);
+}
+
+void attest_start(struct core *c, struct island *is)
+{
+	if (!core_driver(c, is->tee_type)) {
+		set_unattested(c, is, "no verifier driver for TEE '%s'", is->tee_type);
+		return;
+	}
+	if (!coord_config_policy(c->pcfg, is->tee_type)) {
+		set_unattested(c, is, "no attestation policy for TEE '%s'",
+			       is->tee_type);
+		return;
+	}
+	if (RAND_bytes(is->nonce, NONCE_LEN) != 1) {
+		set_unattested(c, is, "no randomness for a challenge");
+		return;
+	}
+	int64_t now = now_ms();
+	is->challenge_open = true;
+	is->challenge_expires_ms = now + c->pcfg->policy.challenge_ttl_ms;
+	is->next_challenge_ms = 0;
+	Atoll__V1__Challenge ch = ATOLL__V1__CHALLENGE__INIT;
+	Google__Protobuf__Timestamp exp;
+	google__protobuf__timestamp__init(&exp);
+	exp.seconds = is->challenge_expires_ms / 1000;
+	exp.nanos = (int32_t)(is->challenge_expires_ms % 1000) * 1000000;
+	ch.nonce.data = is->nonce;
+	ch.nonce.len = NONCE_LEN;
+	ch.expires_at = &exp;
+	Atoll__V1__CoordinatorMessage m = ATOLL__V1__COORDINATOR_MESSAGE__INIT;
+	m.msg_case = ATOLL__V1__COORDINATOR_MESSAGE__MSG_CHALLENGE;
+	m.challenge = &ch;
+	island_send(is, &m);
+}
+
+void attest_tick(struct core *c, struct island *is, int64_t now)
+{
+	if (is->challenge_open && now > is->challenge_expires_ms) {
+		is->challenge_open = false;
+		OPENSSL_cleanse(is->nonce, NONCE_LEN);
+		set_unattested(c, is, "no evidence within %lld ms of the challenge",
+			       (long long)c->pcfg->policy.challenge_ttl_ms);
+		/* Try again after a while. */
+		is->next_challenge_ms = now + c->pcfg->policy.challenge_ttl_ms;
+		return;
+	}
+	if (!is->challenge_open && is->next_challenge_ms && now >= is->next_challenge_ms)
+		attest_start(c, is);
+}
+
+static bool digest_listed(const struct digest *list, size_t n, const uint8_t *v, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i].len == len && CRYPTO_memcmp(list[i].v, v, len) == 0)
+			return true;
+	return false;
+}
+
+/* The policy of coordinator.yaml against normalized claims. 0 or -EACCES
+ * with the reason. */
+static int check_policy(const struct tee_policy *p, const struct policy_claims *pc, int64_t now,
+			char *why, size_t why_size)
+{
+	char hex[129];
+	if (pc->debug && !p->allow_debug) {
+		snprintf(why, why_size, "debug enclave refused by policy (allow_debug: false)");
+		return -EACCES;
+	}
+	if (p->n_measurements &&
+	    !digest_listed(p->measurements, p->n_measurements, pc->measurement, pc->measurement_len)) {
+		hex_encode(pc->measurement, pc->measurement_len, hex);
+		snprintf(why, why_size, "measurement %s is not in the policy's allowed list", hex);
+		return -EACCES;
+	}
+	if (p->n_signers && !digest_listed(p->signers, p->n_signers, pc->signer, pc->signer_len)) {
+		hex_encode(pc->signer, pc->signer_len, hex);
+		snprintf(why, why_size, "signer %s is not in the policy's allowed list", hex);
+		return -EACCES;
+	}
+	if (pc->svn < p->min_svn) {
+		snprintf(why, why_size, "svn %" PRIu64 " is below the policy minimum %" PRIu64, pc->svn,
+			 p->min_svn);
+		return -EACCES;
+	}
+	if (pc->tcb < p->min_tcb) {
+		snprintf(why, why_size, "TCB 0x%" PRIx64 " is below the policy minimum 0x%" PRIx64,
+			 pc->tcb, p->min_tcb);
+		return -EACCES;
+	}
+	if (pc->has_tcb_status) {
+		const char *const *ok = p->tcb_statuses ? (const char *const *)p->tcb_statuses
+							: DEFAULT_TCB_STATUSES;
+		bool found = false;
+		for (; *ok; ok++)
+			if (strcmp(*ok, pc->tcb_status) == 0)
+				found = true;
+		if (!found) {
+			snprintf(why, why_size, "TCB status %s is not accepted by policy", pc->tcb_status);
+			return -EACCES;
+		}
+	}
+	if (pc->issued_at) {
+		int64_t age_ms = now - pc->issued_at * 1000;
+		if (age_ms < -MAX_SKEW_S * 1000) {
+			snprintf(why, why_size, "evidence is dated %lld s in the future",
+				 (long long)(-age_ms / 1000));
+			return -EACCES;
+		}
+		if (p->max_evidence_age_ms && age_ms > p->max_evidence_age_ms) {
+			snprintf(why, why_size, "evidence is %lld s old, the policy allows %lld s",
+				 (long long)(age_ms / 1000), (long long)(p->max_evidence_age_ms / 1000));
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
+static char *claim_text(const atoll_claim *cl)
+{
+	switch (cl->type) {
+	case ATOLL_CLAIM_BYTES:
+		return hex_dup(cl->bytes, cl->len);
+	case ATOLL_CLAIM_STRING:
+		return strndup((const char *)cl->bytes, cl->len);
+	case ATOLL_CLAIM_UINT: {
+		char *s;
+		return asprintf(&s, "%" PRIu64, cl->u64) < 0 ? NULL : s;
+	}
+	case ATOLL_CLAIM_BOOL:
+		return strdup(cl->u64 ? "true" : "false");
+	}
+	return strdup("?");
+}
+
+static int add_claim(struct island *is, const char *name, char *value)
+{
+	if (!value)
+		return -ENOMEM;
+	struct claim_kv *n = realloc(is->claims, (is->n_claims + 1) * sizeof *n);
+	char *nm = strdup(name);
+	if (!n || !nm) {
+		if (n)
+			is->claims = n;
+		free(nm);
+		free(value);
+		return -ENOMEM;
+	}
+	is->claims = n;
+	n[is->n_claims++] = (struct claim_kv){ nm, value };
+	return 0;
+}
+
+/* Keep what ListAttestedIslands shows and what policy reloads re-judge. */
+static void remember(struct island *is, const Atoll__V1__Evidence *ev, const atoll_claims *cl,
+		     const struct policy_claims *pc)
+{
+	attest_clear(is);
+	is->pc = *pc;
+	is->evidence = malloc(ev->evidence.len + 1);
+	if (is->evidence) {
+		memcpy(is->evidence, ev->evidence.data, ev->evidence.len);
+		is->evidence_len = ev->evidence.len;
+	}
+	is->collateral = calloc(ev->n_collateral + 1, sizeof *is->collateral);
+	for (size_t i = 0; is->collateral && i < ev->n_collateral; i++) {
+		uint8_t *d = malloc(ev->collateral[i].len + 1);
+		if (!d)
+			break;
+		memcpy(d, ev->collateral[i].data, ev->collateral[i].len);
+		is->collateral[i].data = d;
+		is->collateral[i].len = ev->collateral[i].len;
+		is->n_collateral = i + 1;
+	}
+	memcpy(is->att_nonce, ev->nonce.data, NONCE_LEN);
+	add_claim(is, "measurement", hex_dup(cl->measurement, cl->measurement_len));
+	if (cl->signer_len)
+		add_claim(is, "signer", hex_dup(cl->signer, cl->signer_len));
+	add_claim(is, "debug", strdup(cl->debug ? "true" : "false"));
+	char num[32];
+	snprintf(num, sizeof num, "%" PRIu64, cl->svn);
+	add_claim(is, "svn", strdup(num));
+	if (cl->tcb) {
+		snprintf(num, sizeof num, "0x%016" PRIx64, cl->tcb);
+		add_claim(is, "tcb", strdup(num));
+	}
+	if (cl->tcb_status)
+		add_claim(is, "tcb_status", strdup(cl->tcb_status));
+	add_claim(is, "report_data", hex_dup(cl->report_data, cl->report_data_len));
+	for (size_t i = 0; i < cl->n_extra; i++)
+		if (cl->extra[i].name)
+			add_claim(is, cl->extra[i].name, claim_text(&cl->extra[i]));
+}
+
+void attest_evidence(struct core *c, struct island *is, const Atoll__V1__Evidence *ev)
+{
+	int64_t now = now_ms();
+	/* Freshness: the nonce must be the open challenge's, used once. */
+	if (!is->challenge_open || ev->nonce.len != NONCE_LEN ||
+	    CRYPTO_memcmp(ev->nonce.data, is->nonce, NONCE_LEN) != 0) {
+		set_unattested(c, is, "evidence answers no open challenge (nonce reused, unknown or expired)");
+		return;
+	}
+	is->challenge_open = false;
+	OPENSSL_cleanse(is->nonce, NONCE_LEN);
+	is->next_challenge_ms = now + c->pcfg->policy.reattest_interval_ms;
+	if (now > is->challenge_expires_ms) {
+		set_unattested(c, is, "evidence arrived after the challenge expired");
+		return;
+	}
+	if (strcmp(ev->tee_type, is->tee_type) != 0) {
+		set_unattested(c, is, "evidence of TEE '%s' from an island that said '%s'",
+			       ev->tee_type, is->tee_type);
+		return;
+	}
+	if (ev->enclave_public_key.len != ENCLAVE_KEY_LEN ||
+	    CRYPTO_memcmp(ev->enclave_public_key.data, is->enclave_pub, ENCLAVE_KEY_LEN) != 0) {
+		set_unattested(c, is, "evidence names another enclave key than the hello");
+		return;
+	}
+	const struct loaded_driver *d = core_driver(c, is->tee_type);
+	const struct tee_policy *p = coord_config_policy(c->pcfg, is->tee_type);
+	if (!d || !p) {
+		set_unattested(c, is, "no %s for TEE '%s'",
+			       d ? "attestation policy" : "verifier driver", is->tee_type);
+		return;
+	}
+	/* Binding: SHA-512(tag || nonce || enclave key), computed here. */
+	uint8_t expected[ENV_REPORT_DATA_LEN];
+	env_report_data(ev->nonce.data, NONCE_LEN, is->enclave_pub, expected);
+	atoll_blob *coll = calloc(ev->n_collateral + 1, sizeof *coll);
+	if (!coll) {
+		set_unattested(c, is, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < ev->n_collateral; i++)
+		coll[i] = (atoll_blob){ ev->collateral[i].data, ev->collateral[i].len };
+	atoll_verify_args args = {
+		.struct_size = sizeof args,
+		.evidence = ev->evidence.data,
+		.evidence_len = ev->evidence.len,
+		.collateral = coll,
+		.n_collateral = ev->n_collateral,
+		.expected_report_data = expected,
+		.expected_report_data_len = sizeof expected,
+		.verify_time = now / 1000,
+	};
+	atoll_claims *cl = NULL;
+	atoll_err aerr = { "" };
+	int r = d->d->verify(d->ctx, &args, &cl, &aerr);
+	free(coll);
+	if (r != ATOLL_OK) {
+		set_unattested(c, is, "evidence rejected by the %s driver (%s): %s",
+			       is->tee_type, atoll_status_name(r), aerr.msg);
+		return;
+	}
+	char why[512];
+	struct policy_claims pc = { 0 };
+	if (cl->report_data_len != sizeof expected ||
+	    CRYPTO_memcmp(cl->report_data, expected, sizeof expected) != 0) {
+		snprintf(why, sizeof why,
+			 "report data does not bind the challenge nonce and the enclave key");
+		goto refused;
+	}
+	if (cl->measurement_len > sizeof pc.measurement || cl->signer_len > sizeof pc.signer) {
+		snprintf(why, sizeof why, "driver returned over-long claims");
+		goto refused;
+	}
+	memcpy(pc.measurement, cl->measurement, cl->measurement_len);
+	pc.measurement_len = cl->measurement_len;
+	memcpy(pc.signer, cl->signer, cl->signer_len);
+	pc.signer_len = cl->signer_len;
+	pc.debug = cl->debug;
+	pc.svn = cl->svn;
+	pc.tcb = cl->tcb;
+	if (cl->tcb_status) {
+		snprintf(pc.tcb_status, sizeof pc.tcb_status, "%s", cl->tcb_status);
+		pc.has_tcb_status = true;
+	}
+	pc.issued_at = cl->issued_at;
+	if (check_policy(p, &pc, now, why, sizeof why) < 0)
+		goto refused;
+	remember(is, ev, cl, &pc);
+	d->d->claims_free(d->ctx, cl);
+	is->state = ST_ATTESTED;
+	is->reason[0] = 0;
+	is->attested_ms = now;
+	is->valid_until_ms = is->next_challenge_ms;
+	if (cl->not_after && cl->not_after * 1000 < is->valid_until_ms)
+		is->valid_until_ms = cl->not_after * 1000;
+	log_info("island %s attested (%s)", is->id, is->tee_type);
+	send_result(is);
+	island_refresh(c, is);
+	island_fill(c, is);
+	return;
+refused:
+	d->d->claims_free(d->ctx, cl);
+	set_unattested(c, is, "%s", why);
+}
+
+void attest_recheck(struct core *c, struct island *is)
+{
+	if (is->state != ST_ATTESTED)
+		return;
+	const struct tee_policy *p = coord_config_policy(c->pcfg, is->tee_type);
+	char why[512];
+	if (!p) {
+		set_unattested(c, is, "policy reload: no policy for TEE '%s' any more",
+			       is->tee_type);
+		return;
+	}
+	if (check_policy(p, &is->pc, now_ms(), why, sizeof why) < 0)
+		set_unattested(c, is, "policy reload: %s", why);
+}
+
+/* ---- views ---- */
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+int core_list_islands(struct core *c, uint32_t workload_id, bool include_unattested,
+		      Atoll__V1__ListAttestedIslandsResponse *out)
+{
+	atoll__v1__list_attested_islands_response__init(out);
+	pthread_mutex_lock(&c->mu);
+	size_t n = c->islands.count, k = 0;
+	Atoll__V1__AttestedIsland **list = calloc(n + 1, sizeof *list);
+	if (!list) {
+		pthread_mutex_unlock(&c->mu);
+		return -ENOMEM;
+	}
+	size_t pos = 0;
+	struct island *is;
+	while ((is = hmap_next(&c->islands, &pos, NULL, NULL))) {
+		if (!include_unattested && is->state != ST_ATTESTED)
+			continue;
+		bool serves = !workload_id;
+		for (size_t i = 0; i < is->n_offers; i++)
+			if (is->offers[i].workload_id == workload_id)
+				serves = true;
+		if (!serves)
+			continue;
+		Atoll__V1__AttestedIsland *a = calloc(1, sizeof *a);
+		if (!a)
+			break;
+		atoll__v1__attested_island__init(a);
+		list[k++] = a;
+		a->island_id = strdup(is->id);
+		a->state = (Atoll__V1__IslandState)is->state;
+		a->reason = dup_or_empty(is->reason);
+		a->tee_type = dup_or_empty(is->tee_type);
+		if (is->has_pub) {
+			a->enclave_public_key.data = malloc(ENCLAVE_KEY_LEN);
+			if (a->enclave_public_key.data) {
+				memcpy(a->enclave_public_key.data, is->enclave_pub, ENCLAVE_KEY_LEN);
+				a->enclave_public_key.len = ENCLAVE_KEY_LEN;
+			}
+		}
+		if (is->evidence && (a->evidence.data = malloc(is->evidence_len + 1))) {
+			memcpy(a->evidence.data, is->evidence, is->evidence_len);
+			a->evidence.len = is->evidence_len;
+		}
+		a->collateral = calloc(is->n_collateral + 1, sizeof *a->collateral);
+		for (size_t i = 0; a->collateral && i < is->n_collateral; i++) {
+			uint8_t *d = malloc(is->collateral[i].len + 1);
+			if (!d)
+				break;
+			memcpy(d, is->collateral[i].data, is->collateral[i].len);
+			a->collateral[i].data = d;
+			a->collateral[i].len = is->collateral[i].len;
+			a->n_collateral = i + 1;
+		}
+		if (is->attested_ms) {
+			if ((a->nonce.data = malloc(NONCE_LEN))) {
+				memcpy(a->nonce.data, is->att_nonce, NONCE_LEN);
+				a->nonce.len = NONCE_LEN;
+			}
+			a->attested_at = calloc(1, sizeof *a->attested_at);
+			a->valid_until = calloc(1, sizeof *a->valid_until);
+			if (a->attested_at) {
+				google__protobuf__timestamp__init(a->attested_at);
+				a->attested_at->seconds = is->attested_ms / 1000;
+				a->attested_at->nanos = (int32_t)(is->attested_ms % 1000) * 1000000;
+			}
+			if (a->valid_until) {
+				google__protobuf__timestamp__init(a->valid_until);
+				a->valid_until->seconds = is->valid_until_ms / 1000;
+				a->valid_until->nanos = (int32_t)(is->valid_until_ms % 1000) * 1000000;
+			}
+		}
+		a->claims = calloc(is->n_claims + 1, sizeof *a->claims);
+		for (size_t i = 0; a->claims && i < is->n_claims; i++) {
+			Atoll__V1__AttestedIsland__ClaimsEntry *e = calloc(1, sizeof *e);
+			if (!e)
+				break;
+			atoll__v1__attested_island__claims_entry__init(e);
+			e->key = strdup(is->claims[i].name);
+			e->value = strdup(is->claims[i].value);
+			a->claims[a->n_claims++] = e;
+		}
+		a->workload_ids = calloc(is->n_offers + 1, sizeof *a->workload_ids);
+		for (size_t i = 0; a->workload_ids && i < is->n_offers; i++)
+			a->workload_ids[a->n_workload_ids++] = is->offers[i].workload_id;
+	}
+	pthread_mutex_unlock(&c->mu);
+	out->islands = list;
+	out->n_islands = k;
+	return 0;
+}
+
+void core_islands_clear(Atoll__V1__ListAttestedIslandsResponse *r)
+{
+	/* Every field was allocated with malloc, as protobuf-c would. */
+	for (size_t i = 0; i < r->n_islands; i++)
+		protobuf_c_message_free_unpacked(&r->islands[i]->base, NULL);
+	free(r->islands);
+	atoll__v1__list_attested_islands_response__init(r);
+}
+
+size_t core_attested_keys(struct core *c, uint32_t workload_id, uint8_t (*keys)[32],
+			  char (*ids)[128], size_t max)
+{
+	size_t n = 0, pos = 0;
+	struct island *is;
+	pthread_mutex_lock(&c->mu);
+	while (n < max && (is = hmap_next(&c->islands, &pos, NULL, NULL))) {
+		if (is->state != ST_ATTESTED || !is->has_pub)
+			continue;
+		bool ok = false;
+		for (size_t i = 0; i < is->n_offers; i++)
+			if ((!workload_id || is->offers[i].workload_id == workload_id) &&
+			    (is->offers[i].modes & ATOLL_MODE_BIT(ATOLL_MODE_TEE)))
+				ok = true;
+		if (!ok)
+			continue;
+		memcpy(keys[n], is->enclave_pub, 32);
+		snprintf(ids[n], 128, "%s", is->id);
+		n++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+void core_reload_policy(struct core *c, const struct coord_config *cfg)
+{
+	pthread_mutex_lock(&c->mu);
+	c->pcfg = cfg;
+	size_t pos = 0;
+	struct island *is;
+	while ((is = hmap_next(&c->islands, &pos, NULL, NULL))) {
+		attest_recheck(c, is);
+		/* Islands the old policy refused get a fresh challenge. */
+		if (is->state != ST_ATTESTED && is->tee_type[0] && !is->challenge_open)
+			attest_start(c, is);
+	}
+	pthread_mutex_unlock(&c->mu);
+}

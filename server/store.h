@@ -1,0 +1,103 @@
+/* The job store: SQLite in WAL mode, one connection behind a mutex.
+ *
+ * What is durable: every accepted job (from SubmitJob's reply on), every
+ * state change, final results and billing, and registered client keys.
+ * Islands are not stored: they are soft state rebuilt from their streams.
+ *
+ * The schema is versioned with PRAGMA user_version; opening a store written
+ * by a newer version fails, an older one is migrated in a transaction. */
+#ifndef ATOLL_SERVER_STORE_H
+#define ATOLL_SERVER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define JOB_ID_LEN 30   /* "job_" + 26 */
+#define KEY_ID_LEN 29   /* "ck_" + 26 */
+
+struct store;
+
+/* A jobs row. Strings are NUL-terminated copies; blobs are malloc'd and
+ * owned by the row (job_row_clear frees them). */
+struct job_row {
+	int64_t rowid;
+	char id[JOB_ID_LEN + 1];
+	char tenant[128];
+	uint32_t workload_id;
+	char workload[128];
+	bool confidential;
+	uint32_t mode;
+	char key_id[64];
+	int state; /* atoll.v1.JobState */
+	char error[1024];
+	char island_id[128];
+	uint32_t attempts;
+	int64_t created_ms, started_ms, completed_ms, deadline_ms; /* 0: unset */
+	int64_t duration_ms;
+	double credits;
+	uint8_t *input;
+	size_t input_len;
+	uint8_t client_pub[32];
+	bool has_client_pub;
+	uint8_t *output;
+	size_t output_len;
+	bool output_encrypted;
+	char idempotency_key[128];
+};
+
+struct key_row {
+	char id[KEY_ID_LEN + 1];
+	char tenant[128];
+	int algorithm; /* atoll.v1.KeyAlgorithm */
+	uint8_t *public_key;
+	size_t public_key_len;
+	uint8_t *private_key; /* custodial keys only; wiped on clear */
+	size_t private_key_len;
+	char label[256];
+	int64_t created_ms;
+};
+
+struct usage_row {
+	uint32_t workload_id;
+	char workload[128];
+	uint64_t jobs;
+	uint64_t confidential_jobs;
+	double credits;
+};
+
+void job_row_clear(struct job_row *r);
+void key_row_clear(struct key_row *r);
+
+/* Open or create. err says why not. */
+int store_open(const char *path, bool synchronous_full, struct store **ret, char *err,
+	       size_t err_size);
+void store_close(struct store *s);
+
+/* Insert a new job. -EEXIST when the tenant already has a job with the
+ * same idempotency key (then *existing holds it). */
+int store_insert_job(struct store *s, const struct job_row *r, struct job_row *existing);
+/* Record a state change of an active job (state, attempts, island,
+ * started_ms, error). */
+int store_update_job(struct store *s, const struct job_row *r);
+/* Record a final state with its output and billing. */
+int store_finish_job(struct store *s, const struct job_row *r);
+/* The job if it belongs to tenant; -ENOENT otherwise. */
+int store_get_job(struct store *s, const char *tenant, const char *id, struct job_row *out);
+/* Newest first, rowid below before (0: from the newest), at most limit.
+ * state/workload 0 = any. The callback takes the row over (must clear it).
+ * *ret_more says whether older rows exist past the page. */
+int store_list_jobs(struct store *s, const char *tenant, int state, uint32_t workload_id,
+		    int64_t before, uint32_t limit,
+		    void (*cb)(struct job_row *r, void *ud), void *ud, bool *ret_more);
+/* Every job not yet final, oldest first (start-up recovery). */
+int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), void *ud);
+/* Billed usage of a tenant since since_ms, per workload. */
+int store_usage(struct store *s, const char *tenant, int64_t since_ms,
+		void (*cb)(const struct usage_row *u, void *ud), void *ud);
+
+int store_insert_key(struct store *s, const struct key_row *k);
+int store_get_key(struct store *s, const char *tenant, const char *id, struct key_row *out);
+
+#endif
