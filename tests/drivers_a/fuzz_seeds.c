@@ -189,6 +189,36 @@ static void seeds_psa(void)
 	}
 }
 
+static void seeds_cca(void)
+{
+	EVP_PKEY *cpak = gen_ec_key("P-384"), *rak = gen_ec_key("P-384");
+	struct gen_cca_token t;
+	static const char *const real[] = {
+		"cca_example_token.cbor", "cca_example_token_legacy.cbor",
+		"cca_token.cbor",
+	};
+	char rel[256];
+	uint8_t *tok;
+	size_t len, i;
+
+	gen_cca_token_defaults(&t, cpak, rak);
+	tok = gen_cca_token_make(&t, &len);
+	put("cca", "gen-907", tok, len);
+	free(tok);
+	t.legacy = true;
+	tok = gen_cca_token_make(&t, &len);
+	put("cca", "gen-399", tok, len);
+	free(tok);
+	EVP_PKEY_free(cpak);
+	EVP_PKEY_free(rak);
+	for (i = 0; i < sizeof(real) / sizeof(real[0]); i++) {
+		snprintf(rel, sizeof(rel), "cca/tf-m-tools/%s", real[i]);
+		tok = tdrv_read(rel, &len);
+		put("cca", real[i], tok, len);
+		free(tok);
+	}
+}
+
 static void seeds_collateral(void)
 {
 	static const char *const real[] = {
@@ -244,10 +274,12 @@ int main(int argc, char **argv)
 	mkdirs("nitro");
 	mkdirs("psa");
 	mkdirs("collateral");
+	mkdirs("cca");
 	seeds_snp();
 	seeds_nitro();
 	seeds_psa();
 	seeds_collateral();
+	seeds_cca();
 	printf("%d seeds written to %s%s\n", n_written, root,
 	       tdrv_evidence_dir() ? "" : " (no evidence dir: generated only)");
 	return 0;

@@ -737,3 +737,131 @@ uint8_t *gen_psa_claims(const struct gen_psa_token *t, size_t *ret_len)
 	cw_text(&b, "www.trustedfirmware.org");
 	return buf_steal(&b, ret_len);
 }
+
+/* ---- Arm CCA ---- */
+
+void gen_cca_token_defaults(struct gen_cca_token *t, EVP_PKEY *cpak,
+			    EVP_PKEY *rak)
+{
+	memset(t, 0, sizeof(*t));
+	t->cpak = cpak;
+	t->rak = rak;
+	memset(t->realm_challenge, 0x6e, sizeof(t->realm_challenge));
+	t->lifecycle = 0x3003;
+}
+
+uint8_t *gen_cca_token_make(const struct gen_cca_token *t, size_t *ret_len)
+{
+	struct buf rk = { 0 }, rc = { 0 }, pc = { 0 }, out = { 0 };
+	uint8_t pt[97], fill[64], inst[33], hash[32], *rtok, *ptok;
+	size_t n = 0, rlen, plen, i;
+	unsigned int hl = 32;
+
+	if (!EVP_PKEY_get_octet_string_param(t->rak, OSSL_PKEY_PARAM_PUB_KEY,
+					     pt, sizeof(pt), &n) || n != 97)
+		die("RAK point");
+	if (t->legacy) {
+		buf_append(&rk, pt, sizeof(pt));
+	} else {
+		cw_head(&rk, 5, 4);
+		cw_int(&rk, 1);
+		cw_int(&rk, 2);
+		cw_int(&rk, -1);
+		cw_int(&rk, 2);
+		cw_int(&rk, -2);
+		cw_bytes(&rk, pt + 1, 48);
+		cw_int(&rk, -3);
+		cw_bytes(&rk, pt + 49, 48);
+	}
+	cw_head(&rc, 5, t->legacy ? 8 : 10);
+	if (!t->legacy) {
+		cw_uint(&rc, 265);
+		cw_text(&rc, "tag:arm.com,2024:realm#2.0.0");
+	}
+	cw_uint(&rc, 10);
+	cw_bytes(&rc, t->realm_challenge, 64);
+	memset(fill, 0x52, sizeof(fill));
+	cw_uint(&rc, 44235);
+	cw_bytes(&rc, fill, 64);
+	cw_uint(&rc, 44236);
+	cw_text(&rc, "sha-256");
+	cw_uint(&rc, 44240);
+	cw_text(&rc, "sha-256");
+	cw_uint(&rc, 44237);
+	cw_bytes(&rc, rk.data, rk.len);
+	memset(fill, 0x31, sizeof(fill));
+	cw_uint(&rc, 44238);
+	cw_bytes(&rc, fill, 32);
+	cw_uint(&rc, 44239);
+	cw_head(&rc, 4, 4);
+	for (i = 0; i < 4; i++) {
+		memset(fill, (int)(0xe0 + i), 32);
+		cw_bytes(&rc, fill, 32);
+	}
+	if (!t->legacy) {
+		cw_uint(&rc, 44243);
+		cw_uint(&rc, 1);
+	}
+	cw_uint(&rc, 256);
+	memset(inst, 0x01, sizeof(inst));
+	cw_bytes(&rc, inst, 33);
+
+	EVP_Digest(rk.data, rk.len, hash, &hl, EVP_sha256(), NULL);
+	if (t->bad_binding)
+		hash[0] ^= 1;
+	gen_psa_instance_id(t->cpak, inst);
+	cw_head(&pc, 5, 9);
+	cw_uint(&pc, 265);
+	cw_text(&pc, t->legacy ? "http://arm.com/CCA-SSD/1.0.0" :
+				 "tag:arm.com,2023:cca_platform#1.0.0");
+	cw_uint(&pc, 10);
+	cw_bytes(&pc, hash, 32);
+	memset(fill, 0x7f, sizeof(fill));
+	cw_uint(&pc, 2396);
+	cw_bytes(&pc, fill, 32);
+	cw_uint(&pc, 256);
+	cw_bytes(&pc, inst, 33);
+	cw_uint(&pc, 2401);
+	cw_bytes(&pc, "\xcf\xe5\x00\x00", 4);
+	cw_uint(&pc, 2395);
+	cw_uint(&pc, t->lifecycle);
+	cw_uint(&pc, 2402);
+	cw_text(&pc, "sha-256");
+	cw_uint(&pc, 2400);
+	cw_text(&pc, "https://veraison.example/");
+	cw_uint(&pc, 2399);
+	cw_head(&pc, 4, 1);
+	cw_head(&pc, 5, 3);
+	cw_uint(&pc, 1);
+	cw_text(&pc, "BL");
+	cw_uint(&pc, 2);
+	memset(fill, 0x9a, 32);
+	cw_bytes(&pc, fill, 32);
+	cw_uint(&pc, 5);
+	cw_bytes(&pc, fill, 32);
+
+	rtok = gen_cose_sign1(true, DC_COSE_ES384, rc.data, rc.len, t->rak,
+			      t->realm_bad_sig, &rlen);
+	ptok = gen_cose_sign1(true, DC_COSE_ES384, pc.data, pc.len, t->cpak,
+			      t->platform_bad_sig, &plen);
+	cw_head(&out, 6, t->legacy ? 399 : 907);
+	cw_head(&out, 5, 2);
+	cw_uint(&out, 44234);
+	if (!t->legacy) {
+		cw_head(&out, 4, 2);
+		cw_uint(&out, 263);
+	}
+	cw_bytes(&out, ptok, plen);
+	cw_uint(&out, 44241);
+	if (!t->legacy) {
+		cw_head(&out, 4, 2);
+		cw_uint(&out, 263);
+	}
+	cw_bytes(&out, rtok, rlen);
+	free(rtok);
+	free(ptok);
+	buf_free(&rk);
+	buf_free(&rc);
+	buf_free(&pc);
+	return buf_steal(&out, ret_len);
+}

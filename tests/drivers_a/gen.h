@@ -172,4 +172,18 @@ void gen_psa_instance_id(EVP_PKEY *iak, uint8_t out[33]);
 /* The claims map (payload) only. malloc'd. */
 uint8_t *gen_psa_claims(const struct gen_psa_token *t, size_t *ret_len);
 
+/* ---- Arm CCA ---- */
+struct gen_cca_token {
+	bool legacy;          /* tag 399, raw-point RAK, no realm profile */
+	EVP_PKEY *cpak, *rak; /* P-384 */
+	uint8_t realm_challenge[64];
+	uint64_t lifecycle;
+	bool bad_binding;     /* platform challenge not the RAK hash */
+	bool platform_bad_sig, realm_bad_sig;
+};
+
+void gen_cca_token_defaults(struct gen_cca_token *t, EVP_PKEY *cpak,
+			    EVP_PKEY *rak);
+uint8_t *gen_cca_token_make(const struct gen_cca_token *t, size_t *ret_len);
+
 #endif
