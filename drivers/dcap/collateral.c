@@ -169,8 +169,8 @@ static int hex_sig(const char *s, size_t len, uint8_t out[64])
 }
 
 /* Certificates and CRLs of a PEM text; other block types are ignored. */
-static int load_pem(struct dcap_collateral *c, const uint8_t *data, size_t len,
-		    size_t idx, atoll_err *err)
+static int load_pem(struct dcap_x509_cache *xc, struct dcap_collateral *c,
+		    const uint8_t *data, size_t len, size_t idx, atoll_err *err)
 {
 	BIO *bio = BIO_new_mem_buf(data, (int)len);
 	int r = ATOLL_OK;
@@ -191,9 +191,8 @@ static int load_pem(struct dcap_collateral *c, const uint8_t *data, size_t len,
 			break;
 		}
 		if (strcmp(name, "CERTIFICATE") == 0) {
-			const unsigned char *p = der;
-			X509 *x = d2i_X509(NULL, &p, der_len);
-			if (!x || p != der + der_len)
+			X509 *x = dcap_x509_parse(xc, der, (size_t)der_len);
+			if (!x)
 				r = dcap_fail(err, ATOLL_E_FORMAT,
 					      "collateral[%zu]: PEM certificate does not parse",
 					      idx);
@@ -252,8 +251,8 @@ static int bundle_body(struct dcap_collateral *c, const json_value *doc,
 	return ATOLL_OK;
 }
 
-static int load_bundle(struct dcap_collateral *c, const json_value *doc,
-		       size_t idx, atoll_err *err)
+static int load_bundle(struct dcap_x509_cache *xc, struct dcap_collateral *c,
+		       const json_value *doc, size_t idx, atoll_err *err)
 {
 	static const char *const chains[] = {
 		"tcb_info_issuer_chain", "qe_identity_issuer_chain",
@@ -272,7 +271,7 @@ static int load_bundle(struct dcap_collateral *c, const json_value *doc,
 			return dcap_fail(err, ATOLL_E_FORMAT,
 					 "collateral[%zu]: %s is not a string", idx,
 					 chains[i]);
-		r = dcap_certs_load((const uint8_t *)s, len, c->certs, err);
+		r = dcap_certs_load(xc, (const uint8_t *)s, len, c->certs, err);
 		if (r != ATOLL_OK)
 			return r;
 	}
@@ -307,8 +306,8 @@ static int load_bundle(struct dcap_collateral *c, const json_value *doc,
 			   DCAP_JSON_IDENTITY, idx, err);
 }
 
-static int load_json(struct dcap_collateral *c, const char *s, size_t len,
-		     size_t idx, atoll_err *err)
+static int load_json(struct dcap_x509_cache *xc, struct dcap_collateral *c,
+		     const char *s, size_t len, size_t idx, atoll_err *err)
 {
 	json_value *doc = NULL;
 	char perr[128];
@@ -356,7 +355,7 @@ static int load_json(struct dcap_collateral *c, const char *s, size_t len,
 	}
 	if (json_get(doc, "tcb_info") || json_get(doc, "qe_identity") ||
 	    json_get(doc, "pck_crl") || json_get(doc, "root_ca_crl")) {
-		r = load_bundle(c, doc, idx, err);
+		r = load_bundle(xc, c, doc, idx, err);
 		goto out;
 	}
 	if (json_get(doc, "tcbLevels")) {
@@ -379,14 +378,15 @@ out:
 	return r;
 }
 
-static int load_der(struct dcap_collateral *c, const uint8_t *d, size_t len)
+static int load_der(struct dcap_x509_cache *xc, struct dcap_collateral *c,
+		    const uint8_t *d, size_t len)
 {
 	STACK_OF(X509) *tmp = sk_X509_new_null();
 	int r = -EBADMSG;
 
 	if (!tmp)
 		return -ENOMEM;
-	if (dcap_certs_load(d, len, tmp, NULL) == ATOLL_OK) {
+	if (dcap_certs_load(xc, d, len, tmp, NULL) == ATOLL_OK) {
 		r = 0;
 		for (int i = 0; i < sk_X509_num(tmp); i++)
 			if (dcap_certs_add(c->certs, sk_X509_value(tmp, i)) < 0)
@@ -398,8 +398,8 @@ static int load_der(struct dcap_collateral *c, const uint8_t *d, size_t len)
 	return r;
 }
 
-static int load_blob(struct dcap_collateral *c, const uint8_t *d, size_t len,
-		     size_t idx, atoll_err *err)
+static int load_blob(struct dcap_x509_cache *xc, struct dcap_collateral *c,
+		     const uint8_t *d, size_t len, size_t idx, atoll_err *err)
 {
 	size_t i = 0;
 	int e;
@@ -414,11 +414,11 @@ static int load_blob(struct dcap_collateral *c, const uint8_t *d, size_t len,
 	while (i < len && ws((char)d[i]))
 		i++;
 	if (len - i >= 10 && memcmp(d + i, "-----BEGIN", 10) == 0)
-		return load_pem(c, d, len, idx, err);
+		return load_pem(xc, c, d, len, idx, err);
 	if (i < len && d[i] == '{')
-		return load_json(c, (const char *)d, len, idx, err);
+		return load_json(xc, c, (const char *)d, len, idx, err);
 	if (d[0] == 0x30) {
-		e = load_der(c, d, len);
+		e = load_der(xc, c, d, len);
 		if (e == -ENOMEM)
 			return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
 		if (e == 0)
@@ -434,8 +434,8 @@ static int load_blob(struct dcap_collateral *c, const uint8_t *d, size_t len,
 			 idx, len);
 }
 
-int dcap_collateral_load(const atoll_blob *blobs, size_t n,
-			 struct dcap_collateral *ret, atoll_err *err)
+int dcap_collateral_load(struct dcap_x509_cache *xc, const atoll_blob *blobs,
+			 size_t n, struct dcap_collateral *ret, atoll_err *err)
 {
 	struct dcap_collateral c = { 0 };
 	int r;
@@ -447,7 +447,7 @@ int dcap_collateral_load(const atoll_blob *blobs, size_t n,
 		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		r = load_blob(&c, blobs[i].data, blobs[i].len, i, err);
+		r = load_blob(xc, &c, blobs[i].data, blobs[i].len, i, err);
 		if (r != ATOLL_OK) {
 			dcap_collateral_done(&c);
 			return r;

@@ -130,8 +130,12 @@ int dcap_verifier_init(struct dcap_verifier *v, const atoll_kv *config,
 	}
 	if (cache) {
 		nv.cache = dcap_cache_new(cache_size);
-		if (!nv.cache)
+		nv.certs = dcap_x509_cache_new(cache_size);
+		if (!nv.cache || !nv.certs) {
+			dcap_cache_free(nv.cache);
+			dcap_x509_cache_free(nv.certs);
 			return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		}
 	}
 	*v = nv;
 	return ATOLL_OK;
@@ -142,4 +146,5 @@ void dcap_verifier_done(struct dcap_verifier *v)
 	if (!v)
 		return;
 	v->cache = dcap_cache_free(v->cache);
+	v->certs = dcap_x509_cache_free(v->certs);
 }

@@ -180,6 +180,16 @@ void dcap_cache_put(struct dcap_cache *c, const uint8_t key[32],
 void dcap_cache_stats(struct dcap_cache *c, uint64_t *ret_hits,
 		      uint64_t *ret_misses, size_t *ret_entries);
 
+/* Parsed certificates by SHA-256 of their DER (bounded, LRU). */
+struct dcap_x509_cache;
+
+struct dcap_x509_cache *dcap_x509_cache_new(size_t capacity);
+struct dcap_x509_cache *dcap_x509_cache_free(struct dcap_x509_cache *c);
+/* A new reference to the certificate of exactly these DER bytes, from the
+ * cache when c has it; NULL when they do not parse. c may be NULL. */
+X509 *dcap_x509_parse(struct dcap_x509_cache *c, const uint8_t *der,
+		      size_t len);
+
 /* ---- verifier configuration ----------------------------------------- */
 
 #define DCAP_MAX_PINS 8
@@ -191,13 +201,15 @@ struct dcap_verifier {
 	size_t n_pins;
 	/* Refuse evidence lacking TCB Info, QE Identity and both CRLs. */
 	bool require_collateral;
-	/* NULL when chain_cache is false. */
+	/* Both NULL when chain_cache is false. */
 	struct dcap_cache *cache;
+	struct dcap_x509_cache *certs;
 };
 
 /* Configuration keys: root_fingerprint (comma-separated SHA-256 hex,
  * colons allowed; default the Intel SGX Root CA), chain_cache (true|false,
- * default true), chain_cache_size (1..4096, default 128),
+ * default true: verified chains, CRL and collateral signatures, parsed
+ * certificates), chain_cache_size (1..4096 entries each, default 128),
  * require_collateral (true|false, default false). Keys in extra_keys are
  * skipped so a driver can add its own. ATOLL_E_CONFIG naming the key. */
 int dcap_verifier_init(struct dcap_verifier *v, const atoll_kv *config,
@@ -208,9 +220,10 @@ void dcap_verifier_done(struct dcap_verifier *v);
 /* ---- certificates and chains ---------------------------------------- */
 
 /* Append the certificates of a PEM bundle or of concatenated DER to out
- * (duplicates skipped). ATOLL_E_FORMAT when nothing parses. */
-int dcap_certs_load(const uint8_t *data, size_t len, STACK_OF(X509) *out,
-		    atoll_err *err);
+ * (duplicates skipped), parsed through xc (may be NULL). ATOLL_E_FORMAT
+ * when nothing parses. */
+int dcap_certs_load(struct dcap_x509_cache *xc, const uint8_t *data,
+		    size_t len, STACK_OF(X509) *out, atoll_err *err);
 /* Push x unless an equal certificate is already there (takes a ref). */
 int dcap_certs_add(STACK_OF(X509) *out, X509 *x);
 
@@ -277,8 +290,8 @@ struct dcap_collateral {
  * bodies, 64-byte detached signatures, and bundles of hex/PEM fields
  * (tcb_info, tcb_info_signature, qe_identity, pck_crl, root_ca_crl,
  * *_issuer_chain). ATOLL_E_FORMAT naming the blob otherwise. */
-int dcap_collateral_load(const atoll_blob *blobs, size_t n,
-			 struct dcap_collateral *ret, atoll_err *err);
+int dcap_collateral_load(struct dcap_x509_cache *xc, const atoll_blob *blobs,
+			 size_t n, struct dcap_collateral *ret, atoll_err *err);
 void dcap_collateral_done(struct dcap_collateral *c);
 
 /* ---- TCB Info, QE Identity and TCB status --------------------------- */

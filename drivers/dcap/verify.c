@@ -287,8 +287,8 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 				 "QE vendor id %s is not Intel's quoting enclave",
 				 a);
 	}
-	r = dcap_collateral_load(args->collateral, args->n_collateral, &coll,
-				 err);
+	r = dcap_collateral_load(v->certs, args->collateral,
+				 args->n_collateral, &coll, err);
 	if (r != ATOLL_OK)
 		return r;
 
@@ -298,7 +298,8 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 		goto out;
 	}
 	if (q->cert_type == DCAP_CERT_PCK_CHAIN) {
-		r = dcap_certs_load(q->cert_data, q->cert_len, pool, err);
+		r = dcap_certs_load(v->certs, q->cert_data, q->cert_len, pool,
+				    err);
 		if (r != ATOLL_OK) {
 			r = dcap_fail(err, ATOLL_E_FORMAT,
 				  "PCK chain in the quote (%zu bytes) is not a PEM or DER certificate list",

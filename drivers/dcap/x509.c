@@ -75,8 +75,8 @@ static bool is_pem(const uint8_t *d, size_t len)
 	return len - i >= 10 && memcmp(d + i, "-----BEGIN", 10) == 0;
 }
 
-static int load_pem(const uint8_t *data, size_t len, STACK_OF(X509) *out,
-		    size_t *count)
+static int load_pem(struct dcap_x509_cache *xc, const uint8_t *data,
+		    size_t len, STACK_OF(X509) *out, size_t *count)
 {
 	BIO *bio = BIO_new_mem_buf(data, (int)len);
 	int r = 0;
@@ -97,9 +97,8 @@ static int load_pem(const uint8_t *data, size_t len, STACK_OF(X509) *out,
 			break;
 		}
 		if (strcmp(name, "CERTIFICATE") == 0) {
-			const unsigned char *p = der;
-			X509 *x = d2i_X509(NULL, &p, der_len);
-			if (!x || p != der + der_len || dcap_certs_add(out, x) < 0)
+			X509 *x = dcap_x509_parse(xc, der, (size_t)der_len);
+			if (!x || dcap_certs_add(out, x) < 0)
 				r = -1;
 			else
 				(*count)++;
@@ -116,21 +115,25 @@ static int load_pem(const uint8_t *data, size_t len, STACK_OF(X509) *out,
 	return r;
 }
 
-static int load_der(const uint8_t *data, size_t len, STACK_OF(X509) *out,
-		    size_t *count)
+static int load_der(struct dcap_x509_cache *xc, const uint8_t *data,
+		    size_t len, STACK_OF(X509) *out, size_t *count)
 {
-	const unsigned char *p = data, *end = data + len;
+	struct der in = { data, len };
 
-	while (p < end) {
-		const unsigned char *start = p;
-		X509 *x = d2i_X509(NULL, &p, end - p);
+	while (in.len > 0) {
+		const uint8_t *start = in.p;
+		struct der body;
+		uint8_t tag;
+		X509 *x = NULL;
+
+		/* The outer SEQUENCE bounds each certificate. */
+		if (der_read(&in, &tag, &body) == 0 && tag == 0x30)
+			x = dcap_x509_parse(xc, start, (size_t)(in.p - start));
 		if (!x) {
 			/* Zero padding after the last certificate is fine. */
-			for (const unsigned char *z = start; z < end; z++)
-				if (*z != 0) {
-					ERR_clear_error();
+			for (const uint8_t *z = start; z < data + len; z++)
+				if (*z != 0)
 					return -1;
-				}
 			break;
 		}
 		int r = dcap_certs_add(out, x);
@@ -139,12 +142,11 @@ static int load_der(const uint8_t *data, size_t len, STACK_OF(X509) *out,
 			return -1;
 		(*count)++;
 	}
-	ERR_clear_error();
 	return 0;
 }
 
-int dcap_certs_load(const uint8_t *data, size_t len, STACK_OF(X509) *out,
-		    atoll_err *err)
+int dcap_certs_load(struct dcap_x509_cache *xc, const uint8_t *data,
+		    size_t len, STACK_OF(X509) *out, atoll_err *err)
 {
 	size_t count = 0;
 	int r;
@@ -152,9 +154,9 @@ int dcap_certs_load(const uint8_t *data, size_t len, STACK_OF(X509) *out,
 	if (len > INT32_MAX)
 		return dcap_fail(err, ATOLL_E_FORMAT, "certificate data too large");
 	if (is_pem(data, len))
-		r = load_pem(data, len, out, &count);
+		r = load_pem(xc, data, len, out, &count);
 	else
-		r = load_der(data, len, out, &count);
+		r = load_der(xc, data, len, out, &count);
 	if (r < 0 || count == 0)
 		return dcap_fail(err, ATOLL_E_FORMAT,
 				 "certificate data (%zu bytes) is not a PEM or DER certificate list",

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	atoll_blob b = { data, len };
 	atoll_err err;
 
-	if (dcap_collateral_load(&b, 1, &c, &err) != ATOLL_OK)
+	if (dcap_collateral_load(NULL, &b, 1, &c, &err) != ATOLL_OK)
 		return 0;
 	for (size_t i = 0; i < c.n_items; i++) {
 		const struct dcap_json_item *it = &c.items[i];

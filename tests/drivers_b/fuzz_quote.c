@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (q.cert_type != DCAP_CERT_PCK_CHAIN)
 		return 0;
 	STACK_OF(X509) *certs = sk_X509_new_null();
-	if (certs && dcap_certs_load(q.cert_data, q.cert_len, certs, &err) ==
+	if (certs && dcap_certs_load(NULL, q.cert_data, q.cert_len, certs, &err) ==
 			     ATOLL_OK)
 		dcap_pck_ext_from_cert(sk_X509_value(certs, 0), &e, &err);
 	sk_X509_pop_free(certs, X509_free);

@@ -53,7 +53,7 @@ static void put_quote(const char *name, const uint8_t *d, size_t len)
 	    q.cert_type != DCAP_CERT_PCK_CHAIN)
 		return;
 	STACK_OF(X509) *certs = sk_X509_new_null();
-	if (certs && dcap_certs_load(q.cert_data, q.cert_len, certs, &err) ==
+	if (certs && dcap_certs_load(NULL, q.cert_data, q.cert_len, certs, &err) ==
 			     ATOLL_OK)
 		for (int i = 0; i < sk_X509_num(certs); i++) {
 			snprintf(ext, sizeof(ext), "%s.ext%d", name, i);

@@ -155,6 +155,37 @@ static void test_cache(void)
 	dcap_cache_put(NULL, k1, 0, 1);
 }
 
+static void test_x509_cache(void)
+{
+	struct gen_pki p;
+	size_t l1, l2;
+
+	printf("parsed-certificate cache\n");
+	CHECK_INT(gen_pki_init(&p, NULL, NULL), 0);
+	uint8_t *d1 = gen_der(p.root, &l1), *d2 = gen_der(p.ca, &l2);
+	struct dcap_x509_cache *xc = dcap_x509_cache_new(1);
+	X509 *a = dcap_x509_parse(xc, d1, l1);
+	X509 *b = dcap_x509_parse(xc, d1, l1);
+	CHECK(a && a == b);
+	X509 *c = dcap_x509_parse(xc, d2, l2); /* evicts the root */
+	X509 *d = dcap_x509_parse(xc, d1, l1);
+	CHECK(c && d && d != a && X509_cmp(a, d) == 0);
+	CHECK(dcap_x509_parse(xc, d1, l1 - 1) == NULL);
+	X509 *e = dcap_x509_parse(NULL, d2, l2);
+	CHECK(e && X509_cmp(e, c) == 0);
+	X509_free(e);
+	X509_free(a);
+	X509_free(b);
+	X509_free(c);
+	X509_free(d);
+	CHECK(dcap_x509_cache_free(xc) == NULL);
+	CHECK(dcap_x509_cache_free(NULL) == NULL);
+	CHECK(dcap_x509_cache_new(0) == NULL);
+	free(d1);
+	free(d2);
+	gen_pki_free(&p);
+}
+
 static void test_config(void)
 {
 	struct dcap_verifier v;
@@ -284,7 +315,7 @@ static void test_collateral_sort(void)
 		b[c.n - 1 - i] = (atoll_blob){ c.data[i], c.len[i] };
 	uint8_t sig[64] = { 0x42 };
 	b[c.n] = (atoll_blob){ sig, 64 };
-	CHECK_INT(dcap_collateral_load(b, c.n + 1, &dc, &err), ATOLL_OK);
+	CHECK_INT(dcap_collateral_load(NULL, b, c.n + 1, &dc, &err), ATOLL_OK);
 	CHECK_INT(sk_X509_num(dc.certs), 2);
 	CHECK_INT(sk_X509_CRL_num(dc.crls), 2);
 	CHECK_INT(dc.n_items, 2);
@@ -324,7 +355,7 @@ static void test_collateral_sort(void)
 	for (size_t i = 0; i < c.n; i++)
 		for (size_t n = 0; n < c.len[i]; n += 7) {
 			atoll_blob t1 = { c.data[i], n };
-			if (dcap_collateral_load(&t1, 1, &dc, &err) == ATOLL_OK)
+			if (dcap_collateral_load(NULL, &t1, 1, &dc, &err) == ATOLL_OK)
 				dcap_collateral_done(&dc);
 		}
 	gen_collateral_free(&c);
@@ -352,6 +383,7 @@ int main(void)
 	test_der();
 	test_quote();
 	test_cache();
+	test_x509_cache();
 	test_config();
 	test_cache_hits();
 	test_collateral_sort();
