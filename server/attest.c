@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "core_impl.h"
+#include "policy.h"
 #include "crypto/envelope.h"
 #include "util/enc.h"
 #include "util/log.h"
@@ -22,13 +23,6 @@
 #define ST_UNATTESTED ATOLL__V1__ISLAND_STATE__ISLAND_STATE_UNATTESTED
 #define ST_ATTESTED ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED
 #define ST_REVOKED ATOLL__V1__ISLAND_STATE__ISLAND_STATE_REVOKED
-/* Evidence may be stamped this far in the future (clock skew). */
-#define MAX_SKEW_S 60
-
-static const char *const DEFAULT_TCB_STATUSES[] = {
-	"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded",
-	"ConfigurationAndSWHardeningNeeded", NULL,
-};
 
 void attest_clear(struct island *is)
 {
@@ -135,90 +129,6 @@ void attest_tick(struct core *c, struct island *is, int64_t now)
 		attest_start(c, is);
 }
 
-static bool digest_listed(const struct digest *list, size_t n, const uint8_t *v, size_t len)
-{
-	for (size_t i = 0; i < n; i++)
-		if (list[i].len == len && CRYPTO_memcmp(list[i].v, v, len) == 0)
-			return true;
-	return false;
-}
-
-/* The policy of coordinator.yaml against normalized claims. 0 or -EACCES
- * with the reason. */
-static int check_policy(const struct tee_policy *p, const struct policy_claims *pc, int64_t now,
-			char *why, size_t why_size)
-{
-	char hex[129];
-	if (pc->debug && !p->allow_debug) {
-		snprintf(why, why_size, "debug enclave refused by policy (allow_debug: false)");
-		return -EACCES;
-	}
-	if (p->n_measurements &&
-	    !digest_listed(p->measurements, p->n_measurements, pc->measurement, pc->measurement_len)) {
-		hex_encode(pc->measurement, pc->measurement_len, hex);
-		snprintf(why, why_size, "measurement %s is not in the policy's allowed list", hex);
-		return -EACCES;
-	}
-	if (p->n_signers && !digest_listed(p->signers, p->n_signers, pc->signer, pc->signer_len)) {
-		hex_encode(pc->signer, pc->signer_len, hex);
-		snprintf(why, why_size, "signer %s is not in the policy's allowed list", hex);
-		return -EACCES;
-	}
-	if (pc->svn < p->min_svn) {
-		snprintf(why, why_size, "svn %" PRIu64 " is below the policy minimum %" PRIu64, pc->svn,
-			 p->min_svn);
-		return -EACCES;
-	}
-	if (pc->tcb < p->min_tcb) {
-		snprintf(why, why_size, "TCB 0x%" PRIx64 " is below the policy minimum 0x%" PRIx64,
-			 pc->tcb, p->min_tcb);
-		return -EACCES;
-	}
-	if (pc->has_tcb_status) {
-		const char *const *ok = p->tcb_statuses ? (const char *const *)p->tcb_statuses
-							: DEFAULT_TCB_STATUSES;
-		bool found = false;
-		for (; *ok; ok++)
-			if (strcmp(*ok, pc->tcb_status) == 0)
-				found = true;
-		if (!found) {
-			snprintf(why, why_size, "TCB status %s is not accepted by policy", pc->tcb_status);
-			return -EACCES;
-		}
-	}
-	if (pc->issued_at) {
-		int64_t age_ms = now - pc->issued_at * 1000;
-		if (age_ms < -MAX_SKEW_S * 1000) {
-			snprintf(why, why_size, "evidence is dated %lld s in the future",
-				 (long long)(-age_ms / 1000));
-			return -EACCES;
-		}
-		if (p->max_evidence_age_ms && age_ms > p->max_evidence_age_ms) {
-			snprintf(why, why_size, "evidence is %lld s old, the policy allows %lld s",
-				 (long long)(age_ms / 1000), (long long)(p->max_evidence_age_ms / 1000));
-			return -EACCES;
-		}
-	}
-	return 0;
-}
-
-static char *claim_text(const atoll_claim *cl)
-{
-	switch (cl->type) {
-	case ATOLL_CLAIM_BYTES:
-		return hex_dup(cl->bytes, cl->len);
-	case ATOLL_CLAIM_STRING:
-		return strndup((const char *)cl->bytes, cl->len);
-	case ATOLL_CLAIM_UINT: {
-		char *s;
-		return asprintf(&s, "%" PRIu64, cl->u64) < 0 ? NULL : s;
-	}
-	case ATOLL_CLAIM_BOOL:
-		return strdup(cl->u64 ? "true" : "false");
-	}
-	return strdup("?");
-}
-
 static int add_claim(struct island *is, const char *name, char *value)
 {
 	if (!value)
@@ -275,7 +185,7 @@ static void remember(struct island *is, const Atoll__V1__Evidence *ev, const ato
 	add_claim(is, "report_data", hex_dup(cl->report_data, cl->report_data_len));
 	for (size_t i = 0; i < cl->n_extra; i++)
 		if (cl->extra[i].name)
-			add_claim(is, cl->extra[i].name, claim_text(&cl->extra[i]));
+			add_claim(is, cl->extra[i].name, claim_value_text(&cl->extra[i]));
 }
 
 void attest_evidence(struct core *c, struct island *is, const Atoll__V1__Evidence *ev)
@@ -311,9 +221,6 @@ void attest_evidence(struct core *c, struct island *is, const Atoll__V1__Evidenc
 			       d ? "attestation policy" : "verifier driver", is->tee_type);
 		return;
 	}
-	/* Binding: SHA-512(tag || nonce || enclave key), computed here. */
-	uint8_t expected[ENV_REPORT_DATA_LEN];
-	env_report_data(ev->nonce.data, NONCE_LEN, is->enclave_pub, expected);
 	atoll_blob *coll = calloc(ev->n_collateral + 1, sizeof *coll);
 	if (!coll) {
 		set_unattested(c, is, "out of memory");
@@ -321,67 +228,37 @@ void attest_evidence(struct core *c, struct island *is, const Atoll__V1__Evidenc
 	}
 	for (size_t i = 0; i < ev->n_collateral; i++)
 		coll[i] = (atoll_blob){ ev->collateral[i].data, ev->collateral[i].len };
-	atoll_verify_args args = {
-		.struct_size = sizeof args,
+	struct evidence_in in = {
 		.evidence = ev->evidence.data,
 		.evidence_len = ev->evidence.len,
 		.collateral = coll,
 		.n_collateral = ev->n_collateral,
-		.expected_report_data = expected,
-		.expected_report_data_len = sizeof expected,
-		.verify_time = now / 1000,
+		.nonce = ev->nonce.data,
+		.nonce_len = NONCE_LEN,
+		.enclave_pub = is->enclave_pub,
+		.now_ms = now,
 	};
 	atoll_claims *cl = NULL;
-	atoll_err aerr = { "" };
-	int r = d->d->verify(d->ctx, &args, &cl, &aerr);
+	struct policy_claims pc;
+	char why[768];
+	int r = evidence_judge(d, p, &in, &cl, &pc, why, sizeof why);
 	free(coll);
-	if (r != ATOLL_OK) {
-		set_unattested(c, is, "evidence rejected by the %s driver (%s): %s",
-			       is->tee_type, atoll_status_name(r), aerr.msg);
+	if (r < 0) {
+		set_unattested(c, is, "%s", why);
 		return;
 	}
-	char why[512];
-	struct policy_claims pc = { 0 };
-	if (cl->report_data_len != sizeof expected ||
-	    CRYPTO_memcmp(cl->report_data, expected, sizeof expected) != 0) {
-		snprintf(why, sizeof why,
-			 "report data does not bind the challenge nonce and the enclave key");
-		goto refused;
-	}
-	if (cl->measurement_len > sizeof pc.measurement || cl->signer_len > sizeof pc.signer) {
-		snprintf(why, sizeof why, "driver returned over-long claims");
-		goto refused;
-	}
-	memcpy(pc.measurement, cl->measurement, cl->measurement_len);
-	pc.measurement_len = cl->measurement_len;
-	memcpy(pc.signer, cl->signer, cl->signer_len);
-	pc.signer_len = cl->signer_len;
-	pc.debug = cl->debug;
-	pc.svn = cl->svn;
-	pc.tcb = cl->tcb;
-	if (cl->tcb_status) {
-		snprintf(pc.tcb_status, sizeof pc.tcb_status, "%s", cl->tcb_status);
-		pc.has_tcb_status = true;
-	}
-	pc.issued_at = cl->issued_at;
-	if (check_policy(p, &pc, now, why, sizeof why) < 0)
-		goto refused;
 	remember(is, ev, cl, &pc);
-	d->d->claims_free(d->ctx, cl);
 	is->state = ST_ATTESTED;
 	is->reason[0] = 0;
 	is->attested_ms = now;
 	is->valid_until_ms = is->next_challenge_ms;
 	if (cl->not_after && cl->not_after * 1000 < is->valid_until_ms)
 		is->valid_until_ms = cl->not_after * 1000;
+	d->d->claims_free(d->ctx, cl);
 	log_info("island %s attested (%s)", is->id, is->tee_type);
 	send_result(is);
 	island_refresh(c, is);
 	island_fill(c, is);
-	return;
-refused:
-	d->d->claims_free(d->ctx, cl);
-	set_unattested(c, is, "%s", why);
 }
 
 void attest_recheck(struct core *c, struct island *is)
@@ -395,7 +272,7 @@ void attest_recheck(struct core *c, struct island *is)
 			       is->tee_type);
 		return;
 	}
-	if (check_policy(p, &is->pc, now_ms(), why, sizeof why) < 0)
+	if (policy_check(p, &is->pc, now_ms(), why, sizeof why) < 0)
 		set_unattested(c, is, "policy reload: %s", why);
 }
 

@@ -1,5 +1,6 @@
 /* coordinator.yaml: reading and validating every section. */
 #include "config.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -519,4 +520,33 @@ const struct tee_policy *coord_config_policy(const struct coord_config *c, const
 		if (strcmp(c->policy.tees[i].tee, tee) == 0)
 			return &c->policy.tees[i];
 	return NULL;
+}
+
+int policy_config_load(const char *path, struct coord_config **ret, char *err, size_t err_size)
+{
+	static const char *const keys[] = { "drivers", "policy", NULL };
+	struct cfg c = { 0 };
+	struct ynode *root = NULL;
+	struct coord_config *cc = calloc(1, sizeof *cc);
+	int e;
+	if (!cc)
+		return -ENOMEM;
+	cc->policy.reattest_interval_ms = 300000;
+	cc->policy.challenge_ttl_ms = 30000;
+	if (!(cc->file = strdup(path))) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	if ((e = cfg_load(&c, path, &root)) < 0 || (e = cfg_check_keys(&c, root, "", keys)) < 0 ||
+	    (e = read_drivers(&c, root, cc)) < 0 || (e = read_policy(&c, root, cc)) < 0 ||
+	    (e = check_policy_drivers(&c, root, cc)) < 0)
+		goto fail;
+	ynode_free(root);
+	*ret = cc;
+	return 0;
+fail:
+	snprintf(err, err_size, "%s", c.err[0] ? c.err : "out of memory");
+	ynode_free(root);
+	coord_config_free(cc);
+	return e;
 }

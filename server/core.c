@@ -95,6 +95,13 @@ void jobview_init(struct jobview *v, const struct job_row *r)
 	j->deadline = &v->deadline;
 	j->duration_ms = (uint64_t)r->duration_ms;
 	j->credits_used = r->credits;
+	struct env_input_info info;
+	if (r->mode == ATOLL_MODE_TEE && r->input &&
+	    env_inspect_input(r->input, r->input_len, &info) == ENV_OK) {
+		memcpy(v->envelope_id, info.envelope_id, sizeof v->envelope_id);
+		j->input_envelope_id.data = v->envelope_id;
+		j->input_envelope_id.len = sizeof v->envelope_id;
+	}
 	if (r->state == ST_COMPLETED) {
 		atoll__v1__job_output__init(&v->output);
 		if (r->output_encrypted) {
@@ -1000,9 +1007,13 @@ int core_submit(struct core *c, const char *tenant, const Atoll__V1__SubmitJobRe
 		log_error("store: cannot record the state of %s", r->id);
 	/* Answer with the row as it stands now. */
 	*ret_row = j->row;
-	ret_row->input = NULL;
 	ret_row->output = NULL;
-	ret_row->input_len = ret_row->output_len = 0;
+	ret_row->output_len = 0;
+	ret_row->input = malloc(j->row.input_len + 1);
+	if (ret_row->input)
+		memcpy(ret_row->input, j->row.input, j->row.input_len);
+	else
+		ret_row->input_len = 0;
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 fail:

@@ -84,6 +84,7 @@ struct jobview {
 	Atoll__V1__Job job;
 	Google__Protobuf__Timestamp created, started, completed, deadline;
 	Atoll__V1__JobOutput output;
+	uint8_t envelope_id[16];
 };
 void jobview_init(struct jobview *v, const struct job_row *r);
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "core.h"
+#include "policy.h"
 #include "util/buf.h"
 #include "util/hmap.h"
 
@@ -78,20 +79,6 @@ struct offer {
 struct claim_kv {
 	char *name;
 	char *value;
-};
-
-/* The normalized claims policy decisions use, kept so that a policy reload
- * can re-judge an island without new evidence. */
-struct policy_claims {
-	uint8_t measurement[64];
-	size_t measurement_len;
-	uint8_t signer[64];
-	size_t signer_len;
-	int debug;
-	uint64_t svn, tcb;
-	char tcb_status[64];
-	bool has_tcb_status;
-	int64_t issued_at; /* seconds, 0 unknown */
 };
 
 struct island {

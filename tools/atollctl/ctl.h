@@ -1,0 +1,80 @@
+/* atollctl: shared state and helpers of the subcommands. */
+#ifndef ATOLL_TOOLS_CTL_H
+#define ATOLL_TOOLS_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "rpc/client.h"
+#include "util/buf.h"
+
+struct ctl {
+	const char *addr;
+	const char *api_key;
+	const char *keystore;
+	const char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
+	bool json;
+	int64_t timeout_ms;
+	rpc_client *client; /* opened on first use */
+	char auth[1100];
+};
+
+/* Print "atollctl: ..." to stderr; returns 1 (the exit status). */
+int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message, then exit status 2. */
+int ctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A unary call with the API key; 0 with *ret, or prints the error and
+ * returns 1. */
+int ctl_call(struct ctl *c, const char *method, const ProtobufCMessage *req,
+	     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret);
+/* Open a stream with the API key. */
+int ctl_stream(struct ctl *c, const char *method, const ProtobufCMessage *req,
+	       rpc_stream **ret);
+rpc_client *ctl_client(struct ctl *c);
+
+/* Print a message as JSON (proto field names, indented). */
+int ctl_print_json(const ProtobufCMessage *m, bool emit_defaults);
+/* Read an argument that is inline text, @file, or "-" for stdin. */
+int ctl_read_arg(const char *arg, struct buf *out);
+
+/* Subcommands: argc/argv start at the subcommand's own name. */
+int cmd_submit(struct ctl *c, int argc, char **argv);
+int cmd_get(struct ctl *c, int argc, char **argv);
+int cmd_watch(struct ctl *c, int argc, char **argv);
+int cmd_list(struct ctl *c, int argc, char **argv);
+int cmd_cancel(struct ctl *c, int argc, char **argv);
+int cmd_stats(struct ctl *c, int argc, char **argv);
+int cmd_usage(struct ctl *c, int argc, char **argv);
+int cmd_islands(struct ctl *c, int argc, char **argv);
+int cmd_keys(struct ctl *c, int argc, char **argv);
+int cmd_encrypt(struct ctl *c, int argc, char **argv);
+int cmd_decrypt(struct ctl *c, int argc, char **argv);
+int cmd_run(struct ctl *c, int argc, char **argv);
+int cmd_hash_key(struct ctl *c, int argc, char **argv);
+int cmd_sim(struct ctl *c, int argc, char **argv);
+int cmd_verify(struct ctl *c, int argc, char **argv);
+
+/* Local keystore (keys.c). */
+struct local_key {
+	char key_id[64];
+	int algorithm; /* atoll.v1.KeyAlgorithm */
+	uint8_t pub[32], priv[32];
+};
+int keystore_load(struct ctl *c, const char *key_id, struct local_key *out);
+void local_key_wipe(struct local_key *k);
+
+/* Seal input to the islands that pass the client's own policy (keys.c).
+ * Appends the envelope to out and the ids of the recipients to ids. */
+int seal_for_workload(struct ctl *c, const char *policy_path, const struct local_key *k,
+		      uint32_t workload_id, const uint8_t *pt, size_t len, struct buf *out,
+		      struct buf *ids);
+/* Watch a job to its end, printing output as it comes (decrypted with k
+ * when the job is confidential and k is given). Returns the exit status:
+ * 0 completed, 1 otherwise. */
+int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool quiet_state);
+
+#endif

@@ -1,0 +1,678 @@
+/* atollctl keys, encrypt, decrypt and run: the client side of confidential
+ * jobs. Private keys live in a local keystore (one 0600 file per key in a
+ * 0700 directory); the coordinator only ever sees public keys. Before
+ * sealing input, atollctl verifies each island's evidence itself with the
+ * TEE drivers and the policy file the client chose. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "atoll/v1/confidential.pb-c.h"
+#include "atoll/v1/jobs.pb-c.h"
+#include "crypto/envelope.h"
+#include "ctl.h"
+#include "json/json.h"
+#include "pbjson/pbjson.h"
+#include "plugin/plugin.h"
+#include "policy.h"
+#include "util/enc.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+
+#define MAX_ISLANDS ENV_MAX_RECIPIENTS
+
+/* ---- keystore ---- */
+
+static int keystore_dir(struct ctl *c, char *out, size_t size)
+{
+	if (c->keystore) {
+		snprintf(out, size, "%s", c->keystore);
+	} else {
+		const char *home = getenv("HOME");
+		if (!home)
+			return -ENOENT;
+		snprintf(out, size, "%s/.atoll", home);
+		mkdir(out, 0700);
+		snprintf(out, size, "%s/.atoll/keys", home);
+	}
+	if (mkdir(out, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+void local_key_wipe(struct local_key *k)
+{
+	OPENSSL_cleanse(k, sizeof *k);
+}
+
+static int keystore_save(struct ctl *c, const struct local_key *k)
+{
+	char dir[4096], path[4200];
+	int e = keystore_dir(c, dir, sizeof dir);
+	if (e < 0)
+		return e;
+	snprintf(path, sizeof path, "%s/%s.json", dir, k->key_id);
+	struct buf b = { 0 };
+	struct json_writer w;
+	char ts[40];
+	rfc3339_format(now_ms(), ts, sizeof ts);
+	jw_init(&w, &b);
+	jw_object_begin(&w);
+	jw_key(&w, "key_id");
+	jw_string(&w, k->key_id);
+	jw_key(&w, "algorithm");
+	jw_string(&w, "x25519-hpke");
+	jw_key(&w, "public_key");
+	jw_base64(&w, k->pub, 32);
+	jw_key(&w, "private_key");
+	jw_base64(&w, k->priv, 32);
+	jw_key(&w, "created_at");
+	jw_string(&w, ts);
+	jw_object_end(&w);
+	buf_putc(&b, '\n');
+	e = w.error ? w.error : write_file_atomic(path, b.data, b.len, 0600);
+	buf_free(&b); /* wiped */
+	return e;
+}
+
+int keystore_load(struct ctl *c, const char *key_id, struct local_key *out)
+{
+	char dir[4096], path[4200];
+	int e = keystore_dir(c, dir, sizeof dir);
+	if (e < 0)
+		return e;
+	if (strchr(key_id, '/') || strlen(key_id) >= sizeof out->key_id)
+		return -EINVAL;
+	snprintf(path, sizeof path, "%s/%s.json", dir, key_id);
+	uint8_t *data;
+	size_t len;
+	if ((e = read_file(path, 1 << 16, &data, &len)) < 0)
+		return e;
+	json_value *v = NULL;
+	char err[128];
+	e = json_parse((char *)data, len, &v, err, sizeof err);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	if (e < 0)
+		return -EBADMSG;
+	const char *pub = json_string(json_get(v, "public_key"), NULL);
+	const char *priv = json_string(json_get(v, "private_key"), NULL);
+	uint8_t tmp[48];
+	e = -EBADMSG;
+	memset(out, 0, sizeof *out);
+	snprintf(out->key_id, sizeof out->key_id, "%s", key_id);
+	out->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
+	if (pub && priv && base64_decode(pub, strlen(pub), tmp) == 32) {
+		memcpy(out->pub, tmp, 32);
+		if (base64_decode(priv, strlen(priv), tmp) == 32) {
+			memcpy(out->priv, tmp, 32);
+			uint8_t check[32];
+			/* A file whose halves do not match is corrupt. */
+			if (x25519_public_from_private(out->priv, check) == 0 &&
+			    CRYPTO_memcmp(check, out->pub, 32) == 0)
+				e = 0;
+		}
+	}
+	OPENSSL_cleanse(tmp, sizeof tmp);
+	json_free(v);
+	if (e < 0)
+		local_key_wipe(out);
+	return e;
+}
+
+/* Make a key pair here and register its public half. */
+static int create_x25519(struct ctl *c, const char *label, struct local_key *k)
+{
+	memset(k, 0, sizeof *k);
+	if (x25519_keygen(k->priv, k->pub) != 0)
+		return ctl_fail("cannot generate a key");
+	Atoll__V1__CreateKeyRequest req = ATOLL__V1__CREATE_KEY_REQUEST__INIT;
+	req.algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
+	req.public_key.data = k->pub;
+	req.public_key.len = 32;
+	req.label = (char *)(label ? label : "");
+	Atoll__V1__Key *key;
+	if (ctl_call(c, "/atoll.v1.Confidential/CreateKey", &req.base, &atoll__v1__key__descriptor,
+		     (ProtobufCMessage **)&key)) {
+		local_key_wipe(k);
+		return 1;
+	}
+	snprintf(k->key_id, sizeof k->key_id, "%s", key->key_id);
+	k->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
+	protobuf_c_message_free_unpacked(&key->base, NULL);
+	int e = keystore_save(c, k);
+	if (e < 0) {
+		local_key_wipe(k);
+		return ctl_fail("cannot write the keystore: %s", strerror(-e));
+	}
+	return 0;
+}
+
+static int print_key(const struct local_key *k)
+{
+	struct buf b = { 0 };
+	struct json_writer w;
+	jw_init(&w, &b);
+	jw_object_begin(&w);
+	jw_key(&w, "key_id");
+	jw_string(&w, k->key_id);
+	jw_key(&w, "public_key");
+	jw_base64(&w, k->pub, 32);
+	jw_object_end(&w);
+	printf("%s\n", buf_cstr(&b));
+	buf_free(&b);
+	return 0;
+}
+
+int cmd_keys(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		printf("usage: atollctl keys create [--type x25519] [--label TEXT]\n"
+		       "       atollctl keys list\n"
+		       "create makes a key pair on this machine, registers the public key with\n"
+		       "the coordinator and keeps the private key in the keystore (0600).\n");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "list") == 0) {
+		char dir[4096];
+		if (keystore_dir(c, dir, sizeof dir) < 0)
+			return ctl_fail("no keystore directory");
+		DIR *d = opendir(dir);
+		if (!d)
+			return ctl_fail("cannot read %s: %s", dir, strerror(errno));
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			size_t n = strlen(de->d_name);
+			if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0)
+				printf("%.*s\n", (int)(n - 5), de->d_name);
+		}
+		closedir(d);
+		return 0;
+	}
+	if (strcmp(argv[1], "create") != 0)
+		return ctl_usage("unknown keys command '%s'", argv[1]);
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "label", required_argument, NULL, 'l' },
+		{ 0 },
+	};
+	const char *type = "x25519", *label = NULL;
+	int o;
+	/* Options follow the second word: parse argv[1..] as its own vector. */
+	optind = 0;
+	argc--;
+	argv++;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 't': type = optarg; break;
+		case 'l': label = optarg; break;
+		default: return 2;
+		}
+	}
+	if (strcmp(type, "x25519") != 0)
+		return ctl_usage("--type: x25519 (paillier keys: see atollctl keys create --type "
+				 "paillier in a build with homomorphic support)");
+	struct local_key k;
+	int rc = create_x25519(c, label, &k);
+	if (rc)
+		return rc;
+	rc = print_key(&k);
+	local_key_wipe(&k);
+	return rc;
+}
+
+/* ---- verifying islands and sealing ---- */
+
+struct verifier {
+	struct coord_config *pol;
+	struct loaded_driver *drivers;
+	size_t n;
+};
+
+static void verifier_free(struct verifier *v)
+{
+	for (size_t i = v->n; i-- > 0;)
+		plugin_unload_driver(&v->drivers[i]);
+	free(v->drivers);
+	coord_config_free(v->pol);
+}
+
+static int verifier_load(const char *policy_path, struct verifier *v)
+{
+	char err[1024];
+	memset(v, 0, sizeof *v);
+	if (policy_config_load(policy_path, &v->pol, err, sizeof err) < 0)
+		return ctl_fail("%s", err);
+	v->drivers = calloc(v->pol->n_drivers + 1, sizeof *v->drivers);
+	if (!v->drivers)
+		return ctl_fail("out of memory");
+	for (size_t i = 0; i < v->pol->n_drivers; i++) {
+		const struct plugin_cfg *pc = &v->pol->drivers[i];
+		if (plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, v->drivers, v->n,
+				       &v->drivers[v->n], err, sizeof err) < 0)
+			return ctl_fail("%s", err);
+		v->n++;
+	}
+	return 0;
+}
+
+int seal_for_workload(struct ctl *c, const char *policy_path, const struct local_key *k,
+		      uint32_t workload_id, const uint8_t *pt, size_t len, struct buf *out,
+		      struct buf *ids)
+{
+	if (!policy_path)
+		return ctl_usage("a policy file is needed to decide which islands to trust "
+				 "(--policy FILE or ATOLL_POLICY)");
+	struct verifier v;
+	if (verifier_load(policy_path, &v)) {
+		verifier_free(&v);
+		return 1;
+	}
+	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
+	req.workload_id = workload_id;
+	Atoll__V1__ListAttestedIslandsResponse *resp = NULL;
+	if (ctl_call(c, "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
+		     &atoll__v1__list_attested_islands_response__descriptor,
+		     (ProtobufCMessage **)&resp)) {
+		verifier_free(&v);
+		return 1;
+	}
+	uint8_t(*keys)[32] = calloc(MAX_ISLANDS, 32);
+	struct buf why = { 0 };
+	size_t n = 0;
+	int rc = 1;
+	if (!keys) {
+		ctl_fail("out of memory");
+		goto out;
+	}
+	/* Trust no claim of the coordinator: every island is judged here. */
+	for (size_t i = 0; i < resp->n_islands && n < MAX_ISLANDS; i++) {
+		Atoll__V1__AttestedIsland *a = resp->islands[i];
+		const struct loaded_driver *d = NULL;
+		for (size_t k2 = 0; k2 < v.n; k2++)
+			if (strcmp(v.drivers[k2].name, a->tee_type) == 0)
+				d = &v.drivers[k2];
+		const struct tee_policy *p = coord_config_policy(v.pol, a->tee_type);
+		if (!d || !p) {
+			buf_printf(&why, "\n  %s: your policy has no %s for TEE '%s'", a->island_id,
+				   d ? "policy" : "driver", a->tee_type);
+			continue;
+		}
+		if (a->enclave_public_key.len != 32 || !a->nonce.len) {
+			buf_printf(&why, "\n  %s: no enclave key or challenge", a->island_id);
+			continue;
+		}
+		atoll_blob *coll = calloc(a->n_collateral + 1, sizeof *coll);
+		if (!coll)
+			continue;
+		for (size_t m = 0; m < a->n_collateral; m++)
+			coll[m] = (atoll_blob){ a->collateral[m].data, a->collateral[m].len };
+		struct evidence_in in = {
+			.evidence = a->evidence.data,
+			.evidence_len = a->evidence.len,
+			.collateral = coll,
+			.n_collateral = a->n_collateral,
+			.nonce = a->nonce.data,
+			.nonce_len = a->nonce.len,
+			.enclave_pub = a->enclave_public_key.data,
+			.now_ms = now_ms(),
+		};
+		atoll_claims *cl = NULL;
+		struct policy_claims pc;
+		char reason[768];
+		int r = evidence_judge(d, p, &in, &cl, &pc, reason, sizeof reason);
+		free(coll);
+		if (r < 0) {
+			buf_printf(&why, "\n  %s: %s", a->island_id, reason);
+			continue;
+		}
+		d->d->claims_free(d->ctx, cl);
+		memcpy(keys[n++], a->enclave_public_key.data, 32);
+		if (ids->len)
+			buf_putc(ids, ',');
+		buf_puts(ids, a->island_id);
+	}
+	if (!n) {
+		ctl_fail("no island serving workload %u passed verification against %s%s",
+			 workload_id, policy_path,
+			 why.len ? buf_cstr(&why) : " (the coordinator lists no attested island)");
+		goto out;
+	}
+	int e = env_seal_input(HPKE_AEAD_AES_256_GCM, workload_id, k->pub,
+			       (const uint8_t(*)[32])keys, n, pt, len, out);
+	if (e != ENV_OK) {
+		ctl_fail("cannot seal the input: %s", env_strerror(e));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(keys);
+	buf_free(&why);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	verifier_free(&v);
+	return rc;
+}
+
+/* The job input document from an argument or flags: the JSON a backend
+ * reads, the same as a plain job's input. */
+static int input_document(const char *arg, const char *prompt, struct buf *out)
+{
+	Atoll__V1__JobInput *in = NULL;
+	struct buf raw = { 0 };
+	char err[512];
+	if (prompt) {
+		struct json_writer w;
+		jw_init(&w, out);
+		jw_object_begin(&w);
+		jw_key(&w, "prompt");
+		jw_string(&w, prompt);
+		jw_object_end(&w);
+		return w.error ? ctl_fail("out of memory") : 0;
+	}
+	if (!arg)
+		return ctl_usage("the input is needed: a JSON job input such as "
+				 "'{\"prompt\": \"...\"}' (or @FILE, -), or --prompt TEXT");
+	if (ctl_read_arg(arg, &raw) < 0)
+		return ctl_fail("cannot read %s", arg);
+	const char *text = buf_cstr(&raw);
+	int r = pbjson_read(&atoll__v1__job_input__descriptor, text, raw.len, 0,
+			    (ProtobufCMessage **)&in, err, sizeof err);
+	buf_free(&raw);
+	if (r < 0)
+		return ctl_fail("the input is not a job input: %s", err);
+	if (in->encrypted || in->ciphertext.len || in->homomorphic) {
+		protobuf_c_message_free_unpacked(&in->base, NULL);
+		return ctl_fail("the input to encrypt must be plain (prompt, features, record or data)");
+	}
+	r = pbjson_write(&in->base, PBJSON_ORIGINAL_NAMES, out);
+	protobuf_c_message_free_unpacked(&in->base, NULL);
+	return r < 0 ? ctl_fail("cannot encode the input") : 0;
+}
+
+static int parse_common(int argc, char **argv, const char **key_id, long *workload,
+			const char **policy, const char **prompt, const char **arg, bool *confidential,
+			long *timeout, const char *help)
+{
+	static const struct option opts[] = {
+		{ "key-id", required_argument, NULL, 'k' },
+		{ "workload", required_argument, NULL, 'w' },
+		{ "policy", required_argument, NULL, 'P' },
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "confidential", no_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'k': *key_id = optarg; break;
+		case 'w': *workload = atol(optarg); break;
+		case 'P': *policy = optarg; break;
+		case 'p': *prompt = optarg; break;
+		case 'c': *confidential = true; break;
+		case 't': *timeout = atol(optarg); break;
+		case 'h': printf("%s", help); return -1;
+		default: return 2;
+		}
+	}
+	if (optind < argc)
+		*arg = argv[optind++];
+	if (optind < argc)
+		return ctl_usage("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int cmd_encrypt(struct ctl *c, int argc, char **argv)
+{
+	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
+	long workload = 0, timeout = 0;
+	bool conf = false;
+	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+			     "usage: atollctl encrypt --key-id ck_... --workload ID --policy FILE\n"
+			     "                        (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "Seals the input to every island serving the workload whose evidence\n"
+			     "passes YOUR policy file, and prints a job input to submit.\n");
+	if (r)
+		return r < 0 ? 0 : r;
+	if (!key_id || workload <= 0)
+		return ctl_usage("--key-id and --workload are needed");
+	struct local_key k;
+	if ((r = keystore_load(c, key_id, &k)) < 0)
+		return ctl_fail("key %s is not in the local keystore: %s", key_id, strerror(-r));
+	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
+	int rc = input_document(arg, prompt, &doc);
+	if (!rc)
+		rc = seal_for_workload(c, policy, &k, (uint32_t)workload, doc.data, doc.len, &env, &ids);
+	if (!rc) {
+		struct buf b = { 0 };
+		struct json_writer w;
+		jw_init(&w, &b);
+		jw_object_begin(&w);
+		jw_key(&w, "encrypted");
+		jw_bool(&w, true);
+		jw_key(&w, "key_id");
+		jw_string(&w, k.key_id);
+		jw_key(&w, "ciphertext");
+		jw_base64(&w, env.data, env.len);
+		jw_key(&w, "recipients");
+		jw_array_begin(&w);
+		char *list = buf_cstr(&ids);
+		for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			jw_string(&w, t);
+		jw_array_end(&w);
+		jw_object_end(&w);
+		printf("%s\n", buf_cstr(&b));
+		buf_free(&b);
+	}
+	buf_free(&doc);
+	buf_free(&env);
+	buf_free(&ids);
+	local_key_wipe(&k);
+	return rc;
+}
+
+/* Open a job's sealed output with a local key. */
+static int open_job_output(struct ctl *c, const Atoll__V1__Job *job, const struct local_key *k,
+			   const ProtobufCBinaryData *ct, struct buf *pt)
+{
+	if (job->input_envelope_id.len != ENV_ID_LEN)
+		return ctl_fail("job %s has no sealed input", job->id);
+	int e = env_open_output(k->priv, ct->data, ct->len, job->id, job->workload_id,
+				job->input_envelope_id.data, pt);
+	if (e != ENV_OK)
+		return ctl_fail("cannot open the output of %s: %s", job->id, env_strerror(e));
+	return 0;
+}
+
+static int fetch_job(struct ctl *c, const char *id, Atoll__V1__Job **ret)
+{
+	Atoll__V1__GetJobRequest req = ATOLL__V1__GET_JOB_REQUEST__INIT;
+	req.job_id = (char *)id;
+	return ctl_call(c, "/atoll.v1.Jobs/GetJob", &req.base, &atoll__v1__job__descriptor,
+			(ProtobufCMessage **)ret);
+}
+
+static void print_plaintext(struct ctl *c, const struct buf *pt)
+{
+	if (c->json) {
+		Atoll__V1__DecryptResponse r = ATOLL__V1__DECRYPT_RESPONSE__INIT;
+		r.plaintext.data = pt->data;
+		r.plaintext.len = pt->len;
+		char *text = strndup(pt->len ? (const char *)pt->data : "", pt->len);
+		r.text = text && strlen(text) == pt->len ? text : "";
+		ctl_print_json(&r.base, false);
+		free(text);
+		return;
+	}
+	fwrite(pt->data, 1, pt->len, stdout);
+	if (pt->len && pt->data[pt->len - 1] != '\n')
+		putchar('\n');
+}
+
+int cmd_decrypt(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key-id", required_argument, NULL, 'k' },
+		{ "job", required_argument, NULL, 'j' },
+		{ "ciphertext", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *key_id = NULL, *job_id = NULL, *ct_arg = NULL;
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'k': key_id = optarg; break;
+		case 'j': job_id = optarg; break;
+		case 'x': ct_arg = optarg; break;
+		case 'h':
+			printf("usage: atollctl decrypt --job JOB_ID [--key-id ck_...]\n"
+			       "                        [--ciphertext BASE64|@FILE]\n"
+			       "Opens the job's sealed output (fetched from the coordinator unless\n"
+			       "given) with the local private key.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (!job_id)
+		return ctl_usage("--job is needed (the output is bound to its job)");
+	Atoll__V1__Job *job;
+	if (fetch_job(c, job_id, &job))
+		return 1;
+	int rc = 1;
+	struct local_key k = { 0 };
+	struct buf pt = { 0 }, raw = { 0 };
+	uint8_t *ctbuf = NULL;
+	if (!key_id)
+		key_id = job->encryption_key_id;
+	int e = keystore_load(c, key_id, &k);
+	if (e < 0) {
+		ctl_fail("key %s is not in the local keystore: %s", key_id, strerror(-e));
+		goto out;
+	}
+	ProtobufCBinaryData ct = { 0, NULL };
+	if (ct_arg) {
+		if (ctl_read_arg(ct_arg, &raw) < 0) {
+			ctl_fail("cannot read %s", ct_arg);
+			goto out;
+		}
+		ctbuf = malloc(raw.len + 3);
+		long n = ctbuf ? base64_decode((char *)raw.data, raw.len, ctbuf) : -1;
+		if (n < 0) {
+			ctl_fail("--ciphertext is not base64");
+			goto out;
+		}
+		ct.data = ctbuf;
+		ct.len = (size_t)n;
+	} else if (job->output && job->output->encrypted) {
+		ct = job->output->ciphertext;
+	} else {
+		ctl_fail("job %s has no sealed output (state %d)", job_id, job->state);
+		goto out;
+	}
+	if (open_job_output(c, job, &k, &ct, &pt) == 0) {
+		print_plaintext(c, &pt);
+		rc = 0;
+	}
+out:
+	free(ctbuf);
+	buf_free(&raw);
+	buf_free(&pt);
+	local_key_wipe(&k);
+	protobuf_c_message_free_unpacked(&job->base, NULL);
+	return rc;
+}
+
+int cmd_run(struct ctl *c, int argc, char **argv)
+{
+	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
+	long workload = 0, timeout = 0;
+	bool conf = false;
+	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+			     "usage: atollctl run --workload ID [--confidential --policy FILE\n"
+			     "                    [--key-id ck_...]] [--timeout SECONDS]\n"
+			     "                    (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "Confidential: makes (or uses) a local key, verifies the islands' evidence\n"
+			     "against your policy, seals the input, submits, streams and decrypts.\n");
+	if (r)
+		return r < 0 ? 0 : r;
+	if (workload <= 0)
+		return ctl_usage("--workload is needed");
+	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
+	struct local_key k = { 0 };
+	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
+	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
+	Atoll__V1__Job *job = NULL;
+	int rc = input_document(arg, prompt, &doc);
+	if (rc)
+		goto out;
+	req.workload_id = (uint32_t)workload;
+	req.timeout_seconds = (uint32_t)timeout;
+	req.input = &in;
+	if (conf) {
+		if (key_id) {
+			if ((r = keystore_load(c, key_id, &k)) < 0) {
+				rc = ctl_fail("key %s is not in the local keystore: %s", key_id,
+					      strerror(-r));
+				goto out;
+			}
+		} else if ((rc = create_x25519(c, "atollctl run", &k))) {
+			goto out;
+		} else {
+			fprintf(stderr, "created key %s\n", k.key_id);
+		}
+		if ((rc = seal_for_workload(c, policy, &k, (uint32_t)workload, doc.data, doc.len, &env,
+					    &ids)))
+			goto out;
+		fprintf(stderr, "sealed to %s\n", buf_cstr(&ids));
+		req.confidential = true;
+		req.encryption_key_id = k.key_id;
+		in.encrypted = true;
+		in.key_id = k.key_id;
+		in.ciphertext.data = env.data;
+		in.ciphertext.len = env.len;
+	} else {
+		/* The same document a confidential run would seal, sent plain. */
+		Atoll__V1__JobInput *parsed = NULL;
+		char err[256];
+		if (pbjson_read(&atoll__v1__job_input__descriptor, buf_cstr(&doc), doc.len, 0,
+				(ProtobufCMessage **)&parsed, err, sizeof err) < 0) {
+			rc = ctl_fail("%s", err);
+			goto out;
+		}
+		req.input = parsed;
+	}
+	rc = ctl_call(c, "/atoll.v1.Jobs/SubmitJob", &req.base, &atoll__v1__job__descriptor,
+		      (ProtobufCMessage **)&job);
+	if (!conf)
+		protobuf_c_message_free_unpacked(&req.input->base, NULL);
+	if (rc)
+		goto out;
+	fprintf(stderr, "submitted %s\n", job->id);
+	if (conf) {
+		/* The coordinator must report the envelope this client sealed. */
+		struct env_input_info info;
+		env_inspect_input(env.data, env.len, &info);
+		if (job->input_envelope_id.len != ENV_ID_LEN ||
+		    memcmp(job->input_envelope_id.data, info.envelope_id, ENV_ID_LEN) != 0) {
+			rc = ctl_fail("the coordinator reports another input than the one sealed");
+			goto out;
+		}
+	}
+	rc = watch_job(c, job->id, conf ? &k : NULL, false);
+out:
+	if (job)
+		protobuf_c_message_free_unpacked(&job->base, NULL);
+	buf_free(&doc);
+	buf_free(&env);
+	buf_free(&ids);
+	local_key_wipe(&k);
+	return rc;
+}
