@@ -150,6 +150,7 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 	}
 	char jerr[128];
 	json_value *root;
+	double *x = NULL;
 	int r = json_parse((const char *)doc, len, &root, jerr, sizeof jerr);
 	if (r == -ENOMEM)
 		return r;
@@ -161,6 +162,12 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 		set_err(err, err_size, "input: expected a JSON object, got %s",
 			describe(root));
 		r = -EINVAL;
+		goto done_root;
+	}
+	/* Values go to a scratch vector so that ret_x is untouched on failure. */
+	x = malloc(m->n_features * sizeof *x);
+	if (!x) {
+		r = -ENOMEM;
 		goto done_root;
 	}
 	const json_value *features = NULL, *record = NULL;
@@ -189,12 +196,15 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 		set_err(err, err_size, "input: no features or record");
 		r = -EINVAL;
 	} else if (features) {
-		r = parse_features(m, features, ret_x, err, err_size);
+		r = parse_features(m, features, x, err, err_size);
 	} else {
-		r = parse_record(m, record, ret_x, err, err_size);
+		r = parse_record(m, record, x, err, err_size);
 	}
+	if (r == 0)
+		memcpy(ret_x, x, m->n_features * sizeof *x);
 
 done_root:
+	free(x);
 	json_free(root);
 	return r;
 }
