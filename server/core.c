@@ -29,6 +29,7 @@ enum {
 };
 
 static void route(struct core *c, struct job *j, struct island *exclude);
+static void deadline_error(const struct job *j, char *err, size_t size);
 static void finish_job(struct core *c, struct job *j, int state, const char *error);
 
 /* ---- job views ---- */
@@ -1354,10 +1355,14 @@ void core_island_message(struct core *c, struct island *is, const Atoll__V1__Isl
 		const Atoll__V1__JobResult *r = m->result;
 		if (!(j = held_job(c, is, r->job_id, r->attempt)))
 			break; /* late or duplicate: the job has one final result already */
-		if (r->ok) {
+		char err[1200];
+		if (r->ok)
 			finish_job(c, j, ST_COMPLETED, NULL);
+		else if (now_ms() >= j->row.deadline_ms) {
+			/* The island stopped it for the deadline just before we did. */
+			deadline_error(j, err, sizeof err);
+			finish_job(c, j, ST_FAILED, err);
 		} else {
-			char err[1200];
 			snprintf(err, sizeof err, "island %s: %s", is->id,
 				 r->error[0] ? r->error : "the job failed");
 			finish_job(c, j, ST_FAILED, err);
@@ -1479,14 +1484,19 @@ void core_stats_clear(Atoll__V1__Stats *s)
 
 /* ---- timers ---- */
 
+static void deadline_error(const struct job *j, char *err, size_t size)
+{
+	snprintf(err, size, "deadline exceeded: not finished %lld s after submission",
+		 (long long)((j->row.deadline_ms - j->row.created_ms) / 1000));
+}
+
 static void tick(struct core *c, int64_t now)
 {
 	/* Job deadlines. */
 	while (c->n_deadlines && c->deadlines[0]->row.deadline_ms <= now) {
 		struct job *j = c->deadlines[0];
 		char err[200];
-		snprintf(err, sizeof err, "deadline exceeded: not finished %lld s after submission",
-			 (long long)((j->row.deadline_ms - j->row.created_ms) / 1000));
+		deadline_error(j, err, sizeof err);
 		if (j->island) {
 			Atoll__V1__Cancel cm = ATOLL__V1__CANCEL__INIT;
 			cm.job_id = j->row.id;

@@ -1,0 +1,64 @@
+/* A test cluster of real processes on 127.0.0.1: a coordinator, islands
+ * with the sim TEE (a sim CA made for the test) and the echo backend, and a
+ * C client on the gRPC core API. */
+#ifndef ATOLL_TESTS_CLUSTER_H
+#define ATOLL_TESTS_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atoll/v1/confidential.pb-c.h"
+#include "atoll/v1/jobs.pb-c.h"
+#include "harness.h"
+#include "rpc/client.h"
+
+#define MAX_ISLANDS 8
+
+struct cluster {
+	char dir[512];
+	char ca_dir[600];
+	char measurement[97]; /* of atoll-enclave, as the sim driver sees it */
+	struct proc coord;
+	struct proc islands[MAX_ISLANDS];
+	char island_ids[MAX_ISLANDS][64];
+	int n_islands;
+	rpc_client *client;
+	/* Extra YAML for coordinator.yaml: workloads and policy sections. */
+	const char *workloads_yaml;
+	const char *policy_yaml;
+	const char *limits_yaml;
+};
+
+/* Temporary directory, sim CA, the enclave measurement. */
+int cluster_init(struct cluster *cl, const char *name);
+/* Write coordinator.yaml (tenants demo=ak_demo and other=ak_other, island
+ * token it_demo, the sim driver) and start it. When the coordinator was
+ * started before, it reuses the port and store. */
+int cluster_start_coordinator(struct cluster *cl);
+/* An island: a key from the sim CA, island.yaml with the given enclave
+ * workloads YAML (a list) and driver options, started. Returns its index. */
+int cluster_add_island(struct cluster *cl, const char *id, int slots, const char *workloads_yaml,
+		       const char *driver_yaml, const char *token);
+/* Poll GetStats until connected/attested counts are reached. */
+int cluster_wait(struct cluster *cl, uint32_t connected, uint32_t attested, int timeout_ms);
+/* Stop every process with SIGTERM; 0 when all exited 0. */
+int cluster_stop(struct cluster *cl);
+void cluster_dump_logs(struct cluster *cl);
+
+/* Calls with the demo tenant's key (or another). */
+int c_stats(struct cluster *cl, Atoll__V1__Stats **ret);
+int c_submit(struct cluster *cl, const char *api_key, const char *body_json, Atoll__V1__Job **ret,
+	     struct rpc_status *st);
+int c_get(struct cluster *cl, const char *api_key, const char *id, Atoll__V1__Job **ret,
+	  struct rpc_status *st);
+/* GetJob until the job is final or timeout; NULL on timeout. */
+Atoll__V1__Job *c_wait_final(struct cluster *cl, const char *id, int timeout_ms);
+/* Any unary call with an API key. */
+int c_call(struct cluster *cl, const char *api_key, const char *method,
+	   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp,
+	   ProtobufCMessage **ret, struct rpc_status *st);
+/* Run atollctl with args (NULL-terminated) against the cluster; output
+ * into out (NUL-terminated, truncated). Returns its exit status. */
+int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const *args);
+
+#endif
