@@ -7,7 +7,11 @@
  * the shape protoc gives map entries), oneofs, proto3 `optional`, and the
  * well-known type google.protobuf.Timestamp. Not supported: the other
  * well-known types (Duration, Struct, Value, wrappers, Any, FieldMask) and
- * the [json_name] option, which protobuf-c descriptors do not carry. */
+ * the [json_name] option, which protobuf-c descriptors do not carry.
+ *
+ * Numbers are formatted and parsed with snprintf/strtod, so both
+ * directions expect the "C" LC_NUMERIC locale (the default unless the
+ * program calls setlocale). */
 #ifndef ATOLL_PBJSON_H
 #define ATOLL_PBJSON_H
 
