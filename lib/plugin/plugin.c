@@ -93,7 +93,7 @@ int plugin_load_driver(const char *path, const char *expect_name, const atoll_kv
 		goto fail;
 	}
 	for (size_t i = 0; i < n_others; i++)
-		if (strcmp(others[i].d->name, d->name) == 0) {
+		if (others[i].d && strcmp(others[i].d->name, d->name) == 0) {
 			snprintf(err, err_size, "driver '%s' from [%s] is already loaded from [%s]",
 				 d->name, path, others[i].path);
 			goto fail;
@@ -102,22 +102,22 @@ int plugin_load_driver(const char *path, const char *expect_name, const atoll_kv
 	void *ctx = NULL;
 	int r = d->init(config, n_config, &ctx, &e);
 	if (r != ATOLL_OK) {
-		snprintf(err, err_size, "driver '%s' in [%s]: init failed (%s): %s", d->name, path,
-			 atoll_status_name(r), e.msg[0] ? e.msg : "no detail");
+		snprintf(err, err_size, "driver '%s' in [%s]: init failed: %s", d->name, path,
+			 e.msg[0] ? e.msg : atoll_status_name(r));
 		goto fail;
 	}
-	out->d = d;
-	out->ctx = ctx;
-	out->handle = h;
-	out->path = strdup(path);
-	out->name = strdup(d->name);
-	if (!out->path || !out->name) {
+	/* Built aside so that *out stays untouched when a copy fails. */
+	struct loaded_driver ld = { .d = d, .ctx = ctx, .handle = h };
+	ld.path = strdup(path);
+	ld.name = strdup(d->name);
+	if (!ld.path || !ld.name) {
 		d->fini(ctx);
-		free(out->path);
-		free(out->name);
+		free(ld.path);
+		free(ld.name);
 		snprintf(err, err_size, "out of memory");
 		goto fail;
 	}
+	*out = ld;
 	return 0;
 fail:
 	dlclose(h);
@@ -164,13 +164,14 @@ int plugin_load_backend(const char *path, struct loaded_backend *out, char *err,
 		snprintf(err, err_size, "backend '%s' in [%s]: table has NULL entries", label, path);
 		goto fail;
 	}
-	out->b = b;
-	out->handle = h;
-	out->path = strdup(path);
-	if (!out->path) {
+	char *copy = strdup(path);
+	if (!copy) {
 		snprintf(err, err_size, "out of memory");
 		goto fail;
 	}
+	out->b = b;
+	out->handle = h;
+	out->path = copy;
 	return 0;
 fail:
 	dlclose(h);
@@ -184,8 +185,8 @@ int plugin_backend_init(const struct loaded_backend *lb, const atoll_kv *config,
 	void *ctx = NULL;
 	int r = lb->b->init(config, n_config, &ctx, &e);
 	if (r != ATOLL_OK) {
-		snprintf(err, err_size, "backend '%s' in [%s]: init failed (%s): %s", lb->b->name,
-			 lb->path, atoll_status_name(r), e.msg[0] ? e.msg : "no detail");
+		snprintf(err, err_size, "backend '%s' in [%s]: init failed: %s", lb->b->name,
+			 lb->path, e.msg[0] ? e.msg : atoll_status_name(r));
 		return -EINVAL;
 	}
 	*ret_ctx = ctx;

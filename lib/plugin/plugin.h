@@ -4,10 +4,19 @@
  * Errors name the path, the symbol and the cause, e.g.
  *   cannot open [/x/sim.so]: /x/sim.so: cannot open shared object file...
  *   no entry point [atoll_tee_driver_entry] in [/x/bad.so]
+ *   driver 'sim' in [/x/sim.so]: refuses host ABI 1
  *   driver 'sim' in [/x/sim.so]: ABI version 2, host 1
- *   driver 'sim' in [/x/sim.so]: table of 40 bytes, at least 88 needed
+ *   driver 'sim' in [/x/sim.so]: table of 40 bytes, at least 80 needed
+ *   driver 'sim' in [/x/sim.so]: table has NULL entries
+ *   driver in [/x/sim.so] is named 'other', config says 'sim'
  *   driver 'sim' from [/x/other.so] is already loaded from [/x/sim.so]
- *   driver 'sim' in [/x/sim.so]: init failed: ca_file: cannot read ... */
+ *   driver 'sim' in [/x/sim.so]: init failed: ca_file: cannot read ...
+ * where 'sim' is the configured name ('?' when none was given) until the
+ * table has been checked, and the driver's own name after. Backends use
+ * the same forms with "backend" (the name is '?' until the ABI version
+ * matches, and "backend in [path]: refuses host ABI 1" names none). When
+ * init fails without a message, the status name stands in for it.
+ * After any failure the module has been dlclose()d. */
 #ifndef ATOLL_PLUGIN_PLUGIN_H
 #define ATOLL_PLUGIN_PLUGIN_H
 
