@@ -249,6 +249,13 @@ const cbor_item_t *dc_cbor_map_str(const cbor_item_t *map, const char *key,
 	return map_find(map, false, 0, key, ret_dup);
 }
 
+bool dc_cbor_is_null(const cbor_item_t *item)
+{
+	return item && cbor_isa_float_ctrl(item) &&
+	       cbor_float_get_width(item) == CBOR_FLOAT_0 &&
+	       cbor_ctrl_value(item) == CBOR_CTRL_NULL;
+}
+
 bool dc_cbor_bytes(const cbor_item_t *item, const uint8_t **ret,
 		   size_t *ret_len)
 {
@@ -329,7 +336,7 @@ int dc_cose_sign1_parse(const uint8_t *data, size_t len,
 		goto out_fail;
 	}
 	t.unprotected = elems[1];
-	if (cbor_isa_float_ctrl(elems[2]) && cbor_is_null(elems[2])) {
+	if (dc_cbor_is_null(elems[2])) {
 		r = dc_err(err, ATOLL_E_UNSUPPORTED,
 			   "COSE_Sign1 with a detached payload is not supported");
 		goto out_fail;

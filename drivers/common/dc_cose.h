@@ -48,6 +48,9 @@ const cbor_item_t *dc_cbor_map_int(const cbor_item_t *map, int64_t key,
 				   bool *ret_dup);
 const cbor_item_t *dc_cbor_map_str(const cbor_item_t *map, const char *key,
 				   bool *ret_dup);
+/* True for the simple value null. Safe on any item: libcbor's own
+ * cbor_is_null() asserts (aborts) when handed a float. */
+bool dc_cbor_is_null(const cbor_item_t *item);
 /* Borrow a definite byte or text string's bytes. false on type mismatch. */
 bool dc_cbor_bytes(const cbor_item_t *item, const uint8_t **ret,
 		   size_t *ret_len);

@@ -192,11 +192,6 @@ static const cbor_item_t *field(const cbor_item_t *map, const char *key,
 	return v;
 }
 
-static bool is_null(const cbor_item_t *v)
-{
-	return v && cbor_isa_float_ctrl(v) && cbor_is_null(v);
-}
-
 static int opt_bytes(const cbor_item_t *map, const char *key,
 		     const uint8_t **ret, size_t *ret_len, bool *ret_has,
 		     atoll_err *err)
@@ -205,7 +200,7 @@ static int opt_bytes(const cbor_item_t *map, const char *key,
 	const cbor_item_t *v = field(map, key, false, err, &status);
 
 	*ret_has = false;
-	if (status != ATOLL_OK || !v || is_null(v))
+	if (status != ATOLL_OK || !v || dc_cbor_is_null(v))
 		return status;
 	if (!dc_cbor_bytes(v, ret, ret_len))
 		return dc_err(err, ATOLL_E_FORMAT, "'%s' is not a byte string",

@@ -501,6 +501,14 @@ static void test_cose(void)
 	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x83\x43\xa1\x01\x26\xa0"
 				      "\x40", 7, &m, &err),
 		  ATOLL_E_FORMAT);
+	/* A float where the payload goes (found by fuzz_psa_token: libcbor's
+	 * cbor_is_null() aborted on it). */
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x40\xa0\xf9\x00"
+				      "\x0f\x00", 7, &m, &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x43\xa1\x01\x26\xa0"
+				      "\xfa\x00\x00\x00\x00\x40", 12, &m, &err),
+		  ATOLL_E_FORMAT);
 	/* An HMAC algorithm in an untagged message. */
 	CHECK_INT(dc_cose_sign1_parse((const uint8_t *)"\x84\x43\xa1\x01\x05\xa0"
 				      "\x40\x40", 8, &m, &err),
