@@ -438,6 +438,10 @@ int store_list_jobs(struct store *s, const char *tenant, int state, uint32_t wor
 
 int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), void *ud)
 {
+	/* Rows are read first and handed over after the lock is released, so
+	 * that the callback may write to the store. */
+	struct job_row *rows = NULL;
+	size_t n = 0, cap = 0;
 	pthread_mutex_lock(&s->mu);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
@@ -449,12 +453,27 @@ int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), 
 	}
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct job_row r;
-		read_job(st, &r);
-		cb(&r, ud);
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct job_row *nr = realloc(rows, ncap * sizeof *nr);
+			if (!nr) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rows = nr;
+			cap = ncap;
+		}
+		read_job(st, &rows[n++]);
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == SQLITE_DONE)
+			cb(&rows[i], ud);
+		else
+			job_row_clear(&rows[i]);
+	}
+	free(rows);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
