@@ -461,13 +461,9 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 		jw_string(&w, k.key_id);
 		jw_key(&w, "ciphertext");
 		jw_base64(&w, env.data, env.len);
-		jw_key(&w, "recipients");
-		jw_array_begin(&w);
-		char *list = buf_cstr(&ids);
-		for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			jw_string(&w, t);
-		jw_array_end(&w);
 		jw_object_end(&w);
+		/* stdout is a job input as is; the recipients go to stderr. */
+		fprintf(stderr, "sealed to %s\n", buf_cstr(&ids));
 		printf("%s\n", buf_cstr(&b));
 		buf_free(&b);
 	}

@@ -1,0 +1,246 @@
+/* The proof that neither the coordinator nor the island host holds a
+ * confidential job's plaintext: a random canary goes into a confidential
+ * job's input through the seed's quick start (atollctl keys create /
+ * encrypt / submit / decrypt). Afterwards the canary must be absent from the
+ * coordinator's and the island host's memory (read through /proc/PID/mem),
+ * their logs and the SQLite files, and present in the client's decrypted
+ * output. A control run with a plain job shows that the scan finds what is
+ * there. Also: `atollctl run` end to end, and the routing rule that a
+ * confidential job goes only to recipient islands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <grpc/grpc.h>
+#include <openssl/rand.h>
+
+#include "check.h"
+#include "cluster.h"
+#include "util/enc.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+
+/* Does any readable mapping of pid contain needle? -1 when unreadable. */
+static int memory_contains(pid_t pid, const char *needle)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	FILE *maps = fopen(path, "r");
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	int mem = open(path, O_RDONLY);
+	if (!maps || mem < 0) {
+		if (maps)
+			fclose(maps);
+		if (mem >= 0)
+			close(mem);
+		return -1;
+	}
+	size_t nlen = strlen(needle);
+	int found = 0, regions = 0;
+	char line[512];
+	char *chunk = malloc((1 << 20) + nlen);
+	while (chunk && !found && fgets(line, sizeof line, maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r')
+			continue;
+		if (strstr(line, "[vvar]") || strstr(line, "[vsyscall]"))
+			continue;
+		regions++;
+		size_t carry = 0;
+		for (unsigned long off = lo; off < hi && !found;) {
+			size_t want = hi - off > (1 << 20) ? (1 << 20) : hi - off;
+			ssize_t n = pread(mem, chunk + carry, want, (off_t)off);
+			if (n <= 0)
+				break;
+			if (memmem(chunk, carry + (size_t)n, needle, nlen))
+				found = 1;
+			/* Keep the tail so a match across chunks is seen. */
+			size_t total = carry + (size_t)n;
+			carry = total < nlen - 1 ? total : nlen - 1;
+			memmove(chunk, chunk + total - carry, carry);
+			off += (unsigned long)n;
+		}
+	}
+	free(chunk);
+	fclose(maps);
+	close(mem);
+	return regions ? found : -1;
+}
+
+static bool files_contain(struct cluster *cl, const char *needle)
+{
+	const char *names[] = { "atoll.db", "atoll.db-wal", "coordinator.log", "island-i1.log" };
+	bool any = false;
+	for (size_t i = 0; i < 4; i++) {
+		char p[700];
+		snprintf(p, sizeof p, "%s/%s", cl->dir, names[i]);
+		if (h_file_contains(p, needle)) {
+			fprintf(stderr, "found in %s\n", names[i]);
+			any = true;
+		}
+	}
+	return any;
+}
+
+static void make_canary(char out[65])
+{
+	uint8_t c[32];
+	RAND_bytes(c, sizeof c);
+	hex_encode(c, sizeof c, out);
+}
+
+static void write_policy(struct cluster *cl)
+{
+	char yaml[2048];
+	snprintf(yaml, sizeof yaml,
+		 "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
+		 "policy:\n  tee:\n    sim: {measurements: [%s], max_evidence_age: 1m}\n",
+		 h_module_dir(), cl->measurement);
+	h_write(cl->dir, "client-policy.yaml", yaml, NULL, 0);
+}
+
+/* Pull a JSON string value out of atollctl output. */
+static bool json_field(const char *text, const char *key, char *out, size_t size)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\": \"", key);
+	const char *p = strstr(text, pat);
+	if (!p) {
+		snprintf(pat, sizeof pat, "\"%s\":\"", key);
+		p = strstr(text, pat);
+	}
+	if (!p)
+		return false;
+	p += strlen(pat);
+	const char *e = strchr(p, '"');
+	if (!e || (size_t)(e - p) >= size)
+		return false;
+	snprintf(out, size, "%.*s", (int)(e - p), p);
+	return true;
+}
+
+static void test_quick_start_and_canary(struct cluster *cl)
+{
+	char canary[65], out[1 << 16], key_id[64], job_id[64], prompt[128];
+	make_canary(canary);
+	snprintf(prompt, sizeof prompt, "Classify this patient record: %s", canary);
+
+	/* 1. atollctl keys create: {"key_id": "ck_...", "public_key": "..."}. */
+	const char *a1[] = { "keys", "create", NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, a1), 0);
+	CHECK(json_field(out, "key_id", key_id, sizeof key_id) && !strncmp(key_id, "ck_", 3));
+	char pub[128];
+	CHECK(json_field(out, "public_key", pub, sizeof pub));
+	char ksfile[1024];
+	snprintf(ksfile, sizeof ksfile, "%s/keystore/%s.json", cl->dir, key_id);
+	struct stat st;
+	CHECK(stat(ksfile, &st) == 0 && (st.st_mode & 0777) == 0600);
+
+	/* 2. atollctl encrypt: verifies the island itself, seals the input. */
+	const char *a2[] = { "encrypt", "--key-id", key_id, "--workload", "42", "--policy",
+			     "client-policy.yaml", "--prompt", prompt, NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, a2), 0);
+	char input[1 << 16] = "";
+	const char *line = strstr(out, "{\"encrypted\":true");
+	CHECK(line != NULL);
+	if (line)
+		snprintf(input, sizeof input, "%.*s", (int)strcspn(line, "\n"), line);
+	CHECK(strstr(out, "sealed to i1") != NULL);
+
+	/* 3. Submit the seed's body: confidential, the key, the sealed input. */
+	char body[(1 << 16) + 512];
+	snprintf(body, sizeof body,
+		 "{\"workload_id\": 42, \"confidential\": true, \"encryption_key_id\": \"%s\", "
+		 "\"input\": %s}",
+		 key_id, input);
+	Atoll__V1__Job *j = NULL;
+	struct rpc_status rs;
+	CHECK_INT(c_submit(cl, "ak_demo", body, &j, &rs), 0);
+	CHECK_INT(rs.code, GRPC_STATUS_OK);
+	if (!j)
+		return;
+	snprintf(job_id, sizeof job_id, "%s", j->id);
+	CHECK_INT(j->mode, ATOLL__V1__MODE__MODE_TEE);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	j = c_wait_final(cl, job_id, 20000);
+	CHECK(j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	CHECK(j && j->output && j->output->encrypted && j->output->ciphertext.len > 0);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+
+	/* 4. atollctl decrypt: the canary is back, on the client only. */
+	const char *a4[] = { "decrypt", "--job", job_id, NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, a4), 0);
+	CHECK(strstr(out, prompt) != NULL);
+
+	/* The scan: nowhere on the coordinator or the island host. */
+	CHECK_INT(memory_contains(cl->coord.pid, canary), 0);
+	CHECK_INT(memory_contains(cl->islands[0].pid, canary), 0);
+	CHECK(!files_contain(cl, canary));
+
+	/* Control: a plain job's canary is found by the same scan. */
+	char control[65];
+	make_canary(control);
+	snprintf(body, sizeof body, "{\"workload_id\": 42, \"input\": {\"prompt\": \"%s\"}}", control);
+	CHECK_INT(c_submit(cl, "ak_demo", body, &j, &rs), 0);
+	if (j) {
+		Atoll__V1__Job *f = c_wait_final(cl, j->id, 20000);
+		CHECK(f && f->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+		if (f)
+			protobuf_c_message_free_unpacked(&f->base, NULL);
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	}
+	CHECK_INT(memory_contains(cl->coord.pid, control), 1);
+	CHECK_INT(memory_contains(cl->islands[0].pid, control), 1);
+	CHECK(files_contain(cl, control));
+}
+
+static void test_run(struct cluster *cl)
+{
+	char out[1 << 16];
+	const char *args[] = { "run", "--workload", "42", "--confidential", "--policy",
+			       "client-policy.yaml", "--prompt", "hello from a sealed job", NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, args), 0);
+	CHECK(strstr(out, "hello from a sealed job") != NULL);
+	CHECK(strstr(out, "sealed to i1") != NULL);
+
+	/* A policy that allows another measurement trusts no island. */
+	char yaml[2048];
+	snprintf(yaml, sizeof yaml,
+		 "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
+		 "policy:\n  tee:\n    sim: {measurements: [%s]}\n",
+		 h_module_dir(), "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677");
+	h_write(cl->dir, "strict-policy.yaml", yaml, NULL, 0);
+	const char *strict[] = { "run", "--workload", "42", "--confidential", "--policy",
+				 "strict-policy.yaml", "--prompt", "nope", NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, strict), 1);
+	CHECK(strstr(out, "no island serving workload 42 passed verification") != NULL);
+	CHECK(strstr(out, "is not in the policy's allowed list") != NULL);
+}
+
+int main(void)
+{
+	struct cluster cl;
+	if (cluster_init(&cl, "canary") < 0)
+		return 1;
+	grpc_init();
+	CHECK_INT(cluster_start_coordinator(&cl), 0);
+	CHECK(cluster_add_island(&cl, "i1", 2, NULL, NULL, NULL) >= 0);
+	CHECK_INT(cluster_wait(&cl, 1, 1, 15000), 0);
+	write_policy(&cl);
+	if (!check_failures) {
+		test_quick_start_and_canary(&cl);
+		test_run(&cl);
+	}
+	CHECK_INT(cluster_stop(&cl), 0);
+	if (check_failures)
+		cluster_dump_logs(&cl);
+	grpc_shutdown();
+	CHECK_DONE();
+}
