@@ -626,22 +626,26 @@ static void *conn_thread(void *arg)
 static void *heartbeat_thread(void *arg)
 {
 	struct island *is = arg;
+	int64_t last = 0;
+	/* Wake often and send when due, so that a new interval from a Welcome
+	 * (or a new session) takes effect at once. */
 	while (!atomic_load(&is->stopping)) {
 		pthread_mutex_lock(&is->mu);
 		int64_t every = is->heartbeat_ms;
 		bool up = is->stream && is->welcomed;
 		uint32_t running = is->running;
 		pthread_mutex_unlock(&is->mu);
-		if (up) {
+		int64_t now = mono_ms();
+		if (up && now - last >= every) {
 			Atoll__V1__Heartbeat hb = ATOLL__V1__HEARTBEAT__INIT;
 			hb.running = running;
 			Atoll__V1__IslandMessage m = ATOLL__V1__ISLAND_MESSAGE__INIT;
 			m.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_HEARTBEAT;
 			m.heartbeat = &hb;
 			send_current(is, &m);
+			last = now;
 		}
-		for (int64_t slept = 0; slept < every && !atomic_load(&is->stopping); slept += 50)
-			sleep_ms(50);
+		sleep_ms(every < 500 ? every / 5 + 1 : 50);
 	}
 	return NULL;
 }

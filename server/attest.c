@@ -413,9 +413,12 @@ void core_reload_policy(struct core *c, const struct coord_config *cfg)
 	size_t pos = 0;
 	struct island *is;
 	while ((is = hmap_next(&c->islands, &pos, NULL, NULL))) {
+		bool was = is->state == ST_ATTESTED;
 		attest_recheck(c, is);
-		/* Islands the old policy refused get a fresh challenge. */
-		if (is->state != ST_ATTESTED && is->tee_type[0] && !is->challenge_open)
+		/* Islands the old policy refused get a fresh challenge when the
+		 * new one covers their TEE. */
+		if (!was && is->tee_type[0] && !is->challenge_open &&
+		    coord_config_policy(c->pcfg, is->tee_type))
 			attest_start(c, is);
 	}
 	pthread_mutex_unlock(&c->mu);
