@@ -127,7 +127,8 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 		buf_printf(&y, "  driver: {name: sim, path: %s/sim.so, config: {key_file: keys/%s.key,"
 			       " cert_file: keys/%s.pem}}\n",
 			   h_module_dir(), id, id);
-	buf_printf(&y, "  backends: [{name: echo, path: %s/echo.so}]\n", h_module_dir());
+	buf_printf(&y, "  backends: [{name: echo, path: %s/echo.so}%s]\n", h_module_dir(),
+		   cl->extra_backends_yaml ? cl->extra_backends_yaml : "");
 	buf_printf(&y, "  workloads:\n%s",
 		   workloads_yaml ? workloads_yaml
 				  : "    - {id: 42, backend: echo, modes: [plain, tee]}\n");

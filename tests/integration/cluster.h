@@ -27,6 +27,9 @@ struct cluster {
 	const char *workloads_yaml;
 	const char *policy_yaml;
 	const char *limits_yaml;
+	/* Extra entries for islands' enclave.backends, e.g.
+	 * ", {name: x, path: /p/x.so}". */
+	const char *extra_backends_yaml;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
