@@ -7,20 +7,27 @@ BUF="$NODE_DIR/node_modules/.bin/buf"
 TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/atoll-clients-XXXXXX")
 COORD_PID=""
 
+ISLAND_PID=""
+ATOLLCTL="$ATOLL_BUILD_DIR/tools/atollctl"
+
 cleanup() {
-	if [ -n "$COORD_PID" ] && kill -0 "$COORD_PID" 2>/dev/null; then
-		kill -TERM "$COORD_PID"
-		wait "$COORD_PID" || true
-	fi
+	for p in $ISLAND_PID $COORD_PID; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -TERM "$p"
+			wait "$p" || true
+		fi
+	done
 }
 trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
-	if [ -f "$TEST_DIR/coordinator.log" ]; then
-		echo "---- coordinator.log ----" >&2
-		tail -n 40 "$TEST_DIR/coordinator.log" >&2
-	fi
+	for log in coordinator.log island.log; do
+		if [ -f "$TEST_DIR/$log" ]; then
+			echo "---- $log ----" >&2
+			tail -n 40 "$TEST_DIR/$log" >&2
+		fi
+	done
 	exit 1
 }
 
@@ -66,10 +73,55 @@ tenants:
 islands:
   tokens:
     - name: i1
-      token_sha256: 0000000000000000000000000000000000000000000000000000000000000001
+      token_sha256: $("$ATOLLCTL" hash-key it_demo)
 workloads:
   - id: 42
     name: echo
     backend: echo
+    modes: [plain, tee]
+EOC
+}
+
+# A sim TEE island for workload 42 (echo), attested by the coordinator
+# from write_config; also a client policy file trusting it.
+start_island() {
+	cat >"$TEST_DIR/island.yaml" <<EOI
+island: {id: i1, slots: 2}
+coordinator: {address: "127.0.0.1:$PORT", token: it_demo, reconnect_min: 100ms}
+enclave:
+  path: $ATOLL_BUILD_DIR/island/atoll-enclave
+  driver: {name: sim, path: $ATOLL_MODULE_DIR/sim.so, config: {key_file: keys/i1.key, cert_file: keys/i1.pem}}
+  backends: [{name: echo, path: $ATOLL_MODULE_DIR/echo.so}]
+  workloads: [{id: 42, backend: echo, modes: [plain, tee]}]
+EOI
+	"$ATOLL_BUILD_DIR/island/atoll-island" --config "$TEST_DIR/island.yaml" >"$TEST_DIR/island.log" 2>&1 &
+	ISLAND_PID=$!
+	i=0
+	until "$ATOLLCTL" --addr "127.0.0.1:$PORT" --api-key ak_demo --json stats 2>/dev/null |
+		grep -q '"attested_hosts": 1'; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "island not attested"
+		sleep 0.1
+	done
+}
+
+# The sim CA and the island's key.
+make_sim_keys() {
+	"$ATOLLCTL" sim ca --dir "$TEST_DIR/ca" >/dev/null || fail "sim ca"
+	"$ATOLLCTL" sim island-key --ca-dir "$TEST_DIR/ca" --name i1 --out "$TEST_DIR/keys" \
+		>/dev/null || fail "sim island-key"
+}
+
+# write_config with the sim driver and a policy allowing this build's
+# enclave runtime (call after the CA exists: start_island makes it).
+write_tee_config() {
+	M=$("$ATOLLCTL" sim measure "$ATOLL_BUILD_DIR/island/atoll-enclave")
+	cat >>"$TEST_DIR/coordinator.yaml" <<EOC
+drivers: [{name: sim, path: $ATOLL_MODULE_DIR/sim.so, config: {ca_file: ca/sim-ca.pem}}]
+policy: {tee: {sim: {measurements: [$M]}}}
+EOC
+	cat >"$TEST_DIR/client-policy.yaml" <<EOC
+drivers: [{name: sim, path: $ATOLL_MODULE_DIR/sim.so, config: {ca_file: ca/sim-ca.pem}}]
+policy: {tee: {sim: {measurements: [$M], max_evidence_age: 10m}}}
 EOC
 }

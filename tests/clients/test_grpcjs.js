@@ -12,9 +12,13 @@ const opts = { keepCase: true, longs: String, enums: String, defaults: true, one
 const pkg = grpc.loadPackageDefinition(loader.loadSync(
   ['atoll/v1/confidential.proto', 'atoll/v1/jobs.proto', 'grpc/health/v1/health.proto'], opts));
 
-function call(client, method, req) {
+const auth = new grpc.Metadata();
+auth.set('authorization', 'Bearer ak_demo');
+
+function call(client, method, req, md) {
   return new Promise((resolve, reject) => {
-    client[method](req, { deadline: Date.now() + 5000 }, (err, resp) => (err ? reject(err) : resolve(resp)));
+    client[method](req, md || new grpc.Metadata(), { deadline: Date.now() + 5000 },
+                   (err, resp) => (err ? reject(err) : resolve(resp)));
   });
 }
 
@@ -41,7 +45,13 @@ function assert(cond, what) {
     assert(e.details === "unknown service 'no.such.Service'", 'details: ' + e.details);
   }
 
-  const stats = await call(conf, 'GetStats', {});
+  try {
+    await call(conf, 'GetStats', {});
+    assert(false, 'GetStats without a key answered');
+  } catch (e) {
+    assert(e.code === grpc.status.UNAUTHENTICATED, 'no key: code ' + e.code);
+  }
+  const stats = await call(conf, 'GetStats', {}, auth);
   assert(stats.attested_hosts === 0, 'attested_hosts ' + stats.attested_hosts);
   assert(Object.keys(stats.tee_types).length === 0, 'tee_types not empty');
 

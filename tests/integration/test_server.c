@@ -32,7 +32,7 @@ static const char *CONFIG =
 	"  path: atoll.db\n"
 	"tenants:\n"
 	"  - name: demo\n"
-	"    api_key_sha256: [0000000000000000000000000000000000000000000000000000000000000000]\n"
+	"    api_key_sha256: [60f052368c9aa3b6a635f3c19380882384224458cbfba3f36af514a6109668a4]\n"
 	"islands:\n"
 	"  tokens:\n"
 	"    - name: i1\n"
@@ -79,8 +79,13 @@ static void test_stats(rpc_client *c)
 	Atoll__V1__GetStatsRequest req = ATOLL__V1__GET_STATS_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
 	struct rpc_status st;
+	/* Without an API key: refused. */
 	CHECK_INT(rpc_unary(c, "/atoll.v1.Confidential/GetStats", &req.base,
 			    &atoll__v1__stats__descriptor, NULL, 0, 5000, &resp, &st), 0);
+	CHECK_INT(st.code, GRPC_STATUS_UNAUTHENTICATED);
+	struct rpc_md md = { "authorization", "Bearer ak_demo" };
+	CHECK_INT(rpc_unary(c, "/atoll.v1.Confidential/GetStats", &req.base,
+			    &atoll__v1__stats__descriptor, &md, 1, 5000, &resp, &st), 0);
 	CHECK_INT(st.code, GRPC_STATUS_OK);
 	CHECK(resp != NULL);
 	if (resp) {
