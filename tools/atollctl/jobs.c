@@ -345,9 +345,16 @@ int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool
 			}
 			if (c->json)
 				ctl_print_json(&j->base, false);
-			else if (!quiet_state && j->state != last)
+			else if (!quiet_state && j->state != last) {
+				/* Keep streamed output and state lines apart. */
+				if (lv.last_byte >= 0 && lv.last_byte != '\n') {
+					putchar('\n');
+					fflush(stdout);
+					lv.last_byte = '\n';
+				}
 				fprintf(stderr, "[%s] %s%s%s\n", job_id, state_name(j->state),
 					j->error[0] ? ": " : "", j->error);
+			}
 			last = j->state;
 			if (final_state(j->state)) {
 				if (final_job)
