@@ -187,12 +187,17 @@ static int read_enclave(struct cfg *c, const struct ynode *root, struct island_c
 			return cfg_error(c, cfg_get(wls->items[i], "backend"), pb,
 					 "no backend named '%s' in enclave.backends", w->backend);
 		}
+		/* One workload may run on different backends in different modes
+		 * (e.g. linear for plain and tee, paillier for homomorphic). */
 		for (size_t j = 0; j < i; j++)
-			if (ic->enclave.workloads[j].id == w->id) {
-				char pi[96];
-				cfg_path(pi, sizeof pi, p, "id");
-				return cfg_error(c, cfg_get(wls->items[i], "id"), pi,
-						 "workload %u is already configured", w->id);
+			if (ic->enclave.workloads[j].id == w->id &&
+			    (ic->enclave.workloads[j].modes & w->modes)) {
+				char pm[96];
+				cfg_path(pm, sizeof pm, p, "modes");
+				return cfg_error(c, cfg_get(wls->items[i], "modes") ? cfg_get(wls->items[i], "modes")
+										 : wls->items[i],
+						 pm, "workload %u already has a backend for one of these modes "
+						 "(enclave.workloads[%zu])", w->id, j);
 			}
 	}
 	return 0;

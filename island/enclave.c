@@ -272,12 +272,19 @@ done:
 	return NULL;
 }
 
-static struct ewl *find_wl(struct enclave *e, uint32_t id)
+/* The entry serving a workload in a mode, else any entry of the workload
+ * (for its error message), else NULL. */
+static struct ewl *find_wl(struct enclave *e, uint32_t id, uint32_t mode)
 {
-	for (size_t i = 0; i < e->n_wls; i++)
-		if (e->wls[i].id == id)
+	struct ewl *any = NULL;
+	for (size_t i = 0; i < e->n_wls; i++) {
+		if (e->wls[i].id != id)
+			continue;
+		if (e->wls[i].modes & ATOLL_MODE_BIT(mode))
 			return &e->wls[i];
-	return NULL;
+		any = &e->wls[i];
+	}
+	return any;
 }
 
 static void start_job(struct enclave *e, const Atoll__Enclave__V1__RunJob *rj)
@@ -291,7 +298,7 @@ static void start_job(struct enclave *e, const Atoll__Enclave__V1__RunJob *rj)
 	j->workload_id = rj->workload_id;
 	j->mode = (uint32_t)rj->mode;
 	j->deadline_ms = rj->deadline_ms;
-	j->wl = find_wl(e, rj->workload_id);
+	j->wl = find_wl(e, rj->workload_id, (uint32_t)rj->mode);
 	if (rj->client_public_key.len == ENV_KEY_LEN) {
 		memcpy(j->client_pub, rj->client_public_key.data, ENV_KEY_LEN);
 		j->has_client_pub = true;

@@ -488,17 +488,33 @@ static int send_hello(struct island *is, rpc_stream *s)
 		free(op);
 		return -ENOMEM;
 	}
+	/* One offer per workload: entries of the same workload on different
+	 * backends (by mode) merge their modes. */
+	Atoll__V1__Mode(*modes)[3] = calloc(rd->n_workloads + 1, sizeof *modes);
+	if (!modes) {
+		pthread_mutex_unlock(&is->mu);
+		pthread_mutex_unlock(&is->send_mu);
+		free(offers);
+		free(op);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < rd->n_workloads; i++) {
 		Atoll__Enclave__V1__Workload *w = rd->workloads[i];
 		if (!w->available)
 			continue;
-		atoll__v1__workload_offer__init(&offers[n]);
-		offers[n].workload_id = w->workload_id;
-		offers[n].backend = w->backend;
-		offers[n].n_modes = w->n_modes;
-		offers[n].modes = w->modes;
-		op[n] = &offers[n];
-		n++;
+		size_t k = 0;
+		while (k < n && offers[k].workload_id != w->workload_id)
+			k++;
+		if (k == n) {
+			atoll__v1__workload_offer__init(&offers[n]);
+			offers[n].workload_id = w->workload_id;
+			offers[n].backend = w->backend;
+			offers[n].modes = modes[n];
+			op[n] = &offers[n];
+			n++;
+		}
+		for (size_t m = 0; m < w->n_modes && offers[k].n_modes < 3; m++)
+			modes[k][offers[k].n_modes++] = w->modes[m];
 	}
 	h.n_workloads = n;
 	h.workloads = op;
@@ -512,6 +528,7 @@ static int send_hello(struct island *is, rpc_stream *s)
 	pthread_mutex_unlock(&is->send_mu);
 	free(offers);
 	free(op);
+	free(modes);
 	return r;
 }
 

@@ -59,6 +59,7 @@ int cmd_sim(struct ctl *c, int argc, char **argv);
 int cmd_verify(struct ctl *c, int argc, char **argv);
 
 /* Local keystore (keys.c). */
+int keystore_dir_path(struct ctl *c, char *out, size_t size);
 struct local_key {
 	char key_id[64];
 	int algorithm; /* atoll.v1.KeyAlgorithm */
@@ -76,5 +77,14 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
  * when the job is confidential and k is given). Returns the exit status:
  * 0 completed, 1 otherwise. */
 int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool quiet_state);
+
+/* Homomorphic mode (he.c). */
+/* Make a Paillier key here and register it. Prints the seed's
+ * {"key_id", "public_key"} unless ret_key_id is given. */
+int he_key_create(struct ctl *c, int bits, const char *label, char *ret_key_id, size_t id_size);
+int he_encrypt_input(struct ctl *c, const char *key_id, const char *arg, uint32_t records,
+		     unsigned scale_bits, struct buf *out);
+int he_decrypt_job(struct ctl *c, const char *job_id, const char *key_id, const char *classes,
+		   bool aggregate);
 
 #endif

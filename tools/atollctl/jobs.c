@@ -262,11 +262,13 @@ struct live {
 	uint8_t envelope_id[ENV_ID_LEN];
 	bool have_envelope;
 	int last_byte; /* of what went to stdout, -1 for nothing */
+	bool saw_chunks;
 };
 
 static void live_chunk(struct ctl *c, struct live *lv, const char *job_id,
 		       const Atoll__V1__OutputChunk *ch, bool confidential)
 {
+	lv->saw_chunks = true;
 	if (c->json) {
 		ctl_print_json(&ch->base, false);
 		return;
@@ -316,6 +318,34 @@ static void live_chunk(struct ctl *c, struct live *lv, const char *job_id,
 		p += n;
 		left -= n;
 	}
+}
+
+static int print_final_output(const Atoll__V1__Job *j, const struct local_key *k)
+{
+	const Atoll__V1__JobOutput *o = j->output;
+	if (!o->encrypted) {
+		if (o->text[0])
+			printf("%s%s", o->text, o->text[strlen(o->text) - 1] == '\n' ? "" : "\n");
+		else
+			fwrite(o->data.data, 1, o->data.len, stdout);
+		return 0;
+	}
+	if (!k)
+		return 0; /* sealed, no key here: nothing to show */
+	if (j->input_envelope_id.len != ENV_ID_LEN)
+		return ctl_fail("job %s has no sealed input", j->id);
+	struct buf pt = { 0 };
+	int e = env_open_output(k->priv, o->ciphertext.data, o->ciphertext.len, j->id, j->workload_id,
+				j->input_envelope_id.data, &pt);
+	if (e != ENV_OK) {
+		buf_free(&pt);
+		return ctl_fail("cannot open the output of %s: %s", j->id, env_strerror(e));
+	}
+	fwrite(pt.data, 1, pt.len, stdout);
+	if (pt.len && pt.data[pt.len - 1] != '\n')
+		putchar('\n');
+	buf_free(&pt);
+	return 0;
 }
 
 int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool quiet_state)
@@ -376,9 +406,12 @@ int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool
 		ctl_fail("WatchJob: %s", st.message[0] ? st.message : "stream failed");
 	} else if (final_job) {
 		rc = final_job->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED ? 0 : 1;
-		/* Sealed output must have ended with its final record. */
-		if (rc == 0 && confidential && k && !c->json &&
-		    (lv.broken || !lv.opener || env_output_opener_done(lv.opener) != ENV_OK)) {
+		if (rc == 0 && !lv.saw_chunks && !c->json && final_job->output) {
+			/* The job ended before the watch began: its whole output. */
+			rc = print_final_output(final_job, confidential ? k : NULL);
+		} else if (rc == 0 && confidential && k && !c->json &&
+			   (lv.broken || !lv.opener || env_output_opener_done(lv.opener) != ENV_OK)) {
+			/* Sealed output must have ended with its final record. */
 			ctl_fail("the sealed output of %s did not open completely", job_id);
 			rc = 1;
 		}

@@ -29,7 +29,7 @@
 
 /* ---- keystore ---- */
 
-static int keystore_dir(struct ctl *c, char *out, size_t size)
+int keystore_dir_path(struct ctl *c, char *out, size_t size)
 {
 	if (c->keystore) {
 		snprintf(out, size, "%s", c->keystore);
@@ -54,7 +54,7 @@ void local_key_wipe(struct local_key *k)
 static int keystore_save(struct ctl *c, const struct local_key *k)
 {
 	char dir[4096], path[4200];
-	int e = keystore_dir(c, dir, sizeof dir);
+	int e = keystore_dir_path(c, dir, sizeof dir);
 	if (e < 0)
 		return e;
 	snprintf(path, sizeof path, "%s/%s.json", dir, k->key_id);
@@ -84,7 +84,7 @@ static int keystore_save(struct ctl *c, const struct local_key *k)
 int keystore_load(struct ctl *c, const char *key_id, struct local_key *out)
 {
 	char dir[4096], path[4200];
-	int e = keystore_dir(c, dir, sizeof dir);
+	int e = keystore_dir_path(c, dir, sizeof dir);
 	if (e < 0)
 		return e;
 	if (strchr(key_id, '/') || strlen(key_id) >= sizeof out->key_id)
@@ -173,7 +173,7 @@ static int print_key(const struct local_key *k)
 int cmd_keys(struct ctl *c, int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		printf("usage: atollctl keys create [--type x25519] [--label TEXT]\n"
+		printf("usage: atollctl keys create [--type x25519|paillier] [--bits N] [--label TEXT]\n"
 		       "       atollctl keys list\n"
 		       "create makes a key pair on this machine, registers the public key with\n"
 		       "the coordinator and keeps the private key in the keystore (0600).\n");
@@ -181,7 +181,7 @@ int cmd_keys(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "list") == 0) {
 		char dir[4096];
-		if (keystore_dir(c, dir, sizeof dir) < 0)
+		if (keystore_dir_path(c, dir, sizeof dir) < 0)
 			return ctl_fail("no keystore directory");
 		DIR *d = opendir(dir);
 		if (!d)
@@ -200,9 +200,11 @@ int cmd_keys(struct ctl *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "type", required_argument, NULL, 't' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "bits", required_argument, NULL, 'b' },
 		{ 0 },
 	};
 	const char *type = "x25519", *label = NULL;
+	int bits = 3072;
 	int o;
 	/* Options follow the second word: parse argv[1..] as its own vector. */
 	optind = 0;
@@ -212,12 +214,17 @@ int cmd_keys(struct ctl *c, int argc, char **argv)
 		switch (o) {
 		case 't': type = optarg; break;
 		case 'l': label = optarg; break;
+		case 'b': bits = atoi(optarg); break;
 		default: return 2;
 		}
 	}
+	if (strcmp(type, "paillier") == 0) {
+		if (bits != 2048 && bits != 3072 && bits != 4096)
+			return ctl_usage("--bits: 2048, 3072 (the default) or 4096");
+		return he_key_create(c, bits, label, NULL, 0);
+	}
 	if (strcmp(type, "x25519") != 0)
-		return ctl_usage("--type: x25519 (paillier keys: see atollctl keys create --type "
-				 "paillier in a build with homomorphic support)");
+		return ctl_usage("--type: x25519 or paillier");
 	struct local_key k;
 	int rc = create_x25519(c, label, &k);
 	if (rc)
@@ -395,11 +402,22 @@ static int input_document(const char *arg, const char *prompt, struct buf *out)
 	return r < 0 ? ctl_fail("cannot encode the input") : 0;
 }
 
+struct he_opts {
+	bool he, aggregate;
+	long scale_bits, records;
+	const char *classes;
+};
+
 static int parse_common(int argc, char **argv, const char **key_id, long *workload,
 			const char **policy, const char **prompt, const char **arg, bool *confidential,
-			long *timeout, const char *help)
+			long *timeout, struct he_opts *he, const char *help)
 {
 	static const struct option opts[] = {
+		{ "he", no_argument, NULL, 'H' },
+		{ "scale-bits", required_argument, NULL, 'S' },
+		{ "records", required_argument, NULL, 'R' },
+		{ "classes", required_argument, NULL, 'L' },
+		{ "aggregate", no_argument, NULL, 'A' },
 		{ "key-id", required_argument, NULL, 'k' },
 		{ "workload", required_argument, NULL, 'w' },
 		{ "policy", required_argument, NULL, 'P' },
@@ -418,6 +436,11 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 		case 'p': *prompt = optarg; break;
 		case 'c': *confidential = true; break;
 		case 't': *timeout = atol(optarg); break;
+		case 'H': he->he = true; break;
+		case 'S': he->scale_bits = atol(optarg); break;
+		case 'R': he->records = atol(optarg); break;
+		case 'L': he->classes = optarg; break;
+		case 'A': he->aggregate = true; break;
 		case 'h': printf("%s", help); return -1;
 		default: return 2;
 		}
@@ -434,13 +457,29 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
 	long workload = 0, timeout = 0;
 	bool conf = false;
+	struct he_opts he = { .scale_bits = 40 };
 	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+			     &he,
 			     "usage: atollctl encrypt --key-id ck_... --workload ID --policy FILE\n"
 			     "                        (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "       atollctl encrypt --he --key-id ck_... [--scale-bits 40]\n"
+			     "                        [--records N] '{\"features\": [...]}'\n"
 			     "Seals the input to every island serving the workload whose evidence\n"
-			     "passes YOUR policy file, and prints a job input to submit.\n");
+			     "passes YOUR policy file, and prints a job input to submit. With --he,\n"
+			     "encrypts the features under your Paillier key instead (no TEE needed).\n");
 	if (r)
 		return r < 0 ? 0 : r;
+	if (he.he) {
+		if (!key_id || !arg)
+			return ctl_usage("--he needs --key-id and the features");
+		struct buf doc = { 0 };
+		int rc = he_encrypt_input(c, key_id, arg, (uint32_t)he.records,
+					  (unsigned)he.scale_bits, &doc);
+		if (!rc)
+			printf("%s\n", buf_cstr(&doc));
+		buf_free(&doc);
+		return rc;
+	}
 	if (!key_id || workload <= 0)
 		return ctl_usage("--key-id and --workload are needed");
 	struct local_key k;
@@ -518,27 +557,40 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 		{ "key-id", required_argument, NULL, 'k' },
 		{ "job", required_argument, NULL, 'j' },
 		{ "ciphertext", required_argument, NULL, 'x' },
+		{ "he", no_argument, NULL, 'H' },
+		{ "classes", required_argument, NULL, 'L' },
+		{ "aggregate", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *key_id = NULL, *job_id = NULL, *ct_arg = NULL;
+	const char *key_id = NULL, *job_id = NULL, *ct_arg = NULL, *classes = NULL;
+	bool he = false, aggregate = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'k': key_id = optarg; break;
 		case 'j': job_id = optarg; break;
 		case 'x': ct_arg = optarg; break;
+		case 'H': he = true; break;
+		case 'L': classes = optarg; break;
+		case 'A': aggregate = true; break;
 		case 'h':
 			printf("usage: atollctl decrypt --job JOB_ID [--key-id ck_...]\n"
 			       "                        [--ciphertext BASE64|@FILE]\n"
+			       "       atollctl decrypt --he --job JOB_ID [--key-id ck_...]\n"
+			       "                        [--classes NAME,NAME... | --aggregate]\n"
 			       "Opens the job's sealed output (fetched from the coordinator unless\n"
-			       "given) with the local private key.\n");
+			       "given) with the local private key. With --he, decrypts a homomorphic\n"
+			       "job's scores and prints the label and probability (or sums and\n"
+			       "means with --aggregate).\n");
 			return 0;
 		default: return 2;
 		}
 	}
 	if (!job_id)
 		return ctl_usage("--job is needed (the output is bound to its job)");
+	if (he)
+		return he_decrypt_job(c, job_id, key_id, classes, aggregate);
 	Atoll__V1__Job *job;
 	if (fetch_job(c, job_id, &job))
 		return 1;
@@ -586,21 +638,76 @@ out:
 	return rc;
 }
 
+static int run_homomorphic(struct ctl *c, uint32_t workload, const char *key_id, const char *arg,
+			   const struct he_opts *he, uint32_t timeout)
+{
+	char made[64] = "";
+	if (!arg)
+		return ctl_usage("--he needs the features: '{\"features\": [...]}'");
+	if (!key_id) {
+		int rc = he_key_create(c, 3072, "atollctl run --he", made, sizeof made);
+		if (rc)
+			return rc;
+		key_id = made;
+		fprintf(stderr, "created key %s\n", key_id);
+	}
+	struct buf doc = { 0 };
+	int rc = he_encrypt_input(c, key_id, arg, (uint32_t)he->records, (unsigned)he->scale_bits, &doc);
+	if (rc)
+		return rc;
+	Atoll__V1__JobInput *in = NULL;
+	char err[256];
+	if (pbjson_read(&atoll__v1__job_input__descriptor, buf_cstr(&doc), doc.len, 0,
+			(ProtobufCMessage **)&in, err, sizeof err) < 0) {
+		buf_free(&doc);
+		return ctl_fail("%s", err);
+	}
+	buf_free(&doc);
+	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
+	req.workload_id = workload;
+	req.mode = ATOLL__V1__MODE__MODE_HOMOMORPHIC;
+	req.confidential = true;
+	req.timeout_seconds = timeout;
+	req.input = in;
+	Atoll__V1__Job *job = NULL;
+	rc = ctl_call(c, "/atoll.v1.Jobs/SubmitJob", &req.base, &atoll__v1__job__descriptor,
+		      (ProtobufCMessage **)&job);
+	protobuf_c_message_free_unpacked(&in->base, NULL);
+	if (rc)
+		return rc;
+	fprintf(stderr, "submitted %s\n", job->id);
+	char id[64];
+	snprintf(id, sizeof id, "%s", job->id);
+	protobuf_c_message_free_unpacked(&job->base, NULL);
+	rc = watch_job(c, id, NULL, false);
+	if (rc)
+		return rc;
+	return he_decrypt_job(c, id, key_id, he->classes, he->aggregate);
+}
+
 int cmd_run(struct ctl *c, int argc, char **argv)
 {
 	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
 	long workload = 0, timeout = 0;
 	bool conf = false;
+	struct he_opts he = { .scale_bits = 40 };
 	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+			     &he,
 			     "usage: atollctl run --workload ID [--confidential --policy FILE\n"
 			     "                    [--key-id ck_...]] [--timeout SECONDS]\n"
 			     "                    (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "       atollctl run --workload ID --he [--key-id ck_...] [--classes A,B]\n"
+			     "                    [--aggregate] [--records N] '{\"features\": [...]}'\n"
 			     "Confidential: makes (or uses) a local key, verifies the islands' evidence\n"
-			     "against your policy, seals the input, submits, streams and decrypts.\n");
+			     "against your policy, seals the input, submits, streams and decrypts.\n"
+			     "Homomorphic (--he): encrypts the features under a local Paillier key,\n"
+			     "submits in MODE_HOMOMORPHIC, decrypts the answer.\n");
 	if (r)
 		return r < 0 ? 0 : r;
 	if (workload <= 0)
 		return ctl_usage("--workload is needed");
+	if (he.he)
+		return run_homomorphic(c, (uint32_t)workload, key_id, arg, &he, (uint32_t)timeout);
 	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
 	struct local_key k = { 0 };
 	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
