@@ -68,6 +68,9 @@ static int run_echo_server(const char *port_file)
 
 /* ---- load generation ---- */
 
+/* The bench tenant's key ("ak_bench"); the echo server ignores it. */
+static const struct rpc_md AUTH = { "authorization", "Bearer ak_bench" };
+
 struct target {
 	const char *label;
 	const char *method;
@@ -96,7 +99,7 @@ static void *work(void *arg)
 	for (int i = 0; i < 20; i++) {
 		ProtobufCMessage *resp = NULL;
 		struct rpc_status st;
-		rpc_unary(c, w->t->method, w->t->req, w->t->resp, NULL, 0, 5000, &resp, &st);
+		rpc_unary(c, w->t->method, w->t->req, w->t->resp, &AUTH, 1, 5000, &resp, &st);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
 	}
@@ -104,7 +107,7 @@ static void *work(void *arg)
 		ProtobufCMessage *resp = NULL;
 		struct rpc_status st;
 		int64_t t0 = mono_ns();
-		int r = rpc_unary(c, w->t->method, w->t->req, w->t->resp, NULL, 0, 5000, &resp, &st);
+		int r = rpc_unary(c, w->t->method, w->t->req, w->t->resp, &AUTH, 1, 5000, &resp, &st);
 		int64_t dt = mono_ns() - t0;
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
@@ -234,7 +237,7 @@ int main(int argc, char **argv)
 	snprintf(echo_port_file, sizeof echo_port_file, "%s/echo.port", dir);
 	const char *yaml =
 		"listen: {address: 127.0.0.1:0}\nstore: {path: atoll.db}\n"
-		"tenants: [{name: b, api_key_sha256: [0000000000000000000000000000000000000000000000000000000000000000]}]\n"
+		"tenants: [{name: b, api_key_sha256: [353ac51ac37a29d0e436680683bae451cd671028e9dc0156410ca7953a9b0b6d]}]\n"
 		"islands: {tokens: [{name: i, token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
 		"workloads: [{id: 1, name: echo, backend: echo}]\n";
 	write_file_atomic(cfg, yaml, strlen(yaml), 0644);

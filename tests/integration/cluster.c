@@ -59,8 +59,9 @@ int cluster_start_coordinator(struct cluster *cl)
 	sha_line(&y, "ak_demo");
 	buf_printf(&y, "]\n  - name: other\n    api_key_sha256: [");
 	sha_line(&y, "ak_other");
-	buf_printf(&y, "]\nislands:\n  heartbeat_interval: 300ms\n  heartbeat_timeout: 2s\n"
-		       "  tokens: [{name: it, token_sha256: ");
+	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, token_sha256: ",
+		   cl->heartbeat_yaml ? cl->heartbeat_yaml
+				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 2s\n");
 	sha_line(&y, "it_demo");
 	buf_printf(&y, "}]\n");
 	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n",
@@ -148,7 +149,7 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 	return i;
 }
 
-static rpc_client *client(struct cluster *cl)
+rpc_client *cluster_client(struct cluster *cl)
 {
 	if (!cl->client)
 		rpc_client_new(h_target(&cl->coord), NULL, &cl->client);
@@ -163,7 +164,7 @@ int c_call(struct cluster *cl, const char *api_key, const char *method,
 	snprintf(auth, sizeof auth, "Bearer %s", api_key);
 	struct rpc_md md = { "authorization", auth };
 	*ret = NULL;
-	return rpc_unary(client(cl), method, req, resp, &md, 1, 10000, ret, st);
+	return rpc_unary(cluster_client(cl), method, req, resp, &md, 1, 10000, ret, st);
 }
 
 int c_stats(struct cluster *cl, Atoll__V1__Stats **ret)

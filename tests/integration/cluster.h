@@ -30,6 +30,9 @@ struct cluster {
 	/* Extra entries for islands' enclave.backends, e.g.
 	 * ", {name: x, path: /p/x.so}". */
 	const char *extra_backends_yaml;
+	/* Heartbeat settings for coordinator.yaml's islands section (default:
+	 * 300ms interval, 2s timeout). */
+	const char *heartbeat_yaml;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
@@ -47,6 +50,9 @@ int cluster_wait(struct cluster *cl, uint32_t connected, uint32_t attested, int 
 /* Stop every process with SIGTERM; 0 when all exited 0. */
 int cluster_stop(struct cluster *cl);
 void cluster_dump_logs(struct cluster *cl);
+
+/* The cluster's client to the coordinator (made on first use). */
+rpc_client *cluster_client(struct cluster *cl);
 
 /* Calls with the demo tenant's key (or another). */
 int c_stats(struct cluster *cl, Atoll__V1__Stats **ret);

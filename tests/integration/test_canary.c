@@ -179,9 +179,16 @@ static void test_quick_start_and_canary(struct cluster *cl)
 	CHECK_INT(c_atollctl(cl, out, sizeof out, a4), 0);
 	CHECK(strstr(out, prompt) != NULL);
 
-	/* The scan: nowhere on the coordinator or the island host. */
-	CHECK_INT(memory_contains(cl->coord.pid, canary), 0);
-	CHECK_INT(memory_contains(cl->islands[0].pid, canary), 0);
+	/* The scan: nowhere on the coordinator or the island host. Under
+	 * AddressSanitizer the processes map terabytes of shadow memory that
+	 * reading would fault in, so the sanitizer build checks files only. */
+	bool scan_memory = !ATOLL_SANITIZED;
+	if (!scan_memory)
+		fprintf(stderr, "skipped: the memory scan (sanitizer build); files still checked\n");
+	if (scan_memory) {
+		CHECK_INT(memory_contains(cl->coord.pid, canary), 0);
+		CHECK_INT(memory_contains(cl->islands[0].pid, canary), 0);
+	}
 	CHECK(!files_contain(cl, canary));
 
 	/* Control: a plain job's canary is found by the same scan. */
@@ -196,8 +203,10 @@ static void test_quick_start_and_canary(struct cluster *cl)
 			protobuf_c_message_free_unpacked(&f->base, NULL);
 		protobuf_c_message_free_unpacked(&j->base, NULL);
 	}
-	CHECK_INT(memory_contains(cl->coord.pid, control), 1);
-	CHECK_INT(memory_contains(cl->islands[0].pid, control), 1);
+	if (scan_memory) {
+		CHECK_INT(memory_contains(cl->coord.pid, control), 1);
+		CHECK_INT(memory_contains(cl->islands[0].pid, control), 1);
+	}
 	CHECK(files_contain(cl, control));
 }
 
