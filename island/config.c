@@ -139,14 +139,10 @@ static int read_enclave(struct cfg *c, const struct ynode *root, struct island_c
 			return e;
 		ic->enclave.has_driver = true;
 	}
-	const struct ynode *bes = cfg_get(n, "backends");
-	if (!bes)
-		return cfg_error(c, n, "enclave.backends", "required key is missing");
-	if ((e = cfg_check_seq(c, bes, "enclave.backends")) < 0)
+	const struct ynode *bes, *wls;
+	if ((e = cfg_seq_alloc(c, n, P, "backends", true, sizeof *ic->enclave.backends, &bes,
+			       (void **)&ic->enclave.backends)) < 0)
 		return e;
-	ic->enclave.backends = calloc(bes->n + 1, sizeof *ic->enclave.backends);
-	if (!ic->enclave.backends)
-		return -ENOMEM;
 	for (size_t i = 0; i < bes->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "enclave.backends", i);
@@ -162,14 +158,9 @@ static int read_enclave(struct cfg *c, const struct ynode *root, struct island_c
 						 ic->enclave.backends[i].name, "enclave.backends", j);
 			}
 	}
-	const struct ynode *wls = cfg_get(n, "workloads");
-	if (!wls)
-		return cfg_error(c, n, "enclave.workloads", "required key is missing");
-	if ((e = cfg_check_seq(c, wls, "enclave.workloads")) < 0)
+	if ((e = cfg_seq_alloc(c, n, P, "workloads", true, sizeof *ic->enclave.workloads, &wls,
+			       (void **)&ic->enclave.workloads)) < 0)
 		return e;
-	ic->enclave.workloads = calloc(wls->n + 1, sizeof *ic->enclave.workloads);
-	if (!ic->enclave.workloads)
-		return -ENOMEM;
 	for (size_t i = 0; i < wls->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "enclave.workloads", i);

@@ -624,14 +624,7 @@ static void *conn_thread(void *arg)
 		pthread_mutex_lock(&is->mu);
 		int64_t until = mono_ms() + wait;
 		while (!atomic_load(&is->stopping) && mono_ms() < until) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&is->cond, &is->mu, &ts);
+			cond_wait_ms(&is->cond, &is->mu, 50);
 		}
 		pthread_mutex_unlock(&is->mu);
 		backoff = backoff * 2 > is->cfg->coordinator.reconnect_max_ms
@@ -678,14 +671,7 @@ static void drain(struct island *is)
 		log_info("draining: %u job(s) running, up to %lld ms", is->running,
 			 (long long)is->cfg->shutdown_grace_ms);
 	while (is->running && mono_ms() < until && is->stream) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&is->cond, &is->mu, &ts);
+		cond_wait_ms(&is->cond, &is->mu, 50);
 	}
 	pthread_mutex_unlock(&is->mu);
 	hand_back_all(is, "the island is shutting down");

@@ -111,17 +111,12 @@ static int read_hashes(struct cfg *c, const struct ynode *map, const char *path,
 {
 	char p[512];
 	cfg_path(p, sizeof p, path, key);
-	const struct ynode *n = cfg_get(map, key);
-	if (!n)
-		return cfg_error(c, map, p, "required key is missing");
-	int e = cfg_check_seq(c, n, p);
+	const struct ynode *n;
+	int e = cfg_seq_alloc(c, map, path, key, true, SHA256_LEN, &n, (void **)out);
 	if (e < 0)
 		return e;
 	if (n->n == 0)
 		return cfg_error(c, n, p, "at least one SHA-256 digest is needed");
-	*out = calloc(n->n, SHA256_LEN);
-	if (!*out)
-		return -ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
 		char pi[512];
 		cfg_path_index(pi, sizeof pi, p, i);
@@ -135,15 +130,11 @@ static int read_hashes(struct cfg *c, const struct ynode *map, const char *path,
 static int read_tenants(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
 	static const char *const keys[] = { "name", "api_key_sha256", NULL };
-	const struct ynode *n = cfg_get(root, "tenants");
-	if (!n)
-		return cfg_error(c, root, "tenants", "required key is missing");
-	int e = cfg_check_seq(c, n, "tenants");
+	const struct ynode *n;
+	int e = cfg_seq_alloc(c, root, "", "tenants", true, sizeof *cc->tenants, &n,
+			      (void **)&cc->tenants);
 	if (e < 0)
 		return e;
-	cc->tenants = calloc(n->n + 1, sizeof *cc->tenants);
-	if (!cc->tenants)
-		return -ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "tenants", i);
@@ -191,14 +182,10 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 				 "islands.heartbeat_timeout",
 				 "must be at least twice heartbeat_interval (%lldms)",
 				 (long long)cc->islands.heartbeat_interval_ms);
-	const struct ynode *toks = cfg_get(n, "tokens");
-	if (!toks)
-		return cfg_error(c, n, "islands.tokens", "required key is missing");
-	if ((e = cfg_check_seq(c, toks, "islands.tokens")) < 0)
+	const struct ynode *toks;
+	if ((e = cfg_seq_alloc(c, n, P, "tokens", true, sizeof *cc->islands.tokens, &toks,
+			       (void **)&cc->islands.tokens)) < 0)
 		return e;
-	cc->islands.tokens = calloc(toks->n + 1, sizeof *cc->islands.tokens);
-	if (!cc->islands.tokens)
-		return -ENOMEM;
 	for (size_t i = 0; i < toks->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "islands.tokens", i);
@@ -221,15 +208,11 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 
 static int read_drivers(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
-	const struct ynode *n = cfg_get(root, "drivers");
-	if (!n)
-		return 0;
-	int e = cfg_check_seq(c, n, "drivers");
-	if (e < 0)
+	const struct ynode *n;
+	int e = cfg_seq_alloc(c, root, "", "drivers", false, sizeof *cc->drivers, &n,
+			      (void **)&cc->drivers);
+	if (e <= 0)
 		return e;
-	cc->drivers = calloc(n->n + 1, sizeof *cc->drivers);
-	if (!cc->drivers)
-		return -ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "drivers", i);
@@ -253,15 +236,10 @@ static int read_digests(struct cfg *c, const struct ynode *map, const char *path
 {
 	char p[512];
 	cfg_path(p, sizeof p, path, key);
-	const struct ynode *n = cfg_get(map, key);
-	if (!n)
-		return 0;
-	int e = cfg_check_seq(c, n, p);
-	if (e < 0)
+	const struct ynode *n;
+	int e = cfg_seq_alloc(c, map, path, key, false, sizeof **out, &n, (void **)out);
+	if (e <= 0)
 		return e;
-	*out = calloc(n->n + 1, sizeof **out);
-	if (!*out)
-		return -ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
 		char pi[512];
 		cfg_path_index(pi, sizeof pi, p, i);
@@ -337,15 +315,11 @@ static int read_workloads(struct cfg *c, const struct ynode *root, struct coord_
 {
 	static const char *const keys[] = { "id", "name", "backend", "model", "modes",
 					    "price_per_second", "timeout", "max_attempts", NULL };
-	const struct ynode *n = cfg_get(root, "workloads");
-	if (!n)
-		return cfg_error(c, root, "workloads", "required key is missing");
-	int e = cfg_check_seq(c, n, "workloads");
+	const struct ynode *n;
+	int e = cfg_seq_alloc(c, root, "", "workloads", true, sizeof *cc->workloads, &n,
+			      (void **)&cc->workloads);
 	if (e < 0)
 		return e;
-	cc->workloads = calloc(n->n + 1, sizeof *cc->workloads);
-	if (!cc->workloads)
-		return -ENOMEM;
 	for (size_t i = 0; i < n->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "workloads", i);

@@ -1545,14 +1545,7 @@ static void *timer_thread(void *arg)
 	pthread_mutex_lock(&c->mu);
 	while (!c->stopping) {
 		tick(c, now_ms());
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+		cond_wait_ms(&c->cond, &c->mu, TICK_MS);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;

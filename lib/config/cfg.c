@@ -288,6 +288,25 @@ int cfg_check_seq(struct cfg *c, const struct ynode *n, const char *path)
 	return 0;
 }
 
+int cfg_seq_alloc(struct cfg *c, const struct ynode *map, const char *path, const char *key,
+		  bool required, size_t elem_size, const struct ynode **ret_seq, void **ret_array)
+{
+	char p[512];
+	cfg_path(p, sizeof p, path, key);
+	const struct ynode *n = cfg_get(map, key);
+	if (!n)
+		return required ? cfg_error(c, map, p, "required key is missing") : 0;
+	int e = cfg_check_seq(c, n, p);
+	if (e < 0)
+		return e;
+	void *a = calloc(n->n + 1, elem_size);
+	if (!a)
+		return -ENOMEM;
+	*ret_seq = n;
+	*ret_array = a;
+	return 1;
+}
+
 const struct ynode *cfg_get(const struct ynode *map, const char *key)
 {
 	if (!map || map->type != YNODE_MAP)

@@ -46,6 +46,11 @@ int cfg_check_keys(struct cfg *c, const struct ynode *n, const char *path,
 		   const char *const *allowed);
 /* n must be a sequence. */
 int cfg_check_seq(struct cfg *c, const struct ynode *n, const char *path);
+/* map[key] must be a sequence; allocate a zeroed array of its length + 1
+ * elements of elem_size bytes into *ret_array. Returns 1 with *ret_seq
+ * set, 0 when the key is absent and not required, or <0 with the error. */
+int cfg_seq_alloc(struct cfg *c, const struct ynode *map, const char *path, const char *key,
+		  bool required, size_t elem_size, const struct ynode **ret_seq, void **ret_array);
 /* Value under key, or NULL. */
 const struct ynode *cfg_get(const struct ynode *map, const char *key);
 /* "path.key" / "path[i]" into out. */

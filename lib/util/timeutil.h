@@ -15,6 +15,10 @@ void rfc3339_format(int64_t ms, char *out, size_t out_size);
 /* Parse "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)" into ms since
  * the epoch. 0 or -EINVAL. */
 int rfc3339_parse(const char *s, int64_t *ret_ms);
+/* pthread_cond_timedwait for at most ms milliseconds from now (the mutex
+ * held, as for pthread_cond_timedwait). */
+#include <pthread.h>
+void cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms);
 /* Sleep for ms milliseconds (restarts on EINTR). */
 void sleep_ms(int64_t ms);
 
