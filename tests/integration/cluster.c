@@ -291,5 +291,8 @@ int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const
 		snprintf(out, out_size, "%s", (char *)data);
 		free(data);
 	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	if (rc)
+		fprintf(stderr, "atollctl %s exited %d:\n%s\n", args[0], rc, out);
+	return rc;
 }

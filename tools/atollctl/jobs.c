@@ -274,10 +274,11 @@ static void live_chunk(struct ctl *c, struct live *lv, const char *job_id,
 		return;
 	}
 	if (!confidential) {
-		fwrite(ch->data.data, 1, ch->data.len, stdout);
-		fflush(stdout);
-		if (ch->data.len)
+		if (ch->data.len) {
+			fwrite(ch->data.data, 1, ch->data.len, stdout);
+			fflush(stdout);
 			lv->last_byte = ch->data.data[ch->data.len - 1];
+		}
 		return;
 	}
 	if (!lv->k || lv->broken || !lv->have_envelope)
@@ -309,10 +310,11 @@ static void live_chunk(struct ctl *c, struct live *lv, const char *job_id,
 				buf_free(&pt);
 				return;
 			}
-			fwrite(pt.data, 1, pt.len, stdout);
-			fflush(stdout);
-			if (pt.len)
+			if (pt.len) {
+				fwrite(pt.data, 1, pt.len, stdout);
+				fflush(stdout);
 				lv->last_byte = pt.data[pt.len - 1];
+			}
 			buf_free(&pt);
 		}
 		p += n;
@@ -326,7 +328,7 @@ static int print_final_output(const Atoll__V1__Job *j, const struct local_key *k
 	if (!o->encrypted) {
 		if (o->text[0])
 			printf("%s%s", o->text, o->text[strlen(o->text) - 1] == '\n' ? "" : "\n");
-		else
+		else if (o->data.len)
 			fwrite(o->data.data, 1, o->data.len, stdout);
 		return 0;
 	}
@@ -341,9 +343,11 @@ static int print_final_output(const Atoll__V1__Job *j, const struct local_key *k
 		buf_free(&pt);
 		return ctl_fail("cannot open the output of %s: %s", j->id, env_strerror(e));
 	}
-	fwrite(pt.data, 1, pt.len, stdout);
-	if (pt.len && pt.data[pt.len - 1] != '\n')
-		putchar('\n');
+	if (pt.len) {
+		fwrite(pt.data, 1, pt.len, stdout);
+		if (pt.data[pt.len - 1] != '\n')
+			putchar('\n');
+	}
 	buf_free(&pt);
 	return 0;
 }

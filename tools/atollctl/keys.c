@@ -546,9 +546,11 @@ static void print_plaintext(struct ctl *c, const struct buf *pt)
 		free(text);
 		return;
 	}
-	fwrite(pt->data, 1, pt->len, stdout);
-	if (pt->len && pt->data[pt->len - 1] != '\n')
-		putchar('\n');
+	if (pt->len) {
+		fwrite(pt->data, 1, pt->len, stdout);
+		if (pt->data[pt->len - 1] != '\n')
+			putchar('\n');
+	}
 }
 
 int cmd_decrypt(struct ctl *c, int argc, char **argv)
