@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 
 #include "dc_util.h"
@@ -469,19 +468,6 @@ const char *dc_cose_alg_name(int64_t alg)
 	}
 }
 
-static bool key_is_curve(EVP_PKEY *key, const char *group)
-{
-	char name[64];
-	size_t n = 0;
-
-	if (!EVP_PKEY_is_a(key, "EC"))
-		return false;
-	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-					    name, sizeof(name), &n))
-		return false;
-	return strcmp(name, group) == 0;
-}
-
 int dc_cose_sign1_verify(const struct dc_cose_sign1 *m, EVP_PKEY *key,
 			 atoll_err *err)
 {
@@ -520,7 +506,7 @@ int dc_cose_sign1_verify(const struct dc_cose_sign1 *m, EVP_PKEY *key,
 			      "%s signature is %zu bytes, want %zu",
 			      dc_cose_alg_name(m->alg), m->signature_len,
 			      sig_len);
-	if (group ? !key_is_curve(key, group) : !EVP_PKEY_is_a(key, "ED25519"))
+	if (group ? !dc_key_is_ec(key, group) : !EVP_PKEY_is_a(key, "ED25519"))
 		return dc_err(err, ATOLL_E_SIGNATURE,
 			      "key type does not match algorithm %s",
 			      dc_cose_alg_name(m->alg));

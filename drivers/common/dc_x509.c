@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -458,6 +459,17 @@ bool dc_cert_cn_is(X509 *cert, const char *cn)
 	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
 	return (size_t)ASN1_STRING_length(s) == strlen(cn) &&
 	       memcmp(ASN1_STRING_get0_data(s), cn, strlen(cn)) == 0;
+}
+
+bool dc_key_is_ec(EVP_PKEY *k, const char *group)
+{
+	char name[64];
+	size_t n = 0;
+
+	return k && EVP_PKEY_is_a(k, "EC") &&
+	       EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
+					      name, sizeof(name), &n) &&
+	       strcmp(name, group) == 0;
 }
 
 int dc_cert_ext(X509 *cert, const char *oid, const uint8_t **ret_data,

@@ -82,6 +82,9 @@ int dc_asn1_time_to_unix(const ASN1_TIME *t, int64_t *ret);
 void dc_cert_name(X509 *cert, char *out, size_t out_size);
 /* 1 when the certificate's subject CN equals cn. */
 bool dc_cert_cn_is(X509 *cert, const char *cn);
+/* 1 when k is an EC key on the named group ("prime256v1", "secp384r1").
+ * k may be NULL. */
+bool dc_key_is_ec(EVP_PKEY *k, const char *group);
 
 /* A bounded, thread-safe cache of verified chains. An entry is keyed by
  * the SHA-256 of the exact DER bytes of the leaf, the candidate

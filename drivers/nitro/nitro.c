@@ -10,7 +10,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -398,8 +397,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 	struct nitro_doc d;
 	X509 *leaf = NULL;
 	EVP_PKEY *k;
-	char group[32];
-	size_t glen = 0, i;
+	size_t i;
 	int status;
 
 	if (!args || args->struct_size < sizeof(*args) || !ret_claims ||
@@ -437,10 +435,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 		goto out_free;
 	}
 	k = X509_get0_pubkey(leaf);
-	if (!k || !EVP_PKEY_is_a(k, "EC") ||
-	    !EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
-					    group, sizeof(group), &glen) ||
-	    strcmp(group, "secp384r1") != 0) {
+	if (!dc_key_is_ec(k, "secp384r1")) {
 		status = dc_err(err, ATOLL_E_FORMAT,
 				"enclave certificate key is not P-384");
 		goto out_free;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -302,17 +301,6 @@ static int check_hwid(X509 *cert, const uint8_t *chip_id, atoll_err *err)
 	return ATOLL_OK;
 }
 
-static bool is_p384(EVP_PKEY *k)
-{
-	char name[32];
-	size_t n = 0;
-
-	return k && EVP_PKEY_is_a(k, "EC") &&
-	       EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
-					      name, sizeof(name), &n) &&
-	       strcmp(name, "secp384r1") == 0;
-}
-
 static int add_claims(struct dc_claims *c, const uint8_t *rep,
 		      uint32_t version, int key_sel, bool turin,
 		      const char *product, bool chip_masked)
@@ -470,7 +458,7 @@ static int snp_verify(void *vctx, const atoll_verify_args *args,
 
 		if (!dc_cert_cn_is(x, key_sel == SNP_KEY_VCEK ? "SEV-VCEK" :
 								"SEV-VLEK") ||
-		    !is_p384(k))
+		    !dc_key_is_ec(k, "secp384r1"))
 			continue;
 		n_candidates++;
 		status = dc_ecdsa_verify_raw(k, EVP_sha384(), rep,

@@ -11,7 +11,6 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -141,17 +140,6 @@ static int load_roots(struct sim_ctx *ctx, const char *path, atoll_err *err)
 	return ATOLL_OK;
 }
 
-static bool is_p256(EVP_PKEY *k)
-{
-	char group[32];
-	size_t n = 0;
-
-	return k && EVP_PKEY_is_a(k, "EC") &&
-	       EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
-					      group, sizeof(group), &n) &&
-	       strcmp(group, "prime256v1") == 0;
-}
-
 /* Read one island file. A file that cannot be read is not a config
  * error: detect() reports it, as the island may simply not be provisioned
  * yet. Returns ATOLL_OK with *ret_data NULL in that case. */
@@ -201,7 +189,7 @@ static int load_island(struct sim_ctx *ctx, const char *key_path,
 			   key_path);
 		goto out_free;
 	}
-	if (!is_p256(ctx->key)) {
+	if (!dc_key_is_ec(ctx->key, "prime256v1")) {
 		r = dc_err(err, ATOLL_E_CONFIG,
 			   "key_file: %s is not an ECDSA P-256 key", key_path);
 		goto out_free;
@@ -582,7 +570,7 @@ static int sim_verify(void *vctx, const atoll_verify_args *args,
 		goto out_free;
 	}
 	k = X509_get0_pubkey(leaf);
-	if (!is_p256(k)) {
+	if (!dc_key_is_ec(k, "prime256v1")) {
 		status = dc_err(err, ATOLL_E_FORMAT,
 				"island certificate key is not ECDSA P-256");
 		goto out_free;
