@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "grpc/health/v1/health.pb-c.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -75,6 +77,8 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 	opts.tls_key_pem = pem[1];
 	opts.tls_client_ca_pem = pem[2];
 	e = rpc_server_new(&opts, &co->srv, err, err_size);
+	if (pem[1])
+		OPENSSL_cleanse(pem[1], strlen(pem[1]));
 	for (int k = 0; k < 3; k++)
 		free(pem[k]);
 	if (e < 0)

@@ -23,6 +23,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <openssl/crypto.h>
 
 #define MAX_METHODS 64
 #define MAX_HOOKS 8
@@ -724,6 +725,10 @@ int rpc_server_new(const struct rpc_server_opts *opts, rpc_server **ret,
 		return -ENOMEM;
 	}
 	s->opts = *opts;
+	/* The PEM strings are used at start: keep copies. */
+	s->opts.tls_cert_pem = opts->tls_cert_pem ? strdup(opts->tls_cert_pem) : NULL;
+	s->opts.tls_key_pem = opts->tls_key_pem ? strdup(opts->tls_key_pem) : NULL;
+	s->opts.tls_client_ca_pem = opts->tls_client_ca_pem ? strdup(opts->tls_client_ca_pem) : NULL;
 	if (s->opts.threads <= 0)
 		s->opts.threads = 1;
 	if (s->opts.max_message_bytes <= 0)
@@ -809,7 +814,8 @@ int rpc_server_start(rpc_server *s, const char *addr, int *ret_port, char *err,
 	int port = grpc_server_add_http2_port(s->server, addr, creds);
 	grpc_server_credentials_release(creds);
 	if (port == 0) {
-		snprintf(err, err_size, "cannot listen on %s (address in use or invalid)", addr);
+		snprintf(err, err_size, "cannot listen on %s (address in use or invalid%s)", addr,
+			 s->opts.tls_cert_pem ? ", or the TLS certificate and key refused" : "");
 		return -EADDRINUSE;
 	}
 	grpc_server_start(s->server);
@@ -889,6 +895,12 @@ void rpc_server_free(rpc_server *s)
 	grpc_server_destroy(s->server);
 	grpc_completion_queue_destroy(s->cq);
 	free(s->threads);
+	free((char *)s->opts.tls_cert_pem);
+	if (s->opts.tls_key_pem) {
+		OPENSSL_cleanse((char *)s->opts.tls_key_pem, strlen(s->opts.tls_key_pem));
+		free((char *)s->opts.tls_key_pem);
+	}
+	free((char *)s->opts.tls_client_ca_pem);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cond);
 	free(s);

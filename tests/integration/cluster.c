@@ -52,7 +52,9 @@ static void sha_line(struct buf *b, const char *secret)
 int cluster_start_coordinator(struct cluster *cl)
 {
 	struct buf y = { 0 };
-	buf_printf(&y, "listen: {address: 127.0.0.1:0}\n");
+	buf_printf(&y, "listen:\n  address: 127.0.0.1:0\n%s", cl->listen_tls_yaml ? cl->listen_tls_yaml : "");
+	if (cl->extra_yaml)
+		buf_printf(&y, "%s", cl->extra_yaml);
 	buf_printf(&y, "%s", cl->limits_yaml ? cl->limits_yaml : "limits: {drain_timeout: 2s}\n");
 	buf_printf(&y, "store: {path: atoll.db, synchronous: normal}\n");
 	buf_printf(&y, "tenants:\n  - name: demo\n    api_key_sha256: [");
@@ -118,8 +120,9 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 	struct buf y = { 0 };
 	buf_printf(&y, "island: {id: %s, slots: %d}\n", id, slots);
 	buf_printf(&y, "coordinator: {address: 127.0.0.1:%d, token: %s, reconnect_min: 100ms,"
-		       " reconnect_max: 1s}\n",
-		   cl->coord.port, token ? token : "it_demo");
+		       " reconnect_max: 1s%s%s}\n",
+		   cl->coord.port, token ? token : "it_demo", cl->island_tls_yaml ? ", " : "",
+		   cl->island_tls_yaml ? cl->island_tls_yaml : "");
 	buf_printf(&y, "shutdown: {grace: 2s}\n");
 	buf_printf(&y, "enclave:\n  path: %s\n", h_build_path("island/atoll-enclave"));
 	if (driver_yaml)
@@ -152,7 +155,7 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 rpc_client *cluster_client(struct cluster *cl)
 {
 	if (!cl->client)
-		rpc_client_new(h_target(&cl->coord), NULL, &cl->client);
+		rpc_client_new(h_target(&cl->coord), cl->client_opts, &cl->client);
 	return cl->client;
 }
 

@@ -33,6 +33,14 @@ struct cluster {
 	/* Heartbeat settings for coordinator.yaml's islands section (default:
 	 * 300ms interval, 2s timeout). */
 	const char *heartbeat_yaml;
+	/* TLS: extra keys under coordinator.yaml's listen (e.g. "  tls: {...}\n"),
+	 * under island.yaml's coordinator ("tls: {...}"), and the options of the
+	 * cluster's own client. */
+	const char *listen_tls_yaml;
+	const char *island_tls_yaml;
+	const struct rpc_client_opts *client_opts;
+	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
+	const char *extra_yaml;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
