@@ -15,6 +15,7 @@
 
 #include "atoll/tee_driver.h"
 #include "dc_cose.h"
+#include "dc_driver.h"
 #include "dc_util.h"
 #include "dc_x509.h"
 
@@ -45,9 +46,7 @@ struct nsm_raw {
 #define NSM_RESPONSE_MAX 0x3000
 
 struct nitro_ctx {
-	struct dc_pins roots;
-	struct dc_collateral *extra;
-	struct dc_chain_cache *cache;
+	struct dc_chain_conf chain;
 	char device[256];
 };
 
@@ -57,106 +56,38 @@ static void nitro_fini(void *vctx)
 
 	if (!ctx)
 		return;
-	dc_pins_clear(&ctx->roots);
-	dc_collateral_free(ctx->extra);
-	dc_chain_cache_free(ctx->cache);
+	dc_chain_conf_clear(&ctx->chain);
 	free(ctx);
 }
 
-struct certs_load {
-	struct dc_collateral *c;
-	atoll_err *err;
-};
-
-static int load_cert_item(const char *item, size_t len, void *userdata)
+static int nitro_key(void *vctx, const char *k, const char *v,
+		     atoll_err *err)
 {
-	struct certs_load *cl = userdata;
-	char path[4096];
+	struct nitro_ctx *ctx = vctx;
 
-	if (len >= sizeof(path))
-		return dc_err(cl->err, ATOLL_E_CONFIG, "path too long");
-	memcpy(path, item, len);
-	path[len] = '\0';
-	return dc_collateral_add_file(cl->c, path, cl->err);
+	if (strcmp(k, "device") != 0)
+		return DC_CONFIG_UNKNOWN;
+	snprintf(ctx->device, sizeof(ctx->device), "%s", v);
+	return ATOLL_OK;
 }
 
 static int nitro_init(const atoll_kv *config, size_t n_config,
 		      void **ret_ctx, atoll_err *err)
 {
 	struct nitro_ctx *ctx = calloc(1, sizeof(*ctx));
-	bool cache_on = true, roots_set = false;
-	size_t cache_size = 64, i;
 	int r;
 
 	if (!ctx)
 		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	snprintf(ctx->device, sizeof(ctx->device), "/dev/nsm");
-	ctx->extra = dc_collateral_new();
-	if (!ctx->extra) {
-		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
-		goto out_fail;
-	}
-	for (i = 0; i < n_config; i++) {
-		const char *k = config[i].key, *v = config[i].value;
-
-		if (!k || !v) {
-			r = dc_err(err, ATOLL_E_CONFIG, "config entry %zu is empty",
-				   i);
-			goto out_fail;
-		}
-		if (strcmp(k, "root_fingerprints") == 0) {
-			r = dc_pins_add_list(&ctx->roots, v, err);
-			if (r != ATOLL_OK) {
-				dc_err_prefix(err, r, k);
-				goto out_fail;
-			}
-			roots_set = true;
-		} else if (strcmp(k, "certs") == 0) {
-			struct certs_load cl = { ctx->extra, err };
-
-			r = dc_split_list(v, load_cert_item, &cl);
-			if (r != ATOLL_OK) {
-				dc_err_prefix(err, r, k);
-				goto out_fail;
-			}
-		} else if (strcmp(k, "chain_cache") == 0) {
-			if (dc_parse_bool(v, &cache_on) < 0) {
-				r = dc_err(err, ATOLL_E_CONFIG,
-					   "chain_cache: '%s' is not true or false",
-					   v);
-				goto out_fail;
-			}
-		} else if (strcmp(k, "chain_cache_size") == 0) {
-			if (dc_parse_size(v, 1, 65536, &cache_size) < 0) {
-				r = dc_err(err, ATOLL_E_CONFIG,
-					   "chain_cache_size: '%s' is not a number "
-					   "in 1..65536", v);
-				goto out_fail;
-			}
-		} else if (strcmp(k, "device") == 0) {
-			snprintf(ctx->device, sizeof(ctx->device), "%s", v);
-		} else {
-			r = dc_err(err, ATOLL_E_CONFIG, "unknown key '%s'", k);
-			goto out_fail;
-		}
-	}
-	if (!roots_set) {
-		r = dc_pins_add_list(&ctx->roots, default_root, err);
-		if (r != ATOLL_OK)
-			goto out_fail;
-	}
-	if (cache_on) {
-		ctx->cache = dc_chain_cache_new(cache_size);
-		if (!ctx->cache) {
-			r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
-			goto out_fail;
-		}
+	r = dc_chain_conf_init(&ctx->chain, "root_fingerprints", default_root,
+			       config, n_config, nitro_key, ctx, err);
+	if (r != ATOLL_OK) {
+		nitro_fini(ctx);
+		return r;
 	}
 	*ret_ctx = ctx;
 	return ATOLL_OK;
-out_fail:
-	nitro_fini(ctx);
-	return r;
 }
 
 /* The document's fields, borrowed from the decoded payload. */
@@ -400,10 +331,9 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 	size_t i;
 	int status;
 
-	if (!args || args->struct_size < sizeof(*args) || !ret_claims ||
-	    (!args->evidence && args->evidence_len))
-		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
-			      "bad verify arguments");
+	status = dc_verify_args_check(args, ret_claims, err);
+	if (status != ATOLL_OK)
+		return status;
 	if (args->evidence_len > NITRO_MAX_DOC)
 		return dc_err(err, ATOLL_E_FORMAT,
 			      "document is %zu bytes, limit %u",
@@ -445,7 +375,8 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 		goto out_free;
 
 	pool = dc_collateral_new();
-	if (!pool || dc_collateral_merge_certs(pool, ctx->extra) != ATOLL_OK) {
+	if (!pool ||
+	    dc_collateral_merge_certs(pool, ctx->chain.extra) != ATOLL_OK) {
 		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto out_free;
 	}
@@ -473,8 +404,9 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 				       args->n_collateral, err);
 	if (status != ATOLL_OK)
 		goto out_free;
-	status = dc_chain_verify(leaf, pool->certs, pool->crls, &ctx->roots,
-				 args->verify_time, ctx->cache, &chain, err);
+	status = dc_chain_verify(leaf, pool->certs, pool->crls,
+				 &ctx->chain.pins, args->verify_time,
+				 ctx->chain.cache, &chain, err);
 	if (status != ATOLL_OK) {
 		dc_err_prefix(err, status, "enclave certificate chain");
 		goto out_free;
@@ -498,11 +430,6 @@ out_free:
 		cbor_decref(&payload);
 	dc_cose_sign1_clear(&m);
 	return status;
-}
-
-static void nitro_claims_free(void *ctx, atoll_claims *claims)
-{
-	dc_claims_free(claims);
 }
 
 static int nitro_detect(void *vctx, atoll_err *err)
@@ -544,14 +471,6 @@ static size_t nsm_request(const uint8_t *report_data, uint8_t *out)
 	p += 10;
 	*p++ = 0xf6;
 	return (size_t)(p - out);
-}
-
-static void nitro_evidence_free(void *ctx, atoll_evidence *ev)
-{
-	if (!ev)
-		return;
-	free(ev->data);
-	free(ev);
 }
 
 static int nitro_collect(void *vctx, const uint8_t *report_data,
@@ -643,9 +562,9 @@ static const atoll_tee_driver nitro_driver = {
 	.fini = nitro_fini,
 	.detect = nitro_detect,
 	.collect = nitro_collect,
-	.evidence_free = nitro_evidence_free,
+	.evidence_free = dc_driver_evidence_free,
 	.verify = nitro_verify,
-	.claims_free = nitro_claims_free,
+	.claims_free = dc_driver_claims_free,
 };
 
 __attribute__((visibility("default"))) const atoll_tee_driver *

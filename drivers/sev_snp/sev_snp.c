@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "atoll/tee_driver.h"
+#include "dc_driver.h"
 #include "dc_util.h"
 #include "dc_x509.h"
 #include "snp.h"
@@ -48,35 +49,35 @@ static void snp_fini(void *vctx)
 
 	if (!ctx)
 		return;
-	dc_pins_clear(&ctx->arks);
-	dc_collateral_free(ctx->extra);
-	dc_chain_cache_free(ctx->cache);
+	dc_chain_conf_clear(&ctx->chain);
 	free(ctx);
 }
 
-struct certs_load {
-	struct dc_collateral *c;
-	atoll_err *err;
-};
-
-static int load_cert_item(const char *item, size_t len, void *userdata)
+/* The island-side keys. */
+static int snp_key(void *vctx, const char *k, const char *v, atoll_err *err)
 {
-	struct certs_load *cl = userdata;
-	char path[4096];
+	struct snp_ctx *ctx = vctx;
+	size_t vmpl;
 
-	if (len >= sizeof(path))
-		return dc_err(cl->err, ATOLL_E_CONFIG, "certs: path too long");
-	memcpy(path, item, len);
-	path[len] = '\0';
-	return dc_collateral_add_file(cl->c, path, cl->err);
+	if (strcmp(k, "device") == 0) {
+		snprintf(ctx->device, sizeof(ctx->device), "%s", v);
+	} else if (strcmp(k, "tsm_dir") == 0) {
+		snprintf(ctx->tsm_dir, sizeof(ctx->tsm_dir), "%s", v);
+	} else if (strcmp(k, "vmpl") == 0) {
+		if (dc_parse_size(v, 0, 3, &vmpl) < 0)
+			return dc_err(err, ATOLL_E_CONFIG,
+				      "vmpl: '%s' is not 0..3", v);
+		ctx->vmpl = (uint32_t)vmpl;
+	} else {
+		return DC_CONFIG_UNKNOWN;
+	}
+	return ATOLL_OK;
 }
 
 static int snp_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		    atoll_err *err)
 {
 	struct snp_ctx *ctx = calloc(1, sizeof(*ctx));
-	bool cache_on = true, arks_set = false;
-	size_t cache_size = 64, i;
 	int r;
 
 	if (!ctx)
@@ -84,83 +85,14 @@ static int snp_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 	snprintf(ctx->device, sizeof(ctx->device), "/dev/sev-guest");
 	snprintf(ctx->tsm_dir, sizeof(ctx->tsm_dir),
 		 "/sys/kernel/config/tsm/report");
-	ctx->extra = dc_collateral_new();
-	if (!ctx->extra) {
-		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
-		goto out_fail;
-	}
-	for (i = 0; i < n_config; i++) {
-		const char *k = config[i].key, *v = config[i].value;
-
-		if (!k || !v) {
-			r = dc_err(err, ATOLL_E_CONFIG, "config entry %zu is empty",
-				   i);
-			goto out_fail;
-		}
-		if (strcmp(k, "ark_fingerprints") == 0) {
-			r = dc_pins_add_list(&ctx->arks, v, err);
-			if (r != ATOLL_OK)
-				goto out_prefix;
-			arks_set = true;
-		} else if (strcmp(k, "certs") == 0) {
-			struct certs_load cl = { ctx->extra, err };
-
-			r = dc_split_list(v, load_cert_item, &cl);
-			if (r != ATOLL_OK)
-				goto out_prefix;
-		} else if (strcmp(k, "chain_cache") == 0) {
-			if (dc_parse_bool(v, &cache_on) < 0) {
-				r = dc_err(err, ATOLL_E_CONFIG,
-					   "chain_cache: '%s' is not true or false",
-					   v);
-				goto out_fail;
-			}
-		} else if (strcmp(k, "chain_cache_size") == 0) {
-			if (dc_parse_size(v, 1, 65536, &cache_size) < 0) {
-				r = dc_err(err, ATOLL_E_CONFIG,
-					   "chain_cache_size: '%s' is not a number "
-					   "in 1..65536", v);
-				goto out_fail;
-			}
-		} else if (strcmp(k, "device") == 0) {
-			snprintf(ctx->device, sizeof(ctx->device), "%s", v);
-		} else if (strcmp(k, "tsm_dir") == 0) {
-			snprintf(ctx->tsm_dir, sizeof(ctx->tsm_dir), "%s", v);
-		} else if (strcmp(k, "vmpl") == 0) {
-			size_t vmpl;
-
-			if (dc_parse_size(v, 0, 3, &vmpl) < 0) {
-				r = dc_err(err, ATOLL_E_CONFIG,
-					   "vmpl: '%s' is not 0..3", v);
-				goto out_fail;
-			}
-			ctx->vmpl = (uint32_t)vmpl;
-		} else {
-			r = dc_err(err, ATOLL_E_CONFIG, "unknown key '%s'", k);
-			goto out_fail;
-		}
-		continue;
-out_prefix:
-		dc_err_prefix(err, r, k);
-		goto out_fail;
-	}
-	if (!arks_set) {
-		r = dc_pins_add_list(&ctx->arks, default_arks, err);
-		if (r != ATOLL_OK)
-			goto out_fail;
-	}
-	if (cache_on) {
-		ctx->cache = dc_chain_cache_new(cache_size);
-		if (!ctx->cache) {
-			r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
-			goto out_fail;
-		}
+	r = dc_chain_conf_init(&ctx->chain, "ark_fingerprints", default_arks,
+			       config, n_config, snp_key, ctx, err);
+	if (r != ATOLL_OK) {
+		snp_fini(ctx);
+		return r;
 	}
 	*ret_ctx = ctx;
 	return ATOLL_OK;
-out_fail:
-	snp_fini(ctx);
-	return r;
 }
 
 /* A small non-negative DER INTEGER (the TCB extensions). */
@@ -397,10 +329,9 @@ static int snp_verify(void *vctx, const atoll_verify_args *args,
 	struct tcb_parts tcb;
 	size_t j;
 
-	if (!args || args->struct_size < sizeof(*args) || !ret_claims ||
-	    (!args->evidence && args->evidence_len))
-		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
-			      "bad verify arguments");
+	status = dc_verify_args_check(args, ret_claims, err);
+	if (status != ATOLL_OK)
+		return status;
 	if (args->evidence_len != SNP_REPORT_SIZE)
 		return dc_err(err, ATOLL_E_FORMAT,
 			      "attestation report is %zu bytes, want %u",
@@ -430,7 +361,8 @@ static int snp_verify(void *vctx, const atoll_verify_args *args,
 			      "report signature is masked (MASK_CHIP_KEY)");
 
 	col = dc_collateral_new();
-	if (!col || dc_collateral_merge_certs(col, ctx->extra) != ATOLL_OK) {
+	if (!col ||
+	    dc_collateral_merge_certs(col, ctx->chain.extra) != ATOLL_OK) {
 		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto out_free;
 	}
@@ -489,8 +421,9 @@ static int snp_verify(void *vctx, const atoll_verify_args *args,
 		goto out_free;
 	}
 
-	status = dc_chain_verify(signer, col->certs, col->crls, &ctx->arks,
-				 args->verify_time, ctx->cache, &chain, err);
+	status = dc_chain_verify(signer, col->certs, col->crls,
+				 &ctx->chain.pins, args->verify_time,
+				 ctx->chain.cache, &chain, err);
 	if (status != ATOLL_OK) {
 		dc_err_prefix(err, status,
 			      key_sel == SNP_KEY_VCEK ? "VCEK chain" :
@@ -568,11 +501,6 @@ out_free:
 	return status;
 }
 
-static void snp_claims_free(void *ctx, atoll_claims *claims)
-{
-	dc_claims_free(claims);
-}
-
 static const atoll_tee_driver snp_driver = {
 	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
 	.struct_size = sizeof(atoll_tee_driver),
@@ -584,7 +512,7 @@ static const atoll_tee_driver snp_driver = {
 	.collect = snp_collect,
 	.evidence_free = snp_evidence_free,
 	.verify = snp_verify,
-	.claims_free = snp_claims_free,
+	.claims_free = dc_driver_claims_free,
 };
 
 __attribute__((visibility("default"))) const atoll_tee_driver *

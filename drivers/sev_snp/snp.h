@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "atoll/tee_driver.h"
+#include "dc_driver.h"
 #include "dc_x509.h"
 
 /* ATTESTATION_REPORT (AMD SEV-SNP ABI spec, table "ATTESTATION_REPORT
@@ -58,11 +59,8 @@
 #define SNP_KEY_NONE 7
 
 struct snp_ctx {
-	struct dc_pins arks;
-	/* Certificates from the `certs` config files, added to every
-	 * verification's candidate pool. */
-	struct dc_collateral *extra;
-	struct dc_chain_cache *cache;
+	/* The ARK pins (ark_fingerprints), `certs` and the chain cache. */
+	struct dc_chain_conf chain;
 	char device[256];
 	char tsm_dir[256];
 	uint32_t vmpl;

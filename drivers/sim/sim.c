@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "atoll/tee_driver.h"
+#include "dc_driver.h"
 #include "dc_util.h"
 #include "dc_x509.h"
 #include "report.h"
@@ -75,37 +76,31 @@ static void sim_fini(void *vctx)
 	free(ctx);
 }
 
-static int collect_config(const atoll_kv *config, size_t n_config,
-			  struct sim_config *c, atoll_err *err)
+static int config_slot(void *userdata, const char *k, const char *v,
+		       atoll_err *err)
 {
-	for (size_t i = 0; i < n_config; i++) {
-		const char *k = config[i].key, *v = config[i].value;
-		const char **slot;
+	struct sim_config *c = userdata;
+	const char **slot;
 
-		if (!k || !v)
-			return dc_err(err, ATOLL_E_CONFIG,
-				      "config entry %zu is empty", i);
-		if (strcmp(k, "ca_file") == 0)
-			slot = &c->ca_file;
-		else if (strcmp(k, "key_file") == 0)
-			slot = &c->key_file;
-		else if (strcmp(k, "cert_file") == 0)
-			slot = &c->cert_file;
-		else if (strcmp(k, "debug") == 0)
-			slot = &c->debug;
-		else if (strcmp(k, "svn") == 0)
-			slot = &c->svn;
-		else if (strcmp(k, "report_ttl") == 0)
-			slot = &c->report_ttl;
-		else if (strcmp(k, "measure_file") == 0)
-			slot = &c->measure_file;
-		else
-			return dc_err(err, ATOLL_E_CONFIG, "unknown key '%s'", k);
-		if (*slot)
-			return dc_err(err, ATOLL_E_CONFIG, "key '%s' given twice",
-				      k);
-		*slot = v;
-	}
+	if (strcmp(k, "ca_file") == 0)
+		slot = &c->ca_file;
+	else if (strcmp(k, "key_file") == 0)
+		slot = &c->key_file;
+	else if (strcmp(k, "cert_file") == 0)
+		slot = &c->cert_file;
+	else if (strcmp(k, "debug") == 0)
+		slot = &c->debug;
+	else if (strcmp(k, "svn") == 0)
+		slot = &c->svn;
+	else if (strcmp(k, "report_ttl") == 0)
+		slot = &c->report_ttl;
+	else if (strcmp(k, "measure_file") == 0)
+		slot = &c->measure_file;
+	else
+		return DC_CONFIG_UNKNOWN;
+	if (*slot)
+		return dc_err(err, ATOLL_E_CONFIG, "key '%s' given twice", k);
+	*slot = v;
 	return ATOLL_OK;
 }
 
@@ -282,7 +277,7 @@ static int sim_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 
 	if (!ret_ctx || (n_config && !config))
 		return dc_err(err, ATOLL_E_INVALID_ARGUMENT, "bad init arguments");
-	r = collect_config(config, n_config, &c, err);
+	r = dc_config_walk(config, n_config, config_slot, &c, err);
 	if (r != ATOLL_OK)
 		return r;
 	if (!c.key_file != !c.cert_file)
@@ -423,14 +418,6 @@ static int sim_collect(void *vctx, const uint8_t *report_data,
 out_fail:
 	free(buf);
 	return r;
-}
-
-static void sim_evidence_free(void *ctx, atoll_evidence *ev)
-{
-	if (!ev)
-		return;
-	free(ev->data);
-	free(ev);
 }
 
 /* Unix milliseconds to seconds, rounding down also below zero. */
@@ -609,11 +596,6 @@ out_free:
 	return status;
 }
 
-static void sim_claims_free(void *ctx, atoll_claims *claims)
-{
-	dc_claims_free(claims);
-}
-
 static const atoll_tee_driver sim_driver = {
 	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
 	.struct_size = sizeof(atoll_tee_driver),
@@ -624,9 +606,9 @@ static const atoll_tee_driver sim_driver = {
 	.fini = sim_fini,
 	.detect = sim_detect,
 	.collect = sim_collect,
-	.evidence_free = sim_evidence_free,
+	.evidence_free = dc_driver_evidence_free,
 	.verify = sim_verify,
-	.claims_free = sim_claims_free,
+	.claims_free = dc_driver_claims_free,
 };
 
 __attribute__((visibility("default"))) const atoll_tee_driver *

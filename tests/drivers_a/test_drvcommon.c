@@ -1,6 +1,6 @@
 /* atoll_drvcommon: collateral recognition, pins, chain verification with
- * CRLs and the verified-chain cache, the CBOR screen, COSE_Sign1 and the
- * claims builder. */
+ * CRLs and the verified-chain cache, the CBOR screen, COSE_Sign1, the
+ * claims builder and the config and table helpers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "dc_cose.h"
+#include "dc_driver.h"
 #include "dc_util.h"
 #include "dc_x509.h"
 #include "gen.h"
@@ -560,9 +561,172 @@ static void test_util(void)
 	CHECK_STR(err.msg, "outer: inner 1");
 }
 
+/* A driver's own keys beside the chain settings. */
+static int own_key(void *userdata, const char *k, const char *v,
+		   atoll_err *err)
+{
+	int *seen = userdata;
+
+	if (strcmp(k, "device") == 0) {
+		(*seen)++;
+		return ATOLL_OK;
+	}
+	if (strcmp(k, "refuse") == 0)
+		return dc_err(err, ATOLL_E_CONFIG, "refuse: '%s'", v);
+	return DC_CONFIG_UNKNOWN;
+}
+
+static void test_driver_helpers(void)
+{
+	static const char fp0[] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
+	struct dc_chain_conf cc = { 0 };
+	struct pki p;
+	char *pem, longpath[5000];
+	size_t pem_len;
+	const char *path;
+	atoll_err err;
+	int seen = 0;
+
+	/* The walk: empty entries, unknown keys, the first failure wins. */
+	CHECK_INT(dc_config_walk((const atoll_kv[]){ { "device", "x" },
+						     { "device", NULL } },
+				 2, own_key, &seen, &err),
+		  ATOLL_E_CONFIG);
+	CHECK_STR(err.msg, "config entry 1 is empty");
+	CHECK_INT(seen, 1);
+	CHECK_INT(dc_config_walk((const atoll_kv[]){ { "nope", "1" },
+						     { "refuse", "2" } },
+				 2, own_key, &seen, &err),
+		  ATOLL_E_CONFIG);
+	CHECK_STR(err.msg, "unknown key 'nope'");
+	CHECK_INT(dc_config_walk((const atoll_kv[]){ { "refuse", "2" },
+						     { "nope", "1" } },
+				 2, own_key, &seen, &err),
+		  ATOLL_E_CONFIG);
+	CHECK_STR(err.msg, "refuse: '2'");
+	CHECK_INT(dc_config_walk(NULL, 0, own_key, &seen, &err), ATOLL_OK);
+
+	/* Chain settings: defaults, then each key. */
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0, NULL, 0, NULL, NULL,
+				     &err),
+		  ATOLL_OK);
+	CHECK(cc.pins.n == 1 && cc.extra && cc.cache);
+	CHECK_INT(sk_X509_num(cc.extra->certs), 0);
+	dc_chain_conf_clear(&cc);
+	CHECK(!cc.extra && !cc.cache && cc.pins.n == 0);
+	dc_chain_conf_clear(&cc);
+
+	pki_make(&p, true);
+	pem = gen_pem(p.root, &pem_len);
+	path = tdrv_write_tmp("root.pem", pem, pem_len);
+	seen = 0;
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0,
+				     (const atoll_kv[]){
+					     { "roots", fp0 },
+					     { "roots", fp0 },
+					     { "device", "/dev/x" },
+					     { "certs", path },
+					     { "chain_cache", "off" },
+					     { "chain_cache_size", "5" },
+				     },
+				     6, own_key, &seen, &err),
+		  ATOLL_OK);
+	CHECK(cc.pins.n == 2 && !cc.cache);
+	CHECK_INT(sk_X509_num(cc.extra->certs), 1);
+	CHECK_INT(seen, 1);
+	dc_chain_conf_clear(&cc);
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0,
+				     (const atoll_kv[]){ { "certs", longpath } },
+				     1, NULL, NULL, &err),
+		  ATOLL_E_CONFIG);
+	CHECK_STR(err.msg, "certs: path too long");
+	dc_chain_conf_clear(&cc);
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0,
+				     (const atoll_kv[]){
+					     { "certs", "/nonexistent/a.pem" } },
+				     1, NULL, NULL, &err),
+		  ATOLL_E_CONFIG);
+	CHECK(strncmp(err.msg, "certs: ", 7) == 0);
+	dc_chain_conf_clear(&cc);
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0,
+				     (const atoll_kv[]){ { "roots", "abcd" } },
+				     1, NULL, NULL, &err),
+		  ATOLL_E_CONFIG);
+	CHECK(strncmp(err.msg, "roots: ", 7) == 0);
+	dc_chain_conf_clear(&cc);
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0,
+				     (const atoll_kv[]){
+					     { "chain_cache", "maybe" } },
+				     1, NULL, NULL, &err),
+		  ATOLL_E_CONFIG);
+	CHECK_STR(err.msg, "chain_cache: 'maybe' is not true or false");
+	dc_chain_conf_clear(&cc);
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0,
+				     (const atoll_kv[]){
+					     { "chain_cache_size", "65537" } },
+				     1, NULL, NULL, &err),
+		  ATOLL_E_CONFIG);
+	CHECK_STR(err.msg,
+		  "chain_cache_size: '65537' is not a number in 1..65536");
+	dc_chain_conf_clear(&cc);
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0,
+				     (const atoll_kv[]){ { "device", "x" } },
+				     1, NULL, NULL, &err),
+		  ATOLL_E_CONFIG);
+	CHECK_STR(err.msg, "unknown key 'device'");
+	dc_chain_conf_clear(&cc);
+	/* A bad default is the driver's bug, reported without a key. */
+	CHECK_INT(dc_chain_conf_init(&cc, "roots", "xyz", NULL, 0, NULL, NULL,
+				     &err),
+		  ATOLL_E_CONFIG);
+	dc_chain_conf_clear(&cc);
+	free(pem);
+
+	/* verify()'s argument check. */
+	{
+		atoll_verify_args a = { 0 };
+		atoll_claims *c = NULL;
+
+		CHECK_INT(dc_verify_args_check(NULL, &c, &err),
+			  ATOLL_E_INVALID_ARGUMENT);
+		CHECK_STR(err.msg, "bad verify arguments");
+		a.struct_size = sizeof(a) - 1;
+		CHECK_INT(dc_verify_args_check(&a, &c, &err),
+			  ATOLL_E_INVALID_ARGUMENT);
+		a.struct_size = sizeof(a);
+		CHECK_INT(dc_verify_args_check(&a, &c, &err), ATOLL_OK);
+		CHECK_INT(dc_verify_args_check(&a, NULL, &err),
+			  ATOLL_E_INVALID_ARGUMENT);
+		a.evidence_len = 1;
+		CHECK_INT(dc_verify_args_check(&a, &c, &err),
+			  ATOLL_E_INVALID_ARGUMENT);
+	}
+
+	/* The curve check. */
+	CHECK(dc_key_is_ec(p.rk, "prime256v1"));
+	CHECK(!dc_key_is_ec(p.rk, "secp384r1"));
+	CHECK(!dc_key_is_ec(NULL, "prime256v1"));
+	{
+		EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+		CHECK(ed && !dc_key_is_ec(ed, "prime256v1"));
+		EVP_PKEY_free(ed);
+	}
+	pki_free(&p);
+
+	/* The table's release functions accept NULL. */
+	dc_driver_claims_free(NULL, NULL);
+	dc_driver_evidence_free(NULL, NULL);
+}
+
 int main(void)
 {
 	test_util();
+	test_driver_helpers();
 	test_collateral();
 	test_chain();
 	test_real_chains();
