@@ -13,6 +13,7 @@
 
 #include "atoll/tee_driver.h"
 #include "dc_cose.h"
+#include "dc_driver.h"
 #include "dc_util.h"
 #include "psa_common.h"
 
@@ -33,53 +34,10 @@
 #define REALM_RAK_HASH_ALG 44240
 #define REALM_MEC_POLICY 44243
 
-struct cca_ctx {
-	struct psa_keyset cpaks;
-};
-
-static void cca_fini(void *vctx)
-{
-	struct cca_ctx *ctx = vctx;
-
-	if (!ctx)
-		return;
-	psa_keyset_clear(&ctx->cpaks);
-	free(ctx);
-}
-
 static int cca_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		    atoll_err *err)
 {
-	struct cca_ctx *ctx = calloc(1, sizeof(*ctx));
-	size_t i;
-	int r;
-
-	if (!ctx)
-		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
-	for (i = 0; i < n_config; i++) {
-		const char *k = config[i].key, *v = config[i].value;
-
-		if (!k || !v) {
-			r = dc_err(err, ATOLL_E_CONFIG, "config entry %zu is empty",
-				   i);
-			goto out_fail;
-		}
-		if (strcmp(k, "cpak_keys") == 0) {
-			r = psa_keyset_add_list(&ctx->cpaks, v, err);
-			if (r != ATOLL_OK) {
-				dc_err_prefix(err, r, k);
-				goto out_fail;
-			}
-		} else {
-			r = dc_err(err, ATOLL_E_CONFIG, "unknown key '%s'", k);
-			goto out_fail;
-		}
-	}
-	*ret_ctx = ctx;
-	return ATOLL_OK;
-out_fail:
-	cca_fini(ctx);
-	return r;
+	return psa_keyset_ctx_new("cpak_keys", config, n_config, ret_ctx, err);
 }
 
 struct platform {
@@ -416,7 +374,7 @@ static int build_claims(const struct parts *x, atoll_claims **ret)
 static int cca_verify(void *vctx, const atoll_verify_args *args,
 		      atoll_claims **ret_claims, atoll_err *err)
 {
-	struct cca_ctx *ctx = vctx;
+	const struct psa_keyset *cpaks = vctx;
 	struct parts x;
 	const cbor_item_t *map, *v;
 	const uint8_t *pb = NULL, *rb = NULL;
@@ -431,10 +389,9 @@ static int cca_verify(void *vctx, const atoll_verify_args *args,
 	int status;
 
 	memset(&x, 0, sizeof(x));
-	if (!args || args->struct_size < sizeof(*args) || !ret_claims ||
-	    (!args->evidence && args->evidence_len))
-		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
-			      "bad verify arguments");
+	status = dc_verify_args_check(args, ret_claims, err);
+	if (status != ATOLL_OK)
+		return status;
 	if (args->evidence_len > PSA_MAX_TOKEN)
 		return dc_err(err, ATOLL_E_FORMAT, "token is %zu bytes, limit %u",
 			      args->evidence_len, PSA_MAX_TOKEN);
@@ -496,7 +453,7 @@ static int cca_verify(void *vctx, const atoll_verify_args *args,
 		goto out_free;
 	}
 
-	cpak = psa_keyset_find(&ctx->cpaks, x.p->instance_id);
+	cpak = psa_keyset_find(cpaks, x.p->instance_id);
 	if (!cpak) {
 		dc_hex_short(x.p->instance_id, PSA_INSTANCE_ID_LEN, 33, hex,
 			     sizeof(hex));
@@ -547,11 +504,6 @@ out_free:
 	return status;
 }
 
-static void cca_claims_free(void *ctx, atoll_claims *claims)
-{
-	dc_claims_free(claims);
-}
-
 static int cca_detect(void *ctx, atoll_err *err)
 {
 	return dc_err(err, ATOLL_E_UNAVAILABLE,
@@ -566,26 +518,18 @@ static int cca_collect(void *ctx, const uint8_t *report_data,
 		      "the cca driver only verifies tokens");
 }
 
-static void cca_evidence_free(void *ctx, atoll_evidence *ev)
-{
-	if (!ev)
-		return;
-	free(ev->data);
-	free(ev);
-}
-
 static const atoll_tee_driver cca_driver = {
 	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "cca",
 	.description = "Arm CCA attestation tokens (platform + realm)",
 	.init = cca_init,
-	.fini = cca_fini,
+	.fini = psa_keyset_ctx_free,
 	.detect = cca_detect,
 	.collect = cca_collect,
-	.evidence_free = cca_evidence_free,
+	.evidence_free = dc_driver_evidence_free,
 	.verify = cca_verify,
-	.claims_free = cca_claims_free,
+	.claims_free = dc_driver_claims_free,
 };
 
 __attribute__((visibility("default"))) const atoll_tee_driver *

@@ -15,6 +15,7 @@
 
 #include "atoll/tee_driver.h"
 #include "dc_cose.h"
+#include "dc_driver.h"
 #include "dc_util.h"
 #include "dc_x509.h"
 #include "psa_common.h"
@@ -41,53 +42,10 @@ static const struct psa_keys keys_iot1 = {
 	.no_sw = -75007, .verif_service = -75010,
 };
 
-struct psa_ctx {
-	struct psa_keyset iaks;
-};
-
-static void psa_fini(void *vctx)
-{
-	struct psa_ctx *ctx = vctx;
-
-	if (!ctx)
-		return;
-	psa_keyset_clear(&ctx->iaks);
-	free(ctx);
-}
-
 static int psa_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		    atoll_err *err)
 {
-	struct psa_ctx *ctx = calloc(1, sizeof(*ctx));
-	size_t i;
-	int r;
-
-	if (!ctx)
-		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
-	for (i = 0; i < n_config; i++) {
-		const char *k = config[i].key, *v = config[i].value;
-
-		if (!k || !v) {
-			r = dc_err(err, ATOLL_E_CONFIG, "config entry %zu is empty",
-				   i);
-			goto out_fail;
-		}
-		if (strcmp(k, "iak_keys") == 0) {
-			r = psa_keyset_add_list(&ctx->iaks, v, err);
-			if (r != ATOLL_OK) {
-				dc_err_prefix(err, r, k);
-				goto out_fail;
-			}
-		} else {
-			r = dc_err(err, ATOLL_E_CONFIG, "unknown key '%s'", k);
-			goto out_fail;
-		}
-	}
-	*ret_ctx = ctx;
-	return ATOLL_OK;
-out_fail:
-	psa_fini(ctx);
-	return r;
+	return psa_keyset_ctx_new("iak_keys", config, n_config, ret_ctx, err);
 }
 
 struct psa_token {
@@ -264,7 +222,7 @@ static int build_claims(const struct psa_token *t, atoll_claims **ret)
 static int psa_verify(void *vctx, const atoll_verify_args *args,
 		      atoll_claims **ret_claims, atoll_err *err)
 {
-	struct psa_ctx *ctx = vctx;
+	const struct psa_keyset *iaks = vctx;
 	struct dc_cose_sign1 m = { 0 };
 	cbor_item_t *payload = NULL;
 	struct psa_token *t = NULL;
@@ -272,10 +230,9 @@ static int psa_verify(void *vctx, const atoll_verify_args *args,
 	char hex[80];
 	int status;
 
-	if (!args || args->struct_size < sizeof(*args) || !ret_claims ||
-	    (!args->evidence && args->evidence_len))
-		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
-			      "bad verify arguments");
+	status = dc_verify_args_check(args, ret_claims, err);
+	if (status != ATOLL_OK)
+		return status;
 	if (args->evidence_len > PSA_MAX_TOKEN)
 		return dc_err(err, ATOLL_E_FORMAT, "token is %zu bytes, limit %u",
 			      args->evidence_len, PSA_MAX_TOKEN);
@@ -296,7 +253,7 @@ static int psa_verify(void *vctx, const atoll_verify_args *args,
 	status = parse_token(payload, t, err);
 	if (status != ATOLL_OK)
 		goto out_free;
-	key = psa_keyset_find(&ctx->iaks, t->instance_id);
+	key = psa_keyset_find(iaks, t->instance_id);
 	if (!key) {
 		dc_hex_short(t->instance_id, PSA_INSTANCE_ID_LEN, 33, hex,
 			     sizeof(hex));
@@ -328,11 +285,6 @@ out_free:
 	return status;
 }
 
-static void psa_claims_free(void *ctx, atoll_claims *claims)
-{
-	dc_claims_free(claims);
-}
-
 static int psa_detect(void *ctx, atoll_err *err)
 {
 	return dc_err(err, ATOLL_E_UNAVAILABLE,
@@ -348,26 +300,18 @@ static int psa_collect(void *ctx, const uint8_t *report_data,
 		      "the psa driver only verifies tokens");
 }
 
-static void psa_evidence_free(void *ctx, atoll_evidence *ev)
-{
-	if (!ev)
-		return;
-	free(ev->data);
-	free(ev);
-}
-
 static const atoll_tee_driver psa_driver = {
 	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "psa",
 	.description = "Arm PSA initial attestation tokens (IoT-1, 2.0)",
 	.init = psa_init,
-	.fini = psa_fini,
+	.fini = psa_keyset_ctx_free,
 	.detect = psa_detect,
 	.collect = psa_collect,
-	.evidence_free = psa_evidence_free,
+	.evidence_free = dc_driver_evidence_free,
 	.verify = psa_verify,
-	.claims_free = psa_claims_free,
+	.claims_free = dc_driver_claims_free,
 };
 
 __attribute__((visibility("default"))) const atoll_tee_driver *

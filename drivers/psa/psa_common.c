@@ -1,5 +1,6 @@
-/* Keys by instance id, claim getters, software components and lifecycle
- * states for the PSA and CCA token drivers. */
+/* Keys by instance id (which are also the drivers' instances), claim
+ * getters, software components and lifecycle states for the PSA and CCA
+ * token drivers. */
 #include "psa_common.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "dc_cose.h"
+#include "dc_driver.h"
 #include "dc_x509.h"
 
 int psa_instance_id_of(EVP_PKEY *k, uint8_t out[PSA_INSTANCE_ID_LEN])
@@ -117,6 +119,50 @@ int psa_keyset_add_list(struct psa_keyset *ks, const char *list,
 	struct key_load l = { ks, err };
 
 	return dc_split_list(list, load_key, &l);
+}
+
+struct keyset_conf {
+	struct psa_keyset *ks;
+	const char *key;
+};
+
+static int keyset_key(void *userdata, const char *k, const char *v,
+		      atoll_err *err)
+{
+	struct keyset_conf *kc = userdata;
+	int r;
+
+	if (strcmp(k, kc->key) != 0)
+		return DC_CONFIG_UNKNOWN;
+	r = psa_keyset_add_list(kc->ks, v, err);
+	if (r != ATOLL_OK)
+		return dc_err_prefix(err, r, k);
+	return ATOLL_OK;
+}
+
+int psa_keyset_ctx_new(const char *key, const atoll_kv *config,
+		       size_t n_config, void **ret_ctx, atoll_err *err)
+{
+	struct keyset_conf kc = { calloc(1, sizeof(*kc.ks)), key };
+	int r;
+
+	if (!kc.ks)
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
+	r = dc_config_walk(config, n_config, keyset_key, &kc, err);
+	if (r != ATOLL_OK) {
+		psa_keyset_ctx_free(kc.ks);
+		return r;
+	}
+	*ret_ctx = kc.ks;
+	return ATOLL_OK;
+}
+
+void psa_keyset_ctx_free(void *ctx)
+{
+	if (!ctx)
+		return;
+	psa_keyset_clear(ctx);
+	free(ctx);
 }
 
 EVP_PKEY *psa_keyset_find(const struct psa_keyset *ks,

@@ -1,6 +1,7 @@
 /* Pieces shared by the PSA and CCA token drivers: attestation public keys
- * registered by instance id, typed claim getters, software components,
- * lifecycle states and the digest that stands for the components. */
+ * registered by instance id (a driver instance is such a keyset), typed
+ * claim getters, software components, lifecycle states and the digest
+ * that stands for the components. */
 #ifndef ATOLL_DRIVERS_PSA_COMMON_H
 #define ATOLL_DRIVERS_PSA_COMMON_H
 
@@ -34,6 +35,12 @@ struct psa_keyset {
  * ATOLL_E_CONFIG / ATOLL_E_NOMEM. */
 int psa_keyset_add_list(struct psa_keyset *ks, const char *list,
 			atoll_err *err);
+/* init() and fini() of a driver whose instance is the keyset configured
+ * under one key (psa: iak_keys, cca: cpak_keys) and nothing else:
+ * *ret_ctx is a struct psa_keyset. */
+int psa_keyset_ctx_new(const char *key, const atoll_kv *config,
+		       size_t n_config, void **ret_ctx, atoll_err *err);
+void psa_keyset_ctx_free(void *ctx);
 /* The key of an instance id, borrowed; NULL when none. */
 EVP_PKEY *psa_keyset_find(const struct psa_keyset *ks,
 			  const uint8_t id[PSA_INSTANCE_ID_LEN]);
