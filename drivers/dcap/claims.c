@@ -1,5 +1,6 @@
 /* Building atoll_claims for the sgx and tdx drivers: one allocation that
- * owns copies of every byte string, released by dcap_claims_free(). */
+ * owns copies of every byte string, released by dcap_claims_free(); and
+ * the drivers' verify() from the quote to its claims. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,4 +179,33 @@ void dcap_claims_free(atoll_claims *claims)
 	for (size_t i = 0; i < c->n_allocs; i++)
 		free(c->allocs[i]);
 	free(c);
+}
+
+int dcap_driver_verify(const struct dcap_verifier *v, uint32_t tee,
+		       const char *tee_type, dcap_body_claims_fn body,
+		       const atoll_verify_args *args, atoll_claims **ret_claims,
+		       atoll_err *err)
+{
+	struct dcap_result res;
+	struct dcap_claims *cl;
+	int r;
+
+	if (!v || !ret_claims)
+		return dcap_fail(err, ATOLL_E_INVALID_ARGUMENT,
+				 "verify: bad arguments");
+	r = dcap_verify(v, tee, args, &res, err);
+	if (r != ATOLL_OK)
+		return r;
+	cl = dcap_claims_new(tee_type);
+	if (cl) {
+		body(cl, &res);
+		dcap_claims_common(cl, &res);
+	}
+	dcap_result_done(&res);
+	return dcap_claims_finish(cl, ret_claims, err);
+}
+
+void dcap_driver_claims_free(void *ctx, atoll_claims *claims)
+{
+	dcap_claims_free(claims);
 }

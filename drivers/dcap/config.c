@@ -148,3 +148,27 @@ void dcap_verifier_done(struct dcap_verifier *v)
 	v->cache = dcap_cache_free(v->cache);
 	v->certs = dcap_x509_cache_free(v->certs);
 }
+
+int dcap_verifier_new(const atoll_kv *config, size_t n_config,
+		      const char *const *extra_keys, struct dcap_verifier **ret,
+		      atoll_err *err)
+{
+	struct dcap_verifier *v = calloc(1, sizeof(*v));
+	int r;
+
+	if (!v)
+		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+	r = dcap_verifier_init(v, config, n_config, extra_keys, err);
+	if (r != ATOLL_OK) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	return ATOLL_OK;
+}
+
+void dcap_verifier_free(struct dcap_verifier *v)
+{
+	dcap_verifier_done(v);
+	free(v);
+}

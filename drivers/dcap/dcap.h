@@ -216,6 +216,12 @@ int dcap_verifier_init(struct dcap_verifier *v, const atoll_kv *config,
 		       size_t n_config, const char *const *extra_keys,
 		       atoll_err *err);
 void dcap_verifier_done(struct dcap_verifier *v);
+/* The same on the heap, for a driver instance. */
+int dcap_verifier_new(const atoll_kv *config, size_t n_config,
+		      const char *const *extra_keys, struct dcap_verifier **ret,
+		      atoll_err *err);
+/* Accepts NULL. */
+void dcap_verifier_free(struct dcap_verifier *v);
 
 /* ---- certificates and chains ---------------------------------------- */
 
@@ -459,5 +465,21 @@ void dcap_claims_common(struct dcap_claims *c, const struct dcap_result *r);
 int dcap_claims_finish(struct dcap_claims *c, atoll_claims **ret,
 		       atoll_err *err);
 void dcap_claims_free(atoll_claims *claims);
+
+/* ---- the drivers ---------------------------------------------------- */
+
+/* Adds the claims of one body type (the TEE's identity) to c. */
+typedef void (*dcap_body_claims_fn)(struct dcap_claims *c,
+				    const struct dcap_result *r);
+
+/* verify() of the sgx and tdx drivers: dcap_verify() for tee, then claims
+ * named tee_type holding body's claims followed by dcap_claims_common().
+ * ATOLL_E_INVALID_ARGUMENT when v or ret_claims is NULL. */
+int dcap_driver_verify(const struct dcap_verifier *v, uint32_t tee,
+		       const char *tee_type, dcap_body_claims_fn body,
+		       const atoll_verify_args *args, atoll_claims **ret_claims,
+		       atoll_err *err);
+/* claims_free() of the sgx and tdx drivers. */
+void dcap_driver_claims_free(void *ctx, atoll_claims *claims);
 
 #endif

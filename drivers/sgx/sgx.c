@@ -2,41 +2,24 @@
  * bodies in v4/v5) and reports the enclave's identity as claims. It does
  * not produce quotes: that needs the quoting enclave behind AESM and an
  * SGX runtime inside the enclave, which Atoll does not ship. */
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include "dcap.h"
 
-struct sgx_ctx {
-	struct dcap_verifier v;
-};
-
 static int sgx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		    atoll_err *err)
 {
-	struct sgx_ctx *c = calloc(1, sizeof(*c));
-	int r;
+	struct dcap_verifier *v;
+	int r = dcap_verifier_new(config, n_config, NULL, &v, err);
 
-	if (!c)
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
-	r = dcap_verifier_init(&c->v, config, n_config, NULL, err);
-	if (r != ATOLL_OK) {
-		free(c);
-		return r;
-	}
-	*ret_ctx = c;
-	return ATOLL_OK;
+	if (r == ATOLL_OK)
+		*ret_ctx = v;
+	return r;
 }
 
 static void sgx_fini(void *ctx)
 {
-	struct sgx_ctx *c = ctx;
-
-	if (!c)
-		return;
-	dcap_verifier_done(&c->v);
-	free(c);
+	dcap_verifier_free(ctx);
 }
 
 static int sgx_detect(void *ctx, atoll_err *err)
@@ -63,57 +46,37 @@ static void sgx_evidence_free(void *ctx, atoll_evidence *evidence)
 	(void)evidence;
 }
 
+/* The enclave's identity from the SGX report body. */
+static void sgx_claims(struct dcap_claims *cl, const struct dcap_result *res)
+{
+	const uint8_t *b = res->quote.body;
+	bool debug = b[SGXR_ATTRIBUTES] & SGX_FLAGS_DEBUG;
+	atoll_claims *pub = dcap_claims_pub(cl);
+
+	dcap_claims_set(cl, b + SGXR_MRENCLAVE, 32, b + SGXR_MRSIGNER, 32,
+			b + SGXR_REPORT_DATA, 64);
+	pub->debug = debug;
+	pub->svn = dcap_le16(b + SGXR_ISV_SVN);
+	dcap_claims_bytes(cl, "mrenclave", b + SGXR_MRENCLAVE, 32);
+	dcap_claims_bytes(cl, "mrsigner", b + SGXR_MRSIGNER, 32);
+	dcap_claims_uint(cl, "isv_prod_id", dcap_le16(b + SGXR_ISV_PROD_ID));
+	dcap_claims_uint(cl, "isv_svn", dcap_le16(b + SGXR_ISV_SVN));
+	dcap_claims_bytes(cl, "attributes", b + SGXR_ATTRIBUTES, 16);
+	dcap_claims_bool(cl, "debug", debug);
+	dcap_claims_uint(cl, "miscselect", dcap_le32(b + SGXR_MISCSELECT));
+	dcap_claims_bytes(cl, "cpusvn", b + SGXR_CPUSVN, 16);
+	dcap_claims_bytes(cl, "config_id", b + SGXR_CONFIG_ID, 64);
+	dcap_claims_uint(cl, "config_svn", dcap_le16(b + SGXR_CONFIG_SVN));
+	dcap_claims_bytes(cl, "isv_ext_prod_id", b + SGXR_ISV_EXT_PROD_ID, 16);
+	dcap_claims_bytes(cl, "isv_family_id", b + SGXR_ISV_FAMILY_ID, 16);
+	dcap_claims_bytes(cl, "report_data", b + SGXR_REPORT_DATA, 64);
+}
+
 static int sgx_verify(void *ctx, const atoll_verify_args *args,
 		      atoll_claims **ret_claims, atoll_err *err)
 {
-	struct sgx_ctx *c = ctx;
-	struct dcap_result res;
-	struct dcap_claims *cl;
-	int r;
-
-	if (!c || !ret_claims)
-		return dcap_fail(err, ATOLL_E_INVALID_ARGUMENT,
-				 "verify: bad arguments");
-	r = dcap_verify(&c->v, DCAP_TEE_SGX, args, &res, err);
-	if (r != ATOLL_OK)
-		return r;
-	const uint8_t *b = res.quote.body;
-	bool debug = b[SGXR_ATTRIBUTES] & SGX_FLAGS_DEBUG;
-
-	cl = dcap_claims_new("sgx");
-	if (cl) {
-		atoll_claims *pub = dcap_claims_pub(cl);
-		dcap_claims_set(cl, b + SGXR_MRENCLAVE, 32, b + SGXR_MRSIGNER, 32,
-				b + SGXR_REPORT_DATA, 64);
-		pub->debug = debug;
-		pub->svn = dcap_le16(b + SGXR_ISV_SVN);
-		dcap_claims_bytes(cl, "mrenclave", b + SGXR_MRENCLAVE, 32);
-		dcap_claims_bytes(cl, "mrsigner", b + SGXR_MRSIGNER, 32);
-		dcap_claims_uint(cl, "isv_prod_id",
-				 dcap_le16(b + SGXR_ISV_PROD_ID));
-		dcap_claims_uint(cl, "isv_svn", dcap_le16(b + SGXR_ISV_SVN));
-		dcap_claims_bytes(cl, "attributes", b + SGXR_ATTRIBUTES, 16);
-		dcap_claims_bool(cl, "debug", debug);
-		dcap_claims_uint(cl, "miscselect",
-				 dcap_le32(b + SGXR_MISCSELECT));
-		dcap_claims_bytes(cl, "cpusvn", b + SGXR_CPUSVN, 16);
-		dcap_claims_bytes(cl, "config_id", b + SGXR_CONFIG_ID, 64);
-		dcap_claims_uint(cl, "config_svn",
-				 dcap_le16(b + SGXR_CONFIG_SVN));
-		dcap_claims_bytes(cl, "isv_ext_prod_id",
-				  b + SGXR_ISV_EXT_PROD_ID, 16);
-		dcap_claims_bytes(cl, "isv_family_id", b + SGXR_ISV_FAMILY_ID,
-				  16);
-		dcap_claims_bytes(cl, "report_data", b + SGXR_REPORT_DATA, 64);
-		dcap_claims_common(cl, &res);
-	}
-	dcap_result_done(&res);
-	return dcap_claims_finish(cl, ret_claims, err);
-}
-
-static void sgx_claims_free(void *ctx, atoll_claims *claims)
-{
-	dcap_claims_free(claims);
+	return dcap_driver_verify(ctx, DCAP_TEE_SGX, "sgx", sgx_claims, args,
+				  ret_claims, err);
 }
 
 static const atoll_tee_driver sgx_driver = {
@@ -127,7 +90,7 @@ static const atoll_tee_driver sgx_driver = {
 	.collect = sgx_collect,
 	.evidence_free = sgx_evidence_free,
 	.verify = sgx_verify,
-	.claims_free = sgx_claims_free,
+	.claims_free = dcap_driver_claims_free,
 };
 
 __attribute__((visibility("default"))) const atoll_tee_driver *

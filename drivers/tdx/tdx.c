@@ -22,7 +22,7 @@
 static const char *const tdx_keys[] = { "tsm_dir", NULL };
 
 struct tdx_ctx {
-	struct dcap_verifier v;
+	struct dcap_verifier *v;
 	char tsm_dir[256];
 };
 
@@ -47,7 +47,7 @@ static int tdx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		}
 		snprintf(c->tsm_dir, sizeof(c->tsm_dir), "%s", config[i].value);
 	}
-	r = dcap_verifier_init(&c->v, config, n_config, tdx_keys, err);
+	r = dcap_verifier_new(config, n_config, tdx_keys, &c->v, err);
 	if (r != ATOLL_OK) {
 		free(c);
 		return r;
@@ -62,7 +62,7 @@ static void tdx_fini(void *ctx)
 
 	if (!c)
 		return;
-	dcap_verifier_done(&c->v);
+	dcap_verifier_free(c->v);
 	free(c);
 }
 
@@ -223,63 +223,46 @@ static void tdx_evidence_free(void *ctx, atoll_evidence *evidence)
 	free(evidence);
 }
 
+/* The TD's identity from the TD 1.0 or 1.5 report body. */
+static void tdx_claims(struct dcap_claims *cl, const struct dcap_result *res)
+{
+	static const char *const rtmr[] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
+	const uint8_t *b = res->quote.body;
+	uint64_t attrs = dcap_le64(b + TDR_TD_ATTRIBUTES);
+	atoll_claims *pub = dcap_claims_pub(cl);
+
+	dcap_claims_set(cl, b + TDR_MRTD, 48, b + TDR_MRSIGNERSEAM, 48,
+			b + TDR_REPORT_DATA, 64);
+	pub->debug = (attrs & TD_ATTR_DEBUG) != 0;
+	dcap_claims_bytes(cl, "mrtd", b + TDR_MRTD, 48);
+	dcap_claims_bytes(cl, "mrseam", b + TDR_MRSEAM, 48);
+	dcap_claims_bytes(cl, "mrsignerseam", b + TDR_MRSIGNERSEAM, 48);
+	dcap_claims_bytes(cl, "seam_attributes", b + TDR_SEAM_ATTRIBUTES, 8);
+	dcap_claims_bytes(cl, "td_attributes", b + TDR_TD_ATTRIBUTES, 8);
+	dcap_claims_bool(cl, "debug", attrs & TD_ATTR_DEBUG);
+	dcap_claims_bool(cl, "sept_ve_disable", attrs & TD_ATTR_SEPT_VE_DISABLE);
+	dcap_claims_bytes(cl, "xfam", b + TDR_XFAM, 8);
+	dcap_claims_bytes(cl, "mrconfigid", b + TDR_MRCONFIGID, 48);
+	dcap_claims_bytes(cl, "mrowner", b + TDR_MROWNER, 48);
+	dcap_claims_bytes(cl, "mrownerconfig", b + TDR_MROWNERCONFIG, 48);
+	for (int i = 0; i < 4; i++)
+		dcap_claims_bytes(cl, rtmr[i], b + TDR_RTMR0 + 48 * i, 48);
+	dcap_claims_bytes(cl, "tee_tcb_svn", b + TDR_TEE_TCB_SVN, 16);
+	dcap_claims_bytes(cl, "report_data", b + TDR_REPORT_DATA, 64);
+	dcap_claims_uint(cl, "td_report_type", res->quote.body_type);
+	if (res->quote.body_type == DCAP_BODY_TD15) {
+		dcap_claims_bytes(cl, "tee_tcb_svn2", b + TDR_TEE_TCB_SVN2, 16);
+		dcap_claims_bytes(cl, "mrservicetd", b + TDR_MRSERVICETD, 48);
+	}
+}
+
 static int tdx_verify(void *ctx, const atoll_verify_args *args,
 		      atoll_claims **ret_claims, atoll_err *err)
 {
 	struct tdx_ctx *c = ctx;
-	struct dcap_result res;
-	struct dcap_claims *cl;
-	int r;
 
-	if (!c || !ret_claims)
-		return dcap_fail(err, ATOLL_E_INVALID_ARGUMENT,
-				 "verify: bad arguments");
-	r = dcap_verify(&c->v, DCAP_TEE_TDX, args, &res, err);
-	if (r != ATOLL_OK)
-		return r;
-	const uint8_t *b = res.quote.body;
-	uint64_t attrs = dcap_le64(b + TDR_TD_ATTRIBUTES);
-	static const char *const rtmr[] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
-
-	cl = dcap_claims_new("tdx");
-	if (cl) {
-		atoll_claims *pub = dcap_claims_pub(cl);
-		dcap_claims_set(cl, b + TDR_MRTD, 48, b + TDR_MRSIGNERSEAM, 48,
-				b + TDR_REPORT_DATA, 64);
-		pub->debug = (attrs & TD_ATTR_DEBUG) != 0;
-		dcap_claims_bytes(cl, "mrtd", b + TDR_MRTD, 48);
-		dcap_claims_bytes(cl, "mrseam", b + TDR_MRSEAM, 48);
-		dcap_claims_bytes(cl, "mrsignerseam", b + TDR_MRSIGNERSEAM, 48);
-		dcap_claims_bytes(cl, "seam_attributes", b + TDR_SEAM_ATTRIBUTES,
-				  8);
-		dcap_claims_bytes(cl, "td_attributes", b + TDR_TD_ATTRIBUTES, 8);
-		dcap_claims_bool(cl, "debug", attrs & TD_ATTR_DEBUG);
-		dcap_claims_bool(cl, "sept_ve_disable",
-				 attrs & TD_ATTR_SEPT_VE_DISABLE);
-		dcap_claims_bytes(cl, "xfam", b + TDR_XFAM, 8);
-		dcap_claims_bytes(cl, "mrconfigid", b + TDR_MRCONFIGID, 48);
-		dcap_claims_bytes(cl, "mrowner", b + TDR_MROWNER, 48);
-		dcap_claims_bytes(cl, "mrownerconfig", b + TDR_MROWNERCONFIG, 48);
-		for (int i = 0; i < 4; i++)
-			dcap_claims_bytes(cl, rtmr[i], b + TDR_RTMR0 + 48 * i, 48);
-		dcap_claims_bytes(cl, "tee_tcb_svn", b + TDR_TEE_TCB_SVN, 16);
-		dcap_claims_bytes(cl, "report_data", b + TDR_REPORT_DATA, 64);
-		dcap_claims_uint(cl, "td_report_type", res.quote.body_type);
-		if (res.quote.body_type == DCAP_BODY_TD15) {
-			dcap_claims_bytes(cl, "tee_tcb_svn2",
-					  b + TDR_TEE_TCB_SVN2, 16);
-			dcap_claims_bytes(cl, "mrservicetd", b + TDR_MRSERVICETD,
-					  48);
-		}
-		dcap_claims_common(cl, &res);
-	}
-	dcap_result_done(&res);
-	return dcap_claims_finish(cl, ret_claims, err);
-}
-
-static void tdx_claims_free(void *ctx, atoll_claims *claims)
-{
-	dcap_claims_free(claims);
+	return dcap_driver_verify(c ? c->v : NULL, DCAP_TEE_TDX, "tdx",
+				  tdx_claims, args, ret_claims, err);
 }
 
 static const atoll_tee_driver tdx_driver = {
@@ -293,7 +276,7 @@ static const atoll_tee_driver tdx_driver = {
 	.collect = tdx_collect,
 	.evidence_free = tdx_evidence_free,
 	.verify = tdx_verify,
-	.claims_free = tdx_claims_free,
+	.claims_free = dcap_driver_claims_free,
 };
 
 __attribute__((visibility("default"))) const atoll_tee_driver *

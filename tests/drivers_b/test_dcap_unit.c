@@ -233,6 +233,17 @@ static void test_config(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		CHECK_INT(dcap_verifier_init(&v, bad[i], 1, NULL, &err),
 			  ATOLL_E_CONFIG);
+
+	/* On the heap, as the drivers hold it. */
+	struct dcap_verifier *hv = NULL;
+	CHECK_INT(dcap_verifier_new(cfg, 4, extra, &hv, &err), ATOLL_OK);
+	CHECK(hv && hv->n_pins == 2 && hv->require_collateral);
+	dcap_verifier_free(hv);
+	hv = NULL;
+	CHECK_INT(dcap_verifier_new(bad[1], 1, NULL, &hv, &err),
+		  ATOLL_E_CONFIG);
+	CHECK(hv == NULL);
+	dcap_verifier_free(NULL);
 }
 
 /* The cache at work: the second verification of the same chain skips
