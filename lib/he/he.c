@@ -387,9 +387,36 @@ done_bn:
 	return r;
 }
 
+/* c *= r^n with a fresh full randomizer, pooled or not. */
+static int mask(const struct paillier_pub *pk, struct he_rnpool *pool, BIGNUM *c,
+		BN_CTX *ctx)
+{
+	BN_CTX *own = NULL;
+	if (!ctx && !(ctx = own = BN_CTX_new()))
+		return -ENOMEM;
+	BN_CTX_start(ctx);
+	BIGNUM *rn = BN_CTX_get(ctx);
+	int r = -ENOMEM;
+	if (rn && (r = he_rnpool_take(pool, pk, rn, ctx)) == 0)
+		r = BN_mod_mul(c, c, rn, pk->n2, ctx) ? 0 : -ENOMEM;
+	/* With rn and the result the unmasked score would follow. */
+	if (rn)
+		BN_clear(rn);
+	BN_CTX_end(ctx);
+	BN_CTX_free(own);
+	return r;
+}
+
 int he_linear_eval(const struct he_linear *lin, const struct paillier_pub *pk,
 		   const BIGNUM *const *x, unsigned scale_bits, BIGNUM **ret_scores,
 		   BN_CTX *ctx)
+{
+	return he_linear_eval_pool(lin, pk, x, scale_bits, NULL, ret_scores, ctx);
+}
+
+int he_linear_eval_pool(const struct he_linear *lin, const struct paillier_pub *pk,
+			const BIGNUM *const *x, unsigned scale_bits, struct he_rnpool *pool,
+			BIGNUM **ret_scores, BN_CTX *ctx)
 {
 	BIGNUM **out = calloc(lin->k, sizeof *out);
 	BIGNUM *bias = BN_new();
@@ -404,7 +431,7 @@ int he_linear_eval(const struct he_linear *lin, const struct paillier_pub *pk,
 				      lin->d, out[o], ctx)) < 0 ||
 		    (r = paillier_fixed(lin->b[o], scale_bits + lin->t, bias)) < 0 ||
 		    (r = paillier_add_plain(pk, out[o], bias, out[o], ctx)) < 0 ||
-		    (r = paillier_rerandomize(pk, out[o], out[o], ctx)) < 0)
+		    (r = mask(pk, pool, out[o], ctx)) < 0)
 			goto fail_out;
 	}
 	for (uint32_t o = 0; o < lin->k; o++)
@@ -425,6 +452,13 @@ int he_aggregate(const struct paillier_pub *pk, const BIGNUM *const *cts,
 		 size_t records, size_t cols, BIGNUM **ret_sums,
 		 int (*cancelled)(void *), void *arg, BN_CTX *ctx)
 {
+	return he_aggregate_pool(pk, cts, records, cols, NULL, ret_sums, cancelled, arg, ctx);
+}
+
+int he_aggregate_pool(const struct paillier_pub *pk, const BIGNUM *const *cts,
+		      size_t records, size_t cols, struct he_rnpool *pool,
+		      BIGNUM **ret_sums, int (*cancelled)(void *), void *arg, BN_CTX *ctx)
+{
 	if (records == 0 || cols == 0)
 		return -EINVAL;
 	BIGNUM **out = calloc(cols, sizeof *out);
@@ -442,7 +476,7 @@ int he_aggregate(const struct paillier_pub *pk, const BIGNUM *const *cts,
 		for (size_t i = 1; i < records; i++)
 			if (!BN_mod_mul(out[j], out[j], cts[i * cols + j], pk->n2, ctx))
 				goto fail_out;
-		if ((r = paillier_rerandomize(pk, out[j], out[j], ctx)) < 0)
+		if ((r = mask(pk, pool, out[j], ctx)) < 0)
 			goto fail_out;
 	}
 	for (size_t j = 0; j < cols; j++)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "he/paillier.h"
+#include "he/rnpool.h"
 #include "ml/model.h"
 #include "util/buf.h"
 
@@ -78,6 +79,11 @@ int he_linear_check_bound(const struct he_linear *lin, const struct paillier_pub
 int he_linear_eval(const struct he_linear *lin, const struct paillier_pub *pk,
 		   const BIGNUM *const *x, unsigned scale_bits, BIGNUM **ret_scores,
 		   BN_CTX *ctx);
+/* The same with each full r^n taken from pool (he_rnpool_take; NULL
+ * computes them here, as he_linear_eval does). */
+int he_linear_eval_pool(const struct he_linear *lin, const struct paillier_pub *pk,
+			const BIGNUM *const *x, unsigned scale_bits, struct he_rnpool *pool,
+			BIGNUM **ret_scores, BN_CTX *ctx);
 
 /* ---- island: aggregation ---- */
 
@@ -87,6 +93,10 @@ int he_linear_eval(const struct he_linear *lin, const struct paillier_pub *pk,
 int he_aggregate(const struct paillier_pub *pk, const BIGNUM *const *cts,
 		 size_t records, size_t cols, BIGNUM **ret_sums,
 		 int (*cancelled)(void *), void *arg, BN_CTX *ctx);
+/* The same with each full r^n taken from pool (NULL: computed here). */
+int he_aggregate_pool(const struct paillier_pub *pk, const BIGNUM *const *cts,
+		      size_t records, size_t cols, struct he_rnpool *pool,
+		      BIGNUM **ret_sums, int (*cancelled)(void *), void *arg, BN_CTX *ctx);
 
 /* ---- output document ---- */
 

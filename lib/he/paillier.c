@@ -81,6 +81,20 @@ done_n:
 	return r;
 }
 
+int paillier_pub_dup(const struct paillier_pub *pk, struct paillier_pub **ret_pub)
+{
+	struct paillier_pub *copy = malloc(sizeof *copy);
+	BN_CTX *ctx = BN_CTX_new();
+	int r = -ENOMEM;
+	if (copy && ctx && (r = pub_init(copy, pk->n, ctx)) == 0) {
+		*ret_pub = copy;
+		copy = NULL;
+	}
+	free(copy);
+	BN_CTX_free(ctx);
+	return r;
+}
+
 struct paillier_pub *paillier_pub_free(struct paillier_pub *pk)
 {
 	if (!pk)

@@ -60,6 +60,8 @@ struct paillier_priv {
  * more, or for less in tests down to 512). */
 int paillier_pub_from_bytes(const uint8_t *n_be, size_t len, int min_bits,
 			    struct paillier_pub **ret_pub);
+/* An independent copy of pk (its own numbers and Montgomery context). */
+int paillier_pub_dup(const struct paillier_pub *pk, struct paillier_pub **ret_pub);
 struct paillier_pub *paillier_pub_free(struct paillier_pub *pk);
 /* n big-endian, no leading zeros: len = (bits + 7) / 8. */
 size_t paillier_n_bytes(const struct paillier_pub *pk);

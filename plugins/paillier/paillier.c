@@ -1,6 +1,7 @@
 /* The paillier backend: linear classification and aggregation on Paillier
  * ciphertexts only (docs/homomorphic.md). The island never holds a
- * private key; what leaves is re-randomized ciphertext. */
+ * private key; what leaves is re-randomized ciphertext, its full
+ * randomizers taken from the instance's pool when one is ready. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "atoll/backend.h"
 #include "he/he.h"
 #include "he/paillier.h"
+#include "he/rnpool.h"
 #include "ml/backend.h"
 #include "ml/model.h"
 #include "util/buf.h"
@@ -22,6 +24,7 @@ struct pl_backend {
 	char *keys_dir;        /* NULL: keys come with each job */
 	unsigned feature_bits;
 	int min_key_bits;
+	struct he_rnpool *pool; /* NULL with pool_size 0 */
 };
 
 static int fail(atoll_err *err, int status, const char *fmt, ...)
@@ -55,6 +58,7 @@ static void pl_fini(void *ctx)
 	struct pl_backend *b = ctx;
 	if (!b)
 		return;
+	he_rnpool_free(b->pool);
 	he_linear_free(b->lin);
 	free(b->keys_dir);
 	free(b);
@@ -65,6 +69,7 @@ static int pl_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 {
 	const char *model = NULL, *op = "classify", *keys = NULL;
 	unsigned long weight_bits = 32, feature_bits = 32, min_bits = PAILLIER_MIN_BITS;
+	unsigned long pool_size = 64, pool_keys = 16;
 	for (size_t i = 0; i < n_config; i++) {
 		const char *k = config[i].key, *v = config[i].value;
 		if (!k || !v)
@@ -88,9 +93,19 @@ static int pl_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 				return fail(err, ATOLL_E_CONFIG,
 					    "min_key_bits: '%s' is not an integer in 512..%d",
 					    v, PAILLIER_MAX_BITS);
+		} else if (strcmp(k, "pool_size") == 0) {
+			if (parse_uint(v, 0, HE_RNPOOL_MAX_PER_KEY, &pool_size) < 0)
+				return fail(err, ATOLL_E_CONFIG,
+					    "pool_size: '%s' is not an integer in 0..%d", v,
+					    HE_RNPOOL_MAX_PER_KEY);
+		} else if (strcmp(k, "pool_keys") == 0) {
+			if (parse_uint(v, 1, HE_RNPOOL_MAX_KEYS, &pool_keys) < 0)
+				return fail(err, ATOLL_E_CONFIG,
+					    "pool_keys: '%s' is not an integer in 1..%d", v,
+					    HE_RNPOOL_MAX_KEYS);
 		} else {
 			return fail(err, ATOLL_E_CONFIG,
-				    "unknown option '%s' (the paillier backend takes model, op, keys, weight_bits, feature_bits, min_key_bits)",
+				    "unknown option '%s' (the paillier backend takes model, op, keys, weight_bits, feature_bits, min_key_bits, pool_size, pool_keys)",
 				    k);
 		}
 	}
@@ -144,6 +159,15 @@ static int pl_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 	if (keys && !(b->keys_dir = strdup(keys))) {
 		st = fail(err, ATOLL_E_NOMEM, "out of memory");
 		goto fail_b;
+	}
+	/* Last, so that a refused configuration never starts a thread. */
+	if (pool_size > 0) {
+		int r = he_rnpool_new(pool_keys, pool_size, &b->pool);
+		if (r < 0) {
+			st = fail(err, r == -ENOMEM ? ATOLL_E_NOMEM : ATOLL_E_INTERNAL,
+				  "cannot start the randomizer pool (%s)", strerror(-r));
+			goto fail_b;
+		}
 	}
 	*ret_ctx = b;
 	return ATOLL_OK;
@@ -324,8 +348,8 @@ static int pl_run(void *ctx, const atoll_backend_job *job, const atoll_backend_i
 				st = fail(err, ATOLL_E_CANCELLED, "cancelled");
 				goto done;
 			}
-			r = he_linear_eval(b->lin, pk, (const BIGNUM *const *)cts + i * cols,
-					   hj->scale_bits, res + i * k, bctx);
+			r = he_linear_eval_pool(b->lin, pk, (const BIGNUM *const *)cts + i * cols,
+						hj->scale_bits, b->pool, res + i * k, bctx);
 			if (r < 0) {
 				st = fail(err, r == -ENOMEM ? ATOLL_E_NOMEM : ATOLL_E_INTERNAL,
 					  "evaluation failed (%s)", strerror(-r));
@@ -340,8 +364,8 @@ static int pl_run(void *ctx, const atoll_backend_job *job, const atoll_backend_i
 			st = fail(err, ATOLL_E_NOMEM, "out of memory");
 			goto done;
 		}
-		r = he_aggregate(pk, (const BIGNUM *const *)cts, records, cols, res,
-				 io_cancelled, (void *)io, bctx);
+		r = he_aggregate_pool(pk, (const BIGNUM *const *)cts, records, cols, b->pool,
+				      res, io_cancelled, (void *)io, bctx);
 		if (r == -ECANCELED) {
 			st = fail(err, ATOLL_E_CANCELLED, "cancelled");
 			goto done;
@@ -393,3 +417,21 @@ atoll_backend_entry(uint32_t host_abi)
 	(void)host_abi; /* the host checks abi_version against its own */
 	return &paillier_backend;
 }
+
+#ifdef ATOLL_PAILLIER_TEST_HOOKS
+/* Only in the copy of this module that tests/he builds: the instance's
+ * pool counters, so that tests can see pooled randomness being used
+ * without timing anything. -ENOENT with pool_size 0. */
+__attribute__((visibility("default"))) int
+atoll_paillier_test_pool_stats(void *ctx, struct he_rnpool_stats *ret);
+
+__attribute__((visibility("default"))) int
+atoll_paillier_test_pool_stats(void *ctx, struct he_rnpool_stats *ret)
+{
+	const struct pl_backend *b = ctx;
+	if (!b || !b->pool)
+		return -ENOENT;
+	he_rnpool_get_stats(b->pool, ret);
+	return 0;
+}
+#endif
