@@ -2,47 +2,30 @@
  * entry is a SHA-256 over the exact bytes that were verified and the time
  * window in which that verification holds; a lookup hits only inside the
  * window, so verifying "as of" another time redoes the work. Full caches
- * evict the least recently used entry. One mutex: verify() runs on many
- * threads, and lookups are a short linear scan. */
-#include <pthread.h>
+ * evict the least recently used entry (lru.c). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "dcap.h"
 
-struct entry {
-	uint8_t key[32];
+struct window {
 	int64_t not_before;
 	int64_t not_after;
-	uint64_t used;
 };
 
 struct dcap_cache {
-	pthread_mutex_t lock;
-	struct entry *e;
-	size_t n;
-	size_t cap;
-	uint64_t tick;
+	struct dcap_lru lru; /* of struct window */
 	uint64_t hits;
 	uint64_t misses;
 };
 
 struct dcap_cache *dcap_cache_new(size_t capacity)
 {
-	struct dcap_cache *c;
+	struct dcap_cache *c = calloc(1, sizeof(*c));
 
-	if (capacity == 0)
-		return NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->e = calloc(capacity, sizeof(*c->e));
-	if (!c->e) {
+	if (!c || dcap_lru_init(&c->lru, capacity, sizeof(struct window)) < 0) {
 		free(c);
 		return NULL;
 	}
-	c->cap = capacity;
-	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
 
@@ -50,17 +33,8 @@ struct dcap_cache *dcap_cache_free(struct dcap_cache *c)
 {
 	if (!c)
 		return NULL;
-	pthread_mutex_destroy(&c->lock);
-	free(c->e);
+	dcap_lru_done(&c->lru);
 	free(c);
-	return NULL;
-}
-
-static struct entry *find(struct dcap_cache *c, const uint8_t key[32])
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (memcmp(c->e[i].key, key, 32) == 0)
-			return &c->e[i];
 	return NULL;
 }
 
@@ -70,41 +44,36 @@ bool dcap_cache_check(struct dcap_cache *c, const uint8_t key[32], int64_t t)
 
 	if (!c)
 		return false;
-	pthread_mutex_lock(&c->lock);
-	struct entry *e = find(c, key);
-	if (e && t >= e->not_before && t <= e->not_after) {
-		e->used = ++c->tick;
+	pthread_mutex_lock(&c->lru.lock);
+	long i = dcap_lru_find(&c->lru, key);
+	const struct window *w = i >= 0 ? dcap_lru_val(&c->lru, (size_t)i) : NULL;
+	if (w && t >= w->not_before && t <= w->not_after) {
+		dcap_lru_touch(&c->lru, (size_t)i);
 		hit = true;
 		c->hits++;
 	} else {
 		c->misses++;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->lru.lock);
 	return hit;
 }
 
 void dcap_cache_put(struct dcap_cache *c, const uint8_t key[32],
 		    int64_t not_before, int64_t not_after)
 {
+	bool evicted;
+
 	if (!c || not_before > not_after)
 		return;
-	pthread_mutex_lock(&c->lock);
-	struct entry *e = find(c, key);
-	if (!e) {
-		if (c->n < c->cap) {
-			e = &c->e[c->n++];
-		} else {
-			e = &c->e[0];
-			for (size_t i = 1; i < c->n; i++)
-				if (c->e[i].used < e->used)
-					e = &c->e[i];
-		}
-		memcpy(e->key, key, 32);
-	}
-	e->not_before = not_before;
-	e->not_after = not_after;
-	e->used = ++c->tick;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->lru.lock);
+	long i = dcap_lru_find(&c->lru, key);
+	if (i >= 0)
+		dcap_lru_touch(&c->lru, (size_t)i);
+	else
+		i = (long)dcap_lru_claim(&c->lru, key, &evicted);
+	*(struct window *)dcap_lru_val(&c->lru, (size_t)i) =
+		(struct window){ not_before, not_after };
+	pthread_mutex_unlock(&c->lru.lock);
 }
 
 void dcap_cache_stats(struct dcap_cache *c, uint64_t *ret_hits,
@@ -114,11 +83,11 @@ void dcap_cache_stats(struct dcap_cache *c, uint64_t *ret_hits,
 	size_t n = 0;
 
 	if (c) {
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&c->lru.lock);
 		h = c->hits;
 		m = c->misses;
-		n = c->n;
-		pthread_mutex_unlock(&c->lock);
+		n = c->lru.n;
+		pthread_mutex_unlock(&c->lru.lock);
 	}
 	if (ret_hits)
 		*ret_hits = h;

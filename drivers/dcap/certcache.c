@@ -2,46 +2,26 @@
  * certificate's public key through its provider decoders, which costs more
  * than the signature checks of a verification; the same Intel CA and TCB
  * Signing certificates arrive with every quote and collateral bundle, so
- * they are parsed once. Bounded, least recently used out first; entries
- * hold a reference and callers get their own. */
-#include <pthread.h>
+ * they are parsed once. Bounded, least recently used out first (lru.c);
+ * entries hold a reference and callers get their own. */
 #include <stdlib.h>
-#include <string.h>
 
 #include <openssl/err.h>
 
 #include "dcap.h"
 
-struct entry {
-	uint8_t key[32];
-	X509 *x;
-	uint64_t used;
-};
-
 struct dcap_x509_cache {
-	pthread_mutex_t lock;
-	struct entry *e;
-	size_t n;
-	size_t cap;
-	uint64_t tick;
+	struct dcap_lru lru; /* of X509 *, the cache's references */
 };
 
 struct dcap_x509_cache *dcap_x509_cache_new(size_t capacity)
 {
-	struct dcap_x509_cache *c;
+	struct dcap_x509_cache *c = calloc(1, sizeof(*c));
 
-	if (capacity == 0)
-		return NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->e = calloc(capacity, sizeof(*c->e));
-	if (!c->e) {
+	if (!c || dcap_lru_init(&c->lru, capacity, sizeof(X509 *)) < 0) {
 		free(c);
 		return NULL;
 	}
-	c->cap = capacity;
-	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
 
@@ -49,10 +29,9 @@ struct dcap_x509_cache *dcap_x509_cache_free(struct dcap_x509_cache *c)
 {
 	if (!c)
 		return NULL;
-	for (size_t i = 0; i < c->n; i++)
-		X509_free(c->e[i].x);
-	pthread_mutex_destroy(&c->lock);
-	free(c->e);
+	for (size_t i = 0; i < c->lru.n; i++)
+		X509_free(*(X509 **)dcap_lru_val(&c->lru, i));
+	dcap_lru_done(&c->lru);
 	free(c);
 	return NULL;
 }
@@ -78,40 +57,31 @@ X509 *dcap_x509_parse(struct dcap_x509_cache *c, const uint8_t *der,
 		      size_t len)
 {
 	uint8_t key[32];
-	X509 *x = NULL;
+	X509 *x = NULL, **slot;
+	bool evicted;
 
 	if (!c || EVP_Digest(der, len, key, NULL, EVP_sha256(), NULL) != 1)
 		return parse(der, len);
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->n; i++)
-		if (memcmp(c->e[i].key, key, 32) == 0) {
-			c->e[i].used = ++c->tick;
-			x = c->e[i].x;
-			if (!X509_up_ref(x))
-				x = NULL;
-			break;
-		}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->lru.lock);
+	long i = dcap_lru_find(&c->lru, key);
+	if (i >= 0) {
+		dcap_lru_touch(&c->lru, (size_t)i);
+		x = *(X509 **)dcap_lru_val(&c->lru, (size_t)i);
+		if (!X509_up_ref(x))
+			x = NULL;
+	}
+	pthread_mutex_unlock(&c->lru.lock);
 	if (x)
 		return x;
 
 	x = parse(der, len);
 	if (!x || !X509_up_ref(x))
 		return x;
-	pthread_mutex_lock(&c->lock);
-	struct entry *e = NULL;
-	if (c->n < c->cap) {
-		e = &c->e[c->n++];
-	} else {
-		e = &c->e[0];
-		for (size_t i = 1; i < c->n; i++)
-			if (c->e[i].used < e->used)
-				e = &c->e[i];
-		X509_free(e->x);
-	}
-	memcpy(e->key, key, 32);
-	e->x = x; /* the cache's reference */
-	e->used = ++c->tick;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->lru.lock);
+	slot = dcap_lru_val(&c->lru, dcap_lru_claim(&c->lru, key, &evicted));
+	if (evicted)
+		X509_free(*slot);
+	*slot = x; /* the cache's reference */
+	pthread_mutex_unlock(&c->lru.lock);
 	return x;
 }

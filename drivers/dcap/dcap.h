@@ -10,6 +10,7 @@
 #ifndef ATOLL_DCAP_H
 #define ATOLL_DCAP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -168,6 +169,36 @@ int dcap_ecdsa_verify(EVP_PKEY *key, const uint8_t *msg, size_t len,
 		      const uint8_t sig[64]);
 
 /* ---- verified-chain cache ------------------------------------------- */
+
+/* The slots of a bounded cache: SHA-256 keys, a value of val_size bytes
+ * each (zeroed at first), and when each was last used; one mutex, as
+ * verify() runs on many threads. find, touch, claim and the values need
+ * the lock held. */
+struct dcap_lru {
+	pthread_mutex_t lock;
+	uint8_t (*keys)[32];
+	uint64_t *used;
+	void *vals;
+	size_t val_size;
+	size_t n;
+	size_t cap;
+	uint64_t tick;
+};
+
+/* 0, -EINVAL when capacity is 0, or -ENOMEM. */
+int dcap_lru_init(struct dcap_lru *l, size_t capacity, size_t val_size);
+void dcap_lru_done(struct dcap_lru *l);
+/* The value of a slot. */
+void *dcap_lru_val(const struct dcap_lru *l, size_t slot);
+/* The slot holding key, or -1. */
+long dcap_lru_find(const struct dcap_lru *l, const uint8_t key[32]);
+/* Mark a slot as just used. */
+void dcap_lru_touch(struct dcap_lru *l, size_t slot);
+/* A slot for a key not in the table, given the key and marked used: a
+ * free one, else the least recently used, in which case *ret_evicted is
+ * true and the caller releases what its value held. */
+size_t dcap_lru_claim(struct dcap_lru *l, const uint8_t key[32],
+		      bool *ret_evicted);
 
 struct dcap_cache;
 

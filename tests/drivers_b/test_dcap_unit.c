@@ -2,6 +2,7 @@
  * parser's offsets, the verified-chain cache (bounds, eviction, time
  * windows, hits through dcap_verify), configuration, collateral sorting
  * and TCB status names. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,28 @@ static void test_cache(void)
 	CHECK(dcap_cache_free(NULL) == NULL);
 	CHECK(!dcap_cache_check(NULL, k1, 0));
 	dcap_cache_put(NULL, k1, 0, 1);
+
+	printf("cache slots: free ones first, then the least recently used\n");
+	struct dcap_lru l;
+	bool ev;
+	CHECK_INT(dcap_lru_init(&l, 0, sizeof(int)), -EINVAL);
+	CHECK_INT(dcap_lru_init(&l, 2, sizeof(int)), 0);
+	CHECK_INT(dcap_lru_find(&l, k1), -1);
+	CHECK_INT(dcap_lru_claim(&l, k1, &ev), 0);
+	CHECK(!ev);
+	CHECK_INT(dcap_lru_claim(&l, k2, &ev), 1);
+	CHECK(!ev);
+	CHECK_INT(*(int *)dcap_lru_val(&l, 1), 0);
+	*(int *)dcap_lru_val(&l, 1) = 7;
+	CHECK_INT(dcap_lru_find(&l, k2), 1);
+	dcap_lru_touch(&l, 0); /* k2 is now the least recent */
+	CHECK_INT(dcap_lru_claim(&l, k3, &ev), 1);
+	CHECK(ev);
+	CHECK_INT(*(int *)dcap_lru_val(&l, 1), 7); /* left for the caller */
+	CHECK_INT(dcap_lru_find(&l, k2), -1);
+	CHECK_INT(dcap_lru_find(&l, k3), 1);
+	CHECK_INT(dcap_lru_find(&l, k1), 0);
+	dcap_lru_done(&l);
 }
 
 static void test_x509_cache(void)
