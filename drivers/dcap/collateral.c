@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "dcap.h"
 #include "json/json.h"
@@ -168,54 +167,52 @@ static int hex_sig(const char *s, size_t len, uint8_t out[64])
 	return hex_decode(s, len, out);
 }
 
+struct pem_load {
+	struct dcap_x509_cache *xc;
+	struct dcap_collateral *c;
+	size_t idx;
+	atoll_err *err;
+};
+
+static int pem_item(void *userdata, const char *name, const uint8_t *der,
+		    size_t len)
+{
+	struct pem_load *pl = userdata;
+	int r = ATOLL_OK;
+
+	if (strcmp(name, "CERTIFICATE") == 0) {
+		X509 *x = dcap_x509_parse(pl->xc, der, len);
+		if (!x)
+			r = dcap_fail(pl->err, ATOLL_E_FORMAT,
+				      "collateral[%zu]: PEM certificate does not parse",
+				      pl->idx);
+		else if (dcap_certs_add(pl->c->certs, x) < 0)
+			r = dcap_fail(pl->err, ATOLL_E_NOMEM, "out of memory");
+		X509_free(x);
+	} else if (strcmp(name, "X509 CRL") == 0) {
+		int e = add_crl_der(pl->c, der, len);
+		if (e == -ENOMEM)
+			r = dcap_fail(pl->err, ATOLL_E_NOMEM, "out of memory");
+		else if (e < 0)
+			r = dcap_fail(pl->err, ATOLL_E_FORMAT,
+				      "collateral[%zu]: PEM CRL does not parse",
+				      pl->idx);
+	}
+	return r;
+}
+
 /* Certificates and CRLs of a PEM text; other block types are ignored. */
 static int load_pem(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 		    const uint8_t *data, size_t len, size_t idx, atoll_err *err)
 {
-	BIO *bio = BIO_new_mem_buf(data, (int)len);
-	int r = ATOLL_OK;
+	struct pem_load pl = { xc, c, idx, err };
+	int r = dcap_pem_each(data, len, pem_item, &pl);
 
-	if (!bio)
+	if (r == -ENOMEM)
 		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
-	for (;;) {
-		char *name = NULL, *header = NULL;
-		unsigned char *der = NULL;
-		long der_len = 0;
-
-		if (!PEM_read_bio(bio, &name, &header, &der, &der_len)) {
-			unsigned long e = ERR_peek_last_error();
-			if (ERR_GET_LIB(e) != ERR_LIB_PEM ||
-			    ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-				r = dcap_fail(err, ATOLL_E_FORMAT,
-					      "collateral[%zu]: malformed PEM", idx);
-			break;
-		}
-		if (strcmp(name, "CERTIFICATE") == 0) {
-			X509 *x = dcap_x509_parse(xc, der, (size_t)der_len);
-			if (!x)
-				r = dcap_fail(err, ATOLL_E_FORMAT,
-					      "collateral[%zu]: PEM certificate does not parse",
-					      idx);
-			else if (dcap_certs_add(c->certs, x) < 0)
-				r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
-			X509_free(x);
-		} else if (strcmp(name, "X509 CRL") == 0) {
-			int e = add_crl_der(c, der, (size_t)der_len);
-			if (e == -ENOMEM)
-				r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
-			else if (e < 0)
-				r = dcap_fail(err, ATOLL_E_FORMAT,
-					      "collateral[%zu]: PEM CRL does not parse",
-					      idx);
-		}
-		OPENSSL_free(name);
-		OPENSSL_free(header);
-		OPENSSL_free(der);
-		if (r != ATOLL_OK)
-			break;
-	}
-	BIO_free(bio);
-	ERR_clear_error();
+	if (r == -EBADMSG)
+		return dcap_fail(err, ATOLL_E_FORMAT,
+				 "collateral[%zu]: malformed PEM", idx);
 	return r;
 }
 

@@ -261,6 +261,15 @@ void dcap_verifier_free(struct dcap_verifier *v);
  * when nothing parses. */
 int dcap_certs_load(struct dcap_x509_cache *xc, const uint8_t *data,
 		    size_t len, STACK_OF(X509) *out, atoll_err *err);
+/* Takes one PEM block (name and DER borrowed for the call): 0 to go on,
+ * anything else to stop with that value. */
+typedef int (*dcap_pem_fn)(void *userdata, const char *name,
+			   const uint8_t *der, size_t der_len);
+/* Hand each PEM block of data to fn, in order. 0 at the end of the text,
+ * the first non-zero value of fn, -EBADMSG when a block does not decode,
+ * -ENOMEM. */
+int dcap_pem_each(const uint8_t *data, size_t len, dcap_pem_fn fn,
+		  void *userdata);
 /* Push x unless an equal certificate is already there (takes a ref). */
 int dcap_certs_add(STACK_OF(X509) *out, X509 *x);
 

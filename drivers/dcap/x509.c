@@ -1,6 +1,7 @@
 /* Certificates: loading PEM or DER bundles, building a chain from a pool up
  * to a root pinned by SHA-256 fingerprint, verifying it "as of" a time
  * with OpenSSL (memoized in the verifier's cache), and CRL checks. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,14 +76,14 @@ static bool is_pem(const uint8_t *d, size_t len)
 	return len - i >= 10 && memcmp(d + i, "-----BEGIN", 10) == 0;
 }
 
-static int load_pem(struct dcap_x509_cache *xc, const uint8_t *data,
-		    size_t len, STACK_OF(X509) *out, size_t *count)
+int dcap_pem_each(const uint8_t *data, size_t len, dcap_pem_fn fn,
+		  void *userdata)
 {
 	BIO *bio = BIO_new_mem_buf(data, (int)len);
 	int r = 0;
 
 	if (!bio)
-		return -1;
+		return -ENOMEM;
 	for (;;) {
 		char *name = NULL, *header = NULL;
 		unsigned char *der = NULL;
@@ -93,26 +94,51 @@ static int load_pem(struct dcap_x509_cache *xc, const uint8_t *data,
 			/* Running out of PEM blocks is the normal end. */
 			if (ERR_GET_LIB(e) != ERR_LIB_PEM ||
 			    ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-				r = -1;
+				r = -EBADMSG;
 			break;
 		}
-		if (strcmp(name, "CERTIFICATE") == 0) {
-			X509 *x = dcap_x509_parse(xc, der, (size_t)der_len);
-			if (!x || dcap_certs_add(out, x) < 0)
-				r = -1;
-			else
-				(*count)++;
-			X509_free(x);
-		}
+		r = fn(userdata, name, der, (size_t)der_len);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
 		OPENSSL_free(der);
-		if (r < 0)
+		if (r != 0)
 			break;
 	}
 	BIO_free(bio);
 	ERR_clear_error();
 	return r;
+}
+
+struct pem_certs {
+	struct dcap_x509_cache *xc;
+	STACK_OF(X509) *out;
+	size_t *count;
+};
+
+static int pem_cert(void *userdata, const char *name, const uint8_t *der,
+		    size_t len)
+{
+	struct pem_certs *pc = userdata;
+	X509 *x;
+	int r = 0;
+
+	if (strcmp(name, "CERTIFICATE") != 0)
+		return 0;
+	x = dcap_x509_parse(pc->xc, der, len);
+	if (!x || dcap_certs_add(pc->out, x) < 0)
+		r = -EBADMSG;
+	else
+		(*pc->count)++;
+	X509_free(x);
+	return r;
+}
+
+static int load_pem(struct dcap_x509_cache *xc, const uint8_t *data,
+		    size_t len, STACK_OF(X509) *out, size_t *count)
+{
+	struct pem_certs pc = { xc, out, count };
+
+	return dcap_pem_each(data, len, pem_cert, &pc) != 0 ? -1 : 0;
 }
 
 static int load_der(struct dcap_x509_cache *xc, const uint8_t *data,

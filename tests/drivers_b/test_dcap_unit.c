@@ -396,6 +396,61 @@ static void test_collateral_sort(void)
 	gen_pki_free(&p);
 }
 
+static int count_blocks(void *userdata, const char *name, const uint8_t *der,
+			size_t len)
+{
+	int *n = userdata;
+
+	(*n)++;
+	return strcmp(name, "STOP") == 0 ? 42 : 0;
+}
+
+static void test_pem_blocks(void)
+{
+	struct gen_pki p;
+	atoll_blob b;
+	struct dcap_collateral dc;
+	atoll_err err;
+	int n = 0;
+
+	printf("PEM blocks, their end and malformed ones\n");
+	CHECK_INT(gen_pki_init(&p, NULL, NULL), 0);
+	char *root = gen_pem(p.root), *text;
+	size_t len = strlen(root);
+	text = malloc(3 * len + 200);
+	snprintf(text, 3 * len + 200,
+		 "%s-----BEGIN OTHER-----\nAAAA\n-----END OTHER-----\n%s", root,
+		 root);
+	CHECK_INT(dcap_pem_each((uint8_t *)text, strlen(text), count_blocks, &n),
+		  0);
+	CHECK_INT(n, 3);
+	n = 0;
+	CHECK_INT(dcap_pem_each((uint8_t *)"no pem", 6, count_blocks, &n), 0);
+	CHECK_INT(n, 0);
+	snprintf(text, 3 * len + 200,
+		 "-----BEGIN STOP-----\nAAAA\n-----END STOP-----\n%s", root);
+	CHECK_INT(dcap_pem_each((uint8_t *)text, strlen(text), count_blocks, &n),
+		  42);
+	CHECK_INT(n, 1);
+	snprintf(text, 3 * len + 200, "%s-----BEGIN CERTIFICATE-----\nAAAA",
+		 root);
+	CHECK_INT(dcap_pem_each((uint8_t *)text, strlen(text), count_blocks, &n),
+		  -EBADMSG);
+
+	/* The collateral sorter's messages over them. */
+	b = (atoll_blob){ (uint8_t *)text, strlen(text) };
+	CHECK_INT(dcap_collateral_load(NULL, &b, 1, &dc, &err), ATOLL_E_FORMAT);
+	CHECK_STR(err.msg, "collateral[0]: malformed PEM");
+	snprintf(text, 3 * len + 200,
+		 "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
+	b.len = strlen(text);
+	CHECK_INT(dcap_collateral_load(NULL, &b, 1, &dc, &err), ATOLL_E_FORMAT);
+	CHECK_STR(err.msg, "collateral[0]: PEM CRL does not parse");
+	free(text);
+	free(root);
+	gen_pki_free(&p);
+}
+
 static void test_status_names(void)
 {
 	enum dcap_tcb_status s;
@@ -421,6 +476,7 @@ int main(void)
 	test_config();
 	test_cache_hits();
 	test_collateral_sort();
+	test_pem_blocks();
 	test_status_names();
 	CHECK_DONE();
 }
