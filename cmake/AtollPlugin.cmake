@@ -9,7 +9,7 @@ function(atoll_plugin target outname)
     C_VISIBILITY_PRESET hidden
     LIBRARY_OUTPUT_DIRECTORY "${ATOLL_PLUGIN_DIR}")
   target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR}/include)
-  target_link_options(${target} PRIVATE -Wl,--no-undefined)
+  target_link_options(${target} PRIVATE ${ATOLL_MODULE_NO_UNDEFINED})
   if(P_LIBS)
     target_link_libraries(${target} PRIVATE ${P_LIBS})
   endif()

@@ -22,7 +22,7 @@ static double ms_since(int64_t t0)
 	return (double)(mono_ns() - t0) / 1e6;
 }
 
-static void die(const char *what, int r)
+__attribute__((noreturn)) static void die(const char *what, int r)
 {
 	fprintf(stderr, "atoll-he-bench: %s failed (%d)\n", what, r);
 	exit(1);
