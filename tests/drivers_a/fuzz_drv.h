@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "atoll/tee_driver.h"
+#include "tdrv.h"
 
 const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi);
 
@@ -32,16 +33,10 @@ static void fuzz_verify(void *ctx, const uint8_t *ev, size_t ev_len,
 {
 	const atoll_tee_driver *d = atoll_tee_driver_entry(
 		ATOLL_TEE_DRIVER_ABI_VERSION);
-	atoll_verify_args a = { 0 };
+	atoll_verify_args a = tdrv_args(ev, ev_len, col, n_col, when);
 	atoll_claims *c = NULL;
 	atoll_err err;
 
-	a.struct_size = sizeof(a);
-	a.evidence = ev;
-	a.evidence_len = ev_len;
-	a.collateral = col;
-	a.n_collateral = n_col;
-	a.verify_time = when;
 	if (d->verify(ctx, &a, &c, &err) == ATOLL_OK)
 		d->claims_free(ctx, c);
 }

@@ -77,16 +77,117 @@ int tdrv_verify(struct tdrv *t, void *ctx, const uint8_t *ev, size_t ev_len,
 		const atoll_blob *col, size_t n_col, int64_t when,
 		atoll_claims **ret, atoll_err *err)
 {
-	atoll_verify_args a = { 0 };
+	atoll_verify_args a = tdrv_args(ev, ev_len, col, n_col, when);
 
-	a.struct_size = sizeof(a);
-	a.evidence = ev;
-	a.evidence_len = ev_len;
-	a.collateral = col;
-	a.n_collateral = n_col;
-	a.verify_time = when;
 	err->msg[0] = '\0';
 	return t->drv->verify(ctx, &a, ret, err);
+}
+
+bool tdrv_expect(struct tdrv *t, void *ctx, const uint8_t *ev, size_t ev_len,
+		 const atoll_blob *col, size_t n_col, int64_t when, int want,
+		 const char *msg_part, const char *what)
+{
+	atoll_claims *c = NULL;
+	atoll_err err;
+	int r = tdrv_verify(t, ctx, ev, ev_len, col, n_col, when, &c, &err);
+
+	if (r == ATOLL_OK)
+		t->drv->claims_free(ctx, c);
+	if (r != want) {
+		fprintf(stderr, "%s: got %d (%s), want %d\n", what, r,
+			r ? err.msg : "ok", want);
+		return false;
+	}
+	if (r != ATOLL_OK && msg_part && !strstr(err.msg, msg_part)) {
+		fprintf(stderr, "%s: message '%s' lacks '%s'\n", what, err.msg,
+			msg_part);
+		return false;
+	}
+	return true;
+}
+
+bool tdrv_binding_holds(struct tdrv *t, void *ctx, const uint8_t *ev,
+			size_t ev_len, const atoll_blob *col, size_t n_col,
+			int64_t when, const uint8_t *want, size_t want_len,
+			size_t flip)
+{
+	atoll_verify_args a = tdrv_args(ev, ev_len, col, n_col, when);
+	atoll_claims *c = NULL;
+	atoll_err err;
+	uint8_t *w = malloc(want_len);
+	int r, r_flipped;
+
+	if (!w || flip >= want_len)
+		abort();
+	memcpy(w, want, want_len);
+	a.expected_report_data = w;
+	a.expected_report_data_len = want_len;
+	r = t->drv->verify(ctx, &a, &c, &err);
+	if (r == ATOLL_OK)
+		t->drv->claims_free(ctx, c);
+	else
+		fprintf(stderr, "expected report data: got %d (%s)\n", r,
+			err.msg);
+	w[flip] ^= 1;
+	r_flipped = t->drv->verify(ctx, &a, &c, &err);
+	if (r_flipped == ATOLL_OK)
+		t->drv->claims_free(ctx, c);
+	if (r_flipped != ATOLL_E_BINDING)
+		fprintf(stderr, "other report data: got %d, want %d\n",
+			r_flipped, ATOLL_E_BINDING);
+	free(w);
+	return r == ATOLL_OK && r_flipped == ATOLL_E_BINDING;
+}
+
+bool tdrv_truncations_refused(struct tdrv *t, void *ctx, const uint8_t *ev,
+			      size_t ev_len, size_t step, int64_t when)
+{
+	atoll_claims *c = NULL;
+	atoll_err err;
+	size_t cut;
+	int bad = 0;
+
+	for (cut = 0; cut < ev_len; cut += step) {
+		int r = tdrv_verify(t, ctx, ev, cut, NULL, 0, when, &c, &err);
+
+		if (r == ATOLL_OK)
+			t->drv->claims_free(ctx, c);
+		if (r != ATOLL_E_FORMAT)
+			bad++;
+	}
+	if (bad)
+		fprintf(stderr, "%d of the truncations were not format errors\n",
+			bad);
+	return bad == 0;
+}
+
+bool tdrv_absent(struct tdrv *t, void *ctx, const char *detect_part,
+		 int collect_want)
+{
+	atoll_evidence *ev = NULL;
+	uint8_t rd[ATOLL_REPORT_DATA_LEN] = { 0 };
+	atoll_err err;
+	bool ok = true;
+	int r;
+
+	r = t->drv->detect(ctx, &err);
+	if (r != ATOLL_E_UNAVAILABLE ||
+	    (detect_part && !strstr(err.msg, detect_part))) {
+		fprintf(stderr, "detect: got %d (%s), want %d naming '%s'\n", r,
+			r ? err.msg : "ok", ATOLL_E_UNAVAILABLE,
+			detect_part ? detect_part : "");
+		ok = false;
+	}
+	r = t->drv->collect(ctx, rd, &ev, &err);
+	if (r != collect_want || ev) {
+		fprintf(stderr, "collect: got %d (%s), want %d and no evidence\n",
+			r, r ? err.msg : "ok", collect_want);
+		ok = false;
+	}
+	t->drv->evidence_free(ctx, ev);
+	t->drv->evidence_free(ctx, NULL);
+	t->drv->claims_free(ctx, NULL);
+	return ok;
 }
 
 const char *tdrv_evidence_dir(void)

@@ -24,10 +24,53 @@ void tdrv_unload(struct tdrv *t);
  * status; *ret_ctx is set on success. err receives the message. */
 int tdrv_init(struct tdrv *t, void **ret_ctx, atoll_err *err, ...);
 
+/* The arguments of verify() on evidence and collateral blobs, as of when,
+ * with no expected report data. */
+static inline atoll_verify_args tdrv_args(const uint8_t *ev, size_t ev_len,
+					  const atoll_blob *col, size_t n_col,
+					  int64_t when)
+{
+	atoll_verify_args a = { 0 };
+
+	a.struct_size = sizeof(a);
+	a.evidence = ev;
+	a.evidence_len = ev_len;
+	a.collateral = col;
+	a.n_collateral = n_col;
+	a.verify_time = when;
+	return a;
+}
+
 /* verify() with evidence and collateral blobs, as of t. */
 int tdrv_verify(struct tdrv *t, void *ctx, const uint8_t *ev, size_t ev_len,
 		const atoll_blob *col, size_t n_col, int64_t when,
 		atoll_claims **ret, atoll_err *err);
+
+/* The checks the driver tests share. Each returns true when it holds and
+ * otherwise prints why, naming the case, so that callers write
+ * CHECK(tdrv_expect(...)). Claims from successful calls are released. */
+
+/* verify() returns want and, on failure, a message containing msg_part
+ * (when not NULL). what names the case. */
+bool tdrv_expect(struct tdrv *t, void *ctx, const uint8_t *ev, size_t ev_len,
+		 const atoll_blob *col, size_t n_col, int64_t when, int want,
+		 const char *msg_part, const char *what);
+/* verify() with expected report data accepts want, and refuses it with
+ * ATOLL_E_BINDING once bit 0 of want[flip] is inverted. */
+bool tdrv_binding_holds(struct tdrv *t, void *ctx, const uint8_t *ev,
+			size_t ev_len, const atoll_blob *col, size_t n_col,
+			int64_t when, const uint8_t *want, size_t want_len,
+			size_t flip);
+/* Every prefix of ev cut at 0, step, 2 * step ... below ev_len is
+ * refused with ATOLL_E_FORMAT. */
+bool tdrv_truncations_refused(struct tdrv *t, void *ctx, const uint8_t *ev,
+			      size_t ev_len, size_t step, int64_t when);
+/* On a machine without the TEE: detect() is ATOLL_E_UNAVAILABLE with a
+ * message containing detect_part (when not NULL), collect() returns
+ * collect_want and no evidence, and evidence_free() and claims_free()
+ * take NULL. */
+bool tdrv_absent(struct tdrv *t, void *ctx, const char *detect_part,
+		 int collect_want);
 
 /* The evidence folder ($ATOLL_SHARED_DIR/evidence), or NULL when absent. */
 const char *tdrv_evidence_dir(void);

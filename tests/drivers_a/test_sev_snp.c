@@ -207,24 +207,11 @@ static void test_real_samples(void)
 
 	/* Expected report data. */
 	{
-		atoll_verify_args a = { 0 };
 		atoll_blob v[2] = { col[0], col[4] };
 		uint8_t want[64] = { 1, 2, 3, 4, 5 };
 
-		a.struct_size = sizeof(a);
-		a.evidence = rep;
-		a.evidence_len = rep_len;
-		a.collateral = v;
-		a.n_collateral = 2;
-		a.verify_time = t;
-		a.expected_report_data = want;
-		a.expected_report_data_len = 64;
-		r = T.drv->verify(ctx, &a, &c, &err);
-		CHECK_INT(r, ATOLL_OK);
-		if (r == ATOLL_OK)
-			T.drv->claims_free(ctx, c);
-		want[10] = 1;
-		CHECK_INT(T.drv->verify(ctx, &a, &c, &err), ATOLL_E_BINDING);
+		CHECK(tdrv_binding_holds(&T, ctx, rep, rep_len, v, 2, t, want,
+					 64, 10));
 	}
 
 	/* The same certificates delivered as an extended-report table. */
@@ -332,21 +319,8 @@ static int verify_gen(void *ctx, const uint8_t *rep, size_t len,
 static void expect(void *ctx, const uint8_t *rep, size_t len, struct gen_col *g,
 		   int64_t when, int want, const char *msg_part, const char *what)
 {
-	atoll_claims *c = NULL;
-	atoll_err err;
-	int r = verify_gen(ctx, rep, len, g, when, &c, &err);
-
-	if (r != want)
-		fprintf(stderr, "%s: got %d (%s), want %d\n", what, r,
-			r ? err.msg : "ok", want);
-	CHECK_INT(r, want);
-	if (r == ATOLL_OK)
-		T.drv->claims_free(ctx, c);
-	else if (msg_part && !strstr(err.msg, msg_part)) {
-		fprintf(stderr, "%s: message '%s' lacks '%s'\n", what, err.msg,
-			msg_part);
-		CHECK(0);
-	}
+	CHECK(tdrv_expect(&T, ctx, rep, len, g->b, g->n, when, want, msg_part,
+			  what));
 }
 
 struct thread_arg {
@@ -667,8 +641,6 @@ static void test_config_and_island(void)
 {
 	atoll_err err;
 	void *ctx = NULL;
-	atoll_evidence *ev = NULL;
-	uint8_t rd[64] = { 0 };
 
 	CHECK_INT(tdrv_init(&T, &ctx, &err, "bogus", "1", NULL), ATOLL_E_CONFIG);
 	CHECK(strstr(err.msg, "bogus") != NULL);
@@ -686,12 +658,8 @@ static void test_config_and_island(void)
 	CHECK_INT(tdrv_init(&T, &ctx, &err, "device", "/nonexistent/sev-guest",
 			    "tsm_dir", "/nonexistent/tsm", NULL),
 		  ATOLL_OK);
-	CHECK_INT(T.drv->detect(ctx, &err), ATOLL_E_UNAVAILABLE);
-	CHECK(strstr(err.msg, "/nonexistent/sev-guest") != NULL);
-	CHECK_INT(T.drv->collect(ctx, rd, &ev, &err), ATOLL_E_UNAVAILABLE);
-	CHECK(ev == NULL);
-	T.drv->evidence_free(ctx, NULL);
-	T.drv->claims_free(ctx, NULL);
+	CHECK(tdrv_absent(&T, ctx, "/nonexistent/sev-guest",
+			  ATOLL_E_UNAVAILABLE));
 	T.drv->fini(ctx);
 	T.drv->fini(NULL);
 }
