@@ -87,6 +87,21 @@ const atoll_claim *claim_find(const atoll_claims *c, const char *name)
 	return NULL;
 }
 
+const char *claim_s(const atoll_claims *c, const char *name)
+{
+	const atoll_claim *cl = claim_find(c, name);
+
+	return cl && cl->type == ATOLL_CLAIM_STRING ? (const char *)cl->bytes :
+						       NULL;
+}
+
+uint64_t claim_u(const atoll_claims *c, const char *name)
+{
+	const atoll_claim *cl = claim_find(c, name);
+
+	return cl ? cl->u64 : UINT64_MAX;
+}
+
 bool bytes_hex(const uint8_t *p, size_t n, const char *hex, bool prefix)
 {
 	size_t hl = strlen(hex);

@@ -28,6 +28,10 @@ int drv_verify(struct drv *d, const uint8_t *ev, size_t len,
 	       atoll_claims **ret, atoll_err *err);
 
 const atoll_claim *claim_find(const atoll_claims *c, const char *name);
+/* A string claim's text, or NULL when absent or of another type. */
+const char *claim_s(const atoll_claims *c, const char *name);
+/* A claim's number, or UINT64_MAX when absent. */
+uint64_t claim_u(const atoll_claims *c, const char *name);
 /* The bytes claim equals the hex string (prefix match when prefix). */
 bool claim_hex(const atoll_claims *c, const char *name, const char *hex,
 	       bool prefix);

@@ -118,17 +118,25 @@ static int run_put32(struct drv *d, const struct q *q, size_t off, uint32_t v)
 	return r;
 }
 
-static const char *claim_s(const atoll_claims *c, const char *name)
+/* A quote with the TEE's debug bit set in its body (byte off) is accepted
+ * and reported as debuggable. */
+static void check_debug(struct drv *d, int version, uint32_t tee,
+			uint16_t body_type, size_t off, uint8_t bit)
 {
-	const atoll_claim *cl = claim_find(c, name);
-	return cl && cl->type == ATOLL_CLAIM_STRING ? (const char *)cl->bytes :
-						       NULL;
-}
+	struct gen_quote_opts o;
+	atoll_claims *c = NULL;
+	struct q q;
 
-static uint64_t claim_u(const atoll_claims *c, const char *name)
-{
-	const atoll_claim *cl = claim_find(c, name);
-	return cl ? cl->u64 : UINT64_MAX;
+	gen_quote_defaults(&o, version, tee, body_type);
+	o.body[off] |= bit;
+	q = mk(&pki, &o);
+	CHECK_INT(run(d, &q, NULL, T0, &c), ATOLL_OK);
+	if (c) {
+		CHECK_INT(c->debug, 1);
+		CHECK_INT(claim_u(c, "debug"), 1);
+		d->d->claims_free(d->ctx, c);
+	}
+	free(q.d);
 }
 
 static void test_sgx_basic(void)
@@ -191,17 +199,7 @@ static void test_sgx_basic(void)
 	free(q.d);
 
 	printf("sgx debug enclave\n");
-	struct gen_quote_opts o;
-	gen_quote_defaults(&o, 3, 0, 1);
-	o.body[48] |= 0x02;
-	q = mk(&pki, &o);
-	CHECK_INT(run(&sgx, &q, NULL, T0, &c), ATOLL_OK);
-	if (c) {
-		CHECK_INT(c->debug, 1);
-		CHECK_INT(claim_u(c, "debug"), 1);
-		sgx.d->claims_free(sgx.ctx, c);
-	}
-	free(q.d);
+	check_debug(&sgx, 3, 0, 1, 48, 0x02);
 
 	printf("sgx bodies in v4 and v5\n");
 	q = mk_default(4, 0, 1);
@@ -217,6 +215,7 @@ static void test_sgx_basic(void)
 	free(q.d);
 
 	printf("sgx chain variants: DER, root first, trailing bytes, no QE auth data\n");
+	struct gen_quote_opts o;
 	gen_quote_defaults(&o, 3, 0, 1);
 	o.der_chain = true;
 	o.root_first = true;
@@ -274,28 +273,19 @@ static void test_tdx_basic(void)
 	}
 
 	printf("tdx debug TD\n");
-	struct gen_quote_opts o;
-	gen_quote_defaults(&o, 4, 0x81, 2);
-	o.body[120] |= 0x01;
-	q = mk(&pki, &o);
-	CHECK_INT(run(&tdx, &q, NULL, T0, &c), ATOLL_OK);
-	if (c) {
-		CHECK_INT(c->debug, 1);
-		CHECK_INT(claim_u(c, "debug"), 1);
-		tdx.d->claims_free(tdx.ctx, c);
-	}
-	free(q.d);
+	check_debug(&tdx, 4, 0x81, 2, 120, 0x01);
 }
+
+/* One quote of each layout: SGX v3, TD 1.0 in v4, TD 1.5 in v5. */
+static const struct {
+	int v;
+	uint32_t tee;
+	uint16_t type;
+} kinds[] = { { 3, 0, 1 }, { 4, 0x81, 2 }, { 5, 0x81, 3 } };
 
 /* Every prefix shorter than the signature data is a format error. */
 static void test_truncation(void)
 {
-	static const struct {
-		int v;
-		uint32_t tee;
-		uint16_t type;
-	} kinds[] = { { 3, 0, 1 }, { 4, 0x81, 2 }, { 5, 0x81, 3 } };
-
 	for (size_t k = 0; k < 3; k++) {
 		struct q q = mk_default(kinds[k].v, kinds[k].tee, kinds[k].type);
 		struct drv *d = kinds[k].tee ? &tdx : &sgx;
@@ -354,12 +344,6 @@ static void test_lengths(void)
 
 static void test_tamper(void)
 {
-	static const struct {
-		int v;
-		uint32_t tee;
-		uint16_t type;
-	} kinds[] = { { 3, 0, 1 }, { 4, 0x81, 2 }, { 5, 0x81, 3 } };
-
 	for (size_t k = 0; k < 3; k++) {
 		struct q q = mk_default(kinds[k].v, kinds[k].tee, kinds[k].type);
 		struct drv *d = kinds[k].tee ? &tdx : &sgx;

@@ -19,31 +19,6 @@ struct coll {
 
 static const char *ev;
 
-static void coll_add(struct coll *c, const char *rel)
-{
-	char path[1024];
-	size_t len = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", ev, rel);
-	uint8_t *d = file_read(path, &len, false);
-	if (!d) {
-		fprintf(stderr, "cannot read %s\n", path);
-		check_failures++;
-		return;
-	}
-	c->own[c->n] = d;
-	c->b[c->n].data = d;
-	c->b[c->n].len = len;
-	c->n++;
-}
-
-static void coll_free(struct coll *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->own[i]);
-	c->n = 0;
-}
-
 static uint8_t *sample(const char *rel, size_t *len, bool hex)
 {
 	char path[1024];
@@ -57,6 +32,37 @@ static uint8_t *sample(const char *rel, size_t *len, bool hex)
 	return d;
 }
 
+static void coll_add(struct coll *c, const char *rel)
+{
+	size_t len = 0;
+	uint8_t *d = sample(rel, &len, false);
+
+	if (!d)
+		return;
+	c->own[c->n] = d;
+	c->b[c->n].data = d;
+	c->b[c->n].len = len;
+	c->n++;
+}
+
+/* Each of names, from the folder dir. */
+static void coll_add_files(struct coll *c, const char *dir,
+			   const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char rel[256];
+		snprintf(rel, sizeof(rel), "%s/%s", dir, names[i]);
+		coll_add(c, rel);
+	}
+}
+
+static void coll_free(struct coll *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->own[i]);
+	c->n = 0;
+}
+
 static int verify(struct drv *d, const uint8_t *q, size_t len,
 		  const struct coll *c, int64_t t, atoll_claims **ret)
 {
@@ -66,19 +72,6 @@ static int verify(struct drv *d, const uint8_t *q, size_t len,
 	if (r != ATOLL_OK)
 		printf("    -> %d: %s\n", r, err.msg);
 	return r;
-}
-
-static uint64_t claim_u(const atoll_claims *c, const char *name)
-{
-	const atoll_claim *cl = claim_find(c, name);
-	return cl ? cl->u64 : UINT64_MAX;
-}
-
-static const char *claim_s(const atoll_claims *c, const char *name)
-{
-	const atoll_claim *cl = claim_find(c, name);
-	return cl && cl->type == ATOLL_CLAIM_STRING ? (const char *)cl->bytes :
-						       NULL;
 }
 
 static void sgx_phala(struct drv *sgx)
@@ -150,13 +143,8 @@ static void sgx_phala(struct drv *sgx)
 		"tcb_info.signed.json", "qe_identity.sig.bin",
 		"pck_crl_issuer_chain.pem", "tcb_info_issuer_chain.pem",
 	};
-	for (size_t i = 0; i < sizeof(split) / sizeof(*split); i++) {
-		char rel[256];
-		snprintf(rel, sizeof(rel),
-			 "sgx/phala-dcap-qvl/derived/sgx_quote_collateral/%s",
-			 split[i]);
-		coll_add(&coll, rel);
-	}
+	coll_add_files(&coll, "sgx/phala-dcap-qvl/derived/sgx_quote_collateral",
+		       split, sizeof(split) / sizeof(*split));
 	CHECK_INT(verify(sgx, q, len, &coll, t, &c), ATOLL_OK);
 	if (c) {
 		CHECK_STR(c->tcb_status, "ConfigurationAndSWHardeningNeeded");
@@ -213,11 +201,8 @@ static void sgx_qvl(struct drv *sgx)
 
 	if (!q)
 		return;
-	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
-		char rel[256];
-		snprintf(rel, sizeof(rel), "sgx/intel-qvl-sampledata/%s", files[i]);
-		coll_add(&coll, rel);
-	}
+	coll_add_files(&coll, "sgx/intel-qvl-sampledata", files,
+		       sizeof(files) / sizeof(*files));
 	printf("sgx: Intel QVL sample (PPID certification data) against the real root\n");
 	CHECK_INT(verify(sgx, q, len, &coll, t, NULL), ATOLL_E_CHAIN);
 	printf("sgx: Intel QVL sample without its PCK certificate\n");
@@ -303,13 +288,8 @@ static void tdx_phala(struct drv *tdx)
 		"qe_identity_issuer_chain.pem", "pck_crl_issuer_chain.pem",
 		"pck_crl.der", "root_ca_crl.der",
 	};
-	for (size_t i = 0; i < sizeof(split) / sizeof(*split); i++) {
-		char rel[256];
-		snprintf(rel, sizeof(rel),
-			 "tdx/phala-dcap-qvl/derived/tdx_quote_collateral/%s",
-			 split[i]);
-		coll_add(&coll, rel);
-	}
+	coll_add_files(&coll, "tdx/phala-dcap-qvl/derived/tdx_quote_collateral",
+		       split, sizeof(split) / sizeof(*split));
 	CHECK_INT(verify(tdx, q, len, &coll, t, &c), ATOLL_OK);
 	if (c) {
 		CHECK_STR(c->tcb_status, "UpToDate");
