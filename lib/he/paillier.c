@@ -511,6 +511,39 @@ done_ctx:
 	return r;
 }
 
+int paillier_check_cts(const struct paillier_pub *pk, const BIGNUM *const *c, size_t count,
+		       size_t *ret_bad, BN_CTX *ctx)
+{
+	if (count == 0)
+		return 0;
+	CTX_BEGIN(ctx, own);
+	BN_CTX_start(ctx);
+	BIGNUM *prod = BN_CTX_get(ctx), *t = BN_CTX_get(ctx);
+	bool batch_ok = prod && t && BN_one(prod);
+	/* A prime factor of n divides the product iff it divides one of the
+	 * factors: one inverse answers for all of them. */
+	for (size_t i = 0; batch_ok && i < count; i++)
+		batch_ok = !BN_is_zero(c[i]) && !BN_is_negative(c[i]) &&
+			   BN_cmp(c[i], pk->n2) < 0 && BN_nnmod(t, c[i], pk->n, ctx) &&
+			   BN_mod_mul(prod, prod, t, pk->n, ctx);
+	if (batch_ok) {
+		ERR_set_mark();
+		batch_ok = BN_mod_inverse(t, prod, pk->n, ctx) != NULL;
+		ERR_pop_to_mark();
+	}
+	int r = 0;
+	/* Some value fails (or memory ran out): find the first one. */
+	for (size_t i = 0; !batch_ok && i < count; i++) {
+		if ((r = paillier_check_ct(pk, c[i], ctx)) == -EDOM)
+			*ret_bad = i;
+		if (r < 0)
+			break;
+	}
+	BN_CTX_end(ctx);
+	BN_CTX_free(own);
+	return r;
+}
+
 int paillier_encrypt(const struct paillier_pub *pk, const struct paillier_rand *rz,
 		     const BIGNUM *m, BIGNUM *ret_c, BN_CTX *ctx)
 {
@@ -842,8 +875,8 @@ int paillier_ct_to_bytes(const struct paillier_pub *pk, const BIGNUM *c, uint8_t
 	return BN_bn2binpad(c, out, (int)paillier_ct_bytes(pk)) < 0 ? -EINVAL : 0;
 }
 
-int paillier_ct_from_bytes(const struct paillier_pub *pk, const uint8_t *in, size_t len,
-			   BIGNUM *ret_c, const char **ret_why, BN_CTX *ctx)
+int paillier_ct_parse(const struct paillier_pub *pk, const uint8_t *in, size_t len,
+		      BIGNUM *ret_c, const char **ret_why)
 {
 	if (len > paillier_ct_bytes(pk)) {
 		*ret_why = "longer than n^2";
@@ -859,7 +892,16 @@ int paillier_ct_from_bytes(const struct paillier_pub *pk, const uint8_t *in, siz
 		*ret_why = "not below n^2";
 		return -EDOM;
 	}
-	int r = paillier_check_ct(pk, ret_c, ctx);
+	return 0;
+}
+
+int paillier_ct_from_bytes(const struct paillier_pub *pk, const uint8_t *in, size_t len,
+			   BIGNUM *ret_c, const char **ret_why, BN_CTX *ctx)
+{
+	int r = paillier_ct_parse(pk, in, len, ret_c, ret_why);
+	if (r < 0)
+		return r;
+	r = paillier_check_ct(pk, ret_c, ctx);
 	if (r == -EDOM)
 		*ret_why = "shares a factor with n";
 	return r;

@@ -117,6 +117,10 @@ int paillier_decrypt(const struct paillier_priv *k, const BIGNUM *c, BIGNUM *ret
 		     BN_CTX *ctx);
 /* 0 when 0 < c < n^2 and gcd(c, n) = 1, else -EDOM. */
 int paillier_check_ct(const struct paillier_pub *pk, const BIGNUM *c, BN_CTX *ctx);
+/* paillier_check_ct for count values at the cost of about one: 0 when all
+ * pass, else -EDOM with *ret_bad the first that fails (or -ENOMEM). */
+int paillier_check_cts(const struct paillier_pub *pk, const BIGNUM *const *c, size_t count,
+		       size_t *ret_bad, BN_CTX *ctx);
 
 /* E(a) * E(b): the sum. */
 int paillier_add(const struct paillier_pub *pk, const BIGNUM *a, const BIGNUM *b,
@@ -160,5 +164,10 @@ int paillier_ct_to_bytes(const struct paillier_pub *pk, const BIGNUM *c, uint8_t
  * n" (or -EINVAL when longer than n^2's size). */
 int paillier_ct_from_bytes(const struct paillier_pub *pk, const uint8_t *in, size_t len,
 			   BIGNUM *ret_c, const char **ret_why, BN_CTX *ctx);
+/* Its first half: the length and range checks without the unit test
+ * ("longer than n^2", "zero", "not below n^2"), for callers that test many
+ * values at once with paillier_check_cts. */
+int paillier_ct_parse(const struct paillier_pub *pk, const uint8_t *in, size_t len,
+		      BIGNUM *ret_c, const char **ret_why);
 
 #endif

@@ -1,6 +1,7 @@
 /* he: Paillier keys, the three randomizers, CRT decryption, homomorphic
  * sums and Straus dot products against plain arithmetic, fixed point,
- * Z*_{n^2} checks, key files, the job document parser, and aggregation of
+ * Z*_{n^2} checks (one value and many at once, naming the first that
+ * fails), key files, the job document parser, and aggregation of
  * 1,000 encrypted values (exact). */
 #include <errno.h>
 #include <math.h>
@@ -260,6 +261,95 @@ static void write_text(const char *path, const char *text, mode_t mode)
 	CHECK_INT(write_file_atomic(path, text, strlen(text), mode), 0);
 }
 
+/* Many values tested at once: the same verdicts and the same first
+ * failing index as one by one. */
+static void test_batch_membership(const struct paillier_priv *k,
+				  const struct paillier_rand *rz)
+{
+	enum { N = 12 };
+	const struct paillier_pub *pk = &k->pub;
+	BIGNUM *c[N], *m = BN_new(), *saved[2];
+	for (int i = 0; i < N; i++) {
+		c[i] = BN_new();
+		BN_set_word(m, (BN_ULONG)i * 1000);
+		CHECK_INT(paillier_encrypt(pk, rz, m, c[i], ctx), 0);
+	}
+	const BIGNUM *const *cc = (const BIGNUM *const *)c;
+	size_t bad = 99;
+	CHECK_INT(paillier_check_cts(pk, cc, N, &bad, ctx), 0);
+	CHECK_INT(paillier_check_cts(pk, cc, 0, &bad, ctx), 0);
+	CHECK_INT(bad, 99);
+	/* Multiples of p and q, zero, n^2: the first one is named. */
+	saved[0] = c[7];
+	saved[1] = c[4];
+	BIGNUM *p3 = BN_new(), *qq = BN_new(), *zero = BN_new();
+	BN_mul_word(BN_copy(p3, k->p), 3);
+	BN_mul(qq, k->q, k->q, ctx);
+	BN_zero(zero);
+	c[7] = p3;
+	CHECK_INT(paillier_check_cts(pk, cc, N, &bad, ctx), -EDOM);
+	CHECK_INT(bad, 7);
+	CHECK_INT(paillier_check_cts(pk, cc, 7, &bad, ctx), 0);
+	c[4] = qq;
+	CHECK_INT(paillier_check_cts(pk, cc, N, &bad, ctx), -EDOM);
+	CHECK_INT(bad, 4);
+	c[4] = zero;
+	CHECK_INT(paillier_check_cts(pk, cc, N, &bad, ctx), -EDOM);
+	CHECK_INT(bad, 4);
+	c[4] = pk->n2;
+	CHECK_INT(paillier_check_cts(pk, cc, N, &bad, ctx), -EDOM);
+	CHECK_INT(bad, 4);
+
+	/* Through the job: a range failure after a unit failure and before
+	 * one; the message names whichever comes first. */
+	size_t len = paillier_ct_bytes(pk);
+	uint8_t *bytes[N];
+	size_t lens[N];
+	struct he_job job = { .n_ct = N, .ct = bytes, .ct_len = lens, .records = 1 };
+	char msg[200];
+	BIGNUM **out = NULL;
+	const struct {
+		BIGNUM *at4, *at7;
+		int r;
+		const char *msg;
+	} cases[] = {
+		{ saved[1], saved[0], 0, "" },
+		{ saved[1], p3, -EDOM, "homomorphic.ciphertexts[7]: not in Z*_{n^2} (shares a factor with n)" },
+		{ qq, p3, -EDOM, "homomorphic.ciphertexts[4]: not in Z*_{n^2} (shares a factor with n)" },
+		{ zero, p3, -EDOM, "homomorphic.ciphertexts[4]: not in Z*_{n^2} (zero)" },
+		{ qq, zero, -EDOM, "homomorphic.ciphertexts[4]: not in Z*_{n^2} (shares a factor with n)" },
+		{ saved[1], pk->n2, -EDOM, "homomorphic.ciphertexts[7]: not in Z*_{n^2} (not below n^2)" },
+	};
+	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+		c[4] = cases[t].at4;
+		c[7] = cases[t].at7;
+		for (int i = 0; i < N; i++) {
+			bytes[i] = malloc(len);
+			lens[i] = len;
+			BN_bn2binpad(c[i], bytes[i], (int)len);
+		}
+		msg[0] = 0;
+		CHECK_INT(he_job_ciphertexts(&job, pk, &out, NULL, NULL, msg, sizeof msg),
+			  cases[t].r);
+		CHECK_STR(msg, cases[t].msg);
+		if (cases[t].r == 0) {
+			for (int i = 0; out && i < N; i++)
+				CHECK(BN_cmp(out[i], c[i]) == 0);
+			he_bn_array_free(out, N);
+		}
+		for (int i = 0; i < N; i++)
+			free(bytes[i]);
+	}
+	c[4] = saved[1];
+	c[7] = saved[0];
+	for (int i = 0; i < N; i++)
+		BN_free(c[i]);
+	BN_free(p3);
+	BN_free(qq);
+	BN_free(zero);
+	BN_free(m);
+}
+
 static void test_keyfiles(const struct paillier_priv *k)
 {
 	char dir[] = "/tmp/atoll-he-XXXXXX";
@@ -448,6 +538,7 @@ int main(void)
 	test_homomorphic(k, rz);
 	test_fixed(k);
 	test_membership(k);
+	test_batch_membership(k, rz);
 	test_keyfiles(k);
 	test_job_parse();
 	test_aggregate(k, rz);
