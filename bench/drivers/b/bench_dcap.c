@@ -35,71 +35,92 @@ struct input {
 	int cold_sigs;
 };
 
+/* Microseconds per call of fn(arg), the best of ROUNDS rounds of
+ * seconds / ROUNDS each; fn runs batch times between clock reads. */
+static double best_us(void (*fn)(void *arg), void *arg, int batch)
+{
+	double best = 1e30;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		long iters = 0;
+		int64_t t0 = mono_ns(), t1;
+		do {
+			for (int i = 0; i < batch; i++)
+				fn(arg);
+			iters += batch;
+			t1 = mono_ns();
+		} while (t1 - t0 < (int64_t)(seconds / ROUNDS * 1e9));
+		double us = (double)(t1 - t0) / 1e3 / (double)iters;
+		if (us < best)
+			best = us;
+	}
+	return best;
+}
+
+struct sig_case {
+	uint8_t msg[632], sig[64], xy[64];
+};
+
+static void sig_once(void *arg)
+{
+	const struct sig_case *s = arg;
+	EVP_PKEY *pk = dcap_p256_from_raw(s->xy);
+
+	if (!pk || dcap_ecdsa_verify(pk, s->msg, sizeof(s->msg), s->sig) != 1) {
+		fprintf(stderr, "signature check failed\n");
+		exit(1);
+	}
+	EVP_PKEY_free(pk);
+}
+
 /* Per-call cost of one signature check as the driver does it: import the
  * raw key, verify a raw r||s signature over a message of quote size. */
 static double sig_us(void)
 {
 	EVP_PKEY *k = gen_key();
-	uint8_t msg[632], sig[64], xy[64], pt[65];
+	struct sig_case s;
+	uint8_t pt[65];
 	size_t n = 0;
-	double best = 1e30;
+	double us;
 
-	memset(msg, 0x5a, sizeof(msg));
-	gen_sign_raw(k, msg, sizeof(msg), sig);
+	memset(s.msg, 0x5a, sizeof(s.msg));
+	gen_sign_raw(k, s.msg, sizeof(s.msg), s.sig);
 	EVP_PKEY_get_octet_string_param(k, "pub", pt, sizeof(pt), &n);
-	memcpy(xy, pt + 1, 64);
-	for (int round = 0; round < ROUNDS; round++) {
-		long iters = 0;
-		int64_t t0 = mono_ns(), t1;
-		do {
-			for (int i = 0; i < 20; i++) {
-				EVP_PKEY *pk = dcap_p256_from_raw(xy);
-				if (!pk || dcap_ecdsa_verify(pk, msg, sizeof(msg),
-							     sig) != 1) {
-					fprintf(stderr, "signature check failed\n");
-					exit(1);
-				}
-				EVP_PKEY_free(pk);
-			}
-			iters += 20;
-			t1 = mono_ns();
-		} while (t1 - t0 < (int64_t)(seconds / ROUNDS * 1e9));
-		double us = (double)(t1 - t0) / 1e3 / (double)iters;
-		if (us < best)
-			best = us;
-	}
+	memcpy(s.xy, pt + 1, 64);
+	us = best_us(sig_once, &s, 20);
 	EVP_PKEY_free(k);
-	return best;
+	return us;
+}
+
+struct verify_case {
+	struct drv *d;
+	const struct input *in;
+	const atoll_blob *b;
+	size_t nb;
+};
+
+static void verify_once(void *arg)
+{
+	const struct verify_case *v = arg;
+	atoll_err err;
+
+	drv_verify(v->d, v->in->q, v->in->len, v->b, v->nb, v->in->t, NULL, 0,
+		   NULL, &err);
 }
 
 static double verify_us(struct drv *d, const struct input *in, bool coll)
 {
-	const atoll_blob *b = coll ? in->coll : NULL;
-	size_t nb = coll ? in->n_coll : 0;
-	double best = 1e30;
+	struct verify_case v = { d, in, coll ? in->coll : NULL,
+				 coll ? in->n_coll : 0 };
 	atoll_err err;
 
 	/* Warm up (fills the caches when they are on). */
-	if (drv_verify(d, in->q, in->len, b, nb, in->t, NULL, 0, NULL, &err) !=
-	    ATOLL_OK) {
+	if (drv_verify(d, in->q, in->len, v.b, v.nb, in->t, NULL, 0, NULL,
+		       &err) != ATOLL_OK) {
 		fprintf(stderr, "%s %s: %s\n", in->tee, in->what, err.msg);
 		exit(1);
 	}
-	for (int round = 0; round < ROUNDS; round++) {
-		long iters = 0;
-		int64_t t0 = mono_ns(), t1;
-		do {
-			for (int i = 0; i < 5; i++)
-				drv_verify(d, in->q, in->len, b, nb, in->t, NULL,
-					   0, NULL, &err);
-			iters += 5;
-			t1 = mono_ns();
-		} while (t1 - t0 < (int64_t)(seconds / ROUNDS * 1e9));
-		double us = (double)(t1 - t0) / 1e3 / (double)iters;
-		if (us < best)
-			best = us;
-	}
-	return best;
+	return best_us(verify_once, &v, 5);
 }
 
 static void run(const struct input *in, double sig)
