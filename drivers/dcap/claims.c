@@ -160,11 +160,11 @@ int dcap_claims_finish(struct dcap_claims *c, atoll_claims **ret,
 		       atoll_err *err)
 {
 	if (!c)
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	if (c->failed) {
 		dcap_claims_free(&c->pub);
-		return dcap_fail(err, ATOLL_E_NOMEM,
-				 "out of memory building claims");
+		return dc_err(err, ATOLL_E_NOMEM,
+			      "out of memory building claims");
 	}
 	*ret = &c->pub;
 	return ATOLL_OK;
@@ -191,8 +191,8 @@ int dcap_driver_verify(const struct dcap_verifier *v, uint32_t tee,
 	int r;
 
 	if (!v || !ret_claims)
-		return dcap_fail(err, ATOLL_E_INVALID_ARGUMENT,
-				 "verify: bad arguments");
+		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
+			      "verify: bad arguments");
 	r = dcap_verify(v, tee, args, &res, err);
 	if (r != ATOLL_OK)
 		return r;

@@ -183,20 +183,20 @@ static int pem_item(void *userdata, const char *name, const uint8_t *der,
 	if (strcmp(name, "CERTIFICATE") == 0) {
 		X509 *x = dcap_x509_parse(pl->xc, der, len);
 		if (!x)
-			r = dcap_fail(pl->err, ATOLL_E_FORMAT,
-				      "collateral[%zu]: PEM certificate does not parse",
-				      pl->idx);
+			r = dc_err(pl->err, ATOLL_E_FORMAT,
+				   "collateral[%zu]: PEM certificate does not parse",
+				   pl->idx);
 		else if (dcap_certs_add(pl->c->certs, x) < 0)
-			r = dcap_fail(pl->err, ATOLL_E_NOMEM, "out of memory");
+			r = dc_err(pl->err, ATOLL_E_NOMEM, "out of memory");
 		X509_free(x);
 	} else if (strcmp(name, "X509 CRL") == 0) {
 		int e = add_crl_der(pl->c, der, len);
 		if (e == -ENOMEM)
-			r = dcap_fail(pl->err, ATOLL_E_NOMEM, "out of memory");
+			r = dc_err(pl->err, ATOLL_E_NOMEM, "out of memory");
 		else if (e < 0)
-			r = dcap_fail(pl->err, ATOLL_E_FORMAT,
-				      "collateral[%zu]: PEM CRL does not parse",
-				      pl->idx);
+			r = dc_err(pl->err, ATOLL_E_FORMAT,
+				   "collateral[%zu]: PEM CRL does not parse",
+				   pl->idx);
 	}
 	return r;
 }
@@ -209,10 +209,10 @@ static int load_pem(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 	int r = dcap_pem_each(data, len, pem_item, &pl);
 
 	if (r == -ENOMEM)
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	if (r == -EBADMSG)
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "collateral[%zu]: malformed PEM", idx);
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "collateral[%zu]: malformed PEM", idx);
 	return r;
 }
 
@@ -231,19 +231,19 @@ static int bundle_body(struct dcap_collateral *c, const json_value *doc,
 	bs = json_string(b, &blen);
 	ss = s ? json_string(s, &slen) : NULL;
 	if (!bs || !ss || hex_sig(ss, slen, it.sig) < 0)
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "collateral[%zu]: %s needs a string body and a 128-hex-digit %s",
-				 idx, body_key, sig_key);
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "collateral[%zu]: %s needs a string body and a 128-hex-digit %s",
+			      idx, body_key, sig_key);
 	it.has_sig = true;
 	it.owned = malloc(blen + 1);
 	if (!it.owned)
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	memcpy(it.owned, bs, blen + 1);
 	it.body = it.owned;
 	it.body_len = blen;
 	if (add_item(c, &it) < 0) {
 		free(it.owned);
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	}
 	return ATOLL_OK;
 }
@@ -265,9 +265,9 @@ static int load_bundle(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 		if (!v)
 			continue;
 		if (!s)
-			return dcap_fail(err, ATOLL_E_FORMAT,
-					 "collateral[%zu]: %s is not a string", idx,
-					 chains[i]);
+			return dc_err(err, ATOLL_E_FORMAT,
+				      "collateral[%zu]: %s is not a string", idx,
+				      chains[i]);
 		r = dcap_certs_load(xc, (const uint8_t *)s, len, c->certs, err);
 		if (r != ATOLL_OK)
 			return r;
@@ -279,21 +279,21 @@ static int load_bundle(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 		if (!v)
 			continue;
 		if (!s || len % 2 || len / 2 > MAX_BLOB)
-			return dcap_fail(err, ATOLL_E_FORMAT,
-					 "collateral[%zu]: %s is not a hex string",
-					 idx, crls[i]);
+			return dc_err(err, ATOLL_E_FORMAT,
+				      "collateral[%zu]: %s is not a hex string",
+				      idx, crls[i]);
 		uint8_t *der = malloc(len / 2 + 1);
 		if (!der)
-			return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		int e = hex_decode(s, len, der) < 0 ? -EBADMSG :
 						      add_crl_der(c, der, len / 2);
 		free(der);
 		if (e == -ENOMEM)
-			return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		if (e < 0)
-			return dcap_fail(err, ATOLL_E_FORMAT,
-					 "collateral[%zu]: %s is not a hex DER CRL",
-					 idx, crls[i]);
+			return dc_err(err, ATOLL_E_FORMAT,
+				      "collateral[%zu]: %s is not a hex DER CRL",
+				      idx, crls[i]);
 	}
 	r = bundle_body(c, doc, "tcb_info", "tcb_info_signature",
 			DCAP_JSON_TCB_INFO, idx, err);
@@ -311,11 +311,11 @@ static int load_json(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 	int r = ATOLL_OK;
 
 	if (json_parse(s, len, &doc, perr, sizeof(perr)) < 0)
-		return dcap_fail(err, ATOLL_E_FORMAT, "collateral[%zu]: JSON %s",
-				 idx, perr);
+		return dc_err(err, ATOLL_E_FORMAT, "collateral[%zu]: JSON %s",
+			      idx, perr);
 	if (json_type_of(doc) != JSON_OBJECT) {
-		r = dcap_fail(err, ATOLL_E_FORMAT,
-			      "collateral[%zu]: JSON is not an object", idx);
+		r = dc_err(err, ATOLL_E_FORMAT,
+			   "collateral[%zu]: JSON is not an object", idx);
 		goto out;
 	}
 	static const struct {
@@ -338,16 +338,16 @@ static int load_json(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 		if (json_type_of(body) != JSON_OBJECT || !ss ||
 		    hex_sig(ss, slen, it.sig) < 0 ||
 		    member_span(s, len, pcs[i].key, &off, &blen) < 0) {
-			r = dcap_fail(err, ATOLL_E_FORMAT,
-				      "collateral[%zu]: %s needs an object and a 128-hex-digit signature",
-				      idx, pcs[i].key);
+			r = dc_err(err, ATOLL_E_FORMAT,
+				   "collateral[%zu]: %s needs an object and a 128-hex-digit signature",
+				   idx, pcs[i].key);
 			goto out;
 		}
 		it.has_sig = true;
 		it.body = s + off;
 		it.body_len = blen;
 		if (add_item(c, &it) < 0)
-			r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto out;
 	}
 	if (json_get(doc, "tcb_info") || json_get(doc, "qe_identity") ||
@@ -364,12 +364,12 @@ static int load_json(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 			.index = idx,
 		};
 		if (add_item(c, &it) < 0)
-			r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto out;
 	}
-	r = dcap_fail(err, ATOLL_E_FORMAT,
-		      "collateral[%zu]: JSON is neither TCB Info nor an enclave identity",
-		      idx);
+	r = dc_err(err, ATOLL_E_FORMAT,
+		   "collateral[%zu]: JSON is neither TCB Info nor an enclave identity",
+		   idx);
 out:
 	json_free(doc);
 	return r;
@@ -402,12 +402,12 @@ static int load_blob(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 	int e;
 
 	if (!d || len == 0)
-		return dcap_fail(err, ATOLL_E_FORMAT, "collateral[%zu] is empty",
-				 idx);
+		return dc_err(err, ATOLL_E_FORMAT, "collateral[%zu] is empty",
+			      idx);
 	if (len > MAX_BLOB)
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "collateral[%zu] is %zu bytes, over the %u limit",
-				 idx, len, MAX_BLOB);
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "collateral[%zu] is %zu bytes, over the %u limit",
+			      idx, len, MAX_BLOB);
 	while (i < len && ws((char)d[i]))
 		i++;
 	if (len - i >= 10 && memcmp(d + i, "-----BEGIN", 10) == 0)
@@ -417,18 +417,18 @@ static int load_blob(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 	if (d[0] == 0x30) {
 		e = load_der(xc, c, d, len);
 		if (e == -ENOMEM)
-			return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		if (e == 0)
 			return ATOLL_OK;
 	}
 	if (len == 64) {
 		if (add_sig(c, d) < 0)
-			return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		return ATOLL_OK;
 	}
-	return dcap_fail(err, ATOLL_E_FORMAT,
-			 "collateral[%zu] (%zu bytes) is not a certificate, CRL, TCB Info, QE Identity or signature",
-			 idx, len);
+	return dc_err(err, ATOLL_E_FORMAT,
+		      "collateral[%zu] (%zu bytes) is not a certificate, CRL, TCB Info, QE Identity or signature",
+		      idx, len);
 }
 
 int dcap_collateral_load(struct dcap_x509_cache *xc, const atoll_blob *blobs,
@@ -441,7 +441,7 @@ int dcap_collateral_load(struct dcap_x509_cache *xc, const atoll_blob *blobs,
 	c.crls = sk_X509_CRL_new_null();
 	if (!c.certs || !c.crls) {
 		dcap_collateral_done(&c);
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
 		r = load_blob(xc, &c, blobs[i].data, blobs[i].len, i, err);

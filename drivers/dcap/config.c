@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dcap.h"
 #include "util/enc.h"
@@ -15,24 +14,6 @@ const uint8_t dcap_intel_root_sha256[32] = {
 	0xe9, 0x5b, 0x80, 0x7a, 0x35, 0x0e, 0x74, 0x24, 0x96, 0x43, 0x99,
 	0xe8, 0x85, 0xa7, 0xcb, 0xb8, 0xcc, 0xfa, 0xb6, 0x74, 0xd3,
 };
-
-static int parse_bool(const char *s, bool *ret)
-{
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*ret = true;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*ret = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
 
 /* One fingerprint: 64 hex digits, colons and blanks ignored. */
 static int parse_fp(const char *s, size_t len, uint8_t out[32])
@@ -63,13 +44,13 @@ static int parse_pins(struct dcap_verifier *v, const char *value,
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 
 		if (v->n_pins == DCAP_MAX_PINS)
-			return dcap_fail(err, ATOLL_E_CONFIG,
-					 "root_fingerprint: more than %d fingerprints",
-					 DCAP_MAX_PINS);
+			return dc_err(err, ATOLL_E_CONFIG,
+				      "root_fingerprint: more than %d fingerprints",
+				      DCAP_MAX_PINS);
 		if (parse_fp(p, len, v->pins[v->n_pins]) < 0)
-			return dcap_fail(err, ATOLL_E_CONFIG,
-					 "root_fingerprint: '%.*s' is not a SHA-256 fingerprint (64 hex digits)",
-					 (int)(len > 100 ? 100 : len), p);
+			return dc_err(err, ATOLL_E_CONFIG,
+				      "root_fingerprint: '%.*s' is not a SHA-256 fingerprint (64 hex digits)",
+				      (int)(len > 100 ? 100 : len), p);
 		v->n_pins++;
 		if (!comma)
 			break;
@@ -93,39 +74,39 @@ int dcap_verifier_init(struct dcap_verifier *v, const atoll_kv *config,
 		bool extra = false;
 
 		if (!k || !val)
-			return dcap_fail(err, ATOLL_E_CONFIG,
-					 "config entry %zu lacks a key or value", i);
+			return dc_err(err, ATOLL_E_CONFIG,
+				      "config entry %zu lacks a key or value", i);
 		if (strcmp(k, "root_fingerprint") == 0) {
 			r = parse_pins(&nv, val, err);
 			if (r != ATOLL_OK)
 				return r;
 		} else if (strcmp(k, "chain_cache") == 0) {
-			if (parse_bool(val, &cache) < 0)
-				return dcap_fail(err, ATOLL_E_CONFIG,
-						 "chain_cache: '%s' is not true or false",
-						 val);
+			if (dc_parse_bool(val, &cache) < 0)
+				return dc_err(err, ATOLL_E_CONFIG,
+					      "chain_cache: '%s' is not true or false",
+					      val);
 		} else if (strcmp(k, "chain_cache_size") == 0) {
 			char *end;
 			errno = 0;
 			cache_size = strtoul(val, &end, 10);
 			if (errno || end == val || *end || cache_size < 1 ||
 			    cache_size > DCAP_CACHE_MAX)
-				return dcap_fail(err, ATOLL_E_CONFIG,
-						 "chain_cache_size: '%s' is not a number from 1 to %d",
-						 val, DCAP_CACHE_MAX);
+				return dc_err(err, ATOLL_E_CONFIG,
+					      "chain_cache_size: '%s' is not a number from 1 to %d",
+					      val, DCAP_CACHE_MAX);
 		} else if (strcmp(k, "require_collateral") == 0) {
-			if (parse_bool(val, &nv.require_collateral) < 0)
-				return dcap_fail(err, ATOLL_E_CONFIG,
-						 "require_collateral: '%s' is not true or false",
-						 val);
+			if (dc_parse_bool(val, &nv.require_collateral) < 0)
+				return dc_err(err, ATOLL_E_CONFIG,
+					      "require_collateral: '%s' is not true or false",
+					      val);
 		} else {
 			for (size_t j = 0; extra_keys && extra_keys[j]; j++)
 				if (strcmp(k, extra_keys[j]) == 0)
 					extra = true;
 			if (!extra)
-				return dcap_fail(err, ATOLL_E_CONFIG,
-						 "unknown config key '%s' (known: root_fingerprint, chain_cache, chain_cache_size, require_collateral)",
-						 k);
+				return dc_err(err, ATOLL_E_CONFIG,
+					      "unknown config key '%s' (known: root_fingerprint, chain_cache, chain_cache_size, require_collateral)",
+					      k);
 		}
 	}
 	if (cache) {
@@ -134,7 +115,7 @@ int dcap_verifier_init(struct dcap_verifier *v, const atoll_kv *config,
 		if (!nv.cache || !nv.certs) {
 			dcap_cache_free(nv.cache);
 			dcap_x509_cache_free(nv.certs);
-			return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		}
 	}
 	*v = nv;
@@ -157,7 +138,7 @@ int dcap_verifier_new(const atoll_kv *config, size_t n_config,
 	int r;
 
 	if (!v)
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	r = dcap_verifier_init(v, config, n_config, extra_keys, err);
 	if (r != ATOLL_OK) {
 		free(v);

@@ -5,8 +5,9 @@
  * Identity) and Intel's TCB level matching.
  *
  * Functions returning int return an atoll_status and, on failure, write a
- * message into err. Out-parameters are written only on success. Pointers
- * in struct dcap_quote borrow the evidence buffer. */
+ * message into err with dc_err() (drivers/common). Out-parameters are
+ * written only on success. Pointers in struct dcap_quote borrow the
+ * evidence buffer. */
 #ifndef ATOLL_DCAP_H
 #define ATOLL_DCAP_H
 
@@ -19,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "atoll/tee_driver.h"
+#include "dc_util.h"
 
 /* Header tee_type values. */
 #define DCAP_TEE_SGX 0x00000000u
@@ -76,9 +78,6 @@
 extern const uint8_t dcap_intel_qe_vendor_id[16];
 /* SHA-256 of the DER of CN=Intel SGX Root CA (2018-05-21 -> 2049-12-31). */
 extern const uint8_t dcap_intel_root_sha256[32];
-
-int dcap_fail(atoll_err *err, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 static inline uint16_t dcap_le16(const uint8_t *p)
 {

@@ -118,39 +118,39 @@ static int parse_tcb(struct der tcb, struct dcap_pck_ext *e, atoll_err *err)
 		uint32_t x;
 
 		if (pair(&tcb, &oid, &tag, &val) < 0)
-			return dcap_fail(err, ATOLL_E_FORMAT,
-					 "PCK SGX extension: malformed TCB entry");
+			return dc_err(err, ATOLL_E_FORMAT,
+				      "PCK SGX extension: malformed TCB entry");
 		if (oid_arc(&oid, 2, &arc) < 0 || arc[0] != 2)
 			continue;
 		uint8_t k = arc[1];
 		if (k >= 1 && k <= 16) {
 			if (tag != TAG_INTEGER || der_uint(&val, 255, &x) < 0)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: bad TCB component %u",
-						 k);
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: bad TCB component %u",
+					      k);
 			e->comp_svn[k - 1] = (uint8_t)x;
 		} else if (k == 17) {
 			if (tag != TAG_INTEGER || der_uint(&val, 65535, &x) < 0)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: bad PCESVN");
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: bad PCESVN");
 			e->pcesvn = (uint16_t)x;
 		} else if (k == 18) {
 			if (octets(&val, tag, e->cpusvn, 16) < 0)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: bad CPUSVN");
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: bad CPUSVN");
 		} else {
 			continue;
 		}
 		if (have & (1u << k))
-			return dcap_fail(err, ATOLL_E_FORMAT,
-					 "PCK SGX extension: TCB entry %u repeated",
-					 k);
+			return dc_err(err, ATOLL_E_FORMAT,
+				      "PCK SGX extension: TCB entry %u repeated",
+				      k);
 		have |= 1u << k;
 	}
 	/* Components 1..16 and PCESVN are needed for TCB matching. */
 	if ((have & 0x3fffe) != 0x3fffe)
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "PCK SGX extension: TCB lacks component SVNs or PCESVN");
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "PCK SGX extension: TCB lacks component SVNs or PCESVN");
 	return ATOLL_OK;
 }
 
@@ -164,47 +164,47 @@ int dcap_pck_ext_parse(const uint8_t *data, size_t len,
 	int r;
 
 	if (der_read(&in, &tag, &seq) < 0 || tag != TAG_SEQUENCE || in.len != 0)
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "PCK SGX extension is not one DER SEQUENCE");
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "PCK SGX extension is not one DER SEQUENCE");
 	while (seq.len > 0) {
 		struct der oid, val;
 		const uint8_t *arc;
 		uint32_t x;
 
 		if (pair(&seq, &oid, &tag, &val) < 0)
-			return dcap_fail(err, ATOLL_E_FORMAT,
-					 "PCK SGX extension: malformed entry");
+			return dc_err(err, ATOLL_E_FORMAT,
+				      "PCK SGX extension: malformed entry");
 		if (oid_arc(&oid, 1, &arc) < 0)
 			continue;
 		switch (arc[0]) {
 		case 1:
 			if (octets(&val, tag, e.ppid, 16) < 0)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: bad PPID");
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: bad PPID");
 			e.has_ppid = true;
 			break;
 		case 2:
 			if (tag != TAG_SEQUENCE)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: TCB is not a SEQUENCE");
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: TCB is not a SEQUENCE");
 			r = parse_tcb(val, &e, err);
 			if (r != ATOLL_OK)
 				return r;
 			break;
 		case 3:
 			if (octets(&val, tag, e.pceid, 2) < 0)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: bad PCE-ID");
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: bad PCE-ID");
 			break;
 		case 4:
 			if (octets(&val, tag, e.fmspc, 6) < 0)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: bad FMSPC");
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: bad FMSPC");
 			break;
 		case 5:
 			if (tag != TAG_ENUMERATED || der_uint(&val, 255, &x) < 0)
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: bad SGX type");
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: bad SGX type");
 			e.sgx_type = (int)x;
 			break;
 		default:
@@ -212,17 +212,17 @@ int dcap_pck_ext_parse(const uint8_t *data, size_t len,
 		}
 		if (arc[0] < 32) {
 			if (have & (1u << arc[0]))
-				return dcap_fail(err, ATOLL_E_FORMAT,
-						 "PCK SGX extension: entry %u repeated",
-						 arc[0]);
+				return dc_err(err, ATOLL_E_FORMAT,
+					      "PCK SGX extension: entry %u repeated",
+					      arc[0]);
 			have |= 1u << arc[0];
 		}
 	}
 	if (!(have & (1u << 2)) || !(have & (1u << 3)) || !(have & (1u << 4)))
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "PCK SGX extension lacks %s",
-				 !(have & (1u << 2)) ? "the TCB" :
-				 !(have & (1u << 3)) ? "the PCE-ID" : "the FMSPC");
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "PCK SGX extension lacks %s",
+			      !(have & (1u << 2)) ? "the TCB" :
+			      !(have & (1u << 3)) ? "the PCE-ID" : "the FMSPC");
 	*ret = e;
 	return ATOLL_OK;
 }
@@ -246,6 +246,6 @@ int dcap_pck_ext_from_cert(X509 *cert, struct dcap_pck_ext *ret,
 					  (size_t)ASN1_STRING_length(os), ret,
 					  err);
 	}
-	return dcap_fail(err, ATOLL_E_FORMAT,
-			 "PCK certificate has no SGX extension (1.2.840.113741.1.13.1)");
+	return dc_err(err, ATOLL_E_FORMAT,
+		      "PCK certificate has no SGX extension (1.2.840.113741.1.13.1)");
 }

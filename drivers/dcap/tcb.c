@@ -45,33 +45,33 @@ int dcap_qe_identity_check(const struct dcap_qe_identity *qi,
 	if (memcmp(rep + SGXR_MRSIGNER, qi->mrsigner, 32) != 0) {
 		hex_encode(rep + SGXR_MRSIGNER, 32, a);
 		hex_encode(qi->mrsigner, 32, b);
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "QE MRSIGNER %s != %s Identity mrsigner %s", a,
-				 qi->id, b);
+		return dc_err(err, ATOLL_E_TCB,
+			      "QE MRSIGNER %s != %s Identity mrsigner %s", a,
+			      qi->id, b);
 	}
 	if (prod != qi->isvprodid)
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "QE ISVPRODID %u != %s Identity isvprodid %u", prod,
-				 qi->id, qi->isvprodid);
+		return dc_err(err, ATOLL_E_TCB,
+			      "QE ISVPRODID %u != %s Identity isvprodid %u", prod,
+			      qi->id, qi->isvprodid);
 	for (int i = 0; i < 4; i++)
 		if ((rep[SGXR_MISCSELECT + i] & qi->miscselect_mask[i]) !=
 		    (qi->miscselect[i] & qi->miscselect_mask[i]))
-			return dcap_fail(err, ATOLL_E_TCB,
-					 "QE MISCSELECT does not match the %s Identity under its mask",
-					 qi->id);
+			return dc_err(err, ATOLL_E_TCB,
+				      "QE MISCSELECT does not match the %s Identity under its mask",
+				      qi->id);
 	for (int i = 0; i < 16; i++)
 		if ((rep[SGXR_ATTRIBUTES + i] & qi->attributes_mask[i]) !=
 		    (qi->attributes[i] & qi->attributes_mask[i])) {
 			hex_encode(rep + SGXR_ATTRIBUTES, 16, a);
-			return dcap_fail(err, ATOLL_E_TCB,
-					 "QE ATTRIBUTES %s do not match the %s Identity under its mask",
-					 a, qi->id);
+			return dc_err(err, ATOLL_E_TCB,
+				      "QE ATTRIBUTES %s do not match the %s Identity under its mask",
+				      a, qi->id);
 		}
 	const struct dcap_isv_level *lv = isv_match(qi->levels, qi->n_levels, svn);
 	if (!lv)
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "QE ISVSVN %u is below every %s Identity level (lowest %u)",
-				 svn, qi->id, isv_lowest(qi->levels, qi->n_levels));
+		return dc_err(err, ATOLL_E_TCB,
+			      "QE ISVSVN %u is below every %s Identity level (lowest %u)",
+			      svn, qi->id, isv_lowest(qi->levels, qi->n_levels));
 	*ret = *lv;
 	return ATOLL_OK;
 }
@@ -165,9 +165,9 @@ static int check_module(const struct dcap_tcb_info *ti,
 	if (tee[1] > 0) {
 		mi = find_module(ti, tee[1]);
 		if (!mi)
-			return dcap_fail(err, ATOLL_E_TCB,
-					 "TDX module version %u has no TDX_%02X identity in the TCB Info",
-					 tee[1], tee[1]);
+			return dc_err(err, ATOLL_E_TCB,
+				      "TDX module version %u has no TDX_%02X identity in the TCB Info",
+				      tee[1], tee[1]);
 		mrsigner = mi->mrsigner;
 		attr = mi->attributes;
 		mask = mi->attributes_mask;
@@ -175,23 +175,23 @@ static int check_module(const struct dcap_tcb_info *ti,
 	if (memcmp(q->body + TDR_MRSIGNERSEAM, mrsigner, 48) != 0) {
 		hex_encode(q->body + TDR_MRSIGNERSEAM, 48, a);
 		hex_encode(mrsigner, 48, b);
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "MRSIGNERSEAM %s != TCB Info TDX module mrsigner %s",
-				 a, b);
+		return dc_err(err, ATOLL_E_TCB,
+			      "MRSIGNERSEAM %s != TCB Info TDX module mrsigner %s",
+			      a, b);
 	}
 	for (int i = 0; i < 8; i++)
 		if ((q->body[TDR_SEAM_ATTRIBUTES + i] & mask[i]) !=
 			    (attr[i] & mask[i]) ||
 		    (q->body[TDR_SEAM_ATTRIBUTES + i] & ~mask[i]))
-			return dcap_fail(err, ATOLL_E_TCB,
-					 "SEAMATTRIBUTES do not match the TCB Info TDX module");
+			return dc_err(err, ATOLL_E_TCB,
+				      "SEAMATTRIBUTES do not match the TCB Info TDX module");
 	if (!mi)
 		return ATOLL_OK;
 	*ret_level = isv_match(mi->levels, mi->n_levels, tee[0]);
 	if (!*ret_level)
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "TDX module ISVSVN %u is below every %s level (lowest %u)",
-				 tee[0], mi->id, isv_lowest(mi->levels, mi->n_levels));
+		return dc_err(err, ATOLL_E_TCB,
+			      "TDX module ISVSVN %u is below every %s level (lowest %u)",
+			      tee[0], mi->id, isv_lowest(mi->levels, mi->n_levels));
 	return ATOLL_OK;
 }
 
@@ -220,9 +220,9 @@ static int relaunch(const struct dcap_tcb_info *ti, const struct dcap_quote *q,
 	} else {
 		const struct dcap_module_identity *mi = find_module(ti, svn2[1]);
 		if (!mi)
-			return dcap_fail(err, ATOLL_E_TCB,
-					 "TEE_TCB_SVN2 module version %u has no TDX_%02X identity in the TCB Info",
-					 svn2[1], svn2[1]);
+			return dc_err(err, ATOLL_E_TCB,
+				      "TEE_TCB_SVN2 module version %u has no TDX_%02X identity in the TCB Info",
+				      svn2[1], svn2[1]);
 		uint16_t top = 0;
 		for (size_t i = 0; i < mi->n_levels; i++)
 			if (mi->levels[i].isvsvn > top)
@@ -253,22 +253,22 @@ int dcap_tcb_evaluate(const struct dcap_tcb_info *ti,
 
 	if (tdx ? strcmp(ti->id, "TDX") != 0 :
 		  (ti->id[0] && strcmp(ti->id, "SGX") != 0))
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "TCB Info is for %s, the quote is %s",
-				 ti->id[0] ? ti->id : "SGX", tdx ? "TDX" : "SGX");
+		return dc_err(err, ATOLL_E_TCB,
+			      "TCB Info is for %s, the quote is %s",
+			      ti->id[0] ? ti->id : "SGX", tdx ? "TDX" : "SGX");
 	if (memcmp(ti->fmspc, pck->fmspc, 6) != 0) {
 		hex_encode(ti->fmspc, 6, a);
 		hex_encode(pck->fmspc, 6, b);
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "TCB Info is for FMSPC %s, the PCK certificate has %s",
-				 a, b);
+		return dc_err(err, ATOLL_E_TCB,
+			      "TCB Info is for FMSPC %s, the PCK certificate has %s",
+			      a, b);
 	}
 	if (memcmp(ti->pceid, pck->pceid, 2) != 0) {
 		hex_encode(ti->pceid, 2, a);
 		hex_encode(pck->pceid, 2, b);
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "TCB Info is for PCE-ID %s, the PCK certificate has %s",
-				 a, b);
+		return dc_err(err, ATOLL_E_TCB,
+			      "TCB Info is for PCE-ID %s, the PCK certificate has %s",
+			      a, b);
 	}
 	if (tdx) {
 		r = check_module(ti, q, &module, err);
@@ -302,15 +302,15 @@ int dcap_tcb_evaluate(const struct dcap_tcb_info *ti,
 	hex_encode(pck->fmspc, 6, b);
 	if (!sgx_lv) {
 		svn_list(pck->comp_svn, a, sizeof(a));
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "TCB level not supported: no level of the TCB Info for FMSPC %s is met by PCK component SVNs [%s] and PCESVN %u",
-				 b, a, pck->pcesvn);
+		return dc_err(err, ATOLL_E_TCB,
+			      "TCB level not supported: no level of the TCB Info for FMSPC %s is met by PCK component SVNs [%s] and PCESVN %u",
+			      b, a, pck->pcesvn);
 	}
 	if (tdx && !tdx_lv) {
 		svn_list(tee, a, sizeof(a));
-		return dcap_fail(err, ATOLL_E_TCB,
-				 "TCB level not supported: no level of the TCB Info for FMSPC %s is met by TEE_TCB_SVN [%s]",
-				 b, a);
+		return dc_err(err, ATOLL_E_TCB,
+			      "TCB level not supported: no level of the TCB Info for FMSPC %s is met by TEE_TCB_SVN [%s]",
+			      b, a);
 	}
 
 	chosen = tdx ? tdx_lv : sgx_lv;
@@ -339,7 +339,7 @@ int dcap_tcb_evaluate(const struct dcap_tcb_info *ti,
 	    (qe && add_advisories(&adv, qe->advisories) < 0) ||
 	    !buf_cstr(&adv)) {
 		buf_free(&adv);
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	}
 	e.advisories = (char *)buf_steal(&adv, NULL);
 	*ret = e;

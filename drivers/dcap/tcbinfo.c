@@ -51,7 +51,7 @@ struct ctx {
 
 static int bad(struct ctx *c, const char *key, const char *why)
 {
-	return dcap_fail(c->err, ATOLL_E_FORMAT, "%s: %s %s", c->what, key, why);
+	return dc_err(c->err, ATOLL_E_FORMAT, "%s: %s %s", c->what, key, why);
 }
 
 static int get_uint(struct ctx *c, const json_value *o, const char *key,
@@ -173,7 +173,7 @@ static int parse_isv_levels(struct ctx *c, const json_value *o,
 	n = json_count(a);
 	lv = calloc(n, sizeof(*lv));
 	if (!lv)
-		return dcap_fail(c->err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(c->err, ATOLL_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const json_value *l = json_at(a, i), *tcb = json_get(l, "tcb");
 		uint64_t x = 0;
@@ -237,7 +237,7 @@ static int parse_levels(struct ctx *c, struct dcap_tcb_info *ti,
 	n = json_count(a);
 	ti->levels = calloc(n, sizeof(*ti->levels));
 	if (!ti->levels)
-		return dcap_fail(c->err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(c->err, ATOLL_E_NOMEM, "out of memory");
 	ti->n_levels = n;
 	for (size_t i = 0; i < n; i++) {
 		struct dcap_tcb_level *lv = &ti->levels[i];
@@ -314,7 +314,7 @@ static int parse_modules(struct ctx *c, struct dcap_tcb_info *ti,
 	ti->modules = calloc(ti->n_modules ? ti->n_modules : 1,
 			     sizeof(*ti->modules));
 	if (!ti->modules)
-		return dcap_fail(c->err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(c->err, ATOLL_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < ti->n_modules; i++) {
 		struct dcap_module_identity *mi = &ti->modules[i];
 		const json_value *o = json_at(ids, i);
@@ -338,7 +338,7 @@ int dcap_tcb_info_parse(const char *body, size_t len,
 	int r;
 
 	if (json_parse(body, len, &ti.doc, perr, sizeof(perr)) < 0)
-		return dcap_fail(err, ATOLL_E_FORMAT, "TCB Info: JSON %s", perr);
+		return dc_err(err, ATOLL_E_FORMAT, "TCB Info: JSON %s", perr);
 	const json_value *o = ti.doc;
 	if (json_type_of(o) != JSON_OBJECT) {
 		r = bad(&c, "body", "is not an object");
@@ -410,7 +410,7 @@ int dcap_qe_identity_parse(const char *body, size_t len,
 	int r;
 
 	if (json_parse(body, len, &qi.doc, perr, sizeof(perr)) < 0)
-		return dcap_fail(err, ATOLL_E_FORMAT, "QE Identity: JSON %s", perr);
+		return dc_err(err, ATOLL_E_FORMAT, "QE Identity: JSON %s", perr);
 	const json_value *o = qi.doc;
 	if (json_type_of(o) != JSON_OBJECT) {
 		r = bad(&c, "body", "is not an object");

@@ -116,13 +116,13 @@ static int verify_signed_json(const struct dcap_verifier *v,
 		return ATOLL_OK;
 	}
 	if (signers == 0)
-		return dcap_fail(err, ATOLL_E_CHAIN,
-				 "%s: no Intel SGX TCB Signing certificate in the collateral",
-				 what);
+		return dc_err(err, ATOLL_E_CHAIN,
+			      "%s: no Intel SGX TCB Signing certificate in the collateral",
+			      what);
 	if (!sig_seen)
-		return dcap_fail(err, ATOLL_E_SIGNATURE,
-				 "%s signature does not verify with any TCB Signing certificate",
-				 what);
+		return dc_err(err, ATOLL_E_SIGNATURE,
+			      "%s signature does not verify with any TCB Signing certificate",
+			      what);
 	if (err)
 		*err = chain_msg;
 	return chain_err;
@@ -136,9 +136,9 @@ static int check_dates(const char *what, int64_t issue, int64_t next,
 	if (t < issue || t > next) {
 		rfc3339_format(t * 1000, a, sizeof(a));
 		rfc3339_format((t < issue ? issue : next) * 1000, b, sizeof(b));
-		return dcap_fail(err, ATOLL_E_EXPIRED, "%s %s at %s (%s %s)",
-				 what, t < issue ? "not yet issued" : "expired", a,
-				 t < issue ? "issueDate" : "nextUpdate", b);
+		return dc_err(err, ATOLL_E_EXPIRED, "%s %s at %s (%s %s)",
+			      what, t < issue ? "not yet issued" : "expired", a,
+			      t < issue ? "issueDate" : "nextUpdate", b);
 	}
 	narrow(nb, na, issue, next);
 	return ATOLL_OK;
@@ -236,11 +236,11 @@ static int pck_from_collateral(const struct dcap_collateral *c,
 		}
 	}
 	if (candidates == 0)
-		return dcap_fail(err, ATOLL_E_CHAIN,
-				 "quote carries certification data type %u, not a PCK chain (type 5), and the collateral has no PCK certificate",
-				 q->cert_type);
-	return dcap_fail(err, ATOLL_E_SIGNATURE,
-			 "QE report signature does not verify with any PCK certificate of the collateral");
+		return dc_err(err, ATOLL_E_CHAIN,
+			      "quote carries certification data type %u, not a PCK chain (type 5), and the collateral has no PCK certificate",
+			      q->cert_type);
+	return dc_err(err, ATOLL_E_SIGNATURE,
+		      "QE report signature does not verify with any PCK certificate of the collateral");
 }
 
 int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
@@ -269,23 +269,23 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 	if (!v || !args || args->struct_size < sizeof(atoll_verify_args) ||
 	    (!args->evidence && args->evidence_len) ||
 	    (!args->collateral && args->n_collateral))
-		return dcap_fail(err, ATOLL_E_INVALID_ARGUMENT,
-				 "verify: bad arguments");
+		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
+			      "verify: bad arguments");
 	t = args->verify_time ? args->verify_time : (int64_t)time(NULL);
 
 	r = dcap_quote_parse(args->evidence, args->evidence_len, q, err);
 	if (r != ATOLL_OK)
 		return r;
 	if (q->tee_type != tee)
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "this is a%s quote (tee_type 0x%x); this driver verifies %s quotes",
-				 q->tee_type == DCAP_TEE_TDX ? " TDX" : "n SGX",
-				 q->tee_type, tee == DCAP_TEE_TDX ? "TDX" : "SGX");
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "this is a%s quote (tee_type 0x%x); this driver verifies %s quotes",
+			      q->tee_type == DCAP_TEE_TDX ? " TDX" : "n SGX",
+			      q->tee_type, tee == DCAP_TEE_TDX ? "TDX" : "SGX");
 	if (memcmp(q->qe_vendor_id, dcap_intel_qe_vendor_id, 16) != 0) {
 		hex_encode(q->qe_vendor_id, 16, a);
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "QE vendor id %s is not Intel's quoting enclave",
-				 a);
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "QE vendor id %s is not Intel's quoting enclave",
+			      a);
 	}
 	r = dcap_collateral_load(v->certs, args->collateral,
 				 args->n_collateral, &coll, err);
@@ -294,16 +294,16 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 
 	pool = sk_X509_new_null();
 	if (!pool) {
-		r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto out;
 	}
 	if (q->cert_type == DCAP_CERT_PCK_CHAIN) {
 		r = dcap_certs_load(v->certs, q->cert_data, q->cert_len, pool,
 				    err);
 		if (r != ATOLL_OK) {
-			r = dcap_fail(err, ATOLL_E_FORMAT,
-				  "PCK chain in the quote (%zu bytes) is not a PEM or DER certificate list",
-				  q->cert_len);
+			r = dc_err(err, ATOLL_E_FORMAT,
+				   "PCK chain in the quote (%zu bytes) is not a PEM or DER certificate list",
+				   q->cert_len);
 			goto out;
 		}
 		/* Usually the first, but some tools write the root first. */
@@ -320,14 +320,14 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 	}
 	for (int i = 0; i < sk_X509_num(coll.certs); i++)
 		if (dcap_certs_add(pool, sk_X509_value(coll.certs, i)) < 0) {
-			r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 			goto out;
 		}
 	if (!cn_has(leaf, "SGX PCK Certificate")) {
 		dcap_cert_cn(leaf, a, sizeof(a));
-		r = dcap_fail(err, ATOLL_E_CHAIN,
-			      "leaf certificate CN=%s is not an Intel SGX PCK Certificate",
-			      a);
+		r = dc_err(err, ATOLL_E_CHAIN,
+			   "leaf certificate CN=%s is not an Intel SGX PCK Certificate",
+			   a);
 		goto out;
 	}
 	r = dcap_chain_verify(v, leaf, pool, t, "PCK", &pck_chain, err);
@@ -345,31 +345,31 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 
 	if (dcap_ecdsa_verify(X509_get0_pubkey(leaf), q->qe_report,
 			      DCAP_SGX_REPORT_LEN, q->qe_report_sig) != 1) {
-		r = dcap_fail(err, ATOLL_E_SIGNATURE,
-			      "QE report signature does not verify with the PCK certificate's key");
+		r = dc_err(err, ATOLL_E_SIGNATURE,
+			   "QE report signature does not verify with the PCK certificate's key");
 		goto out;
 	}
 	if (!sha256(q->attest_key, 64, q->qe_auth, q->qe_auth_len, NULL, 0, h)) {
-		r = dcap_fail(err, ATOLL_E_INTERNAL, "SHA-256 failed");
+		r = dc_err(err, ATOLL_E_INTERNAL, "SHA-256 failed");
 		goto out;
 	}
 	if (CRYPTO_memcmp(h, q->qe_report + SGXR_REPORT_DATA, 32) != 0 ||
 	    CRYPTO_memcmp(zero, q->qe_report + SGXR_REPORT_DATA + 32, 32) != 0) {
-		r = dcap_fail(err, ATOLL_E_BINDING,
-			      "QE report data is not SHA-256(attestation key || QE auth data) followed by zeros");
+		r = dc_err(err, ATOLL_E_BINDING,
+			   "QE report data is not SHA-256(attestation key || QE auth data) followed by zeros");
 		goto out;
 	}
 	ak = dcap_p256_from_raw(q->attest_key);
 	if (!ak) {
 		ERR_clear_error();
-		r = dcap_fail(err, ATOLL_E_SIGNATURE,
-			      "attestation key is not a P-256 point");
+		r = dc_err(err, ATOLL_E_SIGNATURE,
+			   "attestation key is not a P-256 point");
 		goto out;
 	}
 	if (dcap_ecdsa_verify(ak, q->signed_data, q->signed_len,
 			      q->signature) != 1) {
-		r = dcap_fail(err, ATOLL_E_SIGNATURE,
-			      "quote signature does not verify with the attestation key");
+		r = dc_err(err, ATOLL_E_SIGNATURE,
+			   "quote signature does not verify with the attestation key");
 		goto out;
 	}
 
@@ -409,17 +409,17 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 		crl_ti = crl_ok;
 		res.has_tcb = true;
 		if (res.tcb.status == DCAP_TCB_REVOKED) {
-			r = dcap_fail(err, ATOLL_E_TCB,
-				      "TCB status Revoked (platform %s%s%s; advisories %s)",
-				      dcap_tcb_status_name(res.tcb.platform_status),
-				      have_qi ? ", QE " : "",
-				      have_qi ? dcap_tcb_status_name(qe_level.status) : "",
-				      res.tcb.advisories[0] ? res.tcb.advisories : "none");
+			r = dc_err(err, ATOLL_E_TCB,
+				   "TCB status Revoked (platform %s%s%s; advisories %s)",
+				   dcap_tcb_status_name(res.tcb.platform_status),
+				   have_qi ? ", QE " : "",
+				   have_qi ? dcap_tcb_status_name(qe_level.status) : "",
+				   res.tcb.advisories[0] ? res.tcb.advisories : "none");
 			goto out;
 		}
 	}
 	if (have_qi && qe_level.status == DCAP_TCB_REVOKED) {
-		r = dcap_fail(err, ATOLL_E_TCB, "QE TCB level is Revoked");
+		r = dc_err(err, ATOLL_E_TCB, "QE TCB level is Revoked");
 		goto out;
 	}
 
@@ -435,9 +435,9 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 				      "a root CA CRL covering the TCB Signing certificate" :
 				      NULL;
 		if (missing) {
-			r = dcap_fail(err, ATOLL_E_POLICY,
-				      "require_collateral is set but the collateral lacks %s",
-				      missing);
+			r = dc_err(err, ATOLL_E_POLICY,
+				   "require_collateral is set but the collateral lacks %s",
+				   missing);
 			goto out;
 		}
 	}
@@ -448,9 +448,9 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 		if (args->expected_report_data_len != ATOLL_REPORT_DATA_LEN ||
 		    CRYPTO_memcmp(rd, args->expected_report_data,
 				  ATOLL_REPORT_DATA_LEN) != 0) {
-			r = dcap_fail(err, ATOLL_E_BINDING,
-				      "report data differs from the expected %zu bytes",
-				      args->expected_report_data_len);
+			r = dc_err(err, ATOLL_E_BINDING,
+				   "report data differs from the expected %zu bytes",
+				   args->expected_report_data_len);
 			goto out;
 		}
 	}

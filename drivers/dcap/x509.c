@@ -178,15 +178,15 @@ int dcap_certs_load(struct dcap_x509_cache *xc, const uint8_t *data,
 	int r;
 
 	if (len > INT32_MAX)
-		return dcap_fail(err, ATOLL_E_FORMAT, "certificate data too large");
+		return dc_err(err, ATOLL_E_FORMAT, "certificate data too large");
 	if (is_pem(data, len))
 		r = load_pem(xc, data, len, out, &count);
 	else
 		r = load_der(xc, data, len, out, &count);
 	if (r < 0 || count == 0)
-		return dcap_fail(err, ATOLL_E_FORMAT,
-				 "certificate data (%zu bytes) is not a PEM or DER certificate list",
-				 len);
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "certificate data (%zu bytes) is not a PEM or DER certificate list",
+			      len);
 	return ATOLL_OK;
 }
 
@@ -251,17 +251,17 @@ static int openssl_verify(STACK_OF(X509) *chain, int64_t t, const char *what,
 	X509 *leaf = sk_X509_value(chain, 0), *anchor = sk_X509_value(chain, n - 1);
 
 	if (!store || !ctx || !untrusted) {
-		r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (int i = 1; i < n - 1; i++)
 		if (!sk_X509_push(untrusted, sk_X509_value(chain, i))) {
-			r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 			goto out;
 		}
 	if (!X509_STORE_add_cert(store, anchor) ||
 	    !X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
-		r = dcap_fail(err, ATOLL_E_INTERNAL, "cannot set up chain verification");
+		r = dc_err(err, ATOLL_E_INTERNAL, "cannot set up chain verification");
 		goto out;
 	}
 	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
@@ -281,15 +281,15 @@ static int openssl_verify(STACK_OF(X509) *chain, int64_t t, const char *what,
 	switch (e) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		r = dcap_fail(err, ATOLL_E_EXPIRED,
-			      "%s chain: certificate CN=%s %s at %s", what, cn,
-			      e == X509_V_ERR_CERT_HAS_EXPIRED ? "has expired" :
-								 "is not yet valid",
-			      when);
+		r = dc_err(err, ATOLL_E_EXPIRED,
+			   "%s chain: certificate CN=%s %s at %s", what, cn,
+			   e == X509_V_ERR_CERT_HAS_EXPIRED ? "has expired" :
+							      "is not yet valid",
+			   when);
 		break;
 	default:
-		r = dcap_fail(err, ATOLL_E_CHAIN, "%s chain: %s (depth %d, CN=%s)",
-			      what, X509_verify_cert_error_string(e), depth, cn);
+		r = dc_err(err, ATOLL_E_CHAIN, "%s chain: %s (depth %d, CN=%s)",
+			   what, X509_verify_cert_error_string(e), depth, cn);
 	}
 out:
 	sk_X509_free(untrusted);
@@ -316,21 +316,21 @@ int dcap_chain_verify(const struct dcap_verifier *v, X509 *leaf,
 	c.certs = sk_X509_new_null();
 	if (!md || !c.certs || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(md, domain, sizeof(domain)) != 1) {
-		r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto fail;
 	}
 	for (int depth = 0; depth < MAX_DEPTH && !anchored; depth++) {
 		if (!X509_up_ref(cur) || !sk_X509_push(c.certs, cur)) {
-			r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+			r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 			goto fail;
 		}
 		int64_t nb = dcap_asn1_time(X509_get0_notBefore(cur));
 		int64_t na = dcap_asn1_time(X509_get0_notAfter(cur));
 		if (nb < 0 || na < 0 || !fingerprint(cur, fp)) {
 			dcap_cert_cn(cur, cn, sizeof(cn));
-			r = dcap_fail(err, ATOLL_E_CHAIN,
-				      "%s chain: certificate CN=%s has unreadable validity",
-				      what, cn);
+			r = dc_err(err, ATOLL_E_CHAIN,
+				   "%s chain: certificate CN=%s has unreadable validity",
+				   what, cn);
 			goto fail;
 		}
 		if (nb > c.not_before)
@@ -340,7 +340,7 @@ int dcap_chain_verify(const struct dcap_verifier *v, X509 *leaf,
 		/* The hash of every certificate's DER: the key is the exact
 		 * chain. */
 		if (EVP_DigestUpdate(md, fp, sizeof(fp)) != 1) {
-			r = dcap_fail(err, ATOLL_E_INTERNAL, "digest failed");
+			r = dc_err(err, ATOLL_E_INTERNAL, "digest failed");
 			goto fail;
 		}
 		if (pinned(v, fp)) {
@@ -352,26 +352,26 @@ int dcap_chain_verify(const struct dcap_verifier *v, X509 *leaf,
 			dcap_cert_cn(cur, cn, sizeof(cn));
 			if (X509_check_issued(cur, cur) == X509_V_OK) {
 				hex_encode(fp, sizeof(fp), hex);
-				r = dcap_fail(err, ATOLL_E_CHAIN,
-					      "%s chain ends at self-signed CN=%s (SHA-256 %s), not a pinned root",
-					      what, cn, hex);
+				r = dc_err(err, ATOLL_E_CHAIN,
+					   "%s chain ends at self-signed CN=%s (SHA-256 %s), not a pinned root",
+					   what, cn, hex);
 			} else {
-				r = dcap_fail(err, ATOLL_E_CHAIN,
-					      "%s chain: no issuer of CN=%s in the evidence or collateral",
-					      what, cn);
+				r = dc_err(err, ATOLL_E_CHAIN,
+					   "%s chain: no issuer of CN=%s in the evidence or collateral",
+					   what, cn);
 			}
 			goto fail;
 		}
 		cur = issuer;
 	}
 	if (!anchored) {
-		r = dcap_fail(err, ATOLL_E_CHAIN,
-			      "%s chain longer than %d certificates", what,
-			      MAX_DEPTH);
+		r = dc_err(err, ATOLL_E_CHAIN,
+			   "%s chain longer than %d certificates", what,
+			   MAX_DEPTH);
 		goto fail;
 	}
 	if (EVP_DigestFinal_ex(md, key, &klen) != 1) {
-		r = dcap_fail(err, ATOLL_E_INTERNAL, "digest failed");
+		r = dc_err(err, ATOLL_E_INTERNAL, "digest failed");
 		goto fail;
 	}
 	if (!dcap_cache_check(v->cache, key, t)) {
@@ -448,9 +448,9 @@ int dcap_crl_check(const struct dcap_verifier *v, STACK_OF(X509_CRL) *crls,
 			EVP_PKEY *pk = X509_get0_pubkey(issuer);
 			if (!pk || X509_CRL_verify(crl, pk) != 1) {
 				ERR_clear_error();
-				return dcap_fail(err, ATOLL_E_CHAIN,
-						 "CRL issued by CN=%s: signature does not verify",
-						 cn);
+				return dc_err(err, ATOLL_E_CHAIN,
+					      "CRL issued by CN=%s: signature does not verify",
+					      cn);
 			}
 			/* The signature holds at any time; the dates are
 			 * checked on every call below. */
@@ -461,14 +461,14 @@ int dcap_crl_check(const struct dcap_verifier *v, STACK_OF(X509_CRL) *crls,
 		const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(crl);
 		int64_t next_up = nu ? dcap_asn1_time(nu) : INT64_MAX;
 		if (this_up < 0 || next_up < 0)
-			return dcap_fail(err, ATOLL_E_FORMAT,
-					 "CRL issued by CN=%s has unreadable dates", cn);
+			return dc_err(err, ATOLL_E_FORMAT,
+				      "CRL issued by CN=%s has unreadable dates", cn);
 		fmt_time(t, when, sizeof(when));
 		if (t < this_up || t > next_up)
-			return dcap_fail(err, ATOLL_E_EXPIRED,
-					 "CRL issued by CN=%s is %s at %s", cn,
-					 t < this_up ? "not yet issued" : "past its nextUpdate",
-					 when);
+			return dc_err(err, ATOLL_E_EXPIRED,
+				      "CRL issued by CN=%s is %s at %s", cn,
+				      t < this_up ? "not yet issued" : "past its nextUpdate",
+				      when);
 		if (this_up > nb)
 			nb = this_up;
 		if (next_up < na)
@@ -479,9 +479,9 @@ int dcap_crl_check(const struct dcap_verifier *v, STACK_OF(X509_CRL) *crls,
 					    X509_get0_serialNumber(subject)) == 1) {
 			dcap_cert_cn(subject, sub, sizeof(sub));
 			serial_hex(subject, serial, sizeof(serial));
-			return dcap_fail(err, ATOLL_E_CHAIN,
-					 "certificate CN=%s serial %s is revoked by the CRL of CN=%s",
-					 sub, serial, cn);
+			return dc_err(err, ATOLL_E_CHAIN,
+				      "certificate CN=%s serial %s is revoked by the CRL of CN=%s",
+				      sub, serial, cn);
 		}
 		covered |= 1u << (k - 1);
 	}

@@ -27,17 +27,17 @@ static int sgx_detect(void *ctx, atoll_err *err)
 	struct stat st;
 
 	if (stat("/dev/sgx_enclave", &st) < 0)
-		return dcap_fail(err, ATOLL_E_UNAVAILABLE,
-				 "no /dev/sgx_enclave: SGX is absent, disabled in firmware, or the kernel lacks its SGX driver (Linux 5.11+)");
-	return dcap_fail(err, ATOLL_E_UNAVAILABLE,
-			 "/dev/sgx_enclave exists, but quotes come from Intel's quoting enclave (aesmd) called by an SGX enclave runtime; the sgx driver only verifies");
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "no /dev/sgx_enclave: SGX is absent, disabled in firmware, or the kernel lacks its SGX driver (Linux 5.11+)");
+	return dc_err(err, ATOLL_E_UNAVAILABLE,
+		      "/dev/sgx_enclave exists, but quotes come from Intel's quoting enclave (aesmd) called by an SGX enclave runtime; the sgx driver only verifies");
 }
 
 static int sgx_collect(void *ctx, const uint8_t *report_data,
 		       atoll_evidence **ret_evidence, atoll_err *err)
 {
-	return dcap_fail(err, ATOLL_E_UNSUPPORTED,
-			 "the sgx driver verifies quotes only; generate them inside the enclave with Intel's DCAP quote library");
+	return dc_err(err, ATOLL_E_UNSUPPORTED,
+		      "the sgx driver verifies quotes only; generate them inside the enclave with Intel's DCAP quote library");
 }
 
 static void sgx_evidence_free(void *ctx, atoll_evidence *evidence)

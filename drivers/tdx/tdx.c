@@ -33,7 +33,7 @@ static int tdx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 	int r;
 
 	if (!c)
-		return dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	snprintf(c->tsm_dir, sizeof(c->tsm_dir), "%s", TSM_DIR);
 	for (size_t i = 0; i < n_config; i++) {
 		if (!config[i].key || strcmp(config[i].key, "tsm_dir") != 0)
@@ -41,9 +41,9 @@ static int tdx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		if (!config[i].value || config[i].value[0] != '/' ||
 		    strlen(config[i].value) >= sizeof(c->tsm_dir)) {
 			free(c);
-			return dcap_fail(err, ATOLL_E_CONFIG,
-					 "tsm_dir: '%s' is not an absolute path",
-					 config[i].value ? config[i].value : "");
+			return dc_err(err, ATOLL_E_CONFIG,
+				      "tsm_dir: '%s' is not an absolute path",
+				      config[i].value ? config[i].value : "");
 		}
 		snprintf(c->tsm_dir, sizeof(c->tsm_dir), "%s", config[i].value);
 	}
@@ -80,21 +80,21 @@ static int tdx_detect(void *ctx, atoll_err *err)
 	bool tsm = is_dir(c->tsm_dir);
 
 	if (!guest && !tsm)
-		return dcap_fail(err, ATOLL_E_UNAVAILABLE,
-				 "not a TDX guest: neither %s nor %s exists",
-				 TDX_GUEST_DEV, c->tsm_dir);
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "not a TDX guest: neither %s nor %s exists",
+			      TDX_GUEST_DEV, c->tsm_dir);
 	if (!guest)
-		return dcap_fail(err, ATOLL_E_UNAVAILABLE,
-				 "%s exists but %s does not: the TSM provider is not TDX (tdx_guest not loaded, or another TEE)",
-				 c->tsm_dir, TDX_GUEST_DEV);
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "%s exists but %s does not: the TSM provider is not TDX (tdx_guest not loaded, or another TEE)",
+			      c->tsm_dir, TDX_GUEST_DEV);
 	if (!tsm)
-		return dcap_fail(err, ATOLL_E_UNAVAILABLE,
-				 "%s exists but %s does not: TDX quotes need configfs-tsm (Linux 6.7+, CONFIG_TSM_REPORTS, configfs mounted on /sys/kernel/config)",
-				 TDX_GUEST_DEV, c->tsm_dir);
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "%s exists but %s does not: TDX quotes need configfs-tsm (Linux 6.7+, CONFIG_TSM_REPORTS, configfs mounted on /sys/kernel/config)",
+			      TDX_GUEST_DEV, c->tsm_dir);
 	if (access(c->tsm_dir, W_OK) != 0)
-		return dcap_fail(err, ATOLL_E_UNAVAILABLE,
-				 "%s is not writable by this process (needs root or CAP_SYS_ADMIN)",
-				 c->tsm_dir);
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "%s is not writable by this process (needs root or CAP_SYS_ADMIN)",
+			      c->tsm_dir);
 	return ATOLL_OK;
 }
 
@@ -147,60 +147,60 @@ static int tdx_collect(void *ctx, const uint8_t *report_data,
 	int r, e;
 
 	if (!c || !report_data || !ret_evidence)
-		return dcap_fail(err, ATOLL_E_INVALID_ARGUMENT,
-				 "collect: bad arguments");
+		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
+			      "collect: bad arguments");
 	r = tdx_detect(ctx, err);
 	if (r != ATOLL_OK)
 		return r;
 	snprintf(dir, sizeof(dir), "%s/atoll-%ld-%u", c->tsm_dir, (long)getpid(),
 		 atomic_fetch_add(&seq, 1));
 	if (mkdir(dir, 0700) < 0)
-		return dcap_fail(err, errno == ENOENT ? ATOLL_E_UNAVAILABLE :
-							ATOLL_E_IO,
-				 "mkdir %s: %s", dir, strerror(errno));
+		return dc_err(err, errno == ENOENT ? ATOLL_E_UNAVAILABLE :
+						     ATOLL_E_IO,
+			      "mkdir %s: %s", dir, strerror(errno));
 
 	snprintf(path, sizeof(path), "%s/provider", dir);
 	if ((e = read_text(path, prov, sizeof(prov))) < 0) {
-		r = dcap_fail(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
+		r = dc_err(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
 		goto out;
 	}
 	if (strcmp(prov, "tdx_guest") != 0) {
-		r = dcap_fail(err, ATOLL_E_UNAVAILABLE,
-			      "the TSM report provider is '%s', not tdx_guest",
-			      prov);
+		r = dc_err(err, ATOLL_E_UNAVAILABLE,
+			   "the TSM report provider is '%s', not tdx_guest",
+			   prov);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/inblob", dir);
 	if ((e = write_all(path, report_data, ATOLL_REPORT_DATA_LEN)) < 0) {
-		r = dcap_fail(err, ATOLL_E_IO, "write %s: %s", path, strerror(-e));
+		r = dc_err(err, ATOLL_E_IO, "write %s: %s", path, strerror(-e));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/generation", dir);
 	if ((e = read_text(path, g1, sizeof(g1))) < 0) {
-		r = dcap_fail(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
+		r = dc_err(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/outblob", dir);
 	if ((e = read_file(path, MAX_QUOTE, &quote, &len)) < 0) {
-		r = dcap_fail(err, ATOLL_E_IO,
-			      "read %s: %s (is the host's quote generation service reachable?)",
-			      path, strerror(-e));
+		r = dc_err(err, ATOLL_E_IO,
+			   "read %s: %s (is the host's quote generation service reachable?)",
+			   path, strerror(-e));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/generation", dir);
 	if ((e = read_text(path, g2, sizeof(g2))) < 0) {
-		r = dcap_fail(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
+		r = dc_err(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
 		goto out;
 	}
 	/* Another writer of this entry would change the generation. */
 	if (strcmp(g1, g2) != 0) {
-		r = dcap_fail(err, ATOLL_E_IO,
-			      "%s changed while the quote was read", dir);
+		r = dc_err(err, ATOLL_E_IO,
+			   "%s changed while the quote was read", dir);
 		goto out;
 	}
 	ev = calloc(1, sizeof(*ev));
 	if (!ev) {
-		r = dcap_fail(err, ATOLL_E_NOMEM, "out of memory");
+		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
 		goto out;
 	}
 	ev->struct_size = sizeof(*ev);
