@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dc_driver.h"
 #include "dcap.h"
 #include "util/fsutil.h"
 
@@ -215,14 +216,6 @@ out:
 	return r;
 }
 
-static void tdx_evidence_free(void *ctx, atoll_evidence *evidence)
-{
-	if (!evidence)
-		return;
-	free(evidence->data);
-	free(evidence);
-}
-
 /* The TD's identity from the TD 1.0 or 1.5 report body. */
 static void tdx_claims(struct dcap_claims *cl, const struct dcap_result *res)
 {
@@ -274,7 +267,7 @@ static const atoll_tee_driver tdx_driver = {
 	.fini = tdx_fini,
 	.detect = tdx_detect,
 	.collect = tdx_collect,
-	.evidence_free = tdx_evidence_free,
+	.evidence_free = dc_driver_evidence_free,
 	.verify = tdx_verify,
 	.claims_free = dcap_driver_claims_free,
 };
