@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "atoll/backend.h"
 #include "config/cfg.h"
 #include "util/fsutil.h"
@@ -238,7 +240,7 @@ void island_config_free(struct island_config *ic)
 	free(ic->id);
 	free(ic->coordinator.address);
 	if (ic->coordinator.token)
-		memset(ic->coordinator.token, 0, strlen(ic->coordinator.token));
+		OPENSSL_cleanse(ic->coordinator.token, strlen(ic->coordinator.token));
 	free(ic->coordinator.token);
 	free(ic->coordinator.tls_ca);
 	free(ic->coordinator.tls_cert);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <grpc/grpc.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "atoll/enclave/v1/enclave.pb-c.h"
@@ -797,7 +798,7 @@ int main(int argc, char **argv)
 	free(ca);
 	free(cert);
 	if (key) {
-		memset(key, 0, strlen(key));
+		OPENSSL_cleanse(key, strlen(key));
 		free(key);
 	}
 	log_info("stopped");
