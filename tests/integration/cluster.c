@@ -63,7 +63,7 @@ int cluster_start_coordinator(struct cluster *cl)
 	sha_line(&y, "ak_other");
 	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, token_sha256: ",
 		   cl->heartbeat_yaml ? cl->heartbeat_yaml
-				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 2s\n");
+				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n");
 	sha_line(&y, "it_demo");
 	buf_printf(&y, "}]\n");
 	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n",

@@ -31,7 +31,7 @@ struct cluster {
 	 * ", {name: x, path: /p/x.so}". */
 	const char *extra_backends_yaml;
 	/* Heartbeat settings for coordinator.yaml's islands section (default:
-	 * 300ms interval, 2s timeout). */
+	 * 300ms interval, 4s timeout). */
 	const char *heartbeat_yaml;
 	/* TLS: extra keys under coordinator.yaml's listen (e.g. "  tls: {...}\n"),
 	 * under island.yaml's coordinator ("tls: {...}"), and the options of the
