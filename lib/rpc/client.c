@@ -4,6 +4,7 @@
 #include "rpc/client.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,46 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+/* Completion queues for unary calls are kept for reuse: making and
+ * destroying one per call costs more than the call on loopback. */
+#define CQ_CACHE 16
+
 struct rpc_client {
 	grpc_channel *ch;
+	pthread_mutex_t mu;
+	grpc_completion_queue *idle[CQ_CACHE];
+	size_t n_idle;
 };
+
+static grpc_completion_queue *cq_get(rpc_client *c)
+{
+	grpc_completion_queue *cq = NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->n_idle)
+		cq = c->idle[--c->n_idle];
+	pthread_mutex_unlock(&c->mu);
+	return cq ? cq : grpc_completion_queue_create_for_pluck(NULL);
+}
+
+static void cq_destroy(grpc_completion_queue *cq)
+{
+	grpc_completion_queue_shutdown(cq);
+	grpc_completion_queue_destroy(cq);
+}
+
+/* Only a queue with nothing pending comes back: every batch of a finished
+ * unary call has been plucked. */
+static void cq_put(rpc_client *c, grpc_completion_queue *cq)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->n_idle < CQ_CACHE) {
+		c->idle[c->n_idle++] = cq;
+		cq = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (cq)
+		cq_destroy(cq);
+}
 
 struct rpc_stream {
 	grpc_call *call;
@@ -104,6 +142,7 @@ int rpc_client_new(const char *target, const struct rpc_client_opts *opts,
 		free(c);
 		return -EINVAL;
 	}
+	pthread_mutex_init(&c->mu, NULL);
 	*ret = c;
 	return 0;
 }
@@ -112,7 +151,10 @@ void rpc_client_free(rpc_client *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->n_idle; i++)
+		cq_destroy(c->idle[i]);
 	grpc_channel_destroy(c->ch);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
@@ -196,7 +238,7 @@ int rpc_unary_raw(rpc_client *c, const char *method, const uint8_t *req, size_t 
 		  const struct rpc_md *md, size_t n_md, int64_t timeout_ms,
 		  uint8_t **ret_resp, size_t *ret_len, struct rpc_status *st)
 {
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_completion_queue *cq = cq_get(c);
 	grpc_slice path = grpc_slice_from_copied_string(method);
 	grpc_call *call = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path,
 						   NULL, deadline_after(timeout_ms), NULL);
@@ -252,8 +294,10 @@ int rpc_unary_raw(rpc_client *c, const char *method, const uint8_t *req, size_t 
 	grpc_metadata_array_destroy(&trailing);
 	free_md(m, n_md);
 	grpc_call_unref(call);
-	grpc_completion_queue_shutdown(cq);
-	grpc_completion_queue_destroy(cq);
+	if (r == 0)
+		cq_put(c, cq);
+	else
+		cq_destroy(cq);
 	return r;
 }
 
