@@ -112,6 +112,7 @@ static void test_cancel_and_deadline(struct cluster *cl)
 	snprintf(id, sizeof id, "%s", j->id);
 	protobuf_c_message_free_unpacked(&j->base, NULL);
 	CHECK(wait_state(cl, id, ATOLL__V1__JOB_STATE__JOB_STATE_RUNNING, 5000));
+	sleep_ms(300); /* let it run a while: it pays for that time */
 
 	/* Another tenant cannot touch it. */
 	Atoll__V1__CancelJobRequest cr = ATOLL__V1__CANCEL_JOB_REQUEST__INIT;
