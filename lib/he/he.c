@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +13,7 @@
 #include "json/json.h"
 #include "ml/io.h"
 #include "util/enc.h"
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	if (!err || err_size == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
+#include "util/errmsg.h"
 
 void he_bn_array_free(BIGNUM **v, size_t n)
 {
@@ -101,8 +88,8 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 			     size_t err_size)
 {
 	if (json_type_of(h) != JSON_OBJECT) {
-		set_err(err, err_size, "homomorphic: expected an object, got %s",
-			json_type_name(json_type_of(h)));
+		errbuf_setf(err, err_size, "homomorphic: expected an object, got %s",
+			    json_type_name(json_type_of(h)));
 		return -EINVAL;
 	}
 	const json_value *cts = NULL;
@@ -116,9 +103,9 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 			size_t n;
 			const char *s = json_string(v, &n);
 			if (!s || n > HE_MAX_KEY_ID || strlen(s) != n) {
-				set_err(err, err_size,
-					"homomorphic.key_id: expected a string of at most %d bytes",
-					HE_MAX_KEY_ID);
+				errbuf_setf(err, err_size,
+					    "homomorphic.key_id: expected a string of at most %d bytes",
+					    HE_MAX_KEY_ID);
 				return -EINVAL;
 			}
 			if (n && !(job->key_id = strdup(s)))
@@ -127,7 +114,7 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 			if ((r = read_b64(v, &job->n, &job->n_len)) == -ENOMEM)
 				return r;
 			if (r < 0) {
-				set_err(err, err_size, "homomorphic.public_key: not base64");
+				errbuf_setf(err, err_size, "homomorphic.public_key: not base64");
 				return -EINVAL;
 			}
 			if (job->n_len == 0) {
@@ -139,27 +126,27 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 		} else if (strcmp(key, "scale_bits") == 0 || strcmp(key, "scaleBits") == 0) {
 			if (read_u32(v, &job->scale_bits) < 0 ||
 			    job->scale_bits > PAILLIER_MAX_SCALE_BITS) {
-				set_err(err, err_size,
-					"homomorphic.scale_bits: expected an integer in 0..%d",
-					PAILLIER_MAX_SCALE_BITS);
+				errbuf_setf(err, err_size,
+					    "homomorphic.scale_bits: expected an integer in 0..%d",
+					    PAILLIER_MAX_SCALE_BITS);
 				return -EINVAL;
 			}
 		} else if (strcmp(key, "records") == 0) {
 			if (read_u32(v, &job->records) < 0) {
-				set_err(err, err_size,
-					"homomorphic.records: expected an unsigned 32-bit integer");
+				errbuf_setf(err, err_size,
+					    "homomorphic.records: expected an unsigned 32-bit integer");
 				return -EINVAL;
 			}
 		} else {
-			set_err(err, err_size, "homomorphic: unexpected field '%s'", key);
+			errbuf_setf(err, err_size, "homomorphic: unexpected field '%s'", key);
 			return -EINVAL;
 		}
 	}
 	if (job->records == 0)
 		job->records = 1;
 	if (!cts || json_type_of(cts) != JSON_ARRAY || json_count(cts) == 0) {
-		set_err(err, err_size,
-			"homomorphic.ciphertexts: expected a non-empty array of base64 strings");
+		errbuf_setf(err, err_size,
+			    "homomorphic.ciphertexts: expected a non-empty array of base64 strings");
 		return -EINVAL;
 	}
 	job->n_ct = json_count(cts);
@@ -172,8 +159,8 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
-			set_err(err, err_size, "homomorphic.ciphertexts[%zu]: not a base64 string",
-				i);
+			errbuf_setf(err, err_size, "homomorphic.ciphertexts[%zu]: not a base64 string",
+				    i);
 			return -EINVAL;
 		}
 	}
@@ -184,8 +171,8 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 		 char *err, size_t err_size)
 {
 	if (len > HE_MAX_INPUT) {
-		set_err(err, err_size, "input: %zu bytes, the limit is %u", len,
-			HE_MAX_INPUT);
+		errbuf_setf(err, err_size, "input: %zu bytes, the limit is %u", len,
+			    HE_MAX_INPUT);
 		return -EINVAL;
 	}
 	char jerr[128];
@@ -194,7 +181,7 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		set_err(err, err_size, "input is not JSON: %s", jerr);
+		errbuf_setf(err, err_size, "input is not JSON: %s", jerr);
 		return -EINVAL;
 	}
 	struct he_job *job = calloc(1, sizeof *job);
@@ -204,8 +191,8 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 		goto fail_job;
 	r = -EINVAL;
 	if (json_type_of(root) != JSON_OBJECT) {
-		set_err(err, err_size, "input: expected a JSON object, got %s",
-			json_type_name(json_type_of(root)));
+		errbuf_setf(err, err_size, "input: expected a JSON object, got %s",
+			    json_type_name(json_type_of(root)));
 		goto fail_job;
 	}
 	for (size_t i = 0; i < json_count(root); i++) {
@@ -215,14 +202,14 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 		if (strcmp(key, "homomorphic") == 0) {
 			h = json_at(root, i);
 		} else {
-			set_err(err, err_size,
-				"input: unexpected field '%s' (a homomorphic job carries only 'homomorphic')",
-				key);
+			errbuf_setf(err, err_size,
+				    "input: unexpected field '%s' (a homomorphic job carries only 'homomorphic')",
+				    key);
 			goto fail_job;
 		}
 	}
 	if (!h) {
-		set_err(err, err_size, "input: no 'homomorphic' field");
+		errbuf_setf(err, err_size, "input: no 'homomorphic' field");
 		goto fail_job;
 	}
 	if ((r = parse_homomorphic(h, job, err, err_size)) < 0)
@@ -279,8 +266,8 @@ int he_job_ciphertexts(const struct he_job *job, const struct paillier_pub *pk,
 	else
 		r = bad_r;
 	if (r < 0) {
-		set_err(err, err_size, "homomorphic.ciphertexts[%zu]: not in Z*_{n^2} (%s)", bad,
-			why);
+		errbuf_setf(err, err_size, "homomorphic.ciphertexts[%zu]: not in Z*_{n^2} (%s)", bad,
+			    why);
 		goto fail_v;
 	}
 	BN_CTX_free(ctx);
@@ -599,7 +586,7 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		set_err(err, err_size, "output is not JSON: %s", jerr);
+		errbuf_setf(err, err_size, "output is not JSON: %s", jerr);
 		return -EINVAL;
 	}
 	double *values = NULL;
@@ -615,16 +602,16 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 		goto done_root;
 	r = -EINVAL;
 	if (!cts || json_type_of(cts) != JSON_ARRAY) {
-		set_err(err, err_size, "output: no ciphertexts array");
+		errbuf_setf(err, err_size, "output: no ciphertexts array");
 		goto done_root;
 	}
 	if (read_u32(json_get(root, "scale_bits"), &scale) < 0 ||
 	    scale > PAILLIER_MAX_FIXED_BITS) {
-		set_err(err, err_size, "output: scale_bits missing or out of range");
+		errbuf_setf(err, err_size, "output: scale_bits missing or out of range");
 		goto done_root;
 	}
 	if (json_uint64(json_get(root, "count"), &count) < 0) {
-		set_err(err, err_size, "output: count missing or not an integer");
+		errbuf_setf(err, err_size, "output: count missing or not an integer");
 		goto done_root;
 	}
 	size_t n = json_count(cts);
@@ -644,7 +631,7 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 		if (r == -ENOMEM)
 			goto done_root;
 		if (r < 0) {
-			set_err(err, err_size, "output: ciphertexts[%zu]: %s", i, why);
+			errbuf_setf(err, err_size, "output: ciphertexts[%zu]: %s", i, why);
 			goto done_root;
 		}
 		if ((r = paillier_decrypt(k, c, m, ctx)) < 0 ||

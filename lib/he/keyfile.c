@@ -1,7 +1,6 @@
 /* Paillier key files: JSON documents holding base64 big-endian numbers
  * (format in docs/homomorphic.md). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +13,12 @@
 #include "util/buf.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
+#include "util/errmsg.h"
 
 #define PUB_TYPE "atoll-paillier-public-key"
 #define PRIV_TYPE "atoll-paillier-private-key"
 #define KEYFILE_VERSION 1
 #define MAX_KEYFILE (64u << 10)
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	if (!err || err_size == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 /* Append "name": base64(v) to the writer; the byte copy is wiped. */
 static int put_bn(struct json_writer *w, const char *name, const BIGNUM *v)
@@ -94,7 +81,7 @@ static int get_bn(const json_value *obj, const char *name, BIGNUM **ret,
 	size_t len;
 	const char *s = json_string(json_get(obj, name), &len);
 	if (!s || len == 0) {
-		set_err(err, err_size, "%s: '%s' is missing or not a string", path, name);
+		errbuf_setf(err, err_size, "%s: '%s' is missing or not a string", path, name);
 		return -EBADMSG;
 	}
 	uint8_t *bytes = malloc(len * 3 / 4 + 3);
@@ -103,7 +90,7 @@ static int get_bn(const json_value *obj, const char *name, BIGNUM **ret,
 	long n = base64_decode(s, len, bytes);
 	int r = 0;
 	if (n <= 0) {
-		set_err(err, err_size, "%s: '%s' is not base64", path, name);
+		errbuf_setf(err, err_size, "%s: '%s' is not base64", path, name);
 		r = -EBADMSG;
 	} else if (!(*ret = BN_bin2bn(bytes, (int)n, NULL))) {
 		r = -ENOMEM;
@@ -121,7 +108,7 @@ static int read_key(const char *path, const char *type, json_value **ret_root,
 	size_t len;
 	int r = read_file(path, MAX_KEYFILE, &data, &len);
 	if (r < 0) {
-		set_err(err, err_size, "%s: %s", path, strerror(-r));
+		errbuf_setf(err, err_size, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	char jerr[128];
@@ -132,18 +119,18 @@ static int read_key(const char *path, const char *type, json_value **ret_root,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		set_err(err, err_size, "%s: not JSON: %s", path, jerr);
+		errbuf_setf(err, err_size, "%s: not JSON: %s", path, jerr);
 		return -EBADMSG;
 	}
 	const char *t = json_string(json_get(root, "type"), NULL);
 	int64_t version = 0;
 	if (!t || strcmp(t, type) != 0) {
-		set_err(err, err_size, "%s: not a %s file (type '%s')", path, type,
-			t ? t : "");
+		errbuf_setf(err, err_size, "%s: not a %s file (type '%s')", path, type,
+			    t ? t : "");
 		r = -EBADMSG;
 	} else if (json_int64(json_get(root, "version"), &version) < 0 ||
 		   version != KEYFILE_VERSION) {
-		set_err(err, err_size, "%s: unsupported key file version", path);
+		errbuf_setf(err, err_size, "%s: unsupported key file version", path);
 		r = -EBADMSG;
 	}
 	if (r < 0) {
@@ -159,8 +146,8 @@ static int check_bits(const json_value *root, const BIGNUM *n, const char *path,
 {
 	int64_t bits;
 	if (json_int64(json_get(root, "bits"), &bits) < 0 || bits != BN_num_bits(n)) {
-		set_err(err, err_size, "%s: 'bits' does not match n (%d bits)", path,
-			BN_num_bits(n));
+		errbuf_setf(err, err_size, "%s: 'bits' does not match n (%d bits)", path,
+			    BN_num_bits(n));
 		return -EBADMSG;
 	}
 	return 0;
@@ -187,8 +174,8 @@ int paillier_pub_load(const char *path, int min_bits, struct paillier_pub **ret_
 	r = paillier_pub_from_bytes(bytes, (size_t)len, min_bits, ret_pub);
 	free(bytes);
 	if (r == -EINVAL) {
-		set_err(err, err_size, "%s: n is not an odd number of %d..%d bits", path,
-			min_bits < 512 ? 512 : min_bits, PAILLIER_MAX_BITS);
+		errbuf_setf(err, err_size, "%s: n is not an odd number of %d..%d bits", path,
+			    min_bits < 512 ? 512 : min_bits, PAILLIER_MAX_BITS);
 		r = -EBADMSG;
 	}
 
@@ -204,13 +191,13 @@ int paillier_priv_load(const char *path, int min_bits, struct paillier_priv **re
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		int e = errno;
-		set_err(err, err_size, "%s: %s", path, strerror(e));
+		errbuf_setf(err, err_size, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	if (st.st_mode & 077) {
-		set_err(err, err_size,
-			"%s: private key is accessible to group or others (mode %04o); chmod 600",
-			path, (unsigned)(st.st_mode & 07777));
+		errbuf_setf(err, err_size,
+			    "%s: private key is accessible to group or others (mode %04o); chmod 600",
+			    path, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	json_value *root;
@@ -233,15 +220,15 @@ int paillier_priv_load(const char *path, int min_bits, struct paillier_priv **re
 		goto done_root;
 	}
 	if (BN_cmp(pq, n) != 0) {
-		set_err(err, err_size, "%s: n is not p*q", path);
+		errbuf_setf(err, err_size, "%s: n is not p*q", path);
 		r = -EBADMSG;
 		goto done_root;
 	}
 	r = paillier_priv_from_primes(p, q, min_bits, ret_key);
 	if (r == -EINVAL) {
-		set_err(err, err_size,
-			"%s: not a usable key (primes, size of at least %d bits)", path,
-			min_bits < 512 ? 512 : min_bits);
+		errbuf_setf(err, err_size,
+			    "%s: not a usable key (primes, size of at least %d bits)", path,
+			    min_bits < 512 ? 512 : min_bits);
 		r = -EBADMSG;
 	}
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,22 +11,10 @@
 #include <zlib.h>
 
 #include "util/buf.h"
+#include "util/errmsg.h"
 
 #define MAX_FIELDS 65537u
 #define MAX_LINE (1u << 20)
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	if (!err || err_size == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 struct ml_dataset *ml_dataset_free(struct ml_dataset *ds)
 {
@@ -112,8 +99,8 @@ static int add_row(struct loader *ld, size_t lineno, char *const *fields,
 		   size_t nf)
 {
 	if (nf < 2) {
-		set_err(ld->err, ld->err_size, "%s:%zu: need features and a class",
-			ld->path, lineno);
+		errbuf_setf(ld->err, ld->err_size, "%s:%zu: need features and a class",
+			    ld->path, lineno);
 		return -EBADMSG;
 	}
 	int r = buf_reserve(&ld->xs, (nf - 1) * sizeof(double));
@@ -122,18 +109,18 @@ static int add_row(struct loader *ld, size_t lineno, char *const *fields,
 	for (size_t i = 0; i + 1 < nf; i++) {
 		double d;
 		if (!parse_double(fields[i], &d)) {
-			set_err(ld->err, ld->err_size,
-				"%s:%zu: field %zu is not a number", ld->path,
-				lineno, i + 1);
+			errbuf_setf(ld->err, ld->err_size,
+				    "%s:%zu: field %zu is not a number", ld->path,
+				    lineno, i + 1);
 			return -EBADMSG;
 		}
 		buf_append(&ld->xs, &d, sizeof d);
 	}
 	unsigned long c;
 	if (!parse_count(fields[nf - 1], &c) || c >= ML_DATASET_MAX_CLASSES) {
-		set_err(ld->err, ld->err_size,
-			"%s:%zu: class '%s' is not an integer in 0..%u", ld->path,
-			lineno, fields[nf - 1], ML_DATASET_MAX_CLASSES - 1);
+		errbuf_setf(ld->err, ld->err_size,
+			    "%s:%zu: class '%s' is not an integer in 0..%u", ld->path,
+			    lineno, fields[nf - 1], ML_DATASET_MAX_CLASSES - 1);
 		return -EBADMSG;
 	}
 	uint32_t cls = (uint32_t)c;
@@ -162,7 +149,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 	gzFile f = gzopen(path, "rb");
 	if (!f) {
 		int e = errno ? errno : EIO;
-		set_err(err, err_size, "%s: %s", path, strerror(e));
+		errbuf_setf(err, err_size, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	struct loader ld = { .path = path, .err = err, .err_size = err_size };
@@ -182,7 +169,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 		lineno++;
 		size_t len = strlen(line);
 		if (len == MAX_LINE - 1 && line[len - 1] != '\n') {
-			set_err(err, err_size, "%s:%zu: line too long", path, lineno);
+			errbuf_setf(err, err_size, "%s:%zu: line too long", path, lineno);
 			r = -EBADMSG;
 			goto fail_all;
 		}
@@ -192,7 +179,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 			continue;
 		long nf = split_fields(line, fields, MAX_FIELDS);
 		if (nf < 0) {
-			set_err(err, err_size, "%s:%zu: too many fields", path, lineno);
+			errbuf_setf(err, err_size, "%s:%zu: too many fields", path, lineno);
 			r = -EBADMSG;
 			goto fail_all;
 		}
@@ -215,8 +202,8 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 				goto fail_all;
 		}
 		if ((size_t)nf != want) {
-			set_err(err, err_size, "%s:%zu: %ld fields, expected %zu", path,
-				lineno, nf, want);
+			errbuf_setf(err, err_size, "%s:%zu: %ld fields, expected %zu", path,
+				    lineno, nf, want);
 			r = -EBADMSG;
 			goto fail_all;
 		}
@@ -224,13 +211,13 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 			goto fail_all;
 	}
 	if (!gzeof(f)) {
-		set_err(err, err_size, "%s: read error", path);
+		errbuf_setf(err, err_size, "%s: read error", path);
 		r = -EIO;
 		goto fail_all;
 	}
 	if (ld.n_rows == 0) {
-		set_err(err, err_size, "%s: no data (a header and at least one line)",
-			path);
+		errbuf_setf(err, err_size, "%s: no data (a header and at least one line)",
+			    path);
 		r = -EBADMSG;
 		goto fail_all;
 	}
@@ -241,24 +228,24 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 		unsigned long rows, feats;
 		if (n_first < 2 || !parse_count(first[0], &rows) ||
 		    !parse_count(first[1], &feats)) {
-			set_err(err, err_size,
-				"%s:1: header is not \"rows,features,class names...\"",
-				path);
+			errbuf_setf(err, err_size,
+				    "%s:1: header is not \"rows,features,class names...\"",
+				    path);
 			r = -EBADMSG;
 			goto fail_all;
 		}
 		if (rows != ds->n_rows || feats != ds->n_features) {
-			set_err(err, err_size,
-				"%s:1: header says %lu rows of %lu features, file has %zu of %u",
-				path, rows, feats, ds->n_rows, ds->n_features);
+			errbuf_setf(err, err_size,
+				    "%s:1: header says %lu rows of %lu features, file has %zu of %u",
+				    path, rows, feats, ds->n_rows, ds->n_features);
 			r = -EBADMSG;
 			goto fail_all;
 		}
 		if (n_first > 2) {
 			if (n_first - 2 < ds->n_classes) {
-				set_err(err, err_size,
-					"%s:1: header names %zu classes, data has class %u",
-					path, n_first - 2, ld.max_class);
+				errbuf_setf(err, err_size,
+					    "%s:1: header names %zu classes, data has class %u",
+					    path, n_first - 2, ld.max_class);
 				r = -EBADMSG;
 				goto fail_all;
 			}

@@ -3,26 +3,13 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json/json.h"
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	if (!err || err_size == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
+#include "util/errmsg.h"
 
 /* A proto3 JSON double: a number, or a string holding one. The named
  * non-finite strings ("NaN", "Infinity") are valid proto3 but no model can
@@ -65,26 +52,26 @@ static int parse_features(const struct ml_model *m, const json_value *arr,
 			  double *x, char *err, size_t err_size)
 {
 	if (json_type_of(arr) != JSON_ARRAY) {
-		set_err(err, err_size, "features: expected an array, got %s",
-			describe(arr));
+		errbuf_setf(err, err_size, "features: expected an array, got %s",
+			    describe(arr));
 		return -EINVAL;
 	}
 	size_t n = json_count(arr);
 	if (n != m->n_features) {
-		set_err(err, err_size, "features: expected %u values, got %zu",
-			m->n_features, n);
+		errbuf_setf(err, err_size, "features: expected %u values, got %zu",
+			    m->n_features, n);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		int r = read_number(json_at(arr, i), &x[i]);
 		if (r == -ERANGE) {
-			set_err(err, err_size, "features[%zu] ('%s'): not a finite number",
-				i, m->feature_names[i]);
+			errbuf_setf(err, err_size, "features[%zu] ('%s'): not a finite number",
+				    i, m->feature_names[i]);
 			return -EINVAL;
 		}
 		if (r < 0) {
-			set_err(err, err_size, "features[%zu] ('%s'): expected a number, got %s",
-				i, m->feature_names[i], describe(json_at(arr, i)));
+			errbuf_setf(err, err_size, "features[%zu] ('%s'): expected a number, got %s",
+				    i, m->feature_names[i], describe(json_at(arr, i)));
 			return -EINVAL;
 		}
 	}
@@ -95,8 +82,8 @@ static int parse_record(const struct ml_model *m, const json_value *obj,
 			double *x, char *err, size_t err_size)
 {
 	if (json_type_of(obj) != JSON_OBJECT) {
-		set_err(err, err_size, "record: expected an object, got %s",
-			describe(obj));
+		errbuf_setf(err, err_size, "record: expected an object, got %s",
+			    describe(obj));
 		return -EINVAL;
 	}
 	bool *seen = calloc(m->n_features, sizeof *seen);
@@ -108,19 +95,19 @@ static int parse_record(const struct ml_model *m, const json_value *obj,
 		const char *key = json_key_at(obj, i);
 		int idx = ml_model_feature_index(m, key);
 		if (idx < 0) {
-			set_err(err, err_size, "record: unknown feature '%s'", key);
+			errbuf_setf(err, err_size, "record: unknown feature '%s'", key);
 			r = -EINVAL;
 			goto done_seen;
 		}
 		int nr = read_number(json_at(obj, i), &x[idx]);
 		if (nr == -ERANGE) {
-			set_err(err, err_size, "record['%s']: not a finite number", key);
+			errbuf_setf(err, err_size, "record['%s']: not a finite number", key);
 			r = -EINVAL;
 			goto done_seen;
 		}
 		if (nr < 0) {
-			set_err(err, err_size, "record['%s']: expected a number, got %s",
-				key, describe(json_at(obj, i)));
+			errbuf_setf(err, err_size, "record['%s']: expected a number, got %s",
+				    key, describe(json_at(obj, i)));
 			r = -EINVAL;
 			goto done_seen;
 		}
@@ -128,8 +115,8 @@ static int parse_record(const struct ml_model *m, const json_value *obj,
 	}
 	for (uint32_t i = 0; i < m->n_features; i++) {
 		if (!seen[i]) {
-			set_err(err, err_size, "record: missing feature '%s'",
-				m->feature_names[i]);
+			errbuf_setf(err, err_size, "record: missing feature '%s'",
+				    m->feature_names[i]);
 			r = -EINVAL;
 			goto done_seen;
 		}
@@ -144,8 +131,8 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 		   double *ret_x, char *err, size_t err_size)
 {
 	if (len > ML_MAX_INPUT) {
-		set_err(err, err_size, "input: %zu bytes, the limit is %u", len,
-			ML_MAX_INPUT);
+		errbuf_setf(err, err_size, "input: %zu bytes, the limit is %u", len,
+			    ML_MAX_INPUT);
 		return -EINVAL;
 	}
 	char jerr[128];
@@ -155,12 +142,12 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		set_err(err, err_size, "input is not JSON: %s", jerr);
+		errbuf_setf(err, err_size, "input is not JSON: %s", jerr);
 		return -EINVAL;
 	}
 	if (json_type_of(root) != JSON_OBJECT) {
-		set_err(err, err_size, "input: expected a JSON object, got %s",
-			describe(root));
+		errbuf_setf(err, err_size, "input: expected a JSON object, got %s",
+			    describe(root));
 		r = -EINVAL;
 		goto done_root;
 	}
@@ -182,18 +169,18 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 		} else if (strcmp(key, "record") == 0) {
 			record = v;
 		} else {
-			set_err(err, err_size,
-				"input: unexpected field '%s' (this model takes features or record)",
-				key);
+			errbuf_setf(err, err_size,
+				    "input: unexpected field '%s' (this model takes features or record)",
+				    key);
 			r = -EINVAL;
 			goto done_root;
 		}
 	}
 	if (features && record) {
-		set_err(err, err_size, "input: set only one of features and record");
+		errbuf_setf(err, err_size, "input: set only one of features and record");
 		r = -EINVAL;
 	} else if (!features && !record) {
-		set_err(err, err_size, "input: no features or record");
+		errbuf_setf(err, err_size, "input: no features or record");
 		r = -EINVAL;
 	} else if (features) {
 		r = parse_features(m, features, x, err, err_size);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +12,7 @@
 #include <openssl/sha.h>
 
 #include "util/fsutil.h"
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	if (!err || err_size == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
+#include "util/errmsg.h"
 
 static const char *kind_name(enum ml_kind k)
 {
@@ -227,22 +214,22 @@ static int read_names(struct reader *rd, char **names, uint32_t n,
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *p;
 		if (!take(rd, 2, &p)) {
-			set_err(err, err_size, "truncated in %s names", what);
+			errbuf_setf(err, err_size, "truncated in %s names", what);
 			return -EBADMSG;
 		}
 		uint16_t len = le16(p);
 		if (len == 0 || len > ML_MAX_NAME) {
-			set_err(err, err_size, "%s name %u has length %u (1..%u)",
-				what, i, len, ML_MAX_NAME);
+			errbuf_setf(err, err_size, "%s name %u has length %u (1..%u)",
+				    what, i, len, ML_MAX_NAME);
 			return -EBADMSG;
 		}
 		if (!take(rd, len, &p)) {
-			set_err(err, err_size, "truncated in %s names", what);
+			errbuf_setf(err, err_size, "truncated in %s names", what);
 			return -EBADMSG;
 		}
 		if (memchr(p, 0, len)) {
-			set_err(err, err_size, "%s name %u contains a NUL byte",
-				what, i);
+			errbuf_setf(err, err_size, "%s name %u contains a NUL byte",
+				    what, i);
 			return -EBADMSG;
 		}
 		names[i] = malloc((size_t)len + 1);
@@ -252,8 +239,8 @@ static int read_names(struct reader *rd, char **names, uint32_t n,
 		names[i][len] = 0;
 		for (uint32_t j = 0; j < i; j++) {
 			if (strcmp(names[j], names[i]) == 0) {
-				set_err(err, err_size, "duplicate %s name '%s'",
-					what, names[i]);
+				errbuf_setf(err, err_size, "duplicate %s name '%s'",
+					    what, names[i]);
 				return -EBADMSG;
 			}
 		}
@@ -266,13 +253,13 @@ static int read_doubles(struct reader *rd, double *out, size_t n,
 {
 	const uint8_t *p;
 	if (n > rd->left / 8 || !take(rd, n * 8, &p)) {
-		set_err(err, err_size, "truncated in %s", what);
+		errbuf_setf(err, err_size, "truncated in %s", what);
 		return -EBADMSG;
 	}
 	for (size_t i = 0; i < n; i++) {
 		out[i] = lef64(p + 8 * i);
 		if (!isfinite(out[i])) {
-			set_err(err, err_size, "%s value %zu is not finite", what, i);
+			errbuf_setf(err, err_size, "%s value %zu is not finite", what, i);
 			return -EBADMSG;
 		}
 	}
@@ -284,33 +271,33 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 {
 	const size_t min = ML_MODEL_HEADER_SIZE + ML_MODEL_CHECKSUM_SIZE;
 	if (len < 8 || memcmp(data, ML_MODEL_MAGIC, 8) != 0) {
-		set_err(err, err_size, "not an Atoll model file (bad magic)");
+		errbuf_setf(err, err_size, "not an Atoll model file (bad magic)");
 		return -EBADMSG;
 	}
 	if (len < min) {
-		set_err(err, err_size,
-			"truncated: %zu bytes, a model file has at least %zu",
-			len, min);
+		errbuf_setf(err, err_size,
+			    "truncated: %zu bytes, a model file has at least %zu",
+			    len, min);
 		return -EBADMSG;
 	}
 	uint16_t version = le16(data + 8);
 	if (version != ML_MODEL_VERSION) {
-		set_err(err, err_size,
-			"unsupported model format version %u (this build reads %u)",
-			version, ML_MODEL_VERSION);
+		errbuf_setf(err, err_size,
+			    "unsupported model format version %u (this build reads %u)",
+			    version, ML_MODEL_VERSION);
 		return -EBADMSG;
 	}
 	uint32_t total = le32(data + 12);
 	if (total != len) {
-		set_err(err, err_size, "%s: header says %u bytes, file has %zu",
-			len < total ? "truncated" : "trailing data", total, len);
+		errbuf_setf(err, err_size, "%s: header says %u bytes, file has %zu",
+			    len < total ? "truncated" : "trailing data", total, len);
 		return -EBADMSG;
 	}
 	uint8_t digest[SHA256_DIGEST_LENGTH];
 	SHA256(data, len - ML_MODEL_CHECKSUM_SIZE, digest);
 	if (CRYPTO_memcmp(digest, data + len - ML_MODEL_CHECKSUM_SIZE,
 			  sizeof digest) != 0) {
-		set_err(err, err_size, "checksum mismatch: file is corrupted");
+		errbuf_setf(err, err_size, "checksum mismatch: file is corrupted");
 		return -EBADMSG;
 	}
 
@@ -321,31 +308,31 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 	uint32_t n_classes = le32(data + 20);
 	uint32_t n_layers = le32(data + 24);
 	if (kind != ML_KIND_LINEAR && kind != ML_KIND_MLP) {
-		set_err(err, err_size, "unknown model kind %u", kind);
+		errbuf_setf(err, err_size, "unknown model kind %u", kind);
 		return -EBADMSG;
 	}
 	if (le32(data + 28) != 0) {
-		set_err(err, err_size, "reserved header field is not zero");
+		errbuf_setf(err, err_size, "reserved header field is not zero");
 		return -EBADMSG;
 	}
 	if (n_features < 1 || n_features > ML_MAX_FEATURES) {
-		set_err(err, err_size, "n_features %u out of range 1..%u",
-			n_features, ML_MAX_FEATURES);
+		errbuf_setf(err, err_size, "n_features %u out of range 1..%u",
+			    n_features, ML_MAX_FEATURES);
 		return -EBADMSG;
 	}
 	if (n_classes < 2 || n_classes > ML_MAX_CLASSES) {
-		set_err(err, err_size, "n_classes %u out of range 2..%u",
-			n_classes, ML_MAX_CLASSES);
+		errbuf_setf(err, err_size, "n_classes %u out of range 2..%u",
+			    n_classes, ML_MAX_CLASSES);
 		return -EBADMSG;
 	}
 	if (kind == ML_KIND_LINEAR && n_layers != 1) {
-		set_err(err, err_size, "a linear model has 1 layer, header says %u",
-			n_layers);
+		errbuf_setf(err, err_size, "a linear model has 1 layer, header says %u",
+			    n_layers);
 		return -EBADMSG;
 	}
 	if (kind == ML_KIND_MLP && (n_layers < 2 || n_layers > ML_MAX_LAYERS)) {
-		set_err(err, err_size, "an mlp has 2..%u layers, header says %u",
-			ML_MAX_LAYERS, n_layers);
+		errbuf_setf(err, err_size, "an mlp has 2..%u layers, header says %u",
+			    ML_MAX_LAYERS, n_layers);
 		return -EBADMSG;
 	}
 
@@ -356,28 +343,28 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 	const uint8_t *p;
 	uint32_t widths[ML_MAX_LAYERS + 1];
 	if (!take(&rd, 4 * ((size_t)n_layers + 1), &p)) {
-		set_err(err, err_size, "truncated in layer widths");
+		errbuf_setf(err, err_size, "truncated in layer widths");
 		return -EBADMSG;
 	}
 	for (uint32_t l = 0; l <= n_layers; l++) {
 		widths[l] = le32(p + 4 * l);
 		if (widths[l] < 1 || widths[l] > ML_MAX_WIDTH) {
-			set_err(err, err_size, "layer width %u is %u (1..%u)", l,
-				widths[l], ML_MAX_WIDTH);
+			errbuf_setf(err, err_size, "layer width %u is %u (1..%u)", l,
+				    widths[l], ML_MAX_WIDTH);
 			return -EBADMSG;
 		}
 	}
 	if (widths[0] != n_features) {
-		set_err(err, err_size,
-			"layer 1 takes %u inputs, the model has %u features",
-			widths[0], n_features);
+		errbuf_setf(err, err_size,
+			    "layer 1 takes %u inputs, the model has %u features",
+			    widths[0], n_features);
 		return -EBADMSG;
 	}
 	uint32_t want_out = kind == ML_KIND_LINEAR && n_classes == 2 ? 1 : n_classes;
 	if (widths[n_layers] != want_out) {
-		set_err(err, err_size,
-			"last layer has %u outputs, a %s model with %u classes has %u",
-			widths[n_layers], kind_name(kind), n_classes, want_out);
+		errbuf_setf(err, err_size,
+			    "last layer has %u outputs, a %s model with %u classes has %u",
+			    widths[n_layers], kind_name(kind), n_classes, want_out);
 		return -EBADMSG;
 	}
 
@@ -396,9 +383,9 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 		goto fail_model;
 	for (uint32_t i = 0; i < n_features; i++) {
 		if (!(m->std[i] > 0)) {
-			set_err(err, err_size,
-				"std of feature %u ('%s') is not positive", i,
-				m->feature_names[i]);
+			errbuf_setf(err, err_size,
+				    "std of feature %u ('%s') is not positive", i,
+				    m->feature_names[i]);
 			r = -EBADMSG;
 			goto fail_model;
 		}
@@ -415,8 +402,8 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 			goto fail_model;
 	}
 	if (rd.left != 0) {
-		set_err(err, err_size, "%zu unexpected bytes before the checksum",
-			rd.left);
+		errbuf_setf(err, err_size, "%zu unexpected bytes before the checksum",
+			    rd.left);
 		r = -EBADMSG;
 		goto fail_model;
 	}
@@ -435,13 +422,13 @@ int ml_model_load(const char *path, struct ml_model **ret_model, char *err,
 	size_t len;
 	int r = read_file(path, ML_MAX_FILE_SIZE, &data, &len);
 	if (r < 0) {
-		set_err(err, err_size, "%s: %s", path, strerror(-r));
+		errbuf_setf(err, err_size, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	char detail[200] = "";
 	r = ml_model_parse(data, len, ret_model, detail, sizeof detail);
 	if (r < 0)
-		set_err(err, err_size, "%s: %s", path, detail);
+		errbuf_setf(err, err_size, "%s: %s", path, detail);
 	free(data);
 	return r;
 }

@@ -3,7 +3,6 @@
  * streaming, cancellation and error paths can be exercised end to end
  * without a model. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "atoll/backend.h"
 #include "json/json.h"
 #include "util/timeutil.h"
+#include "util/errmsg.h"
 
 #define ECHO_DEFAULT_CHUNK 16
 /* The host refuses chunks larger than this (backend.h). */
@@ -25,21 +25,6 @@ struct echo_ctx {
 	int64_t delay_ms;
 	char *fail_with; /* NULL: runs succeed */
 };
-
-static int set_err(atoll_err *err, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int set_err(atoll_err *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
 
 /* A decimal integer in [min, max], nothing else. */
 static int parse_range(const char *s, long long min, long long max,
@@ -77,41 +62,41 @@ static int echo_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 	int r;
 
 	if (!ret_ctx || (n_config && !config))
-		return set_err(err, ATOLL_E_INVALID_ARGUMENT,
-			       "bad init arguments");
+		return err_setf(err, ATOLL_E_INVALID_ARGUMENT,
+				"bad init arguments");
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
-		return set_err(err, ATOLL_E_NOMEM, "out of memory");
+		return err_setf(err, ATOLL_E_NOMEM, "out of memory");
 	ctx->chunk_size = ECHO_DEFAULT_CHUNK;
 	for (size_t i = 0; i < n_config; i++) {
 		const char *k = config[i].key, *val = config[i].value;
 
 		if (!k || !val) {
-			r = set_err(err, ATOLL_E_CONFIG,
-				    "config entry %zu is empty", i);
+			r = err_setf(err, ATOLL_E_CONFIG,
+				     "config entry %zu is empty", i);
 			goto out_fail;
 		}
 		if (strcmp(k, "model") == 0) {
-			r = set_err(err, ATOLL_E_CONFIG,
-				    "echo takes no model; remove 'model: %s' "
-				    "from the workload", val);
+			r = err_setf(err, ATOLL_E_CONFIG,
+				     "echo takes no model; remove 'model: %s' "
+				     "from the workload", val);
 			goto out_fail;
 		} else if (strcmp(k, "chunk_size") == 0 && !seen_chunk) {
 			if (parse_range(val, 1, ECHO_MAX_CHUNK, &v) < 0) {
-				r = set_err(err, ATOLL_E_CONFIG,
-					    "chunk_size: '%s' is not a byte "
-					    "count in 1..%u", val,
-					    ECHO_MAX_CHUNK);
+				r = err_setf(err, ATOLL_E_CONFIG,
+					     "chunk_size: '%s' is not a byte "
+					     "count in 1..%u", val,
+					     ECHO_MAX_CHUNK);
 				goto out_fail;
 			}
 			ctx->chunk_size = (size_t)v;
 			seen_chunk = true;
 		} else if (strcmp(k, "delay_ms") == 0 && !seen_delay) {
 			if (parse_range(val, 0, ECHO_MAX_DELAY_MS, &v) < 0) {
-				r = set_err(err, ATOLL_E_CONFIG,
-					    "delay_ms: '%s' is not a number of "
-					    "milliseconds in 0..%d", val,
-					    ECHO_MAX_DELAY_MS);
+				r = err_setf(err, ATOLL_E_CONFIG,
+					     "delay_ms: '%s' is not a number of "
+					     "milliseconds in 0..%d", val,
+					     ECHO_MAX_DELAY_MS);
 				goto out_fail;
 			}
 			ctx->delay_ms = v;
@@ -119,18 +104,18 @@ static int echo_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		} else if (strcmp(k, "fail_with") == 0 && !ctx->fail_with) {
 			ctx->fail_with = strdup(val);
 			if (!ctx->fail_with) {
-				r = set_err(err, ATOLL_E_NOMEM, "out of memory");
+				r = err_setf(err, ATOLL_E_NOMEM, "out of memory");
 				goto out_fail;
 			}
 		} else if (strcmp(k, "chunk_size") == 0 ||
 			   strcmp(k, "delay_ms") == 0 ||
 			   strcmp(k, "fail_with") == 0) {
-			r = set_err(err, ATOLL_E_CONFIG,
-				    "option '%s' given twice", k);
+			r = err_setf(err, ATOLL_E_CONFIG,
+				     "option '%s' given twice", k);
 			goto out_fail;
 		} else {
-			r = set_err(err, ATOLL_E_CONFIG, "unknown option '%s'",
-				    k);
+			r = err_setf(err, ATOLL_E_CONFIG, "unknown option '%s'",
+				     k);
 			goto out_fail;
 		}
 	}
@@ -170,14 +155,14 @@ static int echo_run(void *vctx, const atoll_backend_job *job,
 	if (!ctx || !job || job->struct_size < sizeof(*job) || !io ||
 	    io->struct_size < sizeof(*io) || !io->emit ||
 	    (!job->input && job->input_len))
-		return set_err(err, ATOLL_E_INVALID_ARGUMENT,
-			       "bad run arguments");
+		return err_setf(err, ATOLL_E_INVALID_ARGUMENT,
+				"bad run arguments");
 	if (job->mode != ATOLL_MODE_PLAIN && job->mode != ATOLL_MODE_TEE)
-		return set_err(err, ATOLL_E_UNSUPPORTED,
-			       "echo runs plain and tee jobs, not mode %u",
-			       job->mode);
+		return err_setf(err, ATOLL_E_UNSUPPORTED,
+				"echo runs plain and tee jobs, not mode %u",
+				job->mode);
 	if (ctx->fail_with)
-		return set_err(err, ATOLL_E_INTERNAL, "%s", ctx->fail_with);
+		return err_setf(err, ATOLL_E_INTERNAL, "%s", ctx->fail_with);
 
 	out = job->input;
 	out_len = job->input_len;
@@ -202,22 +187,22 @@ static int echo_run(void *vctx, const atoll_backend_job *job,
 
 		if (off > 0 && ctx->delay_ms > 0 &&
 		    pause_cancellable(io, ctx->delay_ms)) {
-			status = set_err(err, ATOLL_E_CANCELLED, "cancelled");
+			status = err_setf(err, ATOLL_E_CANCELLED, "cancelled");
 			goto out_free;
 		}
 		if (io->cancelled && io->cancelled(io->host)) {
-			status = set_err(err, ATOLL_E_CANCELLED, "cancelled");
+			status = err_setf(err, ATOLL_E_CANCELLED, "cancelled");
 			goto out_free;
 		}
 		r = io->emit(io->host, out + off, n);
 		if (r == ATOLL_E_CANCELLED) {
-			status = set_err(err, ATOLL_E_CANCELLED, "cancelled");
+			status = err_setf(err, ATOLL_E_CANCELLED, "cancelled");
 			goto out_free;
 		}
 		if (r != ATOLL_OK) {
-			status = set_err(err, r,
-					 "the host refused a chunk of %zu bytes "
-					 "at offset %zu", n, off);
+			status = err_setf(err, r,
+					  "the host refused a chunk of %zu bytes "
+					  "at offset %zu", n, off);
 			goto out_free;
 		}
 		off += n;
