@@ -38,24 +38,41 @@ static bool valid_map_key_type(ProtobufCType t)
 	return false;
 }
 
+/* The next character of the proto3 JSON spelling of a field name
+ * (underscores dropped, the letter after each one capitalised), advancing
+ * *p; NUL at the end. *cap set on entry capitalises the first letter. */
+static char camel_next(const char **p, bool *cap)
+{
+	while (**p == '_') {
+		*cap = true;
+		(*p)++;
+	}
+	char c = **p;
+	if (!c)
+		return '\0';
+	(*p)++;
+	if (*cap && c >= 'a' && c <= 'z')
+		c = (char)(c - 'a' + 'A');
+	*cap = false;
+	return c;
+}
+
+/* Match that spelling (with the first letter capitalised when upper_first)
+ * against the start of s. Returns the rest of s, or NULL on a mismatch. */
+static const char *camel_prefix(const char *field_name, const char *s, bool upper_first)
+{
+	bool cap = upper_first;
+	for (char c; (c = camel_next(&field_name, &cap)) != '\0';)
+		if (*s++ != c)
+			return NULL;
+	return s;
+}
+
 /* protoc names the entry type of map field "tee_types" "TeeTypesEntry". */
 static bool is_entry_name(const char *field_name, const char *short_name)
 {
-	const char *s = short_name;
-	bool cap = true;
-	for (const char *p = field_name; *p; p++) {
-		if (*p == '_') {
-			cap = true;
-			continue;
-		}
-		char c = *p;
-		if (cap && c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		cap = false;
-		if (*s++ != c)
-			return false;
-	}
-	return strcmp(s, "Entry") == 0;
+	const char *rest = camel_prefix(field_name, short_name, true);
+	return rest && strcmp(rest, "Entry") == 0;
 }
 
 bool pbjson_is_map(const ProtobufCMessageDescriptor *parent,
@@ -83,37 +100,15 @@ bool pbjson_is_map(const ProtobufCMessageDescriptor *parent,
 
 bool pbjson_json_name_is(const char *proto_name, const char *key)
 {
-	const char *k = key;
-	bool cap = false;
-	for (const char *p = proto_name; *p; p++) {
-		if (*p == '_') {
-			cap = true;
-			continue;
-		}
-		char c = *p;
-		if (cap && c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		cap = false;
-		if (*k++ != c)
-			return false;
-	}
-	return *k == '\0';
+	const char *rest = camel_prefix(proto_name, key, false);
+	return rest && *rest == '\0';
 }
 
 void pbjson_json_name(const char *proto_name, char *out)
 {
 	bool cap = false;
-	for (const char *p = proto_name; *p; p++) {
-		if (*p == '_') {
-			cap = true;
-			continue;
-		}
-		char c = *p;
-		if (cap && c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		cap = false;
+	for (char c; (c = camel_next(&proto_name, &cap)) != '\0';)
 		*out++ = c;
-	}
 	*out = '\0';
 }
 
