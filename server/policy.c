@@ -87,6 +87,29 @@ int policy_check(const struct tee_policy *p, const struct policy_claims *pc, int
 	return 0;
 }
 
+int policy_claims_from(const atoll_claims *cl, struct policy_claims *ret_pc)
+{
+	struct policy_claims pc = { 0 };
+	bool fits = cl->measurement_len <= sizeof pc.measurement &&
+		    cl->signer_len <= sizeof pc.signer;
+	if (fits) {
+		memcpy(pc.measurement, cl->measurement, cl->measurement_len);
+		pc.measurement_len = cl->measurement_len;
+		memcpy(pc.signer, cl->signer, cl->signer_len);
+		pc.signer_len = cl->signer_len;
+	}
+	pc.debug = cl->debug;
+	pc.svn = cl->svn;
+	pc.tcb = cl->tcb;
+	if (cl->tcb_status) {
+		snprintf(pc.tcb_status, sizeof pc.tcb_status, "%s", cl->tcb_status);
+		pc.has_tcb_status = true;
+	}
+	pc.issued_at = cl->issued_at;
+	*ret_pc = pc;
+	return fits ? 0 : -EOVERFLOW;
+}
+
 int evidence_judge(const struct loaded_driver *d, const struct tee_policy *p,
 		   const struct evidence_in *in, atoll_claims **ret_claims,
 		   struct policy_claims *ret_pc, char *why, size_t why_size)
@@ -122,22 +145,10 @@ int evidence_judge(const struct loaded_driver *d, const struct tee_policy *p,
 			 "report data does not bind the challenge nonce and the enclave key");
 		goto refused;
 	}
-	if (cl->measurement_len > sizeof pc.measurement || cl->signer_len > sizeof pc.signer) {
+	if (policy_claims_from(cl, &pc) < 0) {
 		snprintf(why, why_size, "the %s driver returned over-long claims", d->name);
 		goto refused;
 	}
-	memcpy(pc.measurement, cl->measurement, cl->measurement_len);
-	pc.measurement_len = cl->measurement_len;
-	memcpy(pc.signer, cl->signer, cl->signer_len);
-	pc.signer_len = cl->signer_len;
-	pc.debug = cl->debug;
-	pc.svn = cl->svn;
-	pc.tcb = cl->tcb;
-	if (cl->tcb_status) {
-		snprintf(pc.tcb_status, sizeof pc.tcb_status, "%s", cl->tcb_status);
-		pc.has_tcb_status = true;
-	}
-	pc.issued_at = cl->issued_at;
 	if (policy_check(p, &pc, in->now_ms, why, why_size) < 0)
 		goto refused;
 	*ret_claims = cl;

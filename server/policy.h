@@ -27,6 +27,11 @@ struct policy_claims {
 	int64_t issued_at; /* seconds, 0 unknown */
 };
 
+/* Normalize a driver's claims. Every field is filled; a measurement or
+ * signer longer than the 64 bytes kept is left empty and the result is
+ * -EOVERFLOW, else 0. */
+int policy_claims_from(const atoll_claims *cl, struct policy_claims *ret_pc);
+
 /* The policy against normalized claims at time now_ms. 0, or -EACCES with
  * the reason. */
 int policy_check(const struct tee_policy *p, const struct policy_claims *pc, int64_t now_ms,
