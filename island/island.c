@@ -285,8 +285,8 @@ static void on_enclave_msg(struct island *is, Atoll__Enclave__V1__EnclaveMessage
 	}
 }
 
-/* Hand every in-flight job back (the enclave is gone or we stop). */
-static void hand_back_all(struct island *is, const char *why)
+/* Detach the in-flight jobs (the caller frees them) and wake waiters. */
+static struct ijob *take_all_jobs(struct island *is)
 {
 	pthread_mutex_lock(&is->mu);
 	struct ijob *jobs = is->jobs;
@@ -294,6 +294,13 @@ static void hand_back_all(struct island *is, const char *why)
 	is->running = 0;
 	pthread_cond_broadcast(&is->cond);
 	pthread_mutex_unlock(&is->mu);
+	return jobs;
+}
+
+/* Hand every in-flight job back (the enclave is gone or we stop). */
+static void hand_back_all(struct island *is, const char *why)
+{
+	struct ijob *jobs = take_all_jobs(is);
 	while (jobs) {
 		struct ijob *j = jobs;
 		jobs = j->next;
@@ -409,15 +416,21 @@ static void on_assignment(struct island *is, rpc_stream *s, Atoll__V1__Assignmen
 	send_island_msg(is, s, &m);
 }
 
-static void on_cancel(struct island *is, Atoll__V1__Cancel *c)
+/* Tell the enclave to stop one attempt. */
+static void enclave_cancel(struct island *is, char *job_id, uint32_t attempt)
 {
 	Atoll__Enclave__V1__CancelJob cj = ATOLL__ENCLAVE__V1__CANCEL_JOB__INIT;
-	cj.job_id = c->job_id;
-	cj.attempt = c->attempt;
+	cj.job_id = job_id;
+	cj.attempt = attempt;
 	Atoll__Enclave__V1__HostMessage hm = ATOLL__ENCLAVE__V1__HOST_MESSAGE__INIT;
 	hm.msg_case = ATOLL__ENCLAVE__V1__HOST_MESSAGE__MSG_CANCEL;
 	hm.cancel = &cj;
 	enclave_send(is, &hm);
+}
+
+static void on_cancel(struct island *is, Atoll__V1__Cancel *c)
+{
+	enclave_cancel(is, c->job_id, c->attempt);
 	log_info("job %s attempt %u cancelled by the coordinator: %s", c->job_id, c->attempt,
 		 c->reason);
 }
@@ -580,22 +593,11 @@ static bool run_session(struct island *is)
 			 "");
 	/* Jobs in flight belong to the old session: the coordinator requeues
 	 * them; stop them here. */
-	pthread_mutex_lock(&is->mu);
-	struct ijob *jobs = is->jobs;
-	is->jobs = NULL;
-	is->running = 0;
-	pthread_cond_broadcast(&is->cond);
-	pthread_mutex_unlock(&is->mu);
+	struct ijob *jobs = take_all_jobs(is);
 	while (jobs) {
 		struct ijob *j = jobs;
 		jobs = j->next;
-		Atoll__Enclave__V1__CancelJob cj = ATOLL__ENCLAVE__V1__CANCEL_JOB__INIT;
-		cj.job_id = j->id;
-		cj.attempt = j->attempt;
-		Atoll__Enclave__V1__HostMessage hm = ATOLL__ENCLAVE__V1__HOST_MESSAGE__INIT;
-		hm.msg_case = ATOLL__ENCLAVE__V1__HOST_MESSAGE__MSG_CANCEL;
-		hm.cancel = &cj;
-		enclave_send(is, &hm);
+		enclave_cancel(is, j->id, j->attempt);
 		free(j);
 	}
 	return welcomed;
