@@ -9,6 +9,13 @@
 
 static int check_failures;
 
+/* An environment variable, or fallback when it is unset or empty. */
+static inline const char *check_env(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
 #define CHECK(cond)                                                          \
 	do {                                                                 \
 		if (!(cond)) {                                               \

@@ -612,19 +612,13 @@ static void test_threads(const struct paillier_priv *k, const struct paillier_ra
 	B->fini(ctx);
 }
 
-static void env_path(const char *name, const char *fallback, char *out, size_t n)
-{
-	const char *v = getenv(name);
-	snprintf(out, n, "%s", v && *v ? v : fallback);
-}
-
 int main(void)
 {
-	env_path("ATOLL_BUILD_DIR", ".", build_dir, sizeof build_dir);
-	env_path("ATOLL_SOURCE_DIR", "..", src_dir, sizeof src_dir);
+	snprintf(build_dir, sizeof build_dir, "%s", check_env("ATOLL_BUILD_DIR", "."));
+	snprintf(src_dir, sizeof src_dir, "%s", check_env("ATOLL_SOURCE_DIR", ".."));
 	char fallback[600];
 	snprintf(fallback, sizeof fallback, "%s/modules", build_dir);
-	env_path("ATOLL_MODULE_DIR", fallback, module_dir, sizeof module_dir);
+	snprintf(module_dir, sizeof module_dir, "%s", check_env("ATOLL_MODULE_DIR", fallback));
 	char path[700];
 	snprintf(path, sizeof path, "%s/paillier.so", module_dir);
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);

@@ -432,14 +432,13 @@ static const atoll_backend *open_module(const char *path, void **ret_h)
 
 int main(void)
 {
-	const char *build = getenv("ATOLL_BUILD_DIR"), *mods = getenv("ATOLL_MODULE_DIR");
+	const char *build = check_env("ATOLL_BUILD_DIR", "."), *mods = check_env("ATOLL_MODULE_DIR", NULL);
 	char path[1024], msg[256];
-	snprintf(model, sizeof model, "%s/models/breast_cancer_logistic.model",
-		 build && *build ? build : ".");
-	if (mods && *mods)
+	snprintf(model, sizeof model, "%s/models/breast_cancer_logistic.model", build);
+	if (mods)
 		snprintf(path, sizeof path, "%s/paillier.so", mods);
 	else
-		snprintf(path, sizeof path, "%s/modules/paillier.so", build && *build ? build : ".");
+		snprintf(path, sizeof path, "%s/modules/paillier.so", build);
 	void *h_real = NULL, *h_hooked = NULL;
 	REAL = open_module(path, &h_real);
 	HOOKED = open_module(PAILLIER_TESTHOOKS_SO, &h_hooked);

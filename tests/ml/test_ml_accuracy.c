@@ -14,12 +14,6 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 
-static const char *env_or(const char *name, const char *fallback)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : fallback;
-}
-
 static double held_out_accuracy(const struct ml_model *m,
 				const struct ml_dataset *ds, uint64_t seed)
 {
@@ -203,8 +197,8 @@ static void test_targets(const char *src, const char *build)
 
 int main(void)
 {
-	const char *src = env_or("ATOLL_SOURCE_DIR", "..");
-	const char *build = env_or("ATOLL_BUILD_DIR", ".");
+	const char *src = check_env("ATOLL_SOURCE_DIR", "..");
+	const char *build = check_env("ATOLL_BUILD_DIR", ".");
 	test_split();
 	test_csv_errors();
 	test_targets(src, build);

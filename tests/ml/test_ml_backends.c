@@ -352,19 +352,13 @@ done:
 	dlclose(h);
 }
 
-static void env_path(const char *name, const char *fallback, char *out, size_t n)
-{
-	const char *v = getenv(name);
-	snprintf(out, n, "%s", v && *v ? v : fallback);
-}
-
 int main(void)
 {
-	env_path("ATOLL_BUILD_DIR", ".", build_dir, sizeof build_dir);
-	env_path("ATOLL_SOURCE_DIR", "..", src_dir, sizeof src_dir);
+	snprintf(build_dir, sizeof build_dir, "%s", check_env("ATOLL_BUILD_DIR", "."));
+	snprintf(src_dir, sizeof src_dir, "%s", check_env("ATOLL_SOURCE_DIR", ".."));
 	char fallback[600];
 	snprintf(fallback, sizeof fallback, "%s/modules", build_dir);
-	env_path("ATOLL_MODULE_DIR", fallback, module_dir, sizeof module_dir);
+	snprintf(module_dir, sizeof module_dir, "%s", check_env("ATOLL_MODULE_DIR", fallback));
 	test_linear();
 	test_mlp();
 	CHECK_DONE();
