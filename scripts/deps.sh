@@ -3,7 +3,7 @@
 # root. Skips apt entirely when everything is already there.
 set -eu
 PKGS="build-essential cmake pkg-config git
-      libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+      libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
       libssl-dev libyaml-dev libsqlite3-dev libcbor-dev zlib1g-dev
       clang libclang-rt-14-dev sqlite3 valgrind openssl"
 missing=""
