@@ -8,7 +8,7 @@
 
 #include <openssl/crypto.h>
 
-#include "atoll/backend.h"
+#include "atoll/mode.h"
 #include "config/cfg.h"
 #include "util/fsutil.h"
 
@@ -32,7 +32,7 @@ static int read_token_file(struct cfg *c, const struct ynode *n, const char *pat
 {
 	uint8_t *data;
 	size_t len;
-	int e = read_file(path, 4096, &data, &len);
+	int e = fs_read_file(path, 4096, &data, &len);
 	if (e < 0)
 		return cfg_error(c, cfg_get(n, "token_file"), "coordinator.token_file",
 				 "cannot read %s: %s", path, strerror(-e));
@@ -105,7 +105,7 @@ static int read_workload(struct cfg *c, const struct ynode *n, const char *p,
 	    (e = cfg_uint(c, n, p, "id", true, 1, 0xffffffffu, &id)) < 0 ||
 	    (e = cfg_str(c, n, p, "backend", true, &w->backend)) < 0 ||
 	    (e = cfg_path_value(c, n, p, "model", false, &w->model)) < 0 ||
-	    (e = modes_read(c, n, p, "modes", &w->modes)) < 0)
+	    (e = plugin_cfg_modes_read(c, n, p, "modes", &w->modes)) < 0)
 		return e;
 	w->id = (uint32_t)id;
 	const struct ynode *opts = cfg_get(n, "options");

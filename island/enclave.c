@@ -121,7 +121,7 @@ static int send_chunk(struct ejob *j, const uint8_t *data, size_t len)
 static int io_cancelled(void *host)
 {
 	struct ejob *j = host;
-	return atomic_load(&j->cancelled) || (j->deadline_ms && now_ms() > j->deadline_ms);
+	return atomic_load(&j->cancelled) || (j->deadline_ms && time_now_ms() > j->deadline_ms);
 }
 
 /* Backend output: forwarded as is for plain and homomorphic jobs, sealed
@@ -191,7 +191,7 @@ static void *job_thread(void *arg)
 {
 	struct ejob *j = arg;
 	struct enclave *e = j->e;
-	int64_t t0 = mono_ms();
+	int64_t t0 = time_mono_ms();
 	char err[1536] = "";
 	bool ok = false;
 	struct buf pt = { 0 };
@@ -205,7 +205,7 @@ static void *job_thread(void *arg)
 	}
 	if (!(j->wl->modes & ATOLL_MODE_BIT(j->mode))) {
 		snprintf(err, sizeof err, "workload %u does not run in %s mode here", j->workload_id,
-			 mode_name(j->mode));
+			 atoll_mode_name(j->mode));
 		goto done;
 	}
 	if (j->mode == ATOLL_MODE_TEE) {
@@ -239,7 +239,7 @@ static void *job_thread(void *arg)
 	if (r != ATOLL_OK) {
 		if (r == ATOLL_E_CANCELLED)
 			snprintf(err, sizeof err, "cancelled%s",
-				 j->deadline_ms && now_ms() > j->deadline_ms ? ": deadline passed" : "");
+				 j->deadline_ms && time_now_ms() > j->deadline_ms ? ": deadline passed" : "");
 		else
 			snprintf(err, sizeof err, "%s: %s", atoll_status_name(r),
 				 be.msg[0] ? be.msg : "backend failed");
@@ -258,7 +258,7 @@ static void *job_thread(void *arg)
 	ok = true;
 done:
 	buf_free(&pt); /* wiped */
-	send_done(j, ok, ok ? NULL : err, (uint64_t)(mono_ms() - t0));
+	send_done(j, ok, ok ? NULL : err, (uint64_t)(time_mono_ms() - t0));
 	pthread_mutex_lock(&e->jmu);
 	for (struct ejob **pp = &e->jobs; *pp; pp = &(*pp)->next)
 		if (*pp == j) {

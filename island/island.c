@@ -199,7 +199,7 @@ static void stop_enclave(struct island *is)
 				is->enclave_pid = 0;
 				break;
 			}
-			sleep_ms(20);
+			time_sleep_ms(20);
 		}
 		if (is->enclave_pid > 0) {
 			kill(is->enclave_pid, SIGKILL);
@@ -342,7 +342,7 @@ static void *enclave_thread(void *arg)
 			char err[512];
 			while (!atomic_load(&is->stopping) && start_enclave(is, err, sizeof err) < 0) {
 				log_error("%s", err);
-				sleep_ms(1000);
+				time_sleep_ms(1000);
 			}
 			/* The enclave key changed: start a fresh session. */
 			cancel_stream(is);
@@ -607,7 +607,7 @@ static uint32_t rand_u32(void)
 {
 	uint32_t v;
 	if (RAND_bytes((uint8_t *)&v, sizeof v) != 1)
-		v = (uint32_t)mono_ns();
+		v = (uint32_t)time_mono_ns();
 	return v;
 }
 
@@ -625,9 +625,9 @@ static void *conn_thread(void *arg)
 		 * fleet does not reconnect in lockstep after an outage. */
 		int64_t wait = backoff / 2 + (int64_t)(rand_u32() % (uint32_t)(backoff + 1));
 		pthread_mutex_lock(&is->mu);
-		int64_t until = mono_ms() + wait;
-		while (!atomic_load(&is->stopping) && mono_ms() < until) {
-			cond_wait_ms(&is->cond, &is->mu, 50);
+		int64_t until = time_mono_ms() + wait;
+		while (!atomic_load(&is->stopping) && time_mono_ms() < until) {
+			time_cond_wait_ms(&is->cond, &is->mu, 50);
 		}
 		pthread_mutex_unlock(&is->mu);
 		backoff = backoff * 2 > is->cfg->coordinator.reconnect_max_ms
@@ -648,7 +648,7 @@ static void *heartbeat_thread(void *arg)
 		bool up = is->stream && is->welcomed;
 		uint32_t running = is->running;
 		pthread_mutex_unlock(&is->mu);
-		int64_t now = mono_ms();
+		int64_t now = time_mono_ms();
 		if (up && now - last >= every) {
 			Atoll__V1__Heartbeat hb = ATOLL__V1__HEARTBEAT__INIT;
 			hb.running = running;
@@ -658,7 +658,7 @@ static void *heartbeat_thread(void *arg)
 			send_current(is, &m);
 			last = now;
 		}
-		sleep_ms(every < 500 ? every / 5 + 1 : 50);
+		time_sleep_ms(every < 500 ? every / 5 + 1 : 50);
 	}
 	return NULL;
 }
@@ -668,13 +668,13 @@ static void *heartbeat_thread(void *arg)
 static void drain(struct island *is)
 {
 	atomic_store(&is->draining, true);
-	int64_t until = mono_ms() + is->cfg->shutdown_grace_ms;
+	int64_t until = time_mono_ms() + is->cfg->shutdown_grace_ms;
 	pthread_mutex_lock(&is->mu);
 	if (is->running)
 		log_info("draining: %u job(s) running, up to %lld ms", is->running,
 			 (long long)is->cfg->shutdown_grace_ms);
-	while (is->running && mono_ms() < until && is->stream) {
-		cond_wait_ms(&is->cond, &is->mu, 50);
+	while (is->running && time_mono_ms() < until && is->stream) {
+		time_cond_wait_ms(&is->cond, &is->mu, 50);
 	}
 	pthread_mutex_unlock(&is->mu);
 	hand_back_all(is, "the island is shutting down");
@@ -749,11 +749,11 @@ int main(int argc, char **argv)
 	char *ca = NULL, *cert = NULL, *key = NULL;
 	size_t len;
 	if (is.cfg->coordinator.tls_ca) {
-		if (read_file(is.cfg->coordinator.tls_ca, 1 << 20, (uint8_t **)&ca, &len) < 0 ||
+		if (fs_read_file(is.cfg->coordinator.tls_ca, 1 << 20, (uint8_t **)&ca, &len) < 0 ||
 		    (is.cfg->coordinator.tls_cert &&
-		     read_file(is.cfg->coordinator.tls_cert, 1 << 20, (uint8_t **)&cert, &len) < 0) ||
+		     fs_read_file(is.cfg->coordinator.tls_cert, 1 << 20, (uint8_t **)&cert, &len) < 0) ||
 		    (is.cfg->coordinator.tls_key &&
-		     read_file(is.cfg->coordinator.tls_key, 1 << 20, (uint8_t **)&key, &len) < 0)) {
+		     fs_read_file(is.cfg->coordinator.tls_key, 1 << 20, (uint8_t **)&key, &len) < 0)) {
 			log_error("cannot read the TLS files named in coordinator.tls");
 			return 1;
 		}

@@ -96,7 +96,7 @@ void attest_start(struct core *c, struct island *is)
 		set_unattested(c, is, "no randomness for a challenge");
 		return;
 	}
-	int64_t now = now_ms();
+	int64_t now = time_now_ms();
 	is->challenge_open = true;
 	is->challenge_expires_ms = now + c->pcfg->policy.challenge_ttl_ms;
 	is->next_challenge_ms = 0;
@@ -169,9 +169,9 @@ static void remember(struct island *is, const Atoll__V1__Evidence *ev, const ato
 		is->n_collateral = i + 1;
 	}
 	memcpy(is->att_nonce, ev->nonce.data, NONCE_LEN);
-	add_claim(is, "measurement", hex_dup(cl->measurement, cl->measurement_len));
+	add_claim(is, "measurement", enc_hex_dup(cl->measurement, cl->measurement_len));
 	if (cl->signer_len)
-		add_claim(is, "signer", hex_dup(cl->signer, cl->signer_len));
+		add_claim(is, "signer", enc_hex_dup(cl->signer, cl->signer_len));
 	add_claim(is, "debug", strdup(cl->debug ? "true" : "false"));
 	char num[32];
 	snprintf(num, sizeof num, "%" PRIu64, cl->svn);
@@ -182,7 +182,7 @@ static void remember(struct island *is, const Atoll__V1__Evidence *ev, const ato
 	}
 	if (cl->tcb_status)
 		add_claim(is, "tcb_status", strdup(cl->tcb_status));
-	add_claim(is, "report_data", hex_dup(cl->report_data, cl->report_data_len));
+	add_claim(is, "report_data", enc_hex_dup(cl->report_data, cl->report_data_len));
 	for (size_t i = 0; i < cl->n_extra; i++)
 		if (cl->extra[i].name)
 			add_claim(is, cl->extra[i].name, claim_value_text(&cl->extra[i]));
@@ -190,7 +190,7 @@ static void remember(struct island *is, const Atoll__V1__Evidence *ev, const ato
 
 void attest_evidence(struct core *c, struct island *is, const Atoll__V1__Evidence *ev)
 {
-	int64_t now = now_ms();
+	int64_t now = time_now_ms();
 	/* Freshness: the nonce must be the open challenge's, used once. */
 	if (!is->challenge_open || ev->nonce.len != NONCE_LEN ||
 	    CRYPTO_memcmp(ev->nonce.data, is->nonce, NONCE_LEN) != 0) {
@@ -272,7 +272,7 @@ void attest_recheck(struct core *c, struct island *is)
 			       is->tee_type);
 		return;
 	}
-	if (policy_check(p, &is->pc, now_ms(), why, sizeof why) < 0)
+	if (policy_check(p, &is->pc, time_now_ms(), why, sizeof why) < 0)
 		set_unattested(c, is, "policy reload: %s", why);
 }
 

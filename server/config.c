@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atoll/backend.h"
+#include "atoll/mode.h"
 #include "config/cfg.h"
 
 #define MAX_WORKLOAD_ID 0xffffffffu
@@ -334,7 +334,7 @@ static int read_workloads(struct cfg *c, const struct ynode *root, struct coord_
 		    (e = cfg_str(c, item, p, "name", true, &w->name)) < 0 ||
 		    (e = cfg_str(c, item, p, "backend", true, &w->backend)) < 0 ||
 		    (e = cfg_path_value(c, item, p, "model", false, &w->model)) < 0 ||
-		    (e = modes_read(c, item, p, "modes", &w->modes)) < 0 ||
+		    (e = plugin_cfg_modes_read(c, item, p, "modes", &w->modes)) < 0 ||
 		    (e = cfg_double(c, item, p, "price_per_second", false, 0, 1e9,
 				    &w->price_per_second)) < 0 ||
 		    (e = cfg_duration_ms(c, item, p, "timeout", false, 100, 7 * 86400000LL,

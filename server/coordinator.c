@@ -65,7 +65,7 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 				 cfg->listen.tls_client_ca };
 	for (int i = 0; i < 3; i++) {
 		size_t len;
-		if (paths[i] && read_file(paths[i], 1 << 20, (uint8_t **)&pem[i], &len) < 0) {
+		if (paths[i] && fs_read_file(paths[i], 1 << 20, (uint8_t **)&pem[i], &len) < 0) {
 			snprintf(err, err_size, "cannot read %s (listen.tls)", paths[i]);
 			for (int k = 0; k < 3; k++)
 				free(pem[k]);

@@ -9,7 +9,7 @@
 
 #include <openssl/crypto.h>
 
-#include "atoll/backend.h"
+#include "atoll/mode.h"
 #include "crypto/envelope.h"
 #include "json/json.h"
 #include "util/enc.h"
@@ -321,7 +321,7 @@ static bool can_take(const struct island *is, int64_t now)
  * current load. */
 void island_refresh(struct core *c, struct island *is)
 {
-	bool eligible = can_take(is, now_ms());
+	bool eligible = can_take(is, time_now_ms());
 	for (size_t k = 0; k < is->n_offers; k++) {
 		struct offer *o = &is->offers[k];
 		static const uint32_t mode_of[2] = { ATOLL_MODE_PLAIN, ATOLL_MODE_HOMOMORPHIC };
@@ -465,7 +465,7 @@ static void unlink_from_island(struct core *c, struct job *j)
 
 static void assign(struct core *c, struct job *j, struct island *is)
 {
-	int64_t now = now_ms();
+	int64_t now = time_now_ms();
 	fifo_remove(j);
 	tq_unlink(c, j);
 	j->row.attempts++;
@@ -519,7 +519,7 @@ static bool tee_eligible(const struct island *is, uint32_t workload_id, int64_t 
 /* Place a queued job on the least loaded eligible island, or queue it. */
 static void route(struct core *c, struct job *j, struct island *exclude)
 {
-	int64_t now = now_ms();
+	int64_t now = time_now_ms();
 	struct island *best = NULL;
 	if (j->row.mode == ATOLL_MODE_TEE) {
 		/* Only islands whose enclave key the client sealed to. */
@@ -563,7 +563,7 @@ static void route(struct core *c, struct job *j, struct island *exclude)
  * between its pools. */
 void island_fill(struct core *c, struct island *is)
 {
-	int64_t now = now_ms();
+	int64_t now = time_now_ms();
 	bool progress = true;
 	while (progress && can_take(is, now)) {
 		progress = false;
@@ -626,7 +626,7 @@ static void finish_job(struct core *c, struct job *j, int state, const char *err
 	dl_remove(c, j);
 	hmap_dels(&c->jobs, j->row.id);
 
-	int64_t now = now_ms();
+	int64_t now = time_now_ms();
 	j->row.state = state;
 	snprintf(j->row.error, sizeof j->row.error, "%s", error ? error : "");
 	j->row.completed_ms = now;
@@ -911,7 +911,7 @@ int core_submit(struct core *c, const char *tenant, const Atoll__V1__SubmitJobRe
 		return -EINVAL;
 	if (!(wl->modes & ATOLL_MODE_BIT(mode))) {
 		snprintf(err, err_size, "workload %u (%s) does not run in %s mode", wl->id, wl->name,
-			 mode_name(mode));
+			 atoll_mode_name(mode));
 		return -EINVAL;
 	}
 	if (!req->input) {
@@ -933,7 +933,7 @@ int core_submit(struct core *c, const char *tenant, const Atoll__V1__SubmitJobRe
 	j->deadline_pos = SIZE_MAX;
 	struct job_row *r = &j->row;
 	int e;
-	if ((e = random_id("job_", r->id, sizeof r->id)) < 0) {
+	if ((e = enc_random_id("job_", r->id, sizeof r->id)) < 0) {
 		snprintf(err, err_size, "no randomness for a job id");
 		goto fail;
 	}
@@ -943,7 +943,7 @@ int core_submit(struct core *c, const char *tenant, const Atoll__V1__SubmitJobRe
 	r->mode = mode;
 	r->confidential = req->confidential || mode != ATOLL_MODE_PLAIN;
 	r->state = ST_PENDING;
-	r->created_ms = now_ms();
+	r->created_ms = time_now_ms();
 	int64_t timeout = req->timeout_seconds ? (int64_t)req->timeout_seconds * 1000 : wl->timeout_ms;
 	r->deadline_ms = r->created_ms + (timeout > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : timeout);
 	snprintf(r->idempotency_key, sizeof r->idempotency_key, "%s", req->idempotency_key);
@@ -1139,8 +1139,8 @@ struct island *core_island_open(struct core *c, rpc_call *call, const char *toke
 		return NULL;
 	is->call = rpc_call_ref(call);
 	snprintf(is->token_name, sizeof is->token_name, "%s", token_name);
-	random_id("s_", is->session, sizeof is->session);
-	is->connected_ms = is->last_seen_ms = now_ms();
+	enc_random_id("s_", is->session, sizeof is->session);
+	is->connected_ms = is->last_seen_ms = time_now_ms();
 	is->state = ATOLL__V1__ISLAND_STATE__ISLAND_STATE_UNATTESTED;
 	return is;
 }
@@ -1297,7 +1297,7 @@ static void on_hello(struct core *c, struct island *is, const Atoll__V1__Hello *
 void core_island_message(struct core *c, struct island *is, const Atoll__V1__IslandMessage *m)
 {
 	pthread_mutex_lock(&c->mu);
-	is->last_seen_ms = now_ms();
+	is->last_seen_ms = time_now_ms();
 	if (!is->hello && m->msg_case != ATOLL__V1__ISLAND_MESSAGE__MSG_HELLO) {
 		refuse(is, -EINVAL, "the first message on Islands/Connect must be hello");
 		pthread_mutex_unlock(&c->mu);
@@ -1322,7 +1322,7 @@ void core_island_message(struct core *c, struct island *is, const Atoll__V1__Isl
 		break;
 	case ATOLL__V1__ISLAND_MESSAGE__MSG_STARTED:
 		if ((j = held_job(c, is, m->started->job_id, m->started->attempt))) {
-			j->row.started_ms = now_ms();
+			j->row.started_ms = time_now_ms();
 			notify_state(j);
 		}
 		break;
@@ -1358,7 +1358,7 @@ void core_island_message(struct core *c, struct island *is, const Atoll__V1__Isl
 		char err[1200];
 		if (r->ok)
 			finish_job(c, j, ST_COMPLETED, NULL);
-		else if (now_ms() >= j->row.deadline_ms) {
+		else if (time_now_ms() >= j->row.deadline_ms) {
 			/* The island stopped it for the deadline just before we did. */
 			deadline_error(j, err, sizeof err);
 			finish_job(c, j, ST_FAILED, err);
@@ -1377,7 +1377,7 @@ void core_island_message(struct core *c, struct island *is, const Atoll__V1__Isl
 		snprintf(why, sizeof why, "island %s handed the job back: %s", is->id,
 			 hb->reason[0] ? hb->reason : "no reason");
 		/* Give the island a moment before offering it more work. */
-		is->pause_until_ms = now_ms() + 1000;
+		is->pause_until_ms = time_now_ms() + 1000;
 		requeue(c, j, is, why);
 		island_refresh(c, is);
 		break;
@@ -1544,8 +1544,8 @@ static void *timer_thread(void *arg)
 	struct core *c = arg;
 	pthread_mutex_lock(&c->mu);
 	while (!c->stopping) {
-		tick(c, now_ms());
-		cond_wait_ms(&c->cond, &c->mu, TICK_MS);
+		tick(c, time_now_ms());
+		time_cond_wait_ms(&c->cond, &c->mu, TICK_MS);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -1568,7 +1568,7 @@ static void load_one(struct job_row *r, void *ud)
 		/* The workload left the config: fail the job, keep the record. */
 		r->state = ST_FAILED;
 		snprintf(r->error, sizeof r->error, "%s", err);
-		r->completed_ms = now_ms();
+		r->completed_ms = time_now_ms();
 		store_finish_job(c->store, r);
 		job_row_clear(r);
 		lc->failed++;

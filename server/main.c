@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	if (port_file) {
 		char buf[16];
 		int n = snprintf(buf, sizeof buf, "%d\n", co->port);
-		int e = write_file_atomic(port_file, buf, (size_t)n, 0644);
+		int e = fs_write_atomic(port_file, buf, (size_t)n, 0644);
 		if (e < 0)
 			log_error("cannot write %s: %s", port_file, strerror(-e));
 	}

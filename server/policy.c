@@ -40,12 +40,12 @@ int policy_check(const struct tee_policy *p, const struct policy_claims *pc, int
 	}
 	if (p->n_measurements &&
 	    !digest_listed(p->measurements, p->n_measurements, pc->measurement, pc->measurement_len)) {
-		hex_encode(pc->measurement, pc->measurement_len, hex);
+		enc_hex_encode(pc->measurement, pc->measurement_len, hex);
 		snprintf(why, why_size, "measurement %s is not in the policy's allowed list", hex);
 		return -EACCES;
 	}
 	if (p->n_signers && !digest_listed(p->signers, p->n_signers, pc->signer, pc->signer_len)) {
-		hex_encode(pc->signer, pc->signer_len, hex);
+		enc_hex_encode(pc->signer, pc->signer_len, hex);
 		snprintf(why, why_size, "signer %s is not in the policy's allowed list", hex);
 		return -EACCES;
 	}
@@ -163,7 +163,7 @@ char *claim_value_text(const atoll_claim *cl)
 {
 	switch (cl->type) {
 	case ATOLL_CLAIM_BYTES:
-		return hex_dup(cl->bytes, cl->len);
+		return enc_hex_dup(cl->bytes, cl->len);
 	case ATOLL_CLAIM_STRING:
 		return strndup((const char *)cl->bytes, cl->len);
 	case ATOLL_CLAIM_UINT: {

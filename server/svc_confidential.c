@@ -77,10 +77,10 @@ static void create_key(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		return;
 	}
 	k.algorithm = alg;
-	random_id("ck_", k.id, sizeof k.id);
+	enc_random_id("ck_", k.id, sizeof k.id);
 	snprintf(k.tenant, sizeof k.tenant, "%s", t->name);
 	snprintf(k.label, sizeof k.label, "%s", r->label);
-	k.created_ms = now_ms();
+	k.created_ms = time_now_ms();
 	int e = store_insert_key(co->store, &k);
 	OPENSSL_cleanse(priv, sizeof priv);
 	if (e < 0) {

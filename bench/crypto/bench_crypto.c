@@ -22,14 +22,14 @@ struct meter {
 
 static void meter_start(struct meter *m)
 {
-	m->start = mono_ns();
+	m->start = time_mono_ns();
 	m->iters = 0;
 }
 
 /* True while the time budget lasts; checks the clock every few rounds. */
 static int meter_more(struct meter *m)
 {
-	if (m->iters % 8 == 0 && mono_ns() - m->start >= (int64_t)(budget_s * 1e9))
+	if (m->iters % 8 == 0 && time_mono_ns() - m->start >= (int64_t)(budget_s * 1e9))
 		return 0;
 	m->iters++;
 	return 1;
@@ -37,7 +37,7 @@ static int meter_more(struct meter *m)
 
 static double meter_rate(const struct meter *m)
 {
-	double s = (double)(mono_ns() - m->start) / 1e9;
+	double s = (double)(time_mono_ns() - m->start) / 1e9;
 	return s > 0 ? (double)m->iters / s : 0;
 }
 

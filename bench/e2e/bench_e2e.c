@@ -69,7 +69,7 @@ static int64_t run_job(struct cluster *cl, rpc_client *client, const char *body,
 	struct rpc_md md = { "authorization", "Bearer ak_demo" };
 	struct rpc_status st;
 	Atoll__V1__Job *j = NULL;
-	int64_t t0 = mono_ns();
+	int64_t t0 = time_mono_ns();
 	rpc_unary(client, "/atoll.v1.Jobs/SubmitJob", req, &atoll__v1__job__descriptor, &md, 1, 30000,
 		  (ProtobufCMessage **)&j, &st);
 	protobuf_c_message_free_unpacked(req, NULL);
@@ -87,7 +87,7 @@ static int64_t run_job(struct cluster *cl, rpc_client *client, const char *body,
 			if (ev->event_case == ATOLL__V1__JOB_EVENT__EVENT_JOB &&
 			    ev->job->state >= ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED) {
 				if (ev->job->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED) {
-					lat = (mono_ns() - t0) / 1000;
+					lat = (time_mono_ns() - t0) / 1000;
 					if (ret_output && ev->job->output) {
 						const Atoll__V1__JobOutput *o = ev->job->output;
 						if (o->encrypted)
@@ -127,7 +127,7 @@ static void *load(void *arg)
 	rpc_client *client;
 	struct rpc_client_opts o = { .own_connection = true };
 	rpc_client_new(h_target(&l->cl->coord), &o, &client);
-	while (mono_ms() < l->until) {
+	while (time_mono_ms() < l->until) {
 		int64_t t = run_job(l->cl, client, l->body, NULL, NULL);
 		if (t < 0)
 			continue;
@@ -179,7 +179,7 @@ static int bench_jobs(double seconds, int callers)
 			return 1;
 		}
 		struct loader *ls = calloc((size_t)callers, sizeof *ls);
-		int64_t t0 = mono_ms(), until = t0 + (int64_t)(seconds * 1000);
+		int64_t t0 = time_mono_ms(), until = t0 + (int64_t)(seconds * 1000);
 		for (int i = 0; i < callers; i++) {
 			ls[i] = (struct loader){ .cl = &cl, .body = body, .until = until };
 			pthread_create(&ls[i].th, NULL, load, &ls[i]);
@@ -189,7 +189,7 @@ static int bench_jobs(double seconds, int callers)
 			pthread_join(ls[i].th, NULL);
 			total += ls[i].n;
 		}
-		double wall = (double)(mono_ms() - t0) / 1000.0;
+		double wall = (double)(time_mono_ms() - t0) / 1000.0;
 		int64_t *all = malloc((total + 1) * sizeof *all);
 		size_t k = 0;
 		for (int i = 0; i < callers; i++) {
@@ -247,8 +247,8 @@ static char *sealed_body(uint32_t workload, const char *key_id, const uint8_t cl
 	if (env_seal_input(HPKE_AEAD_AES_256_GCM, workload, client_pub, (const uint8_t(*)[32])enclave, 1,
 			   (const uint8_t *)doc, strlen(doc), &env) != ENV_OK)
 		return NULL;
-	char *b64 = malloc(base64_encoded_size(env.len));
-	base64_encode(env.data, env.len, b64);
+	char *b64 = malloc(enc_base64_size(env.len));
+	enc_base64_encode(env.data, env.len, b64);
 	buf_free(&env);
 	char *body;
 	if (asprintf(&body,
@@ -295,9 +295,9 @@ static int bench_confidential(int n)
 		/* The confidential job seals the same prompt document. */
 		const char *doc = strstr(plain, "\"input\": ") + 9;
 		char *doc_copy = strndup(doc, strlen(doc) - 1);
-		int64_t t0 = mono_ns();
+		int64_t t0 = time_mono_ns();
 		char *sealed = sealed_body(42, key_id, cpub, enclave, doc_copy);
-		double seal_ms = (double)(mono_ns() - t0) / 1e6;
+		double seal_ms = (double)(time_mono_ns() - t0) / 1e6;
 		double p = median_job(&cl, plain, n), t = median_job(&cl, sealed, n);
 		printf("%-8s %12.2f %12.2f %8.2f %14.3f\n", sizes[s] == 1 ? "1 KiB" : "64 KiB", p, t,
 		       t / p, seal_ms);
@@ -369,22 +369,22 @@ static int bench_modes(int n)
 		int m = 0;
 		for (int i = 0; i < n + 2; i++) {
 			struct buf in = { 0 }, out = { 0 };
-			int64_t t0 = mono_ns();
+			int64_t t0 = time_mono_ns();
 			he_input_write(&k->pub, rz, "", x, 30, 1, 40, &in);
-			int64_t t1 = mono_ns();
+			int64_t t1 = time_mono_ns();
 			char *body;
 			if (asprintf(&body, "{\"workload_id\": 7, \"mode\": \"MODE_HOMOMORPHIC\", \"input\": %s}",
 				     buf_cstr(&in)) < 0)
 				body = NULL;
 			int64_t t = run_job(&cl, cluster_client(&cl), body, NULL, &out);
-			int64_t t2 = mono_ns();
+			int64_t t2 = time_mono_ns();
 			double *vals = NULL;
 			size_t nv;
 			uint64_t count;
 			unsigned scale;
 			char err[128];
 			he_output_decrypt(k, out.data, out.len, &vals, &nv, &count, &scale, err, sizeof err);
-			int64_t t3 = mono_ns();
+			int64_t t3 = time_mono_ns();
 			free(vals);
 			free(body);
 			buf_free(&in);
@@ -458,13 +458,13 @@ static int bench_attest(int n)
 		while (!done && rpc_stream_recv(s, &atoll__v1__coordinator_message__descriptor,
 						(ProtobufCMessage **)&cm) == 1) {
 			if (cm->msg_case == ATOLL__V1__COORDINATOR_MESSAGE__MSG_CHALLENGE) {
-				t_ch = mono_ns();
+				t_ch = time_mono_ns();
 				uint8_t rd[64];
 				env_report_data(cm->challenge->nonce.data, cm->challenge->nonce.len, pub, rd);
 				atoll_evidence *ev = NULL;
 				atoll_err ae = { "" };
 				d.d->collect(d.ctx, rd, &ev, &ae);
-				t_col = mono_ns();
+				t_col = time_mono_ns();
 				Atoll__V1__Evidence e = ATOLL__V1__EVIDENCE__INIT;
 				e.nonce = cm->challenge->nonce;
 				e.tee_type = "sim";
@@ -479,7 +479,7 @@ static int bench_attest(int n)
 			} else if (cm->msg_case == ATOLL__V1__COORDINATOR_MESSAGE__MSG_ATTESTATION) {
 				if (cm->attestation->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED &&
 				    t_ch) {
-					round[m] = (mono_ns() - t_ch) / 1000;
+					round[m] = (time_mono_ns() - t_ch) / 1000;
 					collect[m] = (t_col - t_ch) / 1000;
 					m++;
 				}
@@ -526,12 +526,12 @@ static int bench_idle(int islands)
 	cl.heartbeat_yaml = "  heartbeat_interval: 10m\n  heartbeat_timeout: 1h\n";
 	if (cluster_start_coordinator(&cl) < 0)
 		return 1;
-	sleep_ms(500);
+	time_sleep_ms(500);
 	long before = rss_kib(cl.coord.pid);
 	rpc_client **clients = calloc((size_t)islands, sizeof *clients);
 	rpc_stream **streams = calloc((size_t)islands, sizeof *streams);
 	struct rpc_md md = { "authorization", "Bearer it_demo" };
-	int64_t t0 = mono_ms();
+	int64_t t0 = time_mono_ms();
 	int up = 0;
 	for (int i = 0; i < islands; i++) {
 		/* Every island has its own TCP connection, as real ones do. */
@@ -563,8 +563,8 @@ static int bench_idle(int islands)
 			up++;
 		}
 	}
-	int64_t took = mono_ms() - t0;
-	sleep_ms(500);
+	int64_t took = time_mono_ms() - t0;
+	time_sleep_ms(500);
 	long after = rss_kib(cl.coord.pid);
 	Atoll__V1__Stats *st = NULL;
 	c_stats(&cl, &st);
@@ -599,7 +599,7 @@ static void default_env(void)
 	if (n <= 0)
 		return;
 	exe[n] = 0;
-	path_dirname(exe, dir, sizeof dir);
+	fs_dirname(exe, dir, sizeof dir);
 	char build[1100], modules[1200], src[1200];
 	snprintf(build, sizeof build, "%s/../..", dir);
 	snprintf(modules, sizeof modules, "%s/modules", build);

@@ -19,7 +19,7 @@
 
 static double ms_since(int64_t t0)
 {
-	return (double)(mono_ns() - t0) / 1e6;
+	return (double)(time_mono_ns() - t0) / 1e6;
 }
 
 __attribute__((noreturn)) static void die(const char *what, int r)
@@ -50,14 +50,14 @@ static void table(int bits, int reps)
 	int kreps = bits >= 3072 ? 2 : 3;
 	double keygen = 0;
 	for (int i = 0; i < kreps; i++) {
-		int64_t t0 = mono_ns();
+		int64_t t0 = time_mono_ns();
 		paillier_priv_free(k);
 		if ((r = paillier_keygen(bits, &k)) < 0)
 			die("keygen", r);
 		keygen += ms_since(t0);
 	}
 	const struct paillier_pub *pk = &k->pub;
-	int64_t t0 = mono_ns();
+	int64_t t0 = time_mono_ns();
 	if ((r = paillier_rand_new(pk, &rz)) < 0)
 		die("rand_new", r);
 	double setup = ms_since(t0);
@@ -71,16 +71,16 @@ static void table(int bits, int reps)
 
 	double full = 0, shortct = 0, fixed = 0;
 	for (int i = 0; i < reps; i++) {
-		t0 = mono_ns();
+		t0 = time_mono_ns();
 		if ((r = paillier_encrypt(pk, NULL, m[i % DIM], c[i % DIM], ctx)) < 0)
 			die("encrypt", r);
 		full += ms_since(t0);
-		t0 = mono_ns();
+		t0 = time_mono_ns();
 		if ((r = paillier_rand_short_ct(rz, t, ctx)) < 0 ||
 		    !BN_mod_mul(t, t, c[i % DIM], pk->n2, ctx))
 			die("short", r);
 		shortct += ms_since(t0);
-		t0 = mono_ns();
+		t0 = time_mono_ns();
 		if ((r = paillier_encrypt(pk, rz, m[i % DIM], c[i % DIM], ctx)) < 0)
 			die("encrypt", r);
 		fixed += ms_since(t0);
@@ -94,14 +94,14 @@ static void table(int bits, int reps)
 	int dreps = reps / 4 > 0 ? reps / 4 : 1;
 	for (int d = 0; d < 2; d++) {
 		for (int i = 0; i < dreps; i++) {
-			t0 = mono_ns();
+			t0 = time_mono_ns();
 			if ((r = paillier_dot(pk, (const BIGNUM *const *)c,
 					      (const BIGNUM *const *)w, (size_t)dims[d], acc,
 					      ctx)) < 0)
 				die("dot", r);
 			dot[d] += ms_since(t0);
 			/* The same product with one modexp per feature. */
-			t0 = mono_ns();
+			t0 = time_mono_ns();
 			BN_one(acc);
 			for (int j = 0; j < dims[d]; j++) {
 				BIGNUM *e = BN_dup(w[j]);
@@ -117,11 +117,11 @@ static void table(int bits, int reps)
 	}
 	double dec = 0, rerand = 0;
 	for (int i = 0; i < reps; i++) {
-		t0 = mono_ns();
+		t0 = time_mono_ns();
 		if ((r = paillier_decrypt(k, c[i % DIM], t, ctx)) < 0)
 			die("decrypt", r);
 		dec += ms_since(t0);
-		t0 = mono_ns();
+		t0 = time_mono_ns();
 		if ((r = paillier_rerandomize(pk, c[i % DIM], acc, ctx)) < 0)
 			die("rerandomize", r);
 		rerand += ms_since(t0);
@@ -164,7 +164,7 @@ static int dot_file(const char *path, int bits)
 {
 	uint8_t *data;
 	size_t len;
-	int r = read_file(path, 1 << 20, &data, &len);
+	int r = fs_read_file(path, 1 << 20, &data, &len);
 	if (r < 0)
 		die("read", r);
 	json_value *root;
@@ -196,29 +196,29 @@ static int dot_file(const char *path, int bits)
 	BN_CTX *ctx = BN_CTX_new();
 	struct paillier_priv *k;
 	struct paillier_rand *rz;
-	int64_t t0 = mono_ns();
+	int64_t t0 = time_mono_ns();
 	if ((r = paillier_keygen(bits, &k)) < 0)
 		die("keygen", r);
 	double keygen = ms_since(t0);
-	t0 = mono_ns();
+	t0 = time_mono_ns();
 	if ((r = paillier_rand_new(&k->pub, &rz)) < 0)
 		die("rand_new", r);
 	double setup = ms_since(t0);
 	BIGNUM *m = BN_new(), *acc = BN_new();
-	t0 = mono_ns();
+	t0 = time_mono_ns();
 	for (size_t i = 0; i < n; i++)
 		if ((r = paillier_encode(&k->pub, x[i], (unsigned)sb, m)) < 0 ||
 		    (r = paillier_encrypt(&k->pub, rz, m, C[i], ctx)) < 0)
 			die("encrypt", r);
 	double enc = ms_since(t0);
-	t0 = mono_ns();
+	t0 = time_mono_ns();
 	if ((r = paillier_dot(&k->pub, (const BIGNUM *const *)C, (const BIGNUM *const *)W, n,
 			      acc, ctx)) < 0 ||
 	    (r = paillier_rerandomize(&k->pub, acc, acc, ctx)) < 0)
 		die("dot", r);
 	double dot = ms_since(t0);
 	double result;
-	t0 = mono_ns();
+	t0 = time_mono_ns();
 	if ((r = paillier_decrypt(k, acc, m, ctx)) < 0 ||
 	    (r = paillier_decode(&k->pub, m, (unsigned)(sb + tb), &result)) < 0)
 		die("decrypt", r);

@@ -57,7 +57,7 @@ static int run_echo_server(const char *port_file)
 	}
 	char buf[16];
 	int n = snprintf(buf, sizeof buf, "%d\n", port);
-	write_file_atomic(port_file, buf, (size_t)n, 0644);
+	fs_write_atomic(port_file, buf, (size_t)n, 0644);
 	int sig;
 	sigwait(&set, &sig);
 	rpc_server_shutdown(s, 1000);
@@ -103,12 +103,12 @@ static void *work(void *arg)
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
 	}
-	while (mono_ns() < w->until_ns) {
+	while (time_mono_ns() < w->until_ns) {
 		ProtobufCMessage *resp = NULL;
 		struct rpc_status st;
-		int64_t t0 = mono_ns();
+		int64_t t0 = time_mono_ns();
 		int r = rpc_unary(c, w->t->method, w->t->req, w->t->resp, &AUTH, 1, 5000, &resp, &st);
-		int64_t dt = mono_ns() - t0;
+		int64_t dt = time_mono_ns() - t0;
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
 		if (r < 0 || st.code != GRPC_STATUS_OK) {
@@ -134,7 +134,7 @@ static int cmp64(const void *a, const void *b)
 static void measure(const char *addr, const struct target *t, int callers, double seconds)
 {
 	struct worker *ws = calloc((size_t)callers, sizeof *ws);
-	int64_t start = mono_ns();
+	int64_t start = time_mono_ns();
 	int64_t until = start + (int64_t)(seconds * 1e9);
 	for (int i = 0; i < callers; i++) {
 		ws[i].addr = addr;
@@ -149,7 +149,7 @@ static void measure(const char *addr, const struct target *t, int callers, doubl
 		total += ws[i].n;
 		errors += ws[i].errors;
 	}
-	double elapsed = (double)(mono_ns() - start) / 1e9;
+	double elapsed = (double)(time_mono_ns() - start) / 1e9;
 	int64_t *all = malloc((total + 1) * sizeof *all);
 	size_t k = 0;
 	for (int i = 0; i < callers; i++) {
@@ -180,13 +180,13 @@ static pid_t spawn(char *const argv[], const char *port_file, int *ret_port)
 	for (int i = 0; i < 200; i++) {
 		uint8_t *d;
 		size_t n;
-		if (read_file(port_file, 32, &d, &n) == 0) {
+		if (fs_read_file(port_file, 32, &d, &n) == 0) {
 			*ret_port = atoi((char *)d);
 			free(d);
 			if (*ret_port > 0)
 				return pid;
 		}
-		sleep_ms(50);
+		time_sleep_ms(50);
 	}
 	kill(pid, SIGKILL);
 	return -1;
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 		"tenants: [{name: b, api_key_sha256: [353ac51ac37a29d0e436680683bae451cd671028e9dc0156410ca7953a9b0b6d]}]\n"
 		"islands: {tokens: [{name: i, token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
 		"workloads: [{id: 1, name: echo, backend: echo}]\n";
-	write_file_atomic(cfg, yaml, strlen(yaml), 0644);
+	fs_write_atomic(cfg, yaml, strlen(yaml), 0644);
 
 	int cport = 0, eport = 0;
 	char *cargv[] = { (char *)coord, "--config", cfg, "--port-file", port_file, NULL };

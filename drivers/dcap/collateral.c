@@ -164,7 +164,7 @@ static int hex_sig(const char *s, size_t len, uint8_t out[64])
 {
 	if (len != 128)
 		return -EINVAL;
-	return hex_decode(s, len, out);
+	return enc_hex_decode(s, len, out);
 }
 
 struct pem_load {
@@ -285,7 +285,7 @@ static int load_bundle(struct dcap_x509_cache *xc, struct dcap_collateral *c,
 		uint8_t *der = malloc(len / 2 + 1);
 		if (!der)
 			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
-		int e = hex_decode(s, len, der) < 0 ? -EBADMSG :
+		int e = enc_hex_decode(s, len, der) < 0 ? -EBADMSG :
 						      add_crl_der(c, der, len / 2);
 		free(der);
 		if (e == -ENOMEM)

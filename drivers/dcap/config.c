@@ -30,7 +30,7 @@ static int parse_fp(const char *s, size_t len, uint8_t out[32])
 	}
 	if (n != 64)
 		return -EINVAL;
-	return hex_decode(hex, 64, out);
+	return enc_hex_decode(hex, 64, out);
 }
 
 static int parse_pins(struct dcap_verifier *v, const char *value,

@@ -43,8 +43,8 @@ int dcap_qe_identity_check(const struct dcap_qe_identity *qi,
 	uint16_t svn = dcap_le16(rep + SGXR_ISV_SVN);
 
 	if (memcmp(rep + SGXR_MRSIGNER, qi->mrsigner, 32) != 0) {
-		hex_encode(rep + SGXR_MRSIGNER, 32, a);
-		hex_encode(qi->mrsigner, 32, b);
+		enc_hex_encode(rep + SGXR_MRSIGNER, 32, a);
+		enc_hex_encode(qi->mrsigner, 32, b);
 		return dc_err(err, ATOLL_E_TCB,
 			      "QE MRSIGNER %s != %s Identity mrsigner %s", a,
 			      qi->id, b);
@@ -62,7 +62,7 @@ int dcap_qe_identity_check(const struct dcap_qe_identity *qi,
 	for (int i = 0; i < 16; i++)
 		if ((rep[SGXR_ATTRIBUTES + i] & qi->attributes_mask[i]) !=
 		    (qi->attributes[i] & qi->attributes_mask[i])) {
-			hex_encode(rep + SGXR_ATTRIBUTES, 16, a);
+			enc_hex_encode(rep + SGXR_ATTRIBUTES, 16, a);
 			return dc_err(err, ATOLL_E_TCB,
 				      "QE ATTRIBUTES %s do not match the %s Identity under its mask",
 				      a, qi->id);
@@ -173,8 +173,8 @@ static int check_module(const struct dcap_tcb_info *ti,
 		mask = mi->attributes_mask;
 	}
 	if (memcmp(q->body + TDR_MRSIGNERSEAM, mrsigner, 48) != 0) {
-		hex_encode(q->body + TDR_MRSIGNERSEAM, 48, a);
-		hex_encode(mrsigner, 48, b);
+		enc_hex_encode(q->body + TDR_MRSIGNERSEAM, 48, a);
+		enc_hex_encode(mrsigner, 48, b);
 		return dc_err(err, ATOLL_E_TCB,
 			      "MRSIGNERSEAM %s != TCB Info TDX module mrsigner %s",
 			      a, b);
@@ -257,15 +257,15 @@ int dcap_tcb_evaluate(const struct dcap_tcb_info *ti,
 			      "TCB Info is for %s, the quote is %s",
 			      ti->id[0] ? ti->id : "SGX", tdx ? "TDX" : "SGX");
 	if (memcmp(ti->fmspc, pck->fmspc, 6) != 0) {
-		hex_encode(ti->fmspc, 6, a);
-		hex_encode(pck->fmspc, 6, b);
+		enc_hex_encode(ti->fmspc, 6, a);
+		enc_hex_encode(pck->fmspc, 6, b);
 		return dc_err(err, ATOLL_E_TCB,
 			      "TCB Info is for FMSPC %s, the PCK certificate has %s",
 			      a, b);
 	}
 	if (memcmp(ti->pceid, pck->pceid, 2) != 0) {
-		hex_encode(ti->pceid, 2, a);
-		hex_encode(pck->pceid, 2, b);
+		enc_hex_encode(ti->pceid, 2, a);
+		enc_hex_encode(pck->pceid, 2, b);
 		return dc_err(err, ATOLL_E_TCB,
 			      "TCB Info is for PCE-ID %s, the PCK certificate has %s",
 			      a, b);
@@ -299,7 +299,7 @@ int dcap_tcb_evaluate(const struct dcap_tcb_info *ti,
 			break;
 		}
 	}
-	hex_encode(pck->fmspc, 6, b);
+	enc_hex_encode(pck->fmspc, 6, b);
 	if (!sgx_lv) {
 		svn_list(pck->comp_svn, a, sizeof(a));
 		return dc_err(err, ATOLL_E_TCB,

@@ -75,7 +75,7 @@ static int get_hex(struct ctx *c, const json_value *o, const char *key,
 	size_t len;
 	const char *s = v ? json_string(v, &len) : NULL;
 
-	if (!s || len != 2 * n || hex_decode(s, len, out) < 0)
+	if (!s || len != 2 * n || enc_hex_decode(s, len, out) < 0)
 		return bad(c, key, "is missing or not the expected hex string");
 	return ATOLL_OK;
 }
@@ -87,7 +87,7 @@ static int get_time(struct ctx *c, const json_value *o, const char *key,
 	const char *s = v ? json_string(v, NULL) : NULL;
 	int64_t ms;
 
-	if (!s || rfc3339_parse(s, &ms) < 0)
+	if (!s || time_rfc3339_parse(s, &ms) < 0)
 		return bad(c, key, "is missing or not an RFC 3339 time");
 	*ret = ms / 1000;
 	return ATOLL_OK;

@@ -134,8 +134,8 @@ static int check_dates(const char *what, int64_t issue, int64_t next,
 	char a[40], b[40];
 
 	if (t < issue || t > next) {
-		rfc3339_format(t * 1000, a, sizeof(a));
-		rfc3339_format((t < issue ? issue : next) * 1000, b, sizeof(b));
+		time_rfc3339_format(t * 1000, a, sizeof(a));
+		time_rfc3339_format((t < issue ? issue : next) * 1000, b, sizeof(b));
 		return dc_err(err, ATOLL_E_EXPIRED, "%s %s at %s (%s %s)",
 			      what, t < issue ? "not yet issued" : "expired", a,
 			      t < issue ? "issueDate" : "nextUpdate", b);
@@ -282,7 +282,7 @@ int dcap_verify(const struct dcap_verifier *v, uint32_t tee,
 			      q->tee_type == DCAP_TEE_TDX ? " TDX" : "n SGX",
 			      q->tee_type, tee == DCAP_TEE_TDX ? "TDX" : "SGX");
 	if (memcmp(q->qe_vendor_id, dcap_intel_qe_vendor_id, 16) != 0) {
-		hex_encode(q->qe_vendor_id, 16, a);
+		enc_hex_encode(q->qe_vendor_id, 16, a);
 		return dc_err(err, ATOLL_E_FORMAT,
 			      "QE vendor id %s is not Intel's quoting enclave",
 			      a);

@@ -49,7 +49,7 @@ void dcap_cert_cn(X509 *x, char *out, size_t out_size)
 
 static void fmt_time(int64_t t, char *out, size_t n)
 {
-	rfc3339_format(t * 1000, out, n);
+	time_rfc3339_format(t * 1000, out, n);
 }
 
 int dcap_certs_add(STACK_OF(X509) *out, X509 *x)
@@ -351,7 +351,7 @@ int dcap_chain_verify(const struct dcap_verifier *v, X509 *leaf,
 		if (!issuer) {
 			dcap_cert_cn(cur, cn, sizeof(cn));
 			if (X509_check_issued(cur, cur) == X509_V_OK) {
-				hex_encode(fp, sizeof(fp), hex);
+				enc_hex_encode(fp, sizeof(fp), hex);
 				r = dc_err(err, ATOLL_E_CHAIN,
 					   "%s chain ends at self-signed CN=%s (SHA-256 %s), not a pinned root",
 					   what, cn, hex);

@@ -142,7 +142,7 @@ static int read_island_file(struct sim_ctx *ctx, const char *key,
 			    const char *path, uint8_t **ret_data,
 			    size_t *ret_len, atoll_err *err)
 {
-	int r = read_file(path, SIM_PEM_MAX, ret_data, ret_len);
+	int r = fs_read_file(path, SIM_PEM_MAX, ret_data, ret_len);
 
 	if (r == -EFBIG)
 		return dc_err(err, ATOLL_E_CONFIG, "%s: %s is larger than %u bytes",
@@ -396,7 +396,7 @@ static int sim_collect(void *vctx, const uint8_t *report_data,
 	rep.svn = ctx->svn;
 	memcpy(rep.measurement, ctx->measurement, SIM_MEASUREMENT_LEN);
 	memcpy(rep.report_data, report_data, SIM_REPORT_DATA_LEN);
-	rep.issued_at_ms = now_ms();
+	rep.issued_at_ms = time_now_ms();
 	rep.expires_at_ms = rep.issued_at_ms + ctx->ttl_s * 1000;
 	rep.cert = ctx->cert_der;
 	rep.cert_len = ctx->cert_len;

@@ -207,7 +207,7 @@ static int write_bio(BIO *b, const char *path, mode_t mode, char *err,
 
 	if (n <= 0 || !data)
 		return fail(err, err_size, -EIO, "%s: nothing to write", path);
-	r = write_file_atomic(path, data, (size_t)n, mode);
+	r = fs_write_atomic(path, data, (size_t)n, mode);
 	OPENSSL_cleanse(data, (size_t)n);
 	if (r < 0)
 		return fail(err, err_size, r, "cannot write %s: %s", path,
@@ -307,7 +307,7 @@ out_free:
 static int read_pem(const char *path, uint8_t **ret, size_t *ret_len,
 		    char *err, size_t err_size)
 {
-	int r = read_file(path, PEM_MAX, ret, ret_len);
+	int r = fs_read_file(path, PEM_MAX, ret, ret_len);
 
 	if (r < 0)
 		return fail(err, err_size, r, "cannot read %s: %s", path,
@@ -468,6 +468,6 @@ int simtool_measure(const char *path, char hex_out[SIMTOOL_MEASUREMENT_HEX],
 	if (r < 0)
 		return fail(err, err_size, r, "cannot measure %s: %s", path,
 			    strerror(-r));
-	hex_encode(m, sizeof(m), hex_out);
+	enc_hex_encode(m, sizeof(m), hex_out);
 	return 0;
 }

@@ -124,7 +124,7 @@ static int read_text(const char *path, char *out, size_t n)
 {
 	uint8_t *d = NULL;
 	size_t len = 0;
-	int r = read_file(path, n - 1, &d, &len);
+	int r = fs_read_file(path, n - 1, &d, &len);
 
 	if (r < 0)
 		return r;
@@ -182,7 +182,7 @@ static int tdx_collect(void *ctx, const uint8_t *report_data,
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/outblob", dir);
-	if ((e = read_file(path, MAX_QUOTE, &quote, &len)) < 0) {
+	if ((e = fs_read_file(path, MAX_QUOTE, &quote, &len)) < 0) {
 		r = dc_err(err, ATOLL_E_IO,
 			   "read %s: %s (is the host's quote generation service reachable?)",
 			   path, strerror(-e));

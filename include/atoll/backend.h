@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atoll/mode.h"
 #include "atoll/status.h"
 
 #ifdef __cplusplus
@@ -36,14 +37,6 @@ extern "C" {
 
 #define ATOLL_BACKEND_ABI_VERSION 1u
 #define ATOLL_BACKEND_ENTRY "atoll_backend_entry"
-
-/* Job modes; the numbers equal atoll.v1.Mode. */
-enum atoll_mode {
-	ATOLL_MODE_PLAIN = 1,
-	ATOLL_MODE_TEE = 2,
-	ATOLL_MODE_HOMOMORPHIC = 3,
-};
-#define ATOLL_MODE_BIT(m) (1u << (m))
 
 /* One job. Borrowed for the duration of run(). */
 typedef struct atoll_backend_job {

@@ -226,8 +226,8 @@ int cfg_load(struct cfg *c, const char *path, struct ynode **ret)
 	size_t len;
 	const char *base = strrchr(path, '/');
 	c->file = base ? base + 1 : path;
-	path_dirname(path, c->dir, sizeof c->dir);
-	int e = read_file(path, MAX_FILE, &data, &len);
+	fs_dirname(path, c->dir, sizeof c->dir);
+	int e = fs_read_file(path, MAX_FILE, &data, &len);
 	if (e < 0) {
 		snprintf(c->err, sizeof c->err, "%s: cannot read: %s", path,
 			 e == -EFBIG ? "larger than 4 MiB" : strerror(-e));
@@ -536,7 +536,7 @@ int cfg_hex(struct cfg *c, const struct ynode *n, const char *path,
 		return cfg_error(c, n, path, "expected %zu hex digits, found %zu", 2 * want_len, len);
 	if (len % 2 || len / 2 > max_len)
 		return cfg_error(c, n, path, "expected at most %zu bytes of hex", max_len);
-	if (hex_decode(n->scalar, len, out) < 0)
+	if (enc_hex_decode(n->scalar, len, out) < 0)
 		return cfg_error(c, n, path, "not a hex string: '%s'", n->scalar);
 	if (ret_len)
 		*ret_len = len / 2;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atoll/backend.h"
+#include "atoll/mode.h"
 #include "util/buf.h"
 
 static bool ends_with(const char *s, const char *suffix)
@@ -149,17 +149,7 @@ fail:
 	return e;
 }
 
-const char *mode_name(uint32_t mode)
-{
-	switch (mode) {
-	case ATOLL_MODE_PLAIN: return "plain";
-	case ATOLL_MODE_TEE: return "tee";
-	case ATOLL_MODE_HOMOMORPHIC: return "homomorphic";
-	}
-	return "?";
-}
-
-int modes_read(struct cfg *c, const struct ynode *map, const char *path,
+int plugin_cfg_modes_read(struct cfg *c, const struct ynode *map, const char *path,
 	       const char *key, uint32_t *out)
 {
 	char **list = NULL;
@@ -173,7 +163,7 @@ int modes_read(struct cfg *c, const struct ynode *map, const char *path,
 	for (size_t i = 0; i < n; i++) {
 		uint32_t m = 0;
 		for (uint32_t k = ATOLL_MODE_PLAIN; k <= ATOLL_MODE_HOMOMORPHIC; k++)
-			if (strcmp(list[i], mode_name(k)) == 0)
+			if (strcmp(list[i], atoll_mode_name(k)) == 0)
 				m = k;
 		if (!m) {
 			const struct ynode *v = cfg_get(map, key);

@@ -33,9 +33,7 @@ void kv_list_free(atoll_kv *kv, size_t n);
 /* Look up a config value, or NULL. */
 const char *plugin_cfg_get(const struct plugin_cfg *p, const char *key);
 /* map[key]: a list of "plain", "tee", "homomorphic" -> ATOLL_MODE_BIT()s. */
-int modes_read(struct cfg *c, const struct ynode *map, const char *path,
-	       const char *key, uint32_t *out);
-/* "plain" / "tee" / "homomorphic" for an atoll_mode, "?" otherwise. */
-const char *mode_name(uint32_t mode);
+int plugin_cfg_modes_read(struct cfg *c, const struct ynode *map, const char *path,
+			  const char *key, uint32_t *out);
 
 #endif

@@ -74,7 +74,7 @@ static int read_b64(const json_value *v, uint8_t **ret, size_t *ret_len)
 	uint8_t *out = malloc(n * 3 / 4 + 3);
 	if (!out)
 		return -ENOMEM;
-	long len = base64_decode(s, n, out);
+	long len = enc_base64_decode(s, n, out);
 	if (len < 0) {
 		free(out);
 		return -EINVAL;
@@ -88,7 +88,7 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 			     size_t err_size)
 {
 	if (json_type_of(h) != JSON_OBJECT) {
-		errbuf_setf(err, err_size, "homomorphic: expected an object, got %s",
+		err_buf_setf(err, err_size, "homomorphic: expected an object, got %s",
 			    json_type_name(json_type_of(h)));
 		return -EINVAL;
 	}
@@ -103,7 +103,7 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 			size_t n;
 			const char *s = json_string(v, &n);
 			if (!s || n > HE_MAX_KEY_ID || strlen(s) != n) {
-				errbuf_setf(err, err_size,
+				err_buf_setf(err, err_size,
 					    "homomorphic.key_id: expected a string of at most %d bytes",
 					    HE_MAX_KEY_ID);
 				return -EINVAL;
@@ -114,7 +114,7 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 			if ((r = read_b64(v, &job->n, &job->n_len)) == -ENOMEM)
 				return r;
 			if (r < 0) {
-				errbuf_setf(err, err_size, "homomorphic.public_key: not base64");
+				err_buf_setf(err, err_size, "homomorphic.public_key: not base64");
 				return -EINVAL;
 			}
 			if (job->n_len == 0) {
@@ -126,26 +126,26 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 		} else if (strcmp(key, "scale_bits") == 0 || strcmp(key, "scaleBits") == 0) {
 			if (read_u32(v, &job->scale_bits) < 0 ||
 			    job->scale_bits > PAILLIER_MAX_SCALE_BITS) {
-				errbuf_setf(err, err_size,
+				err_buf_setf(err, err_size,
 					    "homomorphic.scale_bits: expected an integer in 0..%d",
 					    PAILLIER_MAX_SCALE_BITS);
 				return -EINVAL;
 			}
 		} else if (strcmp(key, "records") == 0) {
 			if (read_u32(v, &job->records) < 0) {
-				errbuf_setf(err, err_size,
+				err_buf_setf(err, err_size,
 					    "homomorphic.records: expected an unsigned 32-bit integer");
 				return -EINVAL;
 			}
 		} else {
-			errbuf_setf(err, err_size, "homomorphic: unexpected field '%s'", key);
+			err_buf_setf(err, err_size, "homomorphic: unexpected field '%s'", key);
 			return -EINVAL;
 		}
 	}
 	if (job->records == 0)
 		job->records = 1;
 	if (!cts || json_type_of(cts) != JSON_ARRAY || json_count(cts) == 0) {
-		errbuf_setf(err, err_size,
+		err_buf_setf(err, err_size,
 			    "homomorphic.ciphertexts: expected a non-empty array of base64 strings");
 		return -EINVAL;
 	}
@@ -159,7 +159,7 @@ static int parse_homomorphic(const json_value *h, struct he_job *job, char *err,
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
-			errbuf_setf(err, err_size, "homomorphic.ciphertexts[%zu]: not a base64 string",
+			err_buf_setf(err, err_size, "homomorphic.ciphertexts[%zu]: not a base64 string",
 				    i);
 			return -EINVAL;
 		}
@@ -171,7 +171,7 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 		 char *err, size_t err_size)
 {
 	if (len > HE_MAX_INPUT) {
-		errbuf_setf(err, err_size, "input: %zu bytes, the limit is %u", len,
+		err_buf_setf(err, err_size, "input: %zu bytes, the limit is %u", len,
 			    HE_MAX_INPUT);
 		return -EINVAL;
 	}
@@ -181,7 +181,7 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		errbuf_setf(err, err_size, "input is not JSON: %s", jerr);
+		err_buf_setf(err, err_size, "input is not JSON: %s", jerr);
 		return -EINVAL;
 	}
 	struct he_job *job = calloc(1, sizeof *job);
@@ -191,7 +191,7 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 		goto fail_job;
 	r = -EINVAL;
 	if (json_type_of(root) != JSON_OBJECT) {
-		errbuf_setf(err, err_size, "input: expected a JSON object, got %s",
+		err_buf_setf(err, err_size, "input: expected a JSON object, got %s",
 			    json_type_name(json_type_of(root)));
 		goto fail_job;
 	}
@@ -202,14 +202,14 @@ int he_job_parse(const uint8_t *doc, size_t len, struct he_job **ret_job,
 		if (strcmp(key, "homomorphic") == 0) {
 			h = json_at(root, i);
 		} else {
-			errbuf_setf(err, err_size,
+			err_buf_setf(err, err_size,
 				    "input: unexpected field '%s' (a homomorphic job carries only 'homomorphic')",
 				    key);
 			goto fail_job;
 		}
 	}
 	if (!h) {
-		errbuf_setf(err, err_size, "input: no 'homomorphic' field");
+		err_buf_setf(err, err_size, "input: no 'homomorphic' field");
 		goto fail_job;
 	}
 	if ((r = parse_homomorphic(h, job, err, err_size)) < 0)
@@ -266,7 +266,7 @@ int he_job_ciphertexts(const struct he_job *job, const struct paillier_pub *pk,
 	else
 		r = bad_r;
 	if (r < 0) {
-		errbuf_setf(err, err_size, "homomorphic.ciphertexts[%zu]: not in Z*_{n^2} (%s)", bad,
+		err_buf_setf(err, err_size, "homomorphic.ciphertexts[%zu]: not in Z*_{n^2} (%s)", bad,
 			    why);
 		goto fail_v;
 	}
@@ -586,7 +586,7 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		errbuf_setf(err, err_size, "output is not JSON: %s", jerr);
+		err_buf_setf(err, err_size, "output is not JSON: %s", jerr);
 		return -EINVAL;
 	}
 	double *values = NULL;
@@ -602,16 +602,16 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 		goto done_root;
 	r = -EINVAL;
 	if (!cts || json_type_of(cts) != JSON_ARRAY) {
-		errbuf_setf(err, err_size, "output: no ciphertexts array");
+		err_buf_setf(err, err_size, "output: no ciphertexts array");
 		goto done_root;
 	}
 	if (read_u32(json_get(root, "scale_bits"), &scale) < 0 ||
 	    scale > PAILLIER_MAX_FIXED_BITS) {
-		errbuf_setf(err, err_size, "output: scale_bits missing or out of range");
+		err_buf_setf(err, err_size, "output: scale_bits missing or out of range");
 		goto done_root;
 	}
 	if (json_uint64(json_get(root, "count"), &count) < 0) {
-		errbuf_setf(err, err_size, "output: count missing or not an integer");
+		err_buf_setf(err, err_size, "output: count missing or not an integer");
 		goto done_root;
 	}
 	size_t n = json_count(cts);
@@ -631,7 +631,7 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 		if (r == -ENOMEM)
 			goto done_root;
 		if (r < 0) {
-			errbuf_setf(err, err_size, "output: ciphertexts[%zu]: %s", i, why);
+			err_buf_setf(err, err_size, "output: ciphertexts[%zu]: %s", i, why);
 			goto done_root;
 		}
 		if ((r = paillier_decrypt(k, c, m, ctx)) < 0 ||

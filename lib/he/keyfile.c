@@ -59,7 +59,7 @@ static int write_key(const char *type, const BIGNUM *n, const BIGNUM *p,
 	if (r == 0)
 		r = buf_putc(&out, '\n');
 	if (r == 0)
-		r = write_file_atomic(path, out.data, out.len, mode);
+		r = fs_write_atomic(path, out.data, out.len, mode);
 	buf_free(&out);
 	return r;
 }
@@ -81,16 +81,16 @@ static int get_bn(const json_value *obj, const char *name, BIGNUM **ret,
 	size_t len;
 	const char *s = json_string(json_get(obj, name), &len);
 	if (!s || len == 0) {
-		errbuf_setf(err, err_size, "%s: '%s' is missing or not a string", path, name);
+		err_buf_setf(err, err_size, "%s: '%s' is missing or not a string", path, name);
 		return -EBADMSG;
 	}
 	uint8_t *bytes = malloc(len * 3 / 4 + 3);
 	if (!bytes)
 		return -ENOMEM;
-	long n = base64_decode(s, len, bytes);
+	long n = enc_base64_decode(s, len, bytes);
 	int r = 0;
 	if (n <= 0) {
-		errbuf_setf(err, err_size, "%s: '%s' is not base64", path, name);
+		err_buf_setf(err, err_size, "%s: '%s' is not base64", path, name);
 		r = -EBADMSG;
 	} else if (!(*ret = BN_bin2bn(bytes, (int)n, NULL))) {
 		r = -ENOMEM;
@@ -106,9 +106,9 @@ static int read_key(const char *path, const char *type, json_value **ret_root,
 {
 	uint8_t *data;
 	size_t len;
-	int r = read_file(path, MAX_KEYFILE, &data, &len);
+	int r = fs_read_file(path, MAX_KEYFILE, &data, &len);
 	if (r < 0) {
-		errbuf_setf(err, err_size, "%s: %s", path, strerror(-r));
+		err_buf_setf(err, err_size, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	char jerr[128];
@@ -119,18 +119,18 @@ static int read_key(const char *path, const char *type, json_value **ret_root,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		errbuf_setf(err, err_size, "%s: not JSON: %s", path, jerr);
+		err_buf_setf(err, err_size, "%s: not JSON: %s", path, jerr);
 		return -EBADMSG;
 	}
 	const char *t = json_string(json_get(root, "type"), NULL);
 	int64_t version = 0;
 	if (!t || strcmp(t, type) != 0) {
-		errbuf_setf(err, err_size, "%s: not a %s file (type '%s')", path, type,
+		err_buf_setf(err, err_size, "%s: not a %s file (type '%s')", path, type,
 			    t ? t : "");
 		r = -EBADMSG;
 	} else if (json_int64(json_get(root, "version"), &version) < 0 ||
 		   version != KEYFILE_VERSION) {
-		errbuf_setf(err, err_size, "%s: unsupported key file version", path);
+		err_buf_setf(err, err_size, "%s: unsupported key file version", path);
 		r = -EBADMSG;
 	}
 	if (r < 0) {
@@ -146,7 +146,7 @@ static int check_bits(const json_value *root, const BIGNUM *n, const char *path,
 {
 	int64_t bits;
 	if (json_int64(json_get(root, "bits"), &bits) < 0 || bits != BN_num_bits(n)) {
-		errbuf_setf(err, err_size, "%s: 'bits' does not match n (%d bits)", path,
+		err_buf_setf(err, err_size, "%s: 'bits' does not match n (%d bits)", path,
 			    BN_num_bits(n));
 		return -EBADMSG;
 	}
@@ -174,7 +174,7 @@ int paillier_pub_load(const char *path, int min_bits, struct paillier_pub **ret_
 	r = paillier_pub_from_bytes(bytes, (size_t)len, min_bits, ret_pub);
 	free(bytes);
 	if (r == -EINVAL) {
-		errbuf_setf(err, err_size, "%s: n is not an odd number of %d..%d bits", path,
+		err_buf_setf(err, err_size, "%s: n is not an odd number of %d..%d bits", path,
 			    min_bits < 512 ? 512 : min_bits, PAILLIER_MAX_BITS);
 		r = -EBADMSG;
 	}
@@ -191,11 +191,11 @@ int paillier_priv_load(const char *path, int min_bits, struct paillier_priv **re
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		int e = errno;
-		errbuf_setf(err, err_size, "%s: %s", path, strerror(e));
+		err_buf_setf(err, err_size, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	if (st.st_mode & 077) {
-		errbuf_setf(err, err_size,
+		err_buf_setf(err, err_size,
 			    "%s: private key is accessible to group or others (mode %04o); chmod 600",
 			    path, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
@@ -220,13 +220,13 @@ int paillier_priv_load(const char *path, int min_bits, struct paillier_priv **re
 		goto done_root;
 	}
 	if (BN_cmp(pq, n) != 0) {
-		errbuf_setf(err, err_size, "%s: n is not p*q", path);
+		err_buf_setf(err, err_size, "%s: n is not p*q", path);
 		r = -EBADMSG;
 		goto done_root;
 	}
 	r = paillier_priv_from_primes(p, q, min_bits, ret_key);
 	if (r == -EINVAL) {
-		errbuf_setf(err, err_size,
+		err_buf_setf(err, err_size,
 			    "%s: not a usable key (primes, size of at least %d bits)", path,
 			    min_bits < 512 ? 512 : min_bits);
 		r = -EBADMSG;

@@ -723,19 +723,19 @@ void jw_raw(struct json_writer *w, const char *json, size_t n)
 
 void jw_base64(struct json_writer *w, const uint8_t *data, size_t n)
 {
-	char *s = malloc(base64_encoded_size(n));
+	char *s = malloc(enc_base64_size(n));
 	if (!s) {
 		w->error = -ENOMEM;
 		return;
 	}
-	base64_encode(data, n, s);
+	enc_base64_encode(data, n, s);
 	jw_string(w, s);
 	free(s);
 }
 
 void jw_hex(struct json_writer *w, const uint8_t *data, size_t n)
 {
-	char *s = hex_dup(data, n);
+	char *s = enc_hex_dup(data, n);
 	if (!s) {
 		w->error = -ENOMEM;
 		return;

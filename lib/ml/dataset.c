@@ -99,7 +99,7 @@ static int add_row(struct loader *ld, size_t lineno, char *const *fields,
 		   size_t nf)
 {
 	if (nf < 2) {
-		errbuf_setf(ld->err, ld->err_size, "%s:%zu: need features and a class",
+		err_buf_setf(ld->err, ld->err_size, "%s:%zu: need features and a class",
 			    ld->path, lineno);
 		return -EBADMSG;
 	}
@@ -109,7 +109,7 @@ static int add_row(struct loader *ld, size_t lineno, char *const *fields,
 	for (size_t i = 0; i + 1 < nf; i++) {
 		double d;
 		if (!parse_double(fields[i], &d)) {
-			errbuf_setf(ld->err, ld->err_size,
+			err_buf_setf(ld->err, ld->err_size,
 				    "%s:%zu: field %zu is not a number", ld->path,
 				    lineno, i + 1);
 			return -EBADMSG;
@@ -118,7 +118,7 @@ static int add_row(struct loader *ld, size_t lineno, char *const *fields,
 	}
 	unsigned long c;
 	if (!parse_count(fields[nf - 1], &c) || c >= ML_DATASET_MAX_CLASSES) {
-		errbuf_setf(ld->err, ld->err_size,
+		err_buf_setf(ld->err, ld->err_size,
 			    "%s:%zu: class '%s' is not an integer in 0..%u", ld->path,
 			    lineno, fields[nf - 1], ML_DATASET_MAX_CLASSES - 1);
 		return -EBADMSG;
@@ -149,7 +149,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 	gzFile f = gzopen(path, "rb");
 	if (!f) {
 		int e = errno ? errno : EIO;
-		errbuf_setf(err, err_size, "%s: %s", path, strerror(e));
+		err_buf_setf(err, err_size, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	struct loader ld = { .path = path, .err = err, .err_size = err_size };
@@ -169,7 +169,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 		lineno++;
 		size_t len = strlen(line);
 		if (len == MAX_LINE - 1 && line[len - 1] != '\n') {
-			errbuf_setf(err, err_size, "%s:%zu: line too long", path, lineno);
+			err_buf_setf(err, err_size, "%s:%zu: line too long", path, lineno);
 			r = -EBADMSG;
 			goto fail_all;
 		}
@@ -179,7 +179,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 			continue;
 		long nf = split_fields(line, fields, MAX_FIELDS);
 		if (nf < 0) {
-			errbuf_setf(err, err_size, "%s:%zu: too many fields", path, lineno);
+			err_buf_setf(err, err_size, "%s:%zu: too many fields", path, lineno);
 			r = -EBADMSG;
 			goto fail_all;
 		}
@@ -202,7 +202,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 				goto fail_all;
 		}
 		if ((size_t)nf != want) {
-			errbuf_setf(err, err_size, "%s:%zu: %ld fields, expected %zu", path,
+			err_buf_setf(err, err_size, "%s:%zu: %ld fields, expected %zu", path,
 				    lineno, nf, want);
 			r = -EBADMSG;
 			goto fail_all;
@@ -211,12 +211,12 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 			goto fail_all;
 	}
 	if (!gzeof(f)) {
-		errbuf_setf(err, err_size, "%s: read error", path);
+		err_buf_setf(err, err_size, "%s: read error", path);
 		r = -EIO;
 		goto fail_all;
 	}
 	if (ld.n_rows == 0) {
-		errbuf_setf(err, err_size, "%s: no data (a header and at least one line)",
+		err_buf_setf(err, err_size, "%s: no data (a header and at least one line)",
 			    path);
 		r = -EBADMSG;
 		goto fail_all;
@@ -228,14 +228,14 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 		unsigned long rows, feats;
 		if (n_first < 2 || !parse_count(first[0], &rows) ||
 		    !parse_count(first[1], &feats)) {
-			errbuf_setf(err, err_size,
+			err_buf_setf(err, err_size,
 				    "%s:1: header is not \"rows,features,class names...\"",
 				    path);
 			r = -EBADMSG;
 			goto fail_all;
 		}
 		if (rows != ds->n_rows || feats != ds->n_features) {
-			errbuf_setf(err, err_size,
+			err_buf_setf(err, err_size,
 				    "%s:1: header says %lu rows of %lu features, file has %zu of %u",
 				    path, rows, feats, ds->n_rows, ds->n_features);
 			r = -EBADMSG;
@@ -243,7 +243,7 @@ int ml_dataset_load_csv(const char *path, struct ml_dataset **ret_ds,
 		}
 		if (n_first > 2) {
 			if (n_first - 2 < ds->n_classes) {
-				errbuf_setf(err, err_size,
+				err_buf_setf(err, err_size,
 					    "%s:1: header names %zu classes, data has class %u",
 					    path, n_first - 2, ld.max_class);
 				r = -EBADMSG;

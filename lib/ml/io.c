@@ -52,25 +52,25 @@ static int parse_features(const struct ml_model *m, const json_value *arr,
 			  double *x, char *err, size_t err_size)
 {
 	if (json_type_of(arr) != JSON_ARRAY) {
-		errbuf_setf(err, err_size, "features: expected an array, got %s",
+		err_buf_setf(err, err_size, "features: expected an array, got %s",
 			    describe(arr));
 		return -EINVAL;
 	}
 	size_t n = json_count(arr);
 	if (n != m->n_features) {
-		errbuf_setf(err, err_size, "features: expected %u values, got %zu",
+		err_buf_setf(err, err_size, "features: expected %u values, got %zu",
 			    m->n_features, n);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		int r = read_number(json_at(arr, i), &x[i]);
 		if (r == -ERANGE) {
-			errbuf_setf(err, err_size, "features[%zu] ('%s'): not a finite number",
+			err_buf_setf(err, err_size, "features[%zu] ('%s'): not a finite number",
 				    i, m->feature_names[i]);
 			return -EINVAL;
 		}
 		if (r < 0) {
-			errbuf_setf(err, err_size, "features[%zu] ('%s'): expected a number, got %s",
+			err_buf_setf(err, err_size, "features[%zu] ('%s'): expected a number, got %s",
 				    i, m->feature_names[i], describe(json_at(arr, i)));
 			return -EINVAL;
 		}
@@ -82,7 +82,7 @@ static int parse_record(const struct ml_model *m, const json_value *obj,
 			double *x, char *err, size_t err_size)
 {
 	if (json_type_of(obj) != JSON_OBJECT) {
-		errbuf_setf(err, err_size, "record: expected an object, got %s",
+		err_buf_setf(err, err_size, "record: expected an object, got %s",
 			    describe(obj));
 		return -EINVAL;
 	}
@@ -95,18 +95,18 @@ static int parse_record(const struct ml_model *m, const json_value *obj,
 		const char *key = json_key_at(obj, i);
 		int idx = ml_model_feature_index(m, key);
 		if (idx < 0) {
-			errbuf_setf(err, err_size, "record: unknown feature '%s'", key);
+			err_buf_setf(err, err_size, "record: unknown feature '%s'", key);
 			r = -EINVAL;
 			goto done_seen;
 		}
 		int nr = read_number(json_at(obj, i), &x[idx]);
 		if (nr == -ERANGE) {
-			errbuf_setf(err, err_size, "record['%s']: not a finite number", key);
+			err_buf_setf(err, err_size, "record['%s']: not a finite number", key);
 			r = -EINVAL;
 			goto done_seen;
 		}
 		if (nr < 0) {
-			errbuf_setf(err, err_size, "record['%s']: expected a number, got %s",
+			err_buf_setf(err, err_size, "record['%s']: expected a number, got %s",
 				    key, describe(json_at(obj, i)));
 			r = -EINVAL;
 			goto done_seen;
@@ -115,7 +115,7 @@ static int parse_record(const struct ml_model *m, const json_value *obj,
 	}
 	for (uint32_t i = 0; i < m->n_features; i++) {
 		if (!seen[i]) {
-			errbuf_setf(err, err_size, "record: missing feature '%s'",
+			err_buf_setf(err, err_size, "record: missing feature '%s'",
 				    m->feature_names[i]);
 			r = -EINVAL;
 			goto done_seen;
@@ -131,7 +131,7 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 		   double *ret_x, char *err, size_t err_size)
 {
 	if (len > ML_MAX_INPUT) {
-		errbuf_setf(err, err_size, "input: %zu bytes, the limit is %u", len,
+		err_buf_setf(err, err_size, "input: %zu bytes, the limit is %u", len,
 			    ML_MAX_INPUT);
 		return -EINVAL;
 	}
@@ -142,11 +142,11 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		errbuf_setf(err, err_size, "input is not JSON: %s", jerr);
+		err_buf_setf(err, err_size, "input is not JSON: %s", jerr);
 		return -EINVAL;
 	}
 	if (json_type_of(root) != JSON_OBJECT) {
-		errbuf_setf(err, err_size, "input: expected a JSON object, got %s",
+		err_buf_setf(err, err_size, "input: expected a JSON object, got %s",
 			    describe(root));
 		r = -EINVAL;
 		goto done_root;
@@ -169,7 +169,7 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 		} else if (strcmp(key, "record") == 0) {
 			record = v;
 		} else {
-			errbuf_setf(err, err_size,
+			err_buf_setf(err, err_size,
 				    "input: unexpected field '%s' (this model takes features or record)",
 				    key);
 			r = -EINVAL;
@@ -177,10 +177,10 @@ int ml_input_parse(const struct ml_model *m, const uint8_t *doc, size_t len,
 		}
 	}
 	if (features && record) {
-		errbuf_setf(err, err_size, "input: set only one of features and record");
+		err_buf_setf(err, err_size, "input: set only one of features and record");
 		r = -EINVAL;
 	} else if (!features && !record) {
-		errbuf_setf(err, err_size, "input: no features or record");
+		err_buf_setf(err, err_size, "input: no features or record");
 		r = -EINVAL;
 	} else if (features) {
 		r = parse_features(m, features, x, err, err_size);

@@ -214,21 +214,21 @@ static int read_names(struct reader *rd, char **names, uint32_t n,
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *p;
 		if (!take(rd, 2, &p)) {
-			errbuf_setf(err, err_size, "truncated in %s names", what);
+			err_buf_setf(err, err_size, "truncated in %s names", what);
 			return -EBADMSG;
 		}
 		uint16_t len = le16(p);
 		if (len == 0 || len > ML_MAX_NAME) {
-			errbuf_setf(err, err_size, "%s name %u has length %u (1..%u)",
+			err_buf_setf(err, err_size, "%s name %u has length %u (1..%u)",
 				    what, i, len, ML_MAX_NAME);
 			return -EBADMSG;
 		}
 		if (!take(rd, len, &p)) {
-			errbuf_setf(err, err_size, "truncated in %s names", what);
+			err_buf_setf(err, err_size, "truncated in %s names", what);
 			return -EBADMSG;
 		}
 		if (memchr(p, 0, len)) {
-			errbuf_setf(err, err_size, "%s name %u contains a NUL byte",
+			err_buf_setf(err, err_size, "%s name %u contains a NUL byte",
 				    what, i);
 			return -EBADMSG;
 		}
@@ -239,7 +239,7 @@ static int read_names(struct reader *rd, char **names, uint32_t n,
 		names[i][len] = 0;
 		for (uint32_t j = 0; j < i; j++) {
 			if (strcmp(names[j], names[i]) == 0) {
-				errbuf_setf(err, err_size, "duplicate %s name '%s'",
+				err_buf_setf(err, err_size, "duplicate %s name '%s'",
 					    what, names[i]);
 				return -EBADMSG;
 			}
@@ -253,13 +253,13 @@ static int read_doubles(struct reader *rd, double *out, size_t n,
 {
 	const uint8_t *p;
 	if (n > rd->left / 8 || !take(rd, n * 8, &p)) {
-		errbuf_setf(err, err_size, "truncated in %s", what);
+		err_buf_setf(err, err_size, "truncated in %s", what);
 		return -EBADMSG;
 	}
 	for (size_t i = 0; i < n; i++) {
 		out[i] = lef64(p + 8 * i);
 		if (!isfinite(out[i])) {
-			errbuf_setf(err, err_size, "%s value %zu is not finite", what, i);
+			err_buf_setf(err, err_size, "%s value %zu is not finite", what, i);
 			return -EBADMSG;
 		}
 	}
@@ -271,25 +271,25 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 {
 	const size_t min = ML_MODEL_HEADER_SIZE + ML_MODEL_CHECKSUM_SIZE;
 	if (len < 8 || memcmp(data, ML_MODEL_MAGIC, 8) != 0) {
-		errbuf_setf(err, err_size, "not an Atoll model file (bad magic)");
+		err_buf_setf(err, err_size, "not an Atoll model file (bad magic)");
 		return -EBADMSG;
 	}
 	if (len < min) {
-		errbuf_setf(err, err_size,
+		err_buf_setf(err, err_size,
 			    "truncated: %zu bytes, a model file has at least %zu",
 			    len, min);
 		return -EBADMSG;
 	}
 	uint16_t version = le16(data + 8);
 	if (version != ML_MODEL_VERSION) {
-		errbuf_setf(err, err_size,
+		err_buf_setf(err, err_size,
 			    "unsupported model format version %u (this build reads %u)",
 			    version, ML_MODEL_VERSION);
 		return -EBADMSG;
 	}
 	uint32_t total = le32(data + 12);
 	if (total != len) {
-		errbuf_setf(err, err_size, "%s: header says %u bytes, file has %zu",
+		err_buf_setf(err, err_size, "%s: header says %u bytes, file has %zu",
 			    len < total ? "truncated" : "trailing data", total, len);
 		return -EBADMSG;
 	}
@@ -297,7 +297,7 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 	SHA256(data, len - ML_MODEL_CHECKSUM_SIZE, digest);
 	if (CRYPTO_memcmp(digest, data + len - ML_MODEL_CHECKSUM_SIZE,
 			  sizeof digest) != 0) {
-		errbuf_setf(err, err_size, "checksum mismatch: file is corrupted");
+		err_buf_setf(err, err_size, "checksum mismatch: file is corrupted");
 		return -EBADMSG;
 	}
 
@@ -308,30 +308,30 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 	uint32_t n_classes = le32(data + 20);
 	uint32_t n_layers = le32(data + 24);
 	if (kind != ML_KIND_LINEAR && kind != ML_KIND_MLP) {
-		errbuf_setf(err, err_size, "unknown model kind %u", kind);
+		err_buf_setf(err, err_size, "unknown model kind %u", kind);
 		return -EBADMSG;
 	}
 	if (le32(data + 28) != 0) {
-		errbuf_setf(err, err_size, "reserved header field is not zero");
+		err_buf_setf(err, err_size, "reserved header field is not zero");
 		return -EBADMSG;
 	}
 	if (n_features < 1 || n_features > ML_MAX_FEATURES) {
-		errbuf_setf(err, err_size, "n_features %u out of range 1..%u",
+		err_buf_setf(err, err_size, "n_features %u out of range 1..%u",
 			    n_features, ML_MAX_FEATURES);
 		return -EBADMSG;
 	}
 	if (n_classes < 2 || n_classes > ML_MAX_CLASSES) {
-		errbuf_setf(err, err_size, "n_classes %u out of range 2..%u",
+		err_buf_setf(err, err_size, "n_classes %u out of range 2..%u",
 			    n_classes, ML_MAX_CLASSES);
 		return -EBADMSG;
 	}
 	if (kind == ML_KIND_LINEAR && n_layers != 1) {
-		errbuf_setf(err, err_size, "a linear model has 1 layer, header says %u",
+		err_buf_setf(err, err_size, "a linear model has 1 layer, header says %u",
 			    n_layers);
 		return -EBADMSG;
 	}
 	if (kind == ML_KIND_MLP && (n_layers < 2 || n_layers > ML_MAX_LAYERS)) {
-		errbuf_setf(err, err_size, "an mlp has 2..%u layers, header says %u",
+		err_buf_setf(err, err_size, "an mlp has 2..%u layers, header says %u",
 			    ML_MAX_LAYERS, n_layers);
 		return -EBADMSG;
 	}
@@ -343,26 +343,26 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 	const uint8_t *p;
 	uint32_t widths[ML_MAX_LAYERS + 1];
 	if (!take(&rd, 4 * ((size_t)n_layers + 1), &p)) {
-		errbuf_setf(err, err_size, "truncated in layer widths");
+		err_buf_setf(err, err_size, "truncated in layer widths");
 		return -EBADMSG;
 	}
 	for (uint32_t l = 0; l <= n_layers; l++) {
 		widths[l] = le32(p + 4 * l);
 		if (widths[l] < 1 || widths[l] > ML_MAX_WIDTH) {
-			errbuf_setf(err, err_size, "layer width %u is %u (1..%u)", l,
+			err_buf_setf(err, err_size, "layer width %u is %u (1..%u)", l,
 				    widths[l], ML_MAX_WIDTH);
 			return -EBADMSG;
 		}
 	}
 	if (widths[0] != n_features) {
-		errbuf_setf(err, err_size,
+		err_buf_setf(err, err_size,
 			    "layer 1 takes %u inputs, the model has %u features",
 			    widths[0], n_features);
 		return -EBADMSG;
 	}
 	uint32_t want_out = kind == ML_KIND_LINEAR && n_classes == 2 ? 1 : n_classes;
 	if (widths[n_layers] != want_out) {
-		errbuf_setf(err, err_size,
+		err_buf_setf(err, err_size,
 			    "last layer has %u outputs, a %s model with %u classes has %u",
 			    widths[n_layers], kind_name(kind), n_classes, want_out);
 		return -EBADMSG;
@@ -383,7 +383,7 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 		goto fail_model;
 	for (uint32_t i = 0; i < n_features; i++) {
 		if (!(m->std[i] > 0)) {
-			errbuf_setf(err, err_size,
+			err_buf_setf(err, err_size,
 				    "std of feature %u ('%s') is not positive", i,
 				    m->feature_names[i]);
 			r = -EBADMSG;
@@ -402,7 +402,7 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 			goto fail_model;
 	}
 	if (rd.left != 0) {
-		errbuf_setf(err, err_size, "%zu unexpected bytes before the checksum",
+		err_buf_setf(err, err_size, "%zu unexpected bytes before the checksum",
 			    rd.left);
 		r = -EBADMSG;
 		goto fail_model;
@@ -420,15 +420,15 @@ int ml_model_load(const char *path, struct ml_model **ret_model, char *err,
 {
 	uint8_t *data;
 	size_t len;
-	int r = read_file(path, ML_MAX_FILE_SIZE, &data, &len);
+	int r = fs_read_file(path, ML_MAX_FILE_SIZE, &data, &len);
 	if (r < 0) {
-		errbuf_setf(err, err_size, "%s: %s", path, strerror(-r));
+		err_buf_setf(err, err_size, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	char detail[200] = "";
 	r = ml_model_parse(data, len, ret_model, detail, sizeof detail);
 	if (r < 0)
-		errbuf_setf(err, err_size, "%s: %s", path, detail);
+		err_buf_setf(err, err_size, "%s: %s", path, detail);
 	free(data);
 	return r;
 }
@@ -538,7 +538,7 @@ int ml_model_save(const struct ml_model *m, const char *path)
 	struct buf b = { 0 };
 	int r = ml_model_serialize(m, &b);
 	if (r == 0)
-		r = write_file_atomic(path, b.data, b.len, 0644);
+		r = fs_write_atomic(path, b.data, b.len, 0644);
 	buf_free(&b);
 	return r;
 }

@@ -528,7 +528,7 @@ static int encode_bytes(struct reader *r, uint32_t id, const json_value *v,
 	uint8_t *data = malloc(len / 4 * 3 + 3);
 	if (!data)
 		return out_of_memory(r);
-	long n = base64_decode(s, len, data);
+	long n = enc_base64_decode(s, len, data);
 	int rc;
 	if (n < 0)
 		rc = fail(r, "invalid base64");

@@ -316,12 +316,12 @@ static void put_value(struct emitter *e, const ProtobufCFieldDescriptor *f,
 	}
 	case PROTOBUF_C_TYPE_BYTES: {
 		const ProtobufCBinaryData *b = p;
-		char *text = malloc(base64_encoded_size(b->len));
+		char *text = malloc(enc_base64_size(b->len));
 		if (!text) {
 			fail(e, -ENOMEM);
 			break;
 		}
-		base64_encode(b->data, b->len, text);
+		enc_base64_encode(b->data, b->len, text);
 		put(e, "\"", 1);
 		put_str(e, text);
 		put(e, "\"", 1);

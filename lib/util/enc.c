@@ -9,7 +9,7 @@
 
 static const char HEX[] = "0123456789abcdef";
 
-void hex_encode(const uint8_t *in, size_t n, char *out)
+void enc_hex_encode(const uint8_t *in, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = HEX[in[i] >> 4];
@@ -18,11 +18,11 @@ void hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-char *hex_dup(const uint8_t *in, size_t n)
+char *enc_hex_dup(const uint8_t *in, size_t n)
 {
 	char *s = malloc(2 * n + 1);
 	if (s)
-		hex_encode(in, n, s);
+		enc_hex_encode(in, n, s);
 	return s;
 }
 
@@ -37,7 +37,7 @@ static int hexval(char c)
 	return -1;
 }
 
-int hex_decode(const char *in, size_t len, uint8_t *out)
+int enc_hex_decode(const char *in, size_t len, uint8_t *out)
 {
 	if (len % 2)
 		return -EINVAL;
@@ -53,12 +53,12 @@ int hex_decode(const char *in, size_t len, uint8_t *out)
 static const char B64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t base64_encoded_size(size_t n)
+size_t enc_base64_size(size_t n)
 {
 	return (n + 2) / 3 * 4 + 1;
 }
 
-void base64_encode(const uint8_t *in, size_t n, char *out)
+void enc_base64_encode(const uint8_t *in, size_t n, char *out)
 {
 	size_t o = 0, i = 0;
 	for (; i + 2 < n; i += 3) {
@@ -95,7 +95,7 @@ static int b64val(char c)
 	return -1;
 }
 
-long base64_decode(const char *in, size_t len, uint8_t *out)
+long enc_base64_decode(const char *in, size_t len, uint8_t *out)
 {
 	while (len > 0 && in[len - 1] == '=')
 		len--;
@@ -123,7 +123,7 @@ long base64_decode(const char *in, size_t len, uint8_t *out)
 
 static const char B32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-int random_id(const char *prefix, char *out, size_t out_size)
+int enc_random_id(const char *prefix, char *out, size_t out_size)
 {
 	size_t pl = strlen(prefix);
 	if (out_size < RANDOM_ID_LEN(pl))

@@ -6,24 +6,24 @@
 #include <stdint.h>
 
 /* Lowercase hex of n bytes into out (2n+1 bytes incl. NUL). */
-void hex_encode(const uint8_t *in, size_t n, char *out);
+void enc_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decode exactly len hex characters (len even) into out (len/2 bytes).
  * Accepts both cases. 0 or -EINVAL. */
-int hex_decode(const char *in, size_t len, uint8_t *out);
+int enc_hex_decode(const char *in, size_t len, uint8_t *out);
 /* malloc'd hex string, or NULL. */
-char *hex_dup(const uint8_t *in, size_t n);
+char *enc_hex_dup(const uint8_t *in, size_t n);
 
 /* Standard base64 with padding. Encoded length incl. NUL. */
-size_t base64_encoded_size(size_t n);
-void base64_encode(const uint8_t *in, size_t n, char *out);
+size_t enc_base64_size(size_t n);
+void enc_base64_encode(const uint8_t *in, size_t n, char *out);
 /* Decode standard or URL-safe base64, padding optional, no whitespace.
  * out must hold len*3/4+3 bytes. Returns decoded length or -EINVAL. */
-long base64_decode(const char *in, size_t len, uint8_t *out);
+long enc_base64_decode(const char *in, size_t len, uint8_t *out);
 
 /* A new random id: prefix followed by 26 base32 characters (128 random
  * bits), e.g. "job_" -> "job_k2v...". out must hold strlen(prefix)+27.
  * 0 or -EIO when the random generator fails. */
-int random_id(const char *prefix, char *out, size_t out_size);
+int enc_random_id(const char *prefix, char *out, size_t out_size);
 #define RANDOM_ID_LEN(prefix_len) ((prefix_len) + 27)
 
 #endif

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-void errbuf_setf(char *err, size_t size, const char *fmt, ...)
+void err_buf_setf(char *err, size_t size, const char *fmt, ...)
 {
 	if (!err || size == 0)
 		return;

@@ -8,7 +8,7 @@
 #include "atoll/status.h"
 
 /* Write the message into err[0..size) (truncated, always terminated). */
-void errbuf_setf(char *err, size_t size, const char *fmt, ...)
+void err_buf_setf(char *err, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Write the message into err->msg and return status, so that a failure

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+int fs_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -74,7 +74,7 @@ int read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
 	return 0;
 }
 
-void path_dirname(const char *path, char *out, size_t out_size)
+void fs_dirname(const char *path, char *out, size_t out_size)
 {
 	const char *slash = strrchr(path, '/');
 	if (!slash) {
@@ -85,7 +85,7 @@ void path_dirname(const char *path, char *out, size_t out_size)
 	snprintf(out, out_size, "%.*s", (int)n, path);
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)

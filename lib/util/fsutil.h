@@ -8,11 +8,11 @@
 
 /* Read a whole file of at most max bytes into a malloc'd buffer with a NUL
  * after the data. 0, -errno, or -EFBIG when it is larger than max. */
-int read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
+int fs_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
 /* Write data to path via a temporary file, fsync and rename, with the given
  * mode (e.g. 0600 for keys). 0 or -errno. */
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Directory part of a path into out ("." when none). */
-void path_dirname(const char *path, char *out, size_t out_size);
+void fs_dirname(const char *path, char *out, size_t out_size);
 
 #endif

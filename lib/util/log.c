@@ -38,7 +38,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (level < min_level)
 		return;
 	char ts[40], line[2048];
-	rfc3339_format(now_ms(), ts, sizeof ts);
+	time_rfc3339_format(time_now_ms(), ts, sizeof ts);
 	int n = snprintf(line, sizeof line, "%s %s %s: ", ts, tags[level], prog);
 	va_list ap;
 	va_start(ap, fmt);

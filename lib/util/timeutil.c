@@ -6,26 +6,26 @@
 #include <string.h>
 #include <time.h>
 
-int64_t now_ms(void)
+int64_t time_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t mono_ns(void)
+int64_t time_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t mono_ms(void)
+int64_t time_mono_ms(void)
 {
-	return mono_ns() / 1000000;
+	return time_mono_ns() / 1000000;
 }
 
-void rfc3339_format(int64_t ms, char *out, size_t out_size)
+void time_rfc3339_format(int64_t ms, char *out, size_t out_size)
 {
 	time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int frac = (int)(ms - (int64_t)s * 1000);
@@ -58,7 +58,7 @@ static int expect(const char **p, char c)
 	return 0;
 }
 
-int rfc3339_parse(const char *s, int64_t *ret_ms)
+int time_rfc3339_parse(const char *s, int64_t *ret_ms)
 {
 	int Y, M, D, h, m, sec;
 	const char *p = s;
@@ -110,14 +110,14 @@ int rfc3339_parse(const char *s, int64_t *ret_ms)
 	return 0;
 }
 
-void sleep_ms(int64_t ms)
+void time_sleep_ms(int64_t ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
-void cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
+void time_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

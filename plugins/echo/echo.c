@@ -129,17 +129,17 @@ out_fail:
 /* Sleep ms in short steps; 1 when the job was cancelled meanwhile. */
 static int pause_cancellable(const atoll_backend_io *io, int64_t ms)
 {
-	int64_t end = mono_ms() + ms;
+	int64_t end = time_mono_ms() + ms;
 
 	for (;;) {
 		int64_t left;
 
 		if (io->cancelled && io->cancelled(io->host))
 			return 1;
-		left = end - mono_ms();
+		left = end - time_mono_ms();
 		if (left <= 0)
 			return 0;
-		sleep_ms(left < ECHO_POLL_MS ? left : ECHO_POLL_MS);
+		time_sleep_ms(left < ECHO_POLL_MS ? left : ECHO_POLL_MS);
 	}
 }
 

@@ -33,7 +33,7 @@ static int write_seed(const char *dir, const char *name, uint8_t target,
 	if (r == 0)
 		r = buf_append(&b, body->data, body->len);
 	if (r == 0)
-		r = write_file_atomic(path, b.data, b.len, 0644);
+		r = fs_write_atomic(path, b.data, b.len, 0644);
 	buf_free(&b);
 	return r;
 }

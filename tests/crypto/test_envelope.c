@@ -43,12 +43,12 @@ static void test_report_data(void)
 		pub[i] = (uint8_t)(i + 1);
 	/* SHA-512 of the tag, the nonce and the key, computed independently. */
 	CHECK_INT(env_report_data((const uint8_t *)"0123456789abcdef", 16, pub, out), 0);
-	hex_decode("06fee1745b3a15563555253c7da3c45048016f471b6007e6bda95c5004744362"
+	enc_hex_decode("06fee1745b3a15563555253c7da3c45048016f471b6007e6bda95c5004744362"
 		   "b35c8cd2fee5dda8e65395dc4452b20ca6622553deea06a494fd0f641d27b0e8",
 		   128, want);
 	CHECK(memcmp(out, want, 64) == 0);
 	CHECK_INT(env_report_data(NULL, 0, pub, out), 0);
-	hex_decode("00fc68b0d563a30f9142f035b269e8fa50608f660d1d4d5b4a23716ce4dfbe70"
+	enc_hex_decode("00fc68b0d563a30f9142f035b269e8fa50608f660d1d4d5b4a23716ce4dfbe70"
 		   "38fa7d82b1ccef861394e9de1460a6c62931c99f1f54e8183e7895e81d377e54",
 		   128, want);
 	CHECK(memcmp(out, want, 64) == 0);

@@ -18,7 +18,7 @@ static uint8_t *unhex(const char *hex, size_t *ret_len)
 {
 	size_t n = strlen(hex);
 	uint8_t *out = malloc(n / 2 + 1);
-	if (!out || n % 2 || hex_decode(hex, n, out) < 0) {
+	if (!out || n % 2 || enc_hex_decode(hex, n, out) < 0) {
 		fprintf(stderr, "bad hex in test data: %s\n", hex);
 		exit(2);
 	}
@@ -28,7 +28,7 @@ static uint8_t *unhex(const char *hex, size_t *ret_len)
 
 static void unhex_fixed(const char *hex, uint8_t *out, size_t len)
 {
-	if (strlen(hex) != 2 * len || hex_decode(hex, 2 * len, out) < 0) {
+	if (strlen(hex) != 2 * len || enc_hex_decode(hex, 2 * len, out) < 0) {
 		fprintf(stderr, "bad fixed-size hex in test data: %s\n", hex);
 		exit(2);
 	}
@@ -353,7 +353,7 @@ static void run_vector_file(void)
 
 	snprintf(path, sizeof path, "%s/vectors/hpke/test-vectors.json",
 		 dir && *dir ? dir : "../shared");
-	if (read_file(path, 64u << 20, &text, &len) < 0) {
+	if (fs_read_file(path, 64u << 20, &text, &len) < 0) {
 		printf("skipped: %s not found; only the inline vectors ran\n", path);
 		return;
 	}

@@ -66,9 +66,9 @@ static int64_t run_once(void *ctx, const struct buf *doc)
 				  doc->len };
 	atoll_backend_io io = { sizeof io, &out, sink_emit, never_cancelled };
 	atoll_err err;
-	int64_t t0 = mono_ns();
+	int64_t t0 = time_mono_ns();
 	int st = B->run(ctx, &job, &io, &err);
-	int64_t t = mono_ns() - t0;
+	int64_t t = time_mono_ns() - t0;
 	buf_free(&out);
 	if (st != ATOLL_OK)
 		die(err.msg);
@@ -154,10 +154,10 @@ static void bench(int bits, int reps)
 	if (!ctx || !v || he_rnpool_new(1, (size_t)reps, &pool) < 0)
 		die("out of memory");
 	for (int i = 0; i < reps; i++) {
-		int64_t t0 = mono_ns();
+		int64_t t0 = time_mono_ns();
 		if (paillier_rand_full(&k->pub, v, ctx) < 0)
 			die("paillier_rand_full failed");
-		t[i] = mono_ns() - t0;
+		t[i] = time_mono_ns() - t0;
 	}
 	double computed = median_ms(t, reps);
 	he_rnpool_take(pool, &k->pub, v, ctx);
@@ -165,9 +165,9 @@ static void bench(int bits, int reps)
 		usleep(1000);
 	usleep(100000); /* the thread goes back to sleep */
 	for (int i = 0; i < reps; i++) {
-		int64_t t0 = mono_ns();
+		int64_t t0 = time_mono_ns();
 		he_rnpool_take(pool, &k->pub, v, ctx);
-		t[i] = mono_ns() - t0;
+		t[i] = time_mono_ns() - t0;
 	}
 	printf("  r^n computed (full)        %8.2f ms\n", computed);
 	printf("  r^n taken from the pool    %8.2f us\n", median_ms(t, reps) * 1000);

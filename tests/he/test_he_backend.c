@@ -548,12 +548,12 @@ static void test_rejections(const struct paillier_priv *k, const struct paillier
 	/* A corrupted model file. */
 	uint8_t *img;
 	size_t len;
-	CHECK_INT(read_file(model, 1 << 20, &img, &len), 0);
+	CHECK_INT(fs_read_file(model, 1 << 20, &img, &len), 0);
 	char corrupt[] = "/tmp/atoll-he-model-XXXXXX";
 	int fd = mkstemp(corrupt);
 	close(fd);
 	img[100] ^= 0x10;
-	CHECK_INT(write_file_atomic(corrupt, img, len, 0600), 0);
+	CHECK_INT(fs_write_atomic(corrupt, img, len, 0600), 0);
 	const char *kv_bad[] = { "model", corrupt };
 	CHECK_INT(init_kv(kv_bad, 1, &ctx, &err), ATOLL_E_CONFIG);
 	snprintf(msg, sizeof msg, "%s: checksum mismatch: file is corrupted", corrupt);

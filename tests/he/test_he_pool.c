@@ -119,9 +119,9 @@ static struct he_rnpool_stats stats(void *ctx)
 
 static int wait_ready(void *ctx, size_t want)
 {
-	int64_t end = mono_ns() + DEADLINE_NS;
+	int64_t end = time_mono_ns() + DEADLINE_NS;
 	while (stats(ctx).ready < want) {
-		if (mono_ns() > end)
+		if (time_mono_ns() > end)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
@@ -338,17 +338,17 @@ static void test_fini_while_filling(const struct paillier_priv *k,
 	make_doc(k, rz, 0, &doc);
 	CHECK_INT(run(HOOKED, ctx, &doc, &out), ATOLL_OK);
 	check_score(k, &out, 0);
-	int64_t end = mono_ns() + DEADLINE_NS;
+	int64_t end = time_mono_ns() + DEADLINE_NS;
 	struct he_rnpool_stats st;
 	do
 		st = stats(ctx);
-	while (!(st.computed >= 1 && st.filling) && mono_ns() < end);
+	while (!(st.computed >= 1 && st.filling) && time_mono_ns() < end);
 	/* The thread has just begun its second value; the rest of the 64
 	 * would take over a second. */
 	CHECK(st.filling);
-	int64_t t0 = mono_ns();
+	int64_t t0 = time_mono_ns();
 	HOOKED->fini(ctx);
-	double ms = (double)(mono_ns() - t0) / 1e6;
+	double ms = (double)(time_mono_ns() - t0) / 1e6;
 	printf("fini while computing a %d-bit value: %.1f ms (%llu of 64 made)\n", k->pub.bits,
 	       ms, (unsigned long long)st.computed);
 	CHECK(ms < 1000);

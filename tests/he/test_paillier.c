@@ -258,7 +258,7 @@ static void test_membership(const struct paillier_priv *k)
 
 static void write_text(const char *path, const char *text, mode_t mode)
 {
-	CHECK_INT(write_file_atomic(path, text, strlen(text), mode), 0);
+	CHECK_INT(fs_write_atomic(path, text, strlen(text), mode), 0);
 }
 
 /* Many values tested at once: the same verdicts and the same first
@@ -389,7 +389,7 @@ static void test_keyfiles(const struct paillier_priv *k)
 	/* Damaged files. */
 	uint8_t *data;
 	size_t len;
-	CHECK_INT(read_file(pub, 1 << 16, &data, &len), 0);
+	CHECK_INT(fs_read_file(pub, 1 << 16, &data, &len), 0);
 	char *s = (char *)data;
 	char *n = strstr(s, "\"n\":\"");
 	CHECK(n != NULL);
@@ -413,7 +413,7 @@ static void test_keyfiles(const struct paillier_priv *k)
 
 	/* A private key whose n is not p*q. */
 	CHECK_INT(paillier_priv_save(k, priv), 0);
-	CHECK_INT(read_file(priv, 1 << 16, &data, &len), 0);
+	CHECK_INT(fs_read_file(priv, 1 << 16, &data, &len), 0);
 	s = (char *)data;
 	n = strstr(s, "\"n\":\"");
 	if (n) {

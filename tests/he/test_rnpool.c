@@ -26,9 +26,9 @@ static BN_CTX *ctx;
 /* Poll until the key has `want` values ready; 0, or -ETIMEDOUT. */
 static int wait_ready(struct he_rnpool *pool, const struct paillier_pub *pk, size_t want)
 {
-	int64_t end = mono_ns() + DEADLINE_NS;
+	int64_t end = time_mono_ns() + DEADLINE_NS;
 	while (he_rnpool_ready(pool, pk) < want) {
-		if (mono_ns() > end)
+		if (time_mono_ns() > end)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
@@ -128,9 +128,9 @@ static void test_lru(const struct paillier_priv *a, const struct paillier_priv *
 	 * have started one value for a before b came. */
 	CHECK_INT(he_rnpool_take(pool, &a->pub, v, ctx), 0);
 	CHECK_INT(he_rnpool_take(pool, &b->pub, v, ctx), 0);
-	int64_t end = mono_ns() + DEADLINE_NS;
+	int64_t end = time_mono_ns() + DEADLINE_NS;
 	size_t ra = 0, rb = 0;
-	while (mono_ns() < end) {
+	while (time_mono_ns() < end) {
 		ra = he_rnpool_ready(pool, &a->pub);
 		rb = he_rnpool_ready(pool, &b->pub);
 		if (rb == PER_KEY)
@@ -188,16 +188,16 @@ static void test_free_while_filling(void)
 	BIGNUM *v = BN_new();
 	CHECK_INT(he_rnpool_take(pool, pk, v, ctx), 0);
 	struct he_rnpool_stats st;
-	int64_t end = mono_ns() + DEADLINE_NS;
+	int64_t end = time_mono_ns() + DEADLINE_NS;
 	do
 		he_rnpool_get_stats(pool, &st);
-	while (!(st.computed >= 1 && st.filling) && mono_ns() < end);
+	while (!(st.computed >= 1 && st.filling) && time_mono_ns() < end);
 	CHECK(st.filling);
 	/* The thread has just begun its second value. 64 values take over a
 	 * second at 3072 bits; it stops after the one under way. */
-	int64_t t0 = mono_ns();
+	int64_t t0 = time_mono_ns();
 	he_rnpool_free(pool);
-	double ms = (double)(mono_ns() - t0) / 1e6;
+	double ms = (double)(time_mono_ns() - t0) / 1e6;
 	printf("free while computing a 3072-bit value: %.1f ms (%llu of 64 made)\n", ms,
 	       (unsigned long long)st.computed);
 	CHECK(ms < 1000);
@@ -216,10 +216,10 @@ static void test_evict_while_filling(const struct paillier_priv *small)
 	BIGNUM *v = BN_new();
 	struct he_rnpool_stats st;
 	CHECK_INT(he_rnpool_take(pool, big, v, ctx), 0);
-	int64_t end = mono_ns() + DEADLINE_NS;
+	int64_t end = time_mono_ns() + DEADLINE_NS;
 	do
 		he_rnpool_get_stats(pool, &st);
-	while (!(st.computed >= 1 && st.filling) && mono_ns() < end);
+	while (!(st.computed >= 1 && st.filling) && time_mono_ns() < end);
 	CHECK_INT(he_rnpool_take(pool, &small->pub, v, ctx), 0);
 	he_rnpool_get_stats(pool, &st);
 	CHECK_INT(st.evicted, 1);

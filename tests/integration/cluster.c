@@ -98,7 +98,7 @@ int cluster_start_coordinator(struct cluster *cl)
 			return 0;
 		if (!h_alive(&cl->coord))
 			return -ECHILD;
-		sleep_ms(50);
+		time_sleep_ms(50);
 	}
 	return -ETIMEDOUT;
 }
@@ -181,8 +181,8 @@ int c_stats(struct cluster *cl, Atoll__V1__Stats **ret)
 
 int cluster_wait(struct cluster *cl, uint32_t connected, uint32_t attested, int timeout_ms)
 {
-	int64_t until = mono_ms() + timeout_ms;
-	while (mono_ms() < until) {
+	int64_t until = time_mono_ms() + timeout_ms;
+	while (time_mono_ms() < until) {
 		Atoll__V1__Stats *s;
 		if (c_stats(cl, &s) == 0) {
 			bool ok = s->connected_hosts == connected && s->attested_hosts == attested;
@@ -190,7 +190,7 @@ int cluster_wait(struct cluster *cl, uint32_t connected, uint32_t attested, int 
 			if (ok)
 				return 0;
 		}
-		sleep_ms(50);
+		time_sleep_ms(50);
 	}
 	return -ETIMEDOUT;
 }
@@ -222,8 +222,8 @@ int c_get(struct cluster *cl, const char *api_key, const char *id, Atoll__V1__Jo
 
 Atoll__V1__Job *c_wait_final(struct cluster *cl, const char *id, int timeout_ms)
 {
-	int64_t until = mono_ms() + timeout_ms;
-	while (mono_ms() < until) {
+	int64_t until = time_mono_ms() + timeout_ms;
+	while (time_mono_ms() < until) {
 		Atoll__V1__Job *j;
 		struct rpc_status st;
 		if (c_get(cl, "ak_demo", id, &j, &st) == 0 && j) {
@@ -231,7 +231,7 @@ Atoll__V1__Job *c_wait_final(struct cluster *cl, const char *id, int timeout_ms)
 				return j;
 			protobuf_c_message_free_unpacked(&j->base, NULL);
 		}
-		sleep_ms(30);
+		time_sleep_ms(30);
 	}
 	return NULL;
 }
@@ -290,7 +290,7 @@ int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const
 	uint8_t *data;
 	size_t len;
 	out[0] = 0;
-	if (read_file(outfile, 1 << 20, &data, &len) == 0) {
+	if (fs_read_file(outfile, 1 << 20, &data, &len) == 0) {
 		snprintf(out, out_size, "%s", (char *)data);
 		free(data);
 	}

@@ -29,7 +29,7 @@ int h_write(const char *dir, const char *name, const char *text, char *out, size
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	if (out)
 		snprintf(out, size, "%s", path);
-	return write_file_atomic(path, text, strlen(text), 0644);
+	return fs_write_atomic(path, text, strlen(text), 0644);
 }
 
 const char *h_build_path(const char *rel)
@@ -86,7 +86,7 @@ int h_start_coordinator(const char *dir, const char *config, struct proc *p)
 	for (int i = 0; i < 300; i++) {
 		uint8_t *data;
 		size_t len;
-		if (read_file(p->portfile, 64, &data, &len) == 0) {
+		if (fs_read_file(p->portfile, 64, &data, &len) == 0) {
 			p->port = atoi((char *)data);
 			free(data);
 			if (p->port > 0)
@@ -96,7 +96,7 @@ int h_start_coordinator(const char *dir, const char *config, struct proc *p)
 			h_dump_log(log);
 			return -ECHILD;
 		}
-		sleep_ms(50);
+		time_sleep_ms(50);
 	}
 	h_dump_log(log);
 	return -ETIMEDOUT;
@@ -131,7 +131,7 @@ int h_stop(struct proc *p, int sig, int timeout_ms, int *ret_status)
 				*ret_status = st;
 			return 0;
 		}
-		sleep_ms(20);
+		time_sleep_ms(20);
 	}
 	kill(p->pid, SIGKILL);
 	int st;
@@ -146,7 +146,7 @@ bool h_file_contains(const char *path, const char *text)
 {
 	uint8_t *data;
 	size_t len;
-	if (read_file(path, 64 << 20, &data, &len) < 0)
+	if (fs_read_file(path, 64 << 20, &data, &len) < 0)
 		return false;
 	bool found = memmem(data, len, text, strlen(text)) != NULL;
 	free(data);
@@ -172,7 +172,7 @@ void h_dump_log(const char *path)
 {
 	uint8_t *data;
 	size_t len;
-	if (read_file(path, 64 << 20, &data, &len) < 0)
+	if (fs_read_file(path, 64 << 20, &data, &len) < 0)
 		return;
 	size_t start = len > 4000 ? len - 4000 : 0;
 	fprintf(stderr, "---- %s ----\n%s\n----\n", path, (char *)data + start);

@@ -79,7 +79,7 @@ static void *heartbeats(void *arg)
 		im.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_HEARTBEAT;
 		im.heartbeat = &hb;
 		send_locked(s, &im.base);
-		sleep_ms(200);
+		time_sleep_ms(200);
 	}
 	return NULL;
 }
@@ -284,8 +284,8 @@ static Atoll__V1__Job *run_sealed(struct cluster *cl, const uint8_t *enclave_pub
 				 strlen(doc), &env), ENV_OK);
 	if (flip_at >= 0)
 		env.data[flip_at] ^= 0x01;
-	char *b64 = malloc(base64_encoded_size(env.len));
-	base64_encode(env.data, env.len, b64);
+	char *b64 = malloc(enc_base64_size(env.len));
+	enc_base64_encode(env.data, env.len, b64);
 	char *body;
 	if (asprintf(&body,
 		     "{\"workload_id\": 42, \"confidential\": true, \"encryption_key_id\": \"%s\","
@@ -426,9 +426,9 @@ static void test_policy_reload(struct cluster *cl)
 	snprintf(out, sizeof out, "%.*s%s%s", (int)(pol - text), text, new_policy, wl);
 	h_write(cl->dir, "coordinator.yaml", out, NULL, 0);
 	kill(keep.pid, SIGHUP);
-	int64_t until = mono_ms() + 5000;
+	int64_t until = time_mono_ms() + 5000;
 	uint32_t attested = 99;
-	while (mono_ms() < until) {
+	while (time_mono_ms() < until) {
 		Atoll__V1__Stats *st;
 		if (c_stats(cl, &st) == 0) {
 			attested = st->attested_hosts;
@@ -436,7 +436,7 @@ static void test_policy_reload(struct cluster *cl)
 			if (attested == 0)
 				break;
 		}
-		sleep_ms(50);
+		time_sleep_ms(50);
 	}
 	CHECK_INT(attested, 0);
 	Atoll__V1__ListAttestedIslandsResponse *r = list_all(cl);

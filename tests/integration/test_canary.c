@@ -92,7 +92,7 @@ static void make_canary(char out[65])
 {
 	uint8_t c[32];
 	RAND_bytes(c, sizeof c);
-	hex_encode(c, sizeof c, out);
+	enc_hex_encode(c, sizeof c, out);
 }
 
 static void write_policy(struct cluster *cl)

@@ -87,9 +87,9 @@ static void test_island_kill(struct cluster *cl)
 	char ids[SLOW_JOBS][64];
 	CHECK_INT(submit_slow(cl, ids, SLOW_JOBS, "k"), 0);
 	/* Wait until the victim holds work, then kill it without warning. */
-	int64_t until = mono_ms() + 5000;
-	while (running_on(cl, ids, SLOW_JOBS, "a") == 0 && mono_ms() < until)
-		sleep_ms(20);
+	int64_t until = time_mono_ms() + 5000;
+	while (running_on(cl, ids, SLOW_JOBS, "a") == 0 && time_mono_ms() < until)
+		time_sleep_ms(20);
 	CHECK(running_on(cl, ids, SLOW_JOBS, "a") > 0);
 	int st;
 	h_stop(&cl->islands[0], SIGKILL, 2000, &st);
@@ -104,11 +104,11 @@ static void test_coordinator_kill(struct cluster *cl)
 {
 	char ids[SLOW_JOBS][64];
 	CHECK_INT(submit_slow(cl, ids, SLOW_JOBS, "c"), 0);
-	sleep_ms(300); /* some running, most queued */
+	time_sleep_ms(300); /* some running, most queued */
 	int st;
 	h_stop(&cl->coord, SIGKILL, 2000, &st);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	sleep_ms(300);
+	time_sleep_ms(300);
 	CHECK_INT(cluster_start_coordinator(cl), 0);
 	CHECK(h_file_contains(cl->coord.log, "recovered"));
 	/* The islands reconnect on their own. */
@@ -120,9 +120,9 @@ static void test_island_sigterm(struct cluster *cl)
 {
 	char ids[8][64];
 	CHECK_INT(submit_slow(cl, ids, 8, "t"), 0);
-	int64_t until = mono_ms() + 5000;
-	while (running_on(cl, ids, 8, "b") == 0 && mono_ms() < until)
-		sleep_ms(20);
+	int64_t until = time_mono_ms() + 5000;
+	while (running_on(cl, ids, 8, "b") == 0 && time_mono_ms() < until)
+		time_sleep_ms(20);
 	int st;
 	CHECK_INT(h_stop(&cl->islands[1], SIGTERM, 10000, &st), 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -31,7 +31,7 @@ static void test_many_jobs(struct cluster *cl)
 {
 	char ids[N_JOBS][64];
 	char body[256];
-	int64_t t0 = mono_ms();
+	int64_t t0 = time_mono_ms();
 	for (int i = 0; i < N_JOBS; i++) {
 		Atoll__V1__Job *j = NULL;
 		struct rpc_status st;
@@ -67,7 +67,7 @@ static void test_many_jobs(struct cluster *cl)
 		protobuf_c_message_free_unpacked(&j->base, NULL);
 	}
 	CHECK_INT(completed, N_JOBS);
-	fprintf(stderr, "%d jobs in %lld ms; per island:", N_JOBS, (long long)(mono_ms() - t0));
+	fprintf(stderr, "%d jobs in %lld ms; per island:", N_JOBS, (long long)(time_mono_ms() - t0));
 	for (int k = 0; k < 3; k++) {
 		fprintf(stderr, " %s=%d", cl->island_ids[k], per_island[k]);
 		CHECK(per_island[k] > 0); /* the router spread them */
@@ -88,8 +88,8 @@ static Atoll__V1__Job *submit(struct cluster *cl, const char *body)
 
 static bool wait_state(struct cluster *cl, const char *id, Atoll__V1__JobState want, int ms)
 {
-	int64_t until = mono_ms() + ms;
-	while (mono_ms() < until) {
+	int64_t until = time_mono_ms() + ms;
+	while (time_mono_ms() < until) {
 		Atoll__V1__Job *j;
 		struct rpc_status st;
 		if (c_get(cl, "ak_demo", id, &j, &st) == 0 && j) {
@@ -98,7 +98,7 @@ static bool wait_state(struct cluster *cl, const char *id, Atoll__V1__JobState w
 			if (ok)
 				return true;
 		}
-		sleep_ms(20);
+		time_sleep_ms(20);
 	}
 	return false;
 }
@@ -112,7 +112,7 @@ static void test_cancel_and_deadline(struct cluster *cl)
 	snprintf(id, sizeof id, "%s", j->id);
 	protobuf_c_message_free_unpacked(&j->base, NULL);
 	CHECK(wait_state(cl, id, ATOLL__V1__JOB_STATE__JOB_STATE_RUNNING, 5000));
-	sleep_ms(300); /* let it run a while: it pays for that time */
+	time_sleep_ms(300); /* let it run a while: it pays for that time */
 
 	/* Another tenant cannot touch it. */
 	Atoll__V1__CancelJobRequest cr = ATOLL__V1__CANCEL_JOB_REQUEST__INIT;
@@ -326,7 +326,7 @@ static void test_island_refusals(struct cluster *cl)
 				     "    - {id: 7, backend: echo, modes: [plain]}\n",
 				     NULL, NULL);
 	CHECK_INT(cluster_wait(cl, 4, 4, 10000), 0);
-	sleep_ms(500);
+	time_sleep_ms(500);
 	CHECK(h_file_contains(cl->islands[bad].log, "unknown island token"));
 	CHECK(h_file_contains(cl->islands[bad].log, "check the island token"));
 	CHECK(h_file_contains(cl->coord.log, "refused: unknown island token"));

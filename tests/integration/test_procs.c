@@ -49,9 +49,9 @@ static void coordinator_refuses(const char *dir, const char *module, const char 
 	struct proc p;
 	CHECK_INT(h_spawn(argv, log, &p), 0);
 	int st = 0;
-	int64_t until = mono_ms() + 10000;
-	while (h_alive(&p) && mono_ms() < until)
-		sleep_ms(20);
+	int64_t until = time_mono_ms() + 10000;
+	while (h_alive(&p) && time_mono_ms() < until)
+		time_sleep_ms(20);
 	CHECK(h_stop(&p, SIGKILL, 100, &st) == 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 	if (!h_file_contains(log, want)) {
@@ -89,7 +89,7 @@ static void test_island_backend(struct cluster *cl)
 	cl->extra_backends_yaml = NULL;
 	CHECK(i >= 0);
 	CHECK_INT(cluster_wait(cl, 1, 1, 15000), 0);
-	sleep_ms(300);
+	time_sleep_ms(300);
 	char want[1024];
 	snprintf(want, sizeof want, "workload 43 unavailable: backend 'initfail' in [%s]: init "
 				    "failed: model: cannot read /nonexistent/model.bin",

@@ -56,7 +56,7 @@ static char *slurp(const char *dir, const char *name)
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	uint8_t *d;
 	size_t n;
-	return read_file(path, 1 << 20, &d, &n) == 0 ? (char *)d : NULL;
+	return fs_read_file(path, 1 << 20, &d, &n) == 0 ? (char *)d : NULL;
 }
 
 static int health(const char *target, const struct rpc_client_opts *o, struct rpc_status *st)
@@ -182,9 +182,9 @@ static void test_no_custody_no_sim_policy(void)
 	lr.include_unattested = true;
 	Atoll__V1__ListAttestedIslandsResponse *r = NULL;
 	struct rpc_status st;
-	int64_t until = mono_ms() + 5000;
+	int64_t until = time_mono_ms() + 5000;
 	bool seen = false;
-	while (!seen && mono_ms() < until) {
+	while (!seen && time_mono_ms() < until) {
 		c_call(&cl, "ak_demo", "/atoll.v1.Confidential/ListAttestedIslands", &lr.base,
 		       &atoll__v1__list_attested_islands_response__descriptor, (ProtobufCMessage **)&r,
 		       &st);
@@ -193,7 +193,7 @@ static void test_no_custody_no_sim_policy(void)
 		if (r)
 			protobuf_c_message_free_unpacked(&r->base, NULL);
 		if (!seen)
-			sleep_ms(50);
+			time_sleep_ms(50);
 	}
 	CHECK(seen);
 
@@ -238,9 +238,9 @@ static void test_newer_store(void)
 	struct proc p;
 	CHECK_INT(h_spawn(argv, log, &p), 0);
 	int st;
-	int64_t until = mono_ms() + 10000;
-	while (h_alive(&p) && mono_ms() < until)
-		sleep_ms(20);
+	int64_t until = time_mono_ms() + 10000;
+	while (h_alive(&p) && time_mono_ms() < until)
+		time_sleep_ms(20);
 	h_stop(&p, SIGKILL, 100, &st);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 	CHECK(h_file_contains(log, "the store has schema version 99, newer than this coordinator's 1"));

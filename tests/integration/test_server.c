@@ -262,7 +262,7 @@ static void test_cancel_and_deadline(rpc_client *c)
 	CHECK_INT(st.code, GRPC_STATUS_CANCELLED);
 
 	/* A watch with a 300 ms deadline ends DEADLINE_EXCEEDED. */
-	int64_t t0 = mono_ms();
+	int64_t t0 = time_mono_ms();
 	CHECK_INT(rpc_stream_open(c, "/grpc.health.v1.Health/Watch", &req.base, NULL, 0, 300, false, &s), 0);
 	int n = 0;
 	while (rpc_stream_recv(s, &grpc__health__v1__health_check_response__descriptor, &m) == 1) {
@@ -270,7 +270,7 @@ static void test_cancel_and_deadline(rpc_client *c)
 		n++;
 	}
 	rpc_stream_finish(s, &st);
-	int64_t took = mono_ms() - t0;
+	int64_t took = time_mono_ms() - t0;
 	CHECK_INT(n, 1);
 	CHECK_INT(st.code, GRPC_STATUS_DEADLINE_EXCEEDED);
 	CHECK(took >= 250);
@@ -314,11 +314,11 @@ static void test_sigterm(rpc_client *c, struct proc *co)
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, hammer_thread, &h);
-	sleep_ms(200);
+	time_sleep_ms(200);
 	int status = -1;
-	int64_t t0 = mono_ms();
+	int64_t t0 = time_mono_ms();
 	CHECK_INT(h_stop(co, SIGTERM, 10000, &status), 0);
-	int64_t took = mono_ms() - t0;
+	int64_t took = time_mono_ms() - t0;
 	atomic_store(&h.stop, true);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);

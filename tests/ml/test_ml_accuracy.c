@@ -59,7 +59,7 @@ static void test_split(void)
 
 static void write_tmp(const char *path, const char *text)
 {
-	CHECK_INT(write_file_atomic(path, text, strlen(text), 0600), 0);
+	CHECK_INT(fs_write_atomic(path, text, strlen(text), 0600), 0);
 }
 
 static void test_csv_errors(void)

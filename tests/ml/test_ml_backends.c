@@ -277,16 +277,16 @@ static void test_linear(void)
 	/* A corrupted copy of the model. */
 	uint8_t *img;
 	size_t len;
-	CHECK_INT(read_file(model, 1 << 20, &img, &len), 0);
+	CHECK_INT(fs_read_file(model, 1 << 20, &img, &len), 0);
 	char bad[] = "/tmp/atoll-ml-bad-XXXXXX";
 	int fd = mkstemp(bad);
 	close(fd);
 	img[len / 2] ^= 0x40;
-	CHECK_INT(write_file_atomic(bad, img, len, 0600), 0);
+	CHECK_INT(fs_write_atomic(bad, img, len, 0600), 0);
 	CHECK_INT(init_with(b, bad, &ctx, &err), ATOLL_E_CONFIG);
 	snprintf(msg, sizeof msg, "%s: checksum mismatch: file is corrupted", bad);
 	CHECK_STR(err.msg, msg);
-	CHECK_INT(write_file_atomic(bad, img, len - 100, 0600), 0);
+	CHECK_INT(fs_write_atomic(bad, img, len - 100, 0600), 0);
 	CHECK_INT(init_with(b, bad, &ctx, &err), ATOLL_E_CONFIG);
 	snprintf(msg, sizeof msg, "%s: truncated: header says %zu bytes, file has %zu", bad,
 		 len, len - 100);

@@ -25,7 +25,7 @@ static int bench(const char *name, const ProtobufCMessage *m, int iters)
 	if (pbjson_write(m, 0, &json) < 0)
 		return 1;
 
-	int64_t t = mono_ns();
+	int64_t t = time_mono_ns();
 	for (int i = 0; i < iters; i++) {
 		struct buf b = { 0 };
 		if (pbjson_write(m, 0, &b) < 0)
@@ -33,9 +33,9 @@ static int bench(const char *name, const ProtobufCMessage *m, int iters)
 		buf_free(&b);
 	}
 	snprintf(label, sizeof label, "%s pbjson_write", name);
-	report(label, iters, mono_ns() - t, json.len);
+	report(label, iters, time_mono_ns() - t, json.len);
 
-	t = mono_ns();
+	t = time_mono_ns();
 	for (int i = 0; i < iters; i++) {
 		ProtobufCMessage *r = NULL;
 		if (pbjson_read(m->descriptor, (const char *)json.data, json.len, 0, &r,
@@ -46,14 +46,14 @@ static int bench(const char *name, const ProtobufCMessage *m, int iters)
 		protobuf_c_message_free_unpacked(r, NULL);
 	}
 	snprintf(label, sizeof label, "%s pbjson_read", name);
-	report(label, iters, mono_ns() - t, json.len);
+	report(label, iters, time_mono_ns() - t, json.len);
 
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t *wire = malloc(n + 1);
 	if (!wire)
 		return 1;
 	protobuf_c_message_pack(m, wire);
-	t = mono_ns();
+	t = time_mono_ns();
 	for (int i = 0; i < iters; i++) {
 		ProtobufCMessage *r = protobuf_c_message_unpack(m->descriptor, NULL, n, wire);
 		if (!r)
@@ -61,7 +61,7 @@ static int bench(const char *name, const ProtobufCMessage *m, int iters)
 		protobuf_c_message_free_unpacked(r, NULL);
 	}
 	snprintf(label, sizeof label, "%s protobuf-c unpack", name);
-	report(label, iters, mono_ns() - t, n);
+	report(label, iters, time_mono_ns() - t, n);
 	free(wire);
 	buf_free(&json);
 	return 0;

@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	t0 = mono_ns();
+	t0 = time_mono_ns();
 	for (int i = 0; i < n; i++) {
 		isl.d->evidence_free(isl.ctx, ev);
 		ev = NULL;
@@ -70,12 +70,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	dt = (double)(mono_ns() - t0) / 1e9;
+	dt = (double)(time_mono_ns() - t0) / 1e9;
 	printf("sim collect: %d reports of %zu bytes in %.1f ms: %.0f/s\n", n,
 	       ev->len, dt * 1e3, n / dt);
 
-	when = now_ms() / 1000;
-	t0 = mono_ns();
+	when = time_now_ms() / 1000;
+	t0 = time_mono_ns();
 	for (int i = 0; i < n; i++) {
 		atoll_verify_args a = {
 			.struct_size = sizeof(a),
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 		}
 		ver.d->claims_free(ver.ctx, c);
 	}
-	dt = (double)(mono_ns() - t0) / 1e9;
+	dt = (double)(time_mono_ns() - t0) / 1e9;
 	printf("sim verify:  %d reports in %.1f ms: %.0f/s (one thread)\n", n,
 	       dt * 1e3, n / dt);
 	rc = 0;

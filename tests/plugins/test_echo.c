@@ -214,9 +214,9 @@ static void test_delay_and_cancel(void)
 	if (!ctx)
 		return;
 	/* Four pauses between five chunks. */
-	t0 = mono_ms();
+	t0 = time_mono_ms();
 	CHECK_INT(run(ctx, "hello", 5, ATOLL_MODE_PLAIN, &s, &e), ATOLL_OK);
-	dt = mono_ms() - t0;
+	dt = time_mono_ms() - t0;
 	CHECK(out_is(&s, "hello", 5));
 	CHECK_INT(s.n_chunks, 5);
 	CHECK(dt >= 80);
@@ -230,10 +230,10 @@ static void test_delay_and_cancel(void)
 	if (!ctx)
 		return;
 	s = (struct sink){ .cancel_after = 1 };
-	t0 = mono_ms();
+	t0 = time_mono_ms();
 	CHECK_INT(run(ctx, "hello", 5, ATOLL_MODE_PLAIN, &s, &e),
 		  ATOLL_E_CANCELLED);
-	dt = mono_ms() - t0;
+	dt = time_mono_ms() - t0;
 	CHECK_STR(e.msg, "cancelled");
 	CHECK(out_is(&s, "h", 1));
 	CHECK(dt < 1000);
@@ -251,7 +251,7 @@ static void *cancel_thread(void *arg)
 {
 	struct cancel_later *c = arg;
 
-	sleep_ms(c->after_ms);
+	time_sleep_ms(c->after_ms);
 	__atomic_store_n(&c->s->cancelled, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
@@ -270,11 +270,11 @@ static void test_cancel_from_another_thread(void)
 	CHECK(ctx != NULL);
 	if (!ctx)
 		return;
-	t0 = mono_ms();
+	t0 = time_mono_ms();
 	CHECK(pthread_create(&t, NULL, cancel_thread, &c) == 0);
 	CHECK_INT(run(ctx, "abcdef", 6, ATOLL_MODE_TEE, &s, &e),
 		  ATOLL_E_CANCELLED);
-	dt = mono_ms() - t0;
+	dt = time_mono_ms() - t0;
 	pthread_join(t, NULL);
 	CHECK(out_is(&s, "ab", 2));
 	CHECK(dt >= 40 && dt < 1000);

@@ -210,7 +210,7 @@ static void test_simtool(void)
 	CHECK(strstr(err, "sim-ca.pem") != NULL);
 
 	/* SHA-384("abc"), FIPS 180-2 appendix D. */
-	CHECK_INT(write_file_atomic(in_tmp("abc"), "abc", 3, 0644), 0);
+	CHECK_INT(fs_write_atomic(in_tmp("abc"), "abc", 3, 0644), 0);
 	CHECK_INT(simtool_measure(in_tmp("abc"), hex, err, sizeof(err)), 0);
 	CHECK_STR(hex, "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded163"
 		       "1a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7");
@@ -232,7 +232,7 @@ static void test_roundtrip(struct fixture *f)
 	const atoll_claim *x;
 	atoll_err e = { "" };
 	int64_t issued_ms, expires_ms;
-	int64_t now = (int64_t)(now_ms() / 1000);
+	int64_t now = (int64_t)(time_now_ms() / 1000);
 
 	CHECK_INT(f->island.d->detect(f->island.ctx, &e), ATOLL_OK);
 	CHECK_INT(f->verifier.d->detect(f->verifier.ctx, &e),

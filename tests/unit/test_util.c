@@ -15,51 +15,51 @@ int main(void)
 {
 	char hex[64];
 	uint8_t bytes[32];
-	hex_encode((const uint8_t *)"\x00\x7f\xff", 3, hex);
+	enc_hex_encode((const uint8_t *)"\x00\x7f\xff", 3, hex);
 	CHECK_STR(hex, "007fff");
-	CHECK_INT(hex_decode("00FFab", 6, bytes), 0);
+	CHECK_INT(enc_hex_decode("00FFab", 6, bytes), 0);
 	CHECK(bytes[0] == 0 && bytes[1] == 0xff && bytes[2] == 0xab);
-	CHECK_INT(hex_decode("0g", 2, bytes), -EINVAL);
-	CHECK_INT(hex_decode("abc", 3, bytes), -EINVAL);
+	CHECK_INT(enc_hex_decode("0g", 2, bytes), -EINVAL);
+	CHECK_INT(enc_hex_decode("abc", 3, bytes), -EINVAL);
 
 	/* RFC 4648 section 10 vectors. */
 	const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
 	const char *b64[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
 	for (int i = 0; i < 7; i++) {
 		char out[16];
-		base64_encode((const uint8_t *)plain[i], strlen(plain[i]), out);
+		enc_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), out);
 		CHECK_STR(out, b64[i]);
 		uint8_t dec[16];
-		long n = base64_decode(b64[i], strlen(b64[i]), dec);
+		long n = enc_base64_decode(b64[i], strlen(b64[i]), dec);
 		CHECK_INT(n, (long)strlen(plain[i]));
 		CHECK(memcmp(dec, plain[i], (size_t)n) == 0);
 	}
-	CHECK_INT(base64_decode("Zm8", 3, bytes), 2);       /* unpadded */
-	CHECK_INT(base64_decode("Z", 1, bytes), -EINVAL);   /* impossible length */
-	CHECK_INT(base64_decode("Zh==", 4, bytes), -EINVAL); /* non-canonical */
-	CHECK_INT(base64_decode("Zm9v!", 5, bytes), -EINVAL);
-	CHECK_INT(base64_decode("-_8", 3, bytes), 2);        /* URL alphabet */
+	CHECK_INT(enc_base64_decode("Zm8", 3, bytes), 2);       /* unpadded */
+	CHECK_INT(enc_base64_decode("Z", 1, bytes), -EINVAL);   /* impossible length */
+	CHECK_INT(enc_base64_decode("Zh==", 4, bytes), -EINVAL); /* non-canonical */
+	CHECK_INT(enc_base64_decode("Zm9v!", 5, bytes), -EINVAL);
+	CHECK_INT(enc_base64_decode("-_8", 3, bytes), 2);        /* URL alphabet */
 	CHECK(bytes[0] == 0xfb && bytes[1] == 0xff);
 
 	char id1[40], id2[40];
-	CHECK_INT(random_id("job_", id1, sizeof id1), 0);
-	CHECK_INT(random_id("job_", id2, sizeof id2), 0);
+	CHECK_INT(enc_random_id("job_", id1, sizeof id1), 0);
+	CHECK_INT(enc_random_id("job_", id2, sizeof id2), 0);
 	CHECK_INT(strlen(id1), 30);
 	CHECK(strncmp(id1, "job_", 4) == 0);
 	CHECK(strcmp(id1, id2) != 0);
-	CHECK_INT(random_id("job_", id1, 20), -EINVAL);
+	CHECK_INT(enc_random_id("job_", id1, 20), -EINVAL);
 
 	int64_t ms;
-	CHECK_INT(rfc3339_parse("2024-09-07T14:37:39.545Z", &ms), 0);
+	CHECK_INT(time_rfc3339_parse("2024-09-07T14:37:39.545Z", &ms), 0);
 	CHECK(ms == 1725719859545LL);
-	CHECK_INT(rfc3339_parse("1970-01-01T01:00:00+01:00", &ms), 0);
+	CHECK_INT(time_rfc3339_parse("1970-01-01T01:00:00+01:00", &ms), 0);
 	CHECK(ms == 0);
-	CHECK_INT(rfc3339_parse("2025-06-01T00:00:00Z", &ms), 0);
+	CHECK_INT(time_rfc3339_parse("2025-06-01T00:00:00Z", &ms), 0);
 	CHECK(ms == 1748736000000LL);
-	CHECK_INT(rfc3339_parse("2025-13-01T00:00:00Z", &ms), -EINVAL);
-	CHECK_INT(rfc3339_parse("2025-06-01T00:00:00", &ms), -EINVAL);
+	CHECK_INT(time_rfc3339_parse("2025-13-01T00:00:00Z", &ms), -EINVAL);
+	CHECK_INT(time_rfc3339_parse("2025-06-01T00:00:00", &ms), -EINVAL);
 	char ts[40];
-	rfc3339_format(1725719859545LL, ts, sizeof ts);
+	time_rfc3339_format(1725719859545LL, ts, sizeof ts);
 	CHECK_STR(ts, "2024-09-07T14:37:39.545Z");
 
 	struct buf b = { 0 };
@@ -73,16 +73,16 @@ int main(void)
 	int fd = mkstemp(path);
 	CHECK(fd >= 0);
 	close(fd);
-	CHECK_INT(write_file_atomic(path, "secret", 6, 0600), 0);
+	CHECK_INT(fs_write_atomic(path, "secret", 6, 0600), 0);
 	uint8_t *data;
 	size_t len;
-	CHECK_INT(read_file(path, 100, &data, &len), 0);
+	CHECK_INT(fs_read_file(path, 100, &data, &len), 0);
 	CHECK_INT(len, 6);
 	CHECK(memcmp(data, "secret", 6) == 0);
 	free(data);
-	CHECK_INT(read_file(path, 5, &data, &len), -EFBIG);
+	CHECK_INT(fs_read_file(path, 5, &data, &len), -EFBIG);
 	unlink(path);
-	CHECK_INT(read_file(path, 5, &data, &len), -ENOENT);
+	CHECK_INT(fs_read_file(path, 5, &data, &len), -ENOENT);
 	/* Hash map: inserts, replacement, deletes with tombstones, iteration. */
 	struct hmap m = { 0 };
 	static int vals[10000];
@@ -117,9 +117,9 @@ int main(void)
 	hmap_free(&m);
 
 	char dir[64];
-	path_dirname("/a/b/c.yaml", dir, sizeof dir);
+	fs_dirname("/a/b/c.yaml", dir, sizeof dir);
 	CHECK_STR(dir, "/a/b");
-	path_dirname("c.yaml", dir, sizeof dir);
+	fs_dirname("c.yaml", dir, sizeof dir);
 	CHECK_STR(dir, ".");
 	CHECK_DONE();
 }

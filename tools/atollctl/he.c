@@ -58,9 +58,9 @@ int he_key_create(struct ctl *c, int bits, const char *label, char *ret_key_id, 
 		snprintf(ret_key_id, id_size, "%s", key->key_id);
 		rc = 0;
 	} else {
-		char *b64 = malloc(base64_encoded_size(n_len));
+		char *b64 = malloc(enc_base64_size(n_len));
 		if (b64) {
-			base64_encode(n, n_len, b64);
+			enc_base64_encode(n, n_len, b64);
 			printf("{\"key_id\":\"%s\",\"public_key\":\"%s\"}\n", key->key_id, b64);
 			free(b64);
 			rc = 0;

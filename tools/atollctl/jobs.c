@@ -43,7 +43,7 @@ static void ts_text(const Google__Protobuf__Timestamp *ts, char *out, size_t siz
 		snprintf(out, size, "-");
 		return;
 	}
-	rfc3339_format(ts->seconds * 1000 + ts->nanos / 1000000, out, size);
+	time_rfc3339_format(ts->seconds * 1000 + ts->nanos / 1000000, out, size);
 }
 
 static bool final_state(Atoll__V1__JobState s)
@@ -575,7 +575,7 @@ int cmd_usage(struct ctl *c, int argc, char **argv)
 		switch (o) {
 		case 's': {
 			int64_t ms;
-			if (rfc3339_parse(optarg, &ms) < 0)
+			if (time_rfc3339_parse(optarg, &ms) < 0)
 				return ctl_usage("--since needs an RFC 3339 time, e.g. 2026-01-02T00:00:00Z");
 			google__protobuf__timestamp__init(&since);
 			since.seconds = ms / 1000;

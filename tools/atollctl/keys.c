@@ -61,7 +61,7 @@ static int keystore_save(struct ctl *c, const struct local_key *k)
 	struct buf b = { 0 };
 	struct json_writer w;
 	char ts[40];
-	rfc3339_format(now_ms(), ts, sizeof ts);
+	time_rfc3339_format(time_now_ms(), ts, sizeof ts);
 	jw_init(&w, &b);
 	jw_object_begin(&w);
 	jw_key(&w, "key_id");
@@ -76,7 +76,7 @@ static int keystore_save(struct ctl *c, const struct local_key *k)
 	jw_string(&w, ts);
 	jw_object_end(&w);
 	buf_putc(&b, '\n');
-	e = w.error ? w.error : write_file_atomic(path, b.data, b.len, 0600);
+	e = w.error ? w.error : fs_write_atomic(path, b.data, b.len, 0600);
 	buf_free(&b); /* wiped */
 	return e;
 }
@@ -92,7 +92,7 @@ int keystore_load(struct ctl *c, const char *key_id, struct local_key *out)
 	snprintf(path, sizeof path, "%s/%s.json", dir, key_id);
 	uint8_t *data;
 	size_t len;
-	if ((e = read_file(path, 1 << 16, &data, &len)) < 0)
+	if ((e = fs_read_file(path, 1 << 16, &data, &len)) < 0)
 		return e;
 	json_value *v = NULL;
 	char err[128];
@@ -108,9 +108,9 @@ int keystore_load(struct ctl *c, const char *key_id, struct local_key *out)
 	memset(out, 0, sizeof *out);
 	snprintf(out->key_id, sizeof out->key_id, "%s", key_id);
 	out->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
-	if (pub && priv && base64_decode(pub, strlen(pub), tmp) == 32) {
+	if (pub && priv && enc_base64_decode(pub, strlen(pub), tmp) == 32) {
 		memcpy(out->pub, tmp, 32);
-		if (base64_decode(priv, strlen(priv), tmp) == 32) {
+		if (enc_base64_decode(priv, strlen(priv), tmp) == 32) {
 			memcpy(out->priv, tmp, 32);
 			uint8_t check[32];
 			/* A file whose halves do not match is corrupt. */
@@ -328,7 +328,7 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 			.nonce = a->nonce.data,
 			.nonce_len = a->nonce.len,
 			.enclave_pub = a->enclave_public_key.data,
-			.now_ms = now_ms(),
+			.now_ms = time_now_ms(),
 		};
 		atoll_claims *cl = NULL;
 		struct policy_claims pc;
@@ -614,7 +614,7 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 			goto out;
 		}
 		ctbuf = malloc(raw.len + 3);
-		long n = ctbuf ? base64_decode((char *)raw.data, raw.len, ctbuf) : -1;
+		long n = ctbuf ? enc_base64_decode((char *)raw.data, raw.len, ctbuf) : -1;
 		if (n < 0) {
 			ctl_fail("--ciphertext is not base64");
 			goto out;

@@ -76,7 +76,7 @@ static char *read_pem(const char *path)
 {
 	uint8_t *data;
 	size_t len;
-	return read_file(path, 1 << 20, &data, &len) < 0 ? NULL : (char *)data;
+	return fs_read_file(path, 1 << 20, &data, &len) < 0 ? NULL : (char *)data;
 }
 
 rpc_client *ctl_client(struct ctl *c)
@@ -180,7 +180,7 @@ int ctl_read_arg(const char *arg, struct buf *out)
 	if (arg[0] == '@') {
 		uint8_t *data;
 		size_t len;
-		int r = read_file(arg + 1, 256u << 20, &data, &len);
+		int r = fs_read_file(arg + 1, 256u << 20, &data, &len);
 		if (r < 0)
 			return r;
 		r = buf_append(out, data, len);

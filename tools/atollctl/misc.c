@@ -37,7 +37,7 @@ int cmd_hash_key(struct ctl *c, int argc, char **argv)
 	uint8_t d[32];
 	char hex[65];
 	SHA256((const uint8_t *)argv[1], strlen(argv[1]), d);
-	hex_encode(d, 32, hex);
+	enc_hex_encode(d, 32, hex);
 	printf("%s\n", hex);
 	return 0;
 }
@@ -129,13 +129,13 @@ static int decode_evidence(uint8_t *data, size_t *len)
 	}
 	if (!n || (!hex && !b64))
 		return 0; /* binary: keep as is (the caller kept the original) */
-	if (hex && n % 2 == 0 && hex_decode((char *)data, n, data) == 0) {
+	if (hex && n % 2 == 0 && enc_hex_decode((char *)data, n, data) == 0) {
 		*len = n / 2;
 		return 1;
 	}
 	if (b64) {
 		uint8_t *tmp = malloc(n);
-		long m = tmp ? base64_decode((char *)data, n, tmp) : -1;
+		long m = tmp ? enc_base64_decode((char *)data, n, tmp) : -1;
 		if (m > 0) {
 			memcpy(data, tmp, (size_t)m);
 			free(tmp);
@@ -151,7 +151,7 @@ static int read_evidence(const char *path, uint8_t **ret, size_t *ret_len)
 {
 	uint8_t *data;
 	size_t len;
-	int e = read_file(path, MAX_EVIDENCE, &data, &len);
+	int e = fs_read_file(path, MAX_EVIDENCE, &data, &len);
 	if (e < 0)
 		return e;
 	uint8_t *copy = malloc(len + 1);
@@ -197,7 +197,7 @@ static int read_collateral(const char *dir, struct collateral *col)
 			continue;
 		uint8_t *data;
 		size_t len;
-		if ((e = read_file(path, MAX_EVIDENCE, &data, &len)) < 0)
+		if ((e = fs_read_file(path, MAX_EVIDENCE, &data, &len)) < 0)
 			break;
 		col->owned[col->n] = data;
 		col->blobs[col->n] = (atoll_blob){ data, len };
@@ -233,7 +233,7 @@ static int find_driver(const char *tee, char *out, size_t size)
 	if (n < 0)
 		n = 0;
 	exe[n] = 0;
-	path_dirname(exe, dir, sizeof dir);
+	fs_dirname(exe, dir, sizeof dir);
 	const char *fmts[] = { "%s/%s.so", "%s/../modules/%s.so", "%s/../lib/atoll/%s.so" };
 	const char *bases[] = { env, dir, dir };
 	for (int i = 0; i < 3; i++) {
@@ -270,17 +270,17 @@ static void write_claims(struct json_writer *w, const atoll_claims *cl)
 	jw_hex(w, cl->report_data, cl->report_data_len);
 	char ts[40];
 	if (cl->issued_at) {
-		rfc3339_format(cl->issued_at * 1000, ts, sizeof ts);
+		time_rfc3339_format(cl->issued_at * 1000, ts, sizeof ts);
 		jw_key(w, "issued_at");
 		jw_string(w, ts);
 	}
 	if (cl->not_before) {
-		rfc3339_format(cl->not_before * 1000, ts, sizeof ts);
+		time_rfc3339_format(cl->not_before * 1000, ts, sizeof ts);
 		jw_key(w, "not_before");
 		jw_string(w, ts);
 	}
 	if (cl->not_after) {
-		rfc3339_format(cl->not_after * 1000, ts, sizeof ts);
+		time_rfc3339_format(cl->not_after * 1000, ts, sizeof ts);
 		jw_key(w, "not_after");
 		jw_string(w, ts);
 	}
@@ -355,11 +355,11 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 	}
 	if (!tee || !evidence)
 		return ctl_usage("verify needs --tee and --evidence");
-	int64_t at_ms = now_ms();
-	if (at && rfc3339_parse(at, &at_ms) < 0)
+	int64_t at_ms = time_now_ms();
+	if (at && time_rfc3339_parse(at, &at_ms) < 0)
 		return ctl_usage("--at needs an RFC 3339 time, e.g. 2025-06-01T00:00:00Z");
 	uint8_t rd[64];
-	if (rd_hex && (strlen(rd_hex) != 128 || hex_decode(rd_hex, 128, rd) < 0))
+	if (rd_hex && (strlen(rd_hex) != 128 || enc_hex_decode(rd_hex, 128, rd) < 0))
 		return ctl_usage("--report-data needs 64 bytes of hex");
 
 	int rc = 1;
@@ -436,7 +436,7 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 	jw_key(&w, "tee");
 	jw_string(&w, tee);
 	char ts[40];
-	rfc3339_format(at_ms, ts, sizeof ts);
+	time_rfc3339_format(at_ms, ts, sizeof ts);
 	jw_key(&w, "verified_at");
 	jw_string(&w, ts);
 	if (r != ATOLL_OK) {

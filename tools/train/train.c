@@ -30,7 +30,7 @@ static int read_feature_names(const char *path, struct ml_model *m)
 {
 	uint8_t *data;
 	size_t len;
-	int r = read_file(path, 1 << 20, &data, &len);
+	int r = fs_read_file(path, 1 << 20, &data, &len);
 	if (r < 0) {
 		fprintf(stderr, "atoll-train: %s: %s\n", path, strerror(-r));
 		return r;

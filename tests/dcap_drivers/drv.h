@@ -1,8 +1,8 @@
 /* Test and benchmark helpers for the sgx and tdx drivers: load a driver
  * .so from $ATOLL_MODULE_DIR through its one entry symbol, call verify,
  * look up claims, read sample files. */
-#ifndef ATOLL_TESTS_DRIVERS_B_DRV_H
-#define ATOLL_TESTS_DRIVERS_B_DRV_H
+#ifndef ATOLL_TESTS_DCAP_DRIVERS_DRV_H
+#define ATOLL_TESTS_DCAP_DRIVERS_DRV_H
 
 #include <stdbool.h>
 #include <stddef.h>

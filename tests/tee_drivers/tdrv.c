@@ -214,7 +214,7 @@ uint8_t *tdrv_read(const char *rel, size_t *ret_len)
 	if (!dir)
 		return NULL;
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (read_file(path, 16u << 20, &data, &len) < 0)
+	if (fs_read_file(path, 16u << 20, &data, &len) < 0)
 		return NULL;
 	*ret_len = len;
 	return data;
@@ -235,7 +235,7 @@ uint8_t *tdrv_unhex(const char *hex, size_t *ret_len)
 			clean[o++] = hex[i];
 	clean[o] = 0;
 	out = malloc(o / 2 + 1);
-	if (!out || o % 2 || hex_decode(clean, o, out) < 0) {
+	if (!out || o % 2 || enc_hex_decode(clean, o, out) < 0) {
 		free(clean);
 		free(out);
 		return NULL;
@@ -269,7 +269,7 @@ uint8_t *tdrv_read_b64(const char *rel, size_t *ret_len)
 		if (!strchr(" \t\r\n", text[i]))
 			text[o++] = text[i];
 	out = malloc(o * 3 / 4 + 3);
-	dec = out ? base64_decode((const char *)text, o, out) : -1;
+	dec = out ? enc_base64_decode((const char *)text, o, out) : -1;
 	free(text);
 	if (dec < 0) {
 		free(out);
@@ -283,7 +283,7 @@ int64_t tdrv_time(const char *s)
 {
 	int64_t ms = 0;
 
-	if (rfc3339_parse(s, &ms) < 0) {
+	if (time_rfc3339_parse(s, &ms) < 0) {
 		fprintf(stderr, "bad time %s\n", s);
 		exit(1);
 	}
@@ -337,7 +337,7 @@ const char *tdrv_tmpdir(void)
 	if (!tmpdir[0]) {
 		const char *base = getenv("TMPDIR");
 
-		snprintf(tmpdir, sizeof(tmpdir), "%s/atoll-drva-XXXXXX",
+		snprintf(tmpdir, sizeof(tmpdir), "%s/atoll-teedrv-XXXXXX",
 			 base ? base : "/tmp");
 		if (!mkdtemp(tmpdir)) {
 			perror("mkdtemp");
@@ -355,7 +355,7 @@ const char *tdrv_write_tmp(const char *name, const void *data, size_t len)
 	char *path = slots[next++ % 8];
 
 	snprintf(path, 600, "%s/%s", tdrv_tmpdir(), name);
-	if (write_file_atomic(path, data, len, 0600) < 0) {
+	if (fs_write_atomic(path, data, len, 0600) < 0) {
 		fprintf(stderr, "cannot write %s\n", path);
 		exit(1);
 	}

@@ -795,11 +795,11 @@ static void test_collateral_forms(void)
 	char *tpem = gen_pem(pki.tcb), *rpem = gen_pem(pki.root);
 	uint8_t *pck_crl = gen_crl(pki.ca, pki.ca_key, NULL, 0, T0 - 100,
 				   T0 + 100, &len);
-	char *pck_crl_hex = hex_dup(pck_crl, len);
+	char *pck_crl_hex = enc_hex_dup(pck_crl, len);
 	uint8_t *root_crl = gen_crl(pki.root, pki.root_key, NULL, 0, T0 - 100,
 				    T0 + 100, &dl);
-	char *root_crl_hex = hex_dup(root_crl, dl);
-	char *sig_t_hex = hex_dup(sig_t, 64), *sig_q_hex = hex_dup(sig_q, 64);
+	char *root_crl_hex = enc_hex_dup(root_crl, dl);
+	char *sig_t_hex = enc_hex_dup(sig_t, 64), *sig_q_hex = enc_hex_dup(sig_q, 64);
 
 	printf("collateral forms: one bundle of string fields\n");
 	struct buf doc = { 0 }, chain = { 0 };

@@ -2,8 +2,8 @@
  * way the host does (dlopen + entry symbol), create instances from
  * key/value config, run verify(), and read sample files from the shared
  * evidence folder. */
-#ifndef ATOLL_TESTS_DRIVERS_A_TDRV_H
-#define ATOLL_TESTS_DRIVERS_A_TDRV_H
+#ifndef ATOLL_TESTS_TEE_DRIVERS_TDRV_H
+#define ATOLL_TESTS_TEE_DRIVERS_TDRV_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * cost of one ECDSA P-256 signature check measured alone, from which the
  * share of each verification spent in signature checks is estimated.
  *
- * Usage: bench_drivers_b [seconds per figure, default 1]
+ * Usage: bench_dcap_drivers [seconds per figure, default 1]
  * Each figure is the fastest of three rounds, which filters out time lost
  * to other processes on a shared machine.
  * Needs ATOLL_MODULE_DIR (defaults to the build's modules dir) and uses
@@ -43,12 +43,12 @@ static double best_us(void (*fn)(void *arg), void *arg, int batch)
 
 	for (int round = 0; round < ROUNDS; round++) {
 		long iters = 0;
-		int64_t t0 = mono_ns(), t1;
+		int64_t t0 = time_mono_ns(), t1;
 		do {
 			for (int i = 0; i < batch; i++)
 				fn(arg);
 			iters += batch;
-			t1 = mono_ns();
+			t1 = time_mono_ns();
 		} while (t1 - t0 < (int64_t)(seconds / ROUNDS * 1e9));
 		double us = (double)(t1 - t0) / 1e3 / (double)iters;
 		if (us < best)

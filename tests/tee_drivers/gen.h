@@ -2,8 +2,8 @@
  * benchmarks: test CAs and keys made with OpenSSL, a CBOR writer, and
  * builders for SEV-SNP reports with their VCEK chain, Nitro attestation
  * documents and PSA tokens, each with knobs to produce broken variants. */
-#ifndef ATOLL_TESTS_DRIVERS_A_GEN_H
-#define ATOLL_TESTS_DRIVERS_A_GEN_H
+#ifndef ATOLL_TESTS_TEE_DRIVERS_GEN_H
+#define ATOLL_TESTS_TEE_DRIVERS_GEN_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * verified-chain cache, the rate of the signature checks alone, and the
  * share of a verification those checks take. Uses the real samples from
  * $ATOLL_SHARED_DIR/evidence when present, generated evidence otherwise.
- * Usage: bench_drivers_a [seconds per figure, default 2]. Prints figures;
+ * Usage: bench_tee_drivers [seconds per figure, default 2]. Prints figures;
  * asserts nothing. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +41,7 @@ struct workload {
 /* Calls per second of fn over about `seconds`. */
 static double rate(int (*fn)(void *), void *arg)
 {
-	int64_t start = mono_ns(), now;
+	int64_t start = time_mono_ns(), now;
 	long n = 0;
 
 	do {
@@ -50,7 +50,7 @@ static double rate(int (*fn)(void *), void *arg)
 			exit(1);
 		}
 		n++;
-		now = mono_ns();
+		now = time_mono_ns();
 	} while (now - start < (int64_t)(seconds * 1e9));
 	return (double)n * 1e9 / (double)(now - start);
 }

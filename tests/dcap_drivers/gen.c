@@ -244,7 +244,7 @@ int gen_pki_init(struct gen_pki *p, const struct gen_pck_opts *o,
 			  p->pck_opts.not_after, false, &p->pck_opts);
 	if (!p->pck || X509_digest(p->root, EVP_sha256(), fp, &n) != 1)
 		return -1;
-	hex_encode(fp, 32, p->root_fp_hex);
+	enc_hex_encode(fp, 32, p->root_fp_hex);
 	return 0;
 }
 
@@ -614,7 +614,7 @@ void gen_qe_identity_defaults(struct gen_qe_identity *q, bool tdx)
 static void hex_field(struct buf *b, const char *key, const uint8_t *p, size_t n,
 		      bool comma)
 {
-	char *h = hex_dup(p, n);
+	char *h = enc_hex_dup(p, n);
 
 	for (char *c = h; c && *c; c++)
 		if (*c >= 'a' && *c <= 'f')
@@ -745,7 +745,7 @@ char *gen_pcs_json(const char *member, const char *body, EVP_PKEY *key)
 
 	if (gen_sign_raw(key, body, strlen(body), sig) < 0)
 		return NULL;
-	hex_encode(sig, 64, hex);
+	enc_hex_encode(sig, 64, hex);
 	buf_printf(&b, "{\"%s\":%s,\"signature\":\"%s\"}", member, body, hex);
 	return buf_cstr(&b) ? (char *)buf_steal(&b, NULL) : NULL;
 }

@@ -1,7 +1,7 @@
 /* Shared setup of the driver fuzz targets: one driver instance created on
  * first use from key/value config, verified against with fixed times. */
-#ifndef ATOLL_TESTS_DRIVERS_A_FUZZ_DRV_H
-#define ATOLL_TESTS_DRIVERS_A_FUZZ_DRV_H
+#ifndef ATOLL_TESTS_TEE_DRIVERS_FUZZ_DRV_H
+#define ATOLL_TESTS_TEE_DRIVERS_FUZZ_DRV_H
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -110,7 +110,7 @@ bool bytes_hex(const uint8_t *p, size_t n, const char *hex, bool prefix)
 
 	if (!p || (!prefix && hl != 2 * n) || hl > 2 * n)
 		return false;
-	h = hex_dup(p, n);
+	h = enc_hex_dup(p, n);
 	ok = h && strncasecmp(h, hex, hl) == 0;
 	free(h);
 	return ok;
@@ -130,7 +130,7 @@ uint8_t *file_read(const char *path, size_t *ret_len, bool decode_hex)
 	uint8_t *d = NULL;
 	size_t len = 0;
 
-	if (read_file(path, 64u << 20, &d, &len) < 0)
+	if (fs_read_file(path, 64u << 20, &d, &len) < 0)
 		return NULL;
 	if (decode_hex) {
 		char *s = (char *)d;
@@ -140,7 +140,7 @@ uint8_t *file_read(const char *path, size_t *ret_len, bool decode_hex)
 		while (n < len && s[n] != '\n' && s[n] != '\r' && s[n] != ' ')
 			n++;
 		uint8_t *out = malloc(n / 2 + 1);
-		if (!out || n % 2 || hex_decode(s, n, out) < 0) {
+		if (!out || n % 2 || enc_hex_decode(s, n, out) < 0) {
 			free(out);
 			free(d);
 			return NULL;
@@ -168,7 +168,7 @@ int64_t ts(const char *s)
 {
 	int64_t ms = 0;
 
-	if (rfc3339_parse(s, &ms) < 0) {
+	if (time_rfc3339_parse(s, &ms) < 0) {
 		fprintf(stderr, "bad time %s\n", s);
 		abort();
 	}

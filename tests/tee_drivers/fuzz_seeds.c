@@ -24,7 +24,7 @@ static void put(const char *target, const char *name, const void *data,
 	if (!data)
 		return;
 	snprintf(path, sizeof(path), "%s/%s/%s", root, target, name);
-	if (write_file_atomic(path, data, len, 0644) < 0) {
+	if (fs_write_atomic(path, data, len, 0644) < 0) {
 		fprintf(stderr, "cannot write %s\n", path);
 		exit(1);
 	}

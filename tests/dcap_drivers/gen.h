@@ -3,8 +3,8 @@
  * SGX extension, TCB Signing certificate), SGX and TDX quotes v3/v4/v5
  * signed like a quoting enclave signs them, TCB Info and QE Identity JSON
  * signed like Intel's PCS, and CRLs. All keys are fresh P-256 keys. */
-#ifndef ATOLL_TESTS_DRIVERS_B_GEN_H
-#define ATOLL_TESTS_DRIVERS_B_GEN_H
+#ifndef ATOLL_TESTS_DCAP_DRIVERS_GEN_H
+#define ATOLL_TESTS_DCAP_DRIVERS_GEN_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -22,7 +22,7 @@ static void put(const char *sub, const char *name, const void *d, size_t len)
 	char path[1024];
 
 	snprintf(path, sizeof(path), "%s/%s/%s", root, sub, name);
-	if (write_file_atomic(path, d, len, 0644) < 0)
+	if (fs_write_atomic(path, d, len, 0644) < 0)
 		fprintf(stderr, "cannot write %s\n", path);
 	else
 		n_written++;
