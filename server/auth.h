@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "rpc.h"
+#include "rpc/server.h"
 
 /* 0 with the tenant; -ENOKEY with a message for the client otherwise. */
 int auth_tenant(const struct coord_config *cfg, const rpc_call *call,

@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 #include "atoll/status.h"
+#include "attest/config.h"
 #include "config/plugin_cfg.h"
 
 #define SHA256_LEN 32
-#define MAX_DIGEST 64
 
 struct tenant_cfg {
 	char *name;
@@ -22,25 +22,6 @@ struct tenant_cfg {
 struct island_token_cfg {
 	char *name;
 	uint8_t hash[SHA256_LEN];
-};
-
-struct digest {
-	uint8_t v[MAX_DIGEST];
-	size_t len;
-};
-
-/* Attestation policy for one TEE type (policy.tee.<name>). */
-struct tee_policy {
-	char *tee;
-	bool allow_debug;
-	struct digest *measurements; /* empty: any measurement */
-	size_t n_measurements;
-	struct digest *signers;      /* empty: any signer */
-	size_t n_signers;
-	uint64_t min_svn;
-	uint64_t min_tcb;
-	char **tcb_statuses;         /* NULL-terminated; NULL: the safe default */
-	int64_t max_evidence_age_ms; /* 0: no limit beyond the challenge TTL */
 };
 
 struct workload_cfg {
@@ -86,14 +67,8 @@ struct coord_config {
 	struct {
 		bool custodial;
 	} keys;
-	struct plugin_cfg *drivers;
-	size_t n_drivers;
-	struct {
-		int64_t reattest_interval_ms;
-		int64_t challenge_ttl_ms;
-		struct tee_policy *tees;
-		size_t n_tees;
-	} policy;
+	/* Verifier drivers and the attestation policy (lib/attest). */
+	struct attest_config attest;
 	struct workload_cfg *workloads;
 	size_t n_workloads;
 };
@@ -104,6 +79,5 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 void coord_config_free(struct coord_config *c);
 
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id);
-const struct tee_policy *coord_config_policy(const struct coord_config *c, const char *tee);
 
 #endif

@@ -22,19 +22,13 @@ void svc_unimplemented(rpc_call *call, const ProtobufCMessage *req, void *ud)
 
 static int load_drivers(struct coordinator *co, char *err, size_t err_size)
 {
-	const struct coord_config *cfg = co->cfg;
-	co->drivers = calloc(cfg->n_drivers + 1, sizeof *co->drivers);
-	if (!co->drivers)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->n_drivers; i++) {
-		const struct plugin_cfg *pc = &cfg->drivers[i];
-		int e = plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, co->drivers,
-					   co->n_drivers, &co->drivers[co->n_drivers], err, err_size);
-		if (e < 0)
-			return e;
-		co->n_drivers++;
-		log_info("driver %s loaded from %s", pc->name, pc->path);
-	}
+	const struct attest_config *ac = &co->cfg->attest;
+	int e = attest_verifier_load(ac->drivers, ac->n_drivers, &co->verifier, err, err_size);
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < co->verifier.drivers.n; i++)
+		log_info("driver %s loaded from %s", co->verifier.drivers.d[i].name,
+			 co->verifier.drivers.d[i].path);
 	return 0;
 }
 
@@ -51,8 +45,7 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 	if ((e = load_drivers(co, err, err_size)) < 0 ||
 	    (e = store_open(cfg->store.path, cfg->store.synchronous_full, &co->store, err,
 			    err_size)) < 0 ||
-	    (e = core_new(cfg, co->store, co->drivers, co->n_drivers, &co->core, err,
-			  err_size)) < 0)
+	    (e = core_new(cfg, co->store, &co->verifier, &co->core, err, err_size)) < 0)
 		goto fail;
 	struct rpc_server_opts opts = {
 		.threads = (int)cfg->limits.threads,
@@ -128,16 +121,13 @@ int coordinator_reload(struct coordinator *co, char *err, size_t err_size)
 	if (e < 0)
 		return e;
 	/* Policies may only name drivers that are loaded. */
-	for (size_t i = 0; i < cfg->policy.n_tees; i++) {
-		bool loaded = false;
-		for (size_t k = 0; k < co->n_drivers; k++)
-			if (strcmp(co->drivers[k].name, cfg->policy.tees[i].tee) == 0)
-				loaded = true;
-		if (!loaded) {
+	const struct attest_policy *pol = &cfg->attest.policy;
+	for (size_t i = 0; i < pol->n_tees; i++) {
+		if (!attest_verifier_driver(&co->verifier, pol->tees[i].tee)) {
 			snprintf(err, err_size,
 				 "policy.tee.%s: driver '%s' is not loaded (drivers change only on "
 				 "restart)",
-				 cfg->policy.tees[i].tee, cfg->policy.tees[i].tee);
+				 pol->tees[i].tee, pol->tees[i].tee);
 			coord_config_free(cfg);
 			return -EINVAL;
 		}
@@ -149,7 +139,7 @@ int coordinator_reload(struct coordinator *co, char *err, size_t err_size)
 	}
 	co->reloaded = list;
 	list[co->n_reloaded++] = cfg;
-	core_reload_policy(co->core, cfg);
+	core_reload_policy(co->core, &cfg->attest.policy);
 	return 0;
 }
 
@@ -167,9 +157,7 @@ void coordinator_free(struct coordinator *co)
 	health_free(co->health);
 	reflection_free(co->refl);
 	store_close(co->store);
-	for (size_t i = co->n_drivers; i-- > 0;)
-		plugin_unload_driver(&co->drivers[i]);
-	free(co->drivers);
+	attest_verifier_unload(&co->verifier);
 	for (size_t i = 0; i < co->n_reloaded; i++)
 		coord_config_free(co->reloaded[i]);
 	free(co->reloaded);

@@ -6,13 +6,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "attest/verifier.h"
 #include "config.h"
-#include "core.h"
-#include "health.h"
-#include "reflection.h"
-#include "plugin/plugin.h"
-#include "rpc.h"
-#include "store.h"
+#include "core/core.h"
+#include "rpc/server.h"
+#include "store/store.h"
+#include "svc/health.h"
+#include "svc/reflection.h"
 
 struct coordinator {
 	struct coord_config *cfg;
@@ -23,8 +23,7 @@ struct coordinator {
 	struct health *health;
 	struct reflection *refl;
 	struct store *store;
-	struct loaded_driver *drivers;
-	size_t n_drivers;
+	struct attest_verifier verifier;
 	struct core *core;
 	int port;
 };
@@ -40,7 +39,7 @@ int coordinator_reload(struct coordinator *co, char *err, size_t err_size);
 void coordinator_stop(struct coordinator *co);
 void coordinator_free(struct coordinator *co);
 
-/* Registration of the atoll.v1 services (svc_*.c). */
+/* Registration of the atoll.v1 services (svc/). */
 int svc_confidential_register(struct coordinator *co);
 int svc_jobs_register(struct coordinator *co);
 int svc_islands_register(struct coordinator *co);

@@ -22,7 +22,7 @@
 
 #include "atoll/v1/confidential.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
-#include "rpc.h"
+#include "rpc/server.h"
 #include "rpc/client.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"

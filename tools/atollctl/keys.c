@@ -19,8 +19,7 @@
 #include "ctl.h"
 #include "json/json.h"
 #include "pbjson/pbjson.h"
-#include "plugin/plugin.h"
-#include "policy.h"
+#include "attest/verifier.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -236,36 +235,26 @@ int cmd_keys(struct ctl *c, int argc, char **argv)
 
 /* ---- verifying islands and sealing ---- */
 
-struct verifier {
-	struct coord_config *pol;
-	struct loaded_driver *drivers;
-	size_t n;
+/* The trust part of the client's policy file, loaded: its verifier
+ * drivers and its policy. */
+struct client_trust {
+	struct attest_config *cfg;
+	struct attest_verifier v;
 };
 
-static void verifier_free(struct verifier *v)
+static void trust_free(struct client_trust *t)
 {
-	for (size_t i = v->n; i-- > 0;)
-		plugin_unload_driver(&v->drivers[i]);
-	free(v->drivers);
-	coord_config_free(v->pol);
+	attest_verifier_unload(&t->v);
+	attest_config_free(t->cfg);
 }
 
-static int verifier_load(const char *policy_path, struct verifier *v)
+static int trust_load(const char *policy_path, struct client_trust *t)
 {
 	char err[1024];
-	memset(v, 0, sizeof *v);
-	if (policy_config_load(policy_path, &v->pol, err, sizeof err) < 0)
+	memset(t, 0, sizeof *t);
+	if (attest_config_load(policy_path, &t->cfg, err, sizeof err) < 0 ||
+	    attest_verifier_load(t->cfg->drivers, t->cfg->n_drivers, &t->v, err, sizeof err) < 0)
 		return ctl_fail("%s", err);
-	v->drivers = calloc(v->pol->n_drivers + 1, sizeof *v->drivers);
-	if (!v->drivers)
-		return ctl_fail("out of memory");
-	for (size_t i = 0; i < v->pol->n_drivers; i++) {
-		const struct plugin_cfg *pc = &v->pol->drivers[i];
-		if (plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, v->drivers, v->n,
-				       &v->drivers[v->n], err, sizeof err) < 0)
-			return ctl_fail("%s", err);
-		v->n++;
-	}
 	return 0;
 }
 
@@ -276,9 +265,9 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 	if (!policy_path)
 		return ctl_usage("a policy file is needed to decide which islands to trust "
 				 "(--policy FILE or ATOLL_POLICY)");
-	struct verifier v;
-	if (verifier_load(policy_path, &v)) {
-		verifier_free(&v);
+	struct client_trust t;
+	if (trust_load(policy_path, &t)) {
+		trust_free(&t);
 		return 1;
 	}
 	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
@@ -287,7 +276,7 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 	if (ctl_call(c, "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
 		     &atoll__v1__list_attested_islands_response__descriptor,
 		     (ProtobufCMessage **)&resp)) {
-		verifier_free(&v);
+		trust_free(&t);
 		return 1;
 	}
 	uint8_t(*keys)[32] = calloc(MAX_ISLANDS, 32);
@@ -301,16 +290,6 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 	/* Trust no claim of the coordinator: every island is judged here. */
 	for (size_t i = 0; i < resp->n_islands && n < MAX_ISLANDS; i++) {
 		Atoll__V1__AttestedIsland *a = resp->islands[i];
-		const struct loaded_driver *d = NULL;
-		for (size_t k2 = 0; k2 < v.n; k2++)
-			if (strcmp(v.drivers[k2].name, a->tee_type) == 0)
-				d = &v.drivers[k2];
-		const struct tee_policy *p = coord_config_policy(v.pol, a->tee_type);
-		if (!d || !p) {
-			buf_printf(&why, "\n  %s: your policy has no %s for TEE '%s'", a->island_id,
-				   d ? "policy" : "driver", a->tee_type);
-			continue;
-		}
 		if (a->enclave_public_key.len != 32 || !a->nonce.len) {
 			buf_printf(&why, "\n  %s: no enclave key or challenge", a->island_id);
 			continue;
@@ -320,7 +299,8 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 			continue;
 		for (size_t m = 0; m < a->n_collateral; m++)
 			coll[m] = (atoll_blob){ a->collateral[m].data, a->collateral[m].len };
-		struct evidence_in in = {
+		struct attest_input in = {
+			.tee = a->tee_type,
 			.evidence = a->evidence.data,
 			.evidence_len = a->evidence.len,
 			.collateral = coll,
@@ -328,18 +308,16 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 			.nonce = a->nonce.data,
 			.nonce_len = a->nonce.len,
 			.enclave_pub = a->enclave_public_key.data,
-			.now_ms = time_now_ms(),
+			.at_ms = time_now_ms(),
 		};
-		atoll_claims *cl = NULL;
-		struct policy_claims pc;
-		char reason[768];
-		int r = evidence_judge(d, p, &in, &cl, &pc, reason, sizeof reason);
+		struct attest_verdict vd;
+		int r = attest_judge(&t.v, &t.cfg->policy, &in, &vd);
 		free(coll);
+		attest_verdict_clear(&vd);
 		if (r < 0) {
-			buf_printf(&why, "\n  %s: %s", a->island_id, reason);
+			buf_printf(&why, "\n  %s: %s", a->island_id, vd.why);
 			continue;
 		}
-		d->d->claims_free(d->ctx, cl);
 		memcpy(keys[n++], a->enclave_public_key.data, 32);
 		if (ids->len)
 			buf_putc(ids, ',');
@@ -362,7 +340,7 @@ out:
 	free(keys);
 	buf_free(&why);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	verifier_free(&v);
+	trust_free(&t);
 	return rc;
 }
 

@@ -12,7 +12,7 @@
 
 #include "ctl.h"
 #include "pbjson/pbjson.h"
-#include "rpc.h"
+#include "rpc/status.h"
 #include "util/fsutil.h"
 
 static void usage(FILE *f)

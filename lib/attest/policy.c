@@ -1,6 +1,5 @@
-/* Judging attestation evidence: driver verification, report-data
- * binding, and policy. */
-#include "policy.h"
+/* The policy check on normalized claims. */
+#include "attest/policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,7 +9,6 @@
 
 #include <openssl/crypto.h>
 
-#include "crypto/envelope.h"
 #include "util/enc.h"
 
 /* Evidence may be stamped this far in the future (clock skew). */
@@ -22,7 +20,19 @@ static const char *const DEFAULT_TCB_STATUSES[] = {
 	"ConfigurationAndSWHardeningNeeded", NULL,
 };
 
-static bool digest_listed(const struct digest *list, size_t n, const uint8_t *v, size_t len)
+static const struct attest_tee_policy SAFE_DEFAULT = { .allow_debug = false };
+
+const struct attest_tee_policy *attest_policy_for(const struct attest_policy *p,
+						  const char *tee)
+{
+	for (size_t i = 0; p && i < p->n_tees; i++)
+		if (strcmp(p->tees[i].tee, tee) == 0)
+			return &p->tees[i];
+	return NULL;
+}
+
+static bool digest_listed(const struct attest_digest *list, size_t n, const uint8_t *v,
+			  size_t len)
 {
 	for (size_t i = 0; i < n; i++)
 		if (list[i].len == len && CRYPTO_memcmp(list[i].v, v, len) == 0)
@@ -30,10 +40,12 @@ static bool digest_listed(const struct digest *list, size_t n, const uint8_t *v,
 	return false;
 }
 
-int policy_check(const struct tee_policy *p, const struct policy_claims *pc, int64_t now,
-		 char *why, size_t why_size)
+int attest_policy_check(const struct attest_tee_policy *p, const struct attest_claims *pc,
+			int64_t now, char *why, size_t why_size)
 {
-	char hex[129];
+	char hex[2 * ATTEST_MAX_DIGEST + 1];
+	if (!p)
+		p = &SAFE_DEFAULT;
 	if (pc->debug && !p->allow_debug) {
 		snprintf(why, why_size, "debug enclave refused by policy (allow_debug: false)");
 		return -EACCES;
@@ -87,9 +99,9 @@ int policy_check(const struct tee_policy *p, const struct policy_claims *pc, int
 	return 0;
 }
 
-int policy_claims_from(const atoll_claims *cl, struct policy_claims *ret_pc)
+int attest_claims_from(const atoll_claims *cl, struct attest_claims *ret)
 {
-	struct policy_claims pc = { 0 };
+	struct attest_claims pc = { 0 };
 	bool fits = cl->measurement_len <= sizeof pc.measurement &&
 		    cl->signer_len <= sizeof pc.signer;
 	if (fits) {
@@ -106,73 +118,6 @@ int policy_claims_from(const atoll_claims *cl, struct policy_claims *ret_pc)
 		pc.has_tcb_status = true;
 	}
 	pc.issued_at = cl->issued_at;
-	*ret_pc = pc;
+	*ret = pc;
 	return fits ? 0 : -EOVERFLOW;
 }
-
-int evidence_judge(const struct loaded_driver *d, const struct tee_policy *p,
-		   const struct evidence_in *in, atoll_claims **ret_claims,
-		   struct policy_claims *ret_pc, char *why, size_t why_size)
-{
-	/* The binding is computed here, never taken from the island. */
-	uint8_t expected[ENV_REPORT_DATA_LEN];
-	if (env_report_data(in->nonce, in->nonce_len, in->enclave_pub, expected) != ENV_OK) {
-		snprintf(why, why_size, "cannot compute the expected report data");
-		return -EACCES;
-	}
-	atoll_verify_args args = {
-		.struct_size = sizeof args,
-		.evidence = in->evidence,
-		.evidence_len = in->evidence_len,
-		.collateral = in->collateral,
-		.n_collateral = in->n_collateral,
-		.expected_report_data = expected,
-		.expected_report_data_len = sizeof expected,
-		.verify_time = in->now_ms / 1000,
-	};
-	atoll_claims *cl = NULL;
-	atoll_err aerr = { "" };
-	int r = d->d->verify(d->ctx, &args, &cl, &aerr);
-	if (r != ATOLL_OK) {
-		snprintf(why, why_size, "evidence rejected by the %s driver (%s): %s", d->name,
-			 atoll_status_name(r), aerr.msg[0] ? aerr.msg : "no detail");
-		return -EKEYREJECTED;
-	}
-	struct policy_claims pc = { 0 };
-	if (cl->report_data_len != sizeof expected ||
-	    CRYPTO_memcmp(cl->report_data, expected, sizeof expected) != 0) {
-		snprintf(why, why_size,
-			 "report data does not bind the challenge nonce and the enclave key");
-		goto refused;
-	}
-	if (policy_claims_from(cl, &pc) < 0) {
-		snprintf(why, why_size, "the %s driver returned over-long claims", d->name);
-		goto refused;
-	}
-	if (policy_check(p, &pc, in->now_ms, why, why_size) < 0)
-		goto refused;
-	*ret_claims = cl;
-	*ret_pc = pc;
-	return 0;
-refused:
-	d->d->claims_free(d->ctx, cl);
-	return -EACCES;
-}
-
-char *claim_value_text(const atoll_claim *cl)
-{
-	switch (cl->type) {
-	case ATOLL_CLAIM_BYTES:
-		return enc_hex_dup(cl->bytes, cl->len);
-	case ATOLL_CLAIM_STRING:
-		return strndup((const char *)cl->bytes, cl->len);
-	case ATOLL_CLAIM_UINT: {
-		char *s;
-		return asprintf(&s, "%" PRIu64, cl->u64) < 0 ? NULL : s;
-	}
-	case ATOLL_CLAIM_BOOL:
-		return strdup(cl->u64 ? "true" : "false");
-	}
-	return strdup("?");
-}
-

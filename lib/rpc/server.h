@@ -25,8 +25,8 @@
  * that keeps a call beyond that (e.g. a registry of island streams) takes a
  * reference with rpc_call_ref() and drops it with rpc_call_unref().
  */
-#ifndef ATOLL_SERVER_RPC_H
-#define ATOLL_SERVER_RPC_H
+#ifndef ATOLL_RPC_SERVER_H
+#define ATOLL_RPC_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,6 +34,8 @@
 
 #include <grpc/status.h>
 #include <protobuf-c/protobuf-c.h>
+
+#include "rpc/status.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
@@ -109,7 +111,7 @@ int rpc_call_finishf(rpc_call *c, grpc_status_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Unary shorthand: the response and OK. */
 int rpc_call_reply(rpc_call *c, const ProtobufCMessage *msg);
-/* Map an internal error (negative errno, see rpc_status_from_errno) to a
+/* Map an internal error (negative errno, see rpc/status.h) to a
  * status and finish with the message. */
 int rpc_call_fail(rpc_call *c, int err, const char *message);
 
@@ -129,27 +131,5 @@ void *rpc_call_user(const rpc_call *c);
 rpc_call *rpc_call_ref(rpc_call *c);
 void rpc_call_unref(rpc_call *c);
 
-/* The one mapping from internal errors to gRPC status codes:
- *   -EINVAL, -EBADMSG, -EDOM      INVALID_ARGUMENT (malformed or bad input)
- *   -ENOENT, -ESRCH               NOT_FOUND (unknown job, key, island)
- *   -EEXIST                       ALREADY_EXISTS
- *   -EACCES, -EKEYREJECTED        PERMISSION_DENIED (evidence or policy
- *                                 refused, not the tenant's)
- *   -ENOKEY, -EPERM               UNAUTHENTICATED (missing or unknown
- *                                 API key or island token)
- *   -EALREADY, -ENOTSUP           FAILED_PRECONDITION (job already final,
- *                                 operation off in this configuration)
- *   -ENOSYS                       UNIMPLEMENTED
- *   -E2BIG, -EMSGSIZE, -ENOMEM,
- *   -EDQUOT                       RESOURCE_EXHAUSTED
- *   -EAGAIN, -EBUSY, -ESHUTDOWN,
- *   -ENOTCONN, -ECONNRESET        UNAVAILABLE (retry later)
- *   -ETIMEDOUT                    DEADLINE_EXCEEDED
- *   -ECANCELED                    CANCELLED
- *   -ERANGE                       OUT_OF_RANGE
- *   anything else                 INTERNAL
- */
-grpc_status_code rpc_status_from_errno(int err);
-const char *rpc_status_name(grpc_status_code code);
 
 #endif

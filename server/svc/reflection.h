@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rpc.h"
+#include "rpc/server.h"
 
 struct reflection;
 

@@ -1,5 +1,5 @@
 /* The job store on SQLite. */
-#include "store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* grpc.health.v1.Health. Check answers from the table (NOT_FOUND for a
  * service it does not know); Watch sends the current status at once and
  * then every change, until the caller leaves or the server shuts down. */
-#include "health.h"
+#include "svc/health.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "coordinator.h"
 #include "crypto/envelope.h"
+#include "svc/pbconv.h"
 #include "util/buf.h"
 #include "util/enc.h"
 #include "util/log.h"
@@ -89,9 +90,7 @@ static void create_key(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	}
 	Atoll__V1__Key out = ATOLL__V1__KEY__INIT;
 	Google__Protobuf__Timestamp ts;
-	google__protobuf__timestamp__init(&ts);
-	ts.seconds = k.created_ms / 1000;
-	ts.nanos = (int32_t)(k.created_ms % 1000) * 1000000;
+	pb_ts_set(&ts, k.created_ms);
 	out.key_id = k.id;
 	out.public_key.data = k.public_key;
 	out.public_key.len = k.public_key_len;
@@ -225,10 +224,112 @@ static void get_stats(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	struct coordinator *co = ud;
 	if (!auth_tenant_or_fail(co->cfg, call))
 		return;
-	Atoll__V1__Stats stats;
-	core_stats(co->core, &stats);
-	rpc_call_reply(call, &stats.base);
-	core_stats_clear(&stats);
+	struct core_stats cs;
+	if (core_stats(co->core, &cs) < 0) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+		return;
+	}
+	size_t na = cs.n_attested_by_tee, nc = cs.n_connected_by_tee;
+	Atoll__V1__Stats__TeeTypesEntry *att = calloc(na + 1, sizeof *att);
+	Atoll__V1__Stats__TeeTypesEntry **attp = calloc(na + 1, sizeof *attp);
+	Atoll__V1__Stats__ConnectedTeeTypesEntry *con = calloc(nc + 1, sizeof *con);
+	Atoll__V1__Stats__ConnectedTeeTypesEntry **conp = calloc(nc + 1, sizeof *conp);
+	if (!att || !attp || !con || !conp) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < na; i++) {
+		atoll__v1__stats__tee_types_entry__init(&att[i]);
+		att[i].key = cs.attested_by_tee[i].name;
+		att[i].value = cs.attested_by_tee[i].n;
+		attp[i] = &att[i];
+	}
+	for (size_t i = 0; i < nc; i++) {
+		atoll__v1__stats__connected_tee_types_entry__init(&con[i]);
+		con[i].key = cs.connected_by_tee[i].name;
+		con[i].value = cs.connected_by_tee[i].n;
+		conp[i] = &con[i];
+	}
+	Atoll__V1__Stats st = ATOLL__V1__STATS__INIT;
+	st.connected_hosts = cs.connected;
+	st.attested_hosts = cs.attested;
+	st.unattested_hosts = cs.unattested;
+	st.revoked_hosts = cs.revoked;
+	st.slots = cs.slots;
+	st.busy_slots = cs.busy_slots;
+	st.n_tee_types = na;
+	st.tee_types = attp;
+	st.n_connected_tee_types = nc;
+	st.connected_tee_types = conp;
+	rpc_call_reply(call, &st.base);
+out:
+	free(att);
+	free(attp);
+	free(con);
+	free(conp);
+	core_stats_clear(&cs);
+}
+
+static Atoll__V1__AttestedIsland *island_pb(const struct island_view *v,
+					    Google__Protobuf__Timestamp ts[2])
+{
+	Atoll__V1__AttestedIsland *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	atoll__v1__attested_island__init(a);
+	a->island_id = (char *)v->id;
+	a->state = (Atoll__V1__IslandState)v->state;
+	a->reason = (char *)v->reason;
+	a->tee_type = (char *)v->tee_type;
+	if (v->has_pub) {
+		a->enclave_public_key.data = (uint8_t *)v->enclave_pub;
+		a->enclave_public_key.len = CORE_KEY_LEN;
+	}
+	a->evidence.data = v->evidence;
+	a->evidence.len = v->evidence_len;
+	a->collateral = calloc(v->n_collateral + 1, sizeof *a->collateral);
+	a->claims = calloc(v->n_claims + 1, sizeof *a->claims);
+	Atoll__V1__AttestedIsland__ClaimsEntry *ce = calloc(v->n_claims + 1, sizeof *ce);
+	if (!a->collateral || !a->claims || !ce) {
+		free(a->collateral);
+		free(a->claims);
+		free(ce);
+		free(a);
+		return NULL;
+	}
+	for (size_t i = 0; i < v->n_collateral; i++)
+		a->collateral[i] = (ProtobufCBinaryData){ v->collateral[i].len,
+							  (uint8_t *)v->collateral[i].data };
+	a->n_collateral = v->n_collateral;
+	for (size_t i = 0; i < v->n_claims; i++) {
+		atoll__v1__attested_island__claims_entry__init(&ce[i]);
+		ce[i].key = v->claims[i].name;
+		ce[i].value = v->claims[i].value;
+		a->claims[i] = &ce[i];
+	}
+	a->n_claims = v->n_claims;
+	if (v->attested_ms) {
+		a->nonce.data = (uint8_t *)v->nonce;
+		a->nonce.len = CORE_NONCE_LEN;
+		pb_ts_set(&ts[0], v->attested_ms);
+		pb_ts_set(&ts[1], v->valid_until_ms);
+		a->attested_at = &ts[0];
+		a->valid_until = &ts[1];
+	}
+	a->workload_ids = v->workload_ids;
+	a->n_workload_ids = v->n_workload_ids;
+	return a;
+}
+
+static void island_pb_free(Atoll__V1__AttestedIsland *a)
+{
+	if (!a)
+		return;
+	free(a->collateral);
+	if (a->claims)
+		free(a->claims[0]);
+	free(a->claims);
+	free(a);
 }
 
 static void list_islands(rpc_call *call, const ProtobufCMessage *req, void *ud)
@@ -237,13 +338,31 @@ static void list_islands(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	const Atoll__V1__ListAttestedIslandsRequest *r = (const void *)req;
 	if (!auth_tenant_or_fail(co->cfg, call))
 		return;
-	Atoll__V1__ListAttestedIslandsResponse resp;
-	if (core_list_islands(co->core, r->workload_id, r->include_unattested, &resp) < 0) {
+	struct island_view *v = NULL;
+	size_t n = 0;
+	if (core_list_islands(co->core, r->workload_id, r->include_unattested, &v, &n) < 0) {
 		rpc_call_fail(call, -ENOMEM, "out of memory");
 		return;
 	}
-	rpc_call_reply(call, &resp.base);
-	core_islands_clear(&resp);
+	Atoll__V1__AttestedIsland **list = calloc(n + 1, sizeof *list);
+	Google__Protobuf__Timestamp(*ts)[2] = calloc(n + 1, sizeof *ts);
+	bool ok = list && ts;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (list[i] = island_pb(&v[i], ts[i])) != NULL;
+	if (!ok) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+	} else {
+		Atoll__V1__ListAttestedIslandsResponse resp =
+			ATOLL__V1__LIST_ATTESTED_ISLANDS_RESPONSE__INIT;
+		resp.islands = list;
+		resp.n_islands = n;
+		rpc_call_reply(call, &resp.base);
+	}
+	for (size_t i = 0; list && i < n; i++)
+		island_pb_free(list[i]);
+	free(list);
+	free(ts);
+	island_views_free(v, n);
 }
 
 int svc_confidential_register(struct coordinator *co)

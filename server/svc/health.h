@@ -2,7 +2,7 @@
 #ifndef ATOLL_SERVER_HEALTH_H
 #define ATOLL_SERVER_HEALTH_H
 
-#include "rpc.h"
+#include "rpc/server.h"
 
 struct health;
 

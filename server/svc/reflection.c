@@ -6,7 +6,7 @@
  * client may ask about is indexed: packages' services, methods, messages
  * (nested too), fields, enums and enum values. Answers carry the file and
  * everything it imports, transitively. */
-#include "reflection.h"
+#include "svc/reflection.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,0 +1,78 @@
+/* Attestation policy: what a verifier accepts from each TEE, and the
+ * check of normalized claims against it.
+ *
+ * The same policy serves the coordinator (policy: in coordinator.yaml) and
+ * clients (a policy file given to atollctl or atoll-proxy); config.h reads
+ * it from YAML. This header knows nothing of either program. */
+#ifndef ATOLL_ATTEST_POLICY_H
+#define ATOLL_ATTEST_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atoll/tee_driver.h"
+
+#define ATTEST_MAX_DIGEST 64
+
+struct attest_digest {
+	uint8_t v[ATTEST_MAX_DIGEST];
+	size_t len;
+};
+
+/* Policy for one TEE type (policy.tee.<name>). */
+struct attest_tee_policy {
+	char *tee;
+	bool allow_debug;
+	struct attest_digest *measurements; /* empty: any measurement */
+	size_t n_measurements;
+	struct attest_digest *signers;      /* empty: any signer */
+	size_t n_signers;
+	uint64_t min_svn;
+	uint64_t min_tcb;
+	char **tcb_statuses;         /* NULL-terminated; NULL: the safe default */
+	int64_t max_evidence_age_ms; /* 0: no limit beyond the challenge TTL */
+};
+
+/* The whole policy: per-TEE entries and the coordinator's timings. */
+struct attest_policy {
+	int64_t reattest_interval_ms;
+	int64_t challenge_ttl_ms;
+	struct attest_tee_policy *tees;
+	size_t n_tees;
+};
+
+/* Defaults of the timings when a policy does not set them. */
+#define ATTEST_DEFAULT_REATTEST_MS 300000
+#define ATTEST_DEFAULT_CHALLENGE_TTL_MS 30000
+
+/* The claims policy decisions use, copied out of a driver's claims so that
+ * a policy reload can re-judge an island without new evidence. */
+struct attest_claims {
+	uint8_t measurement[ATTEST_MAX_DIGEST];
+	size_t measurement_len;
+	uint8_t signer[ATTEST_MAX_DIGEST];
+	size_t signer_len;
+	int debug;
+	uint64_t svn, tcb;
+	char tcb_status[64];
+	bool has_tcb_status;
+	int64_t issued_at; /* seconds, 0 unknown */
+};
+
+/* The entry for a TEE, or NULL. */
+const struct attest_tee_policy *attest_policy_for(const struct attest_policy *p,
+						  const char *tee);
+
+/* Copy a driver's claims. Every field is filled; a measurement or signer
+ * longer than ATTEST_MAX_DIGEST is left empty and the result is
+ * -EOVERFLOW, else 0. */
+int attest_claims_from(const atoll_claims *cl, struct attest_claims *ret);
+
+/* Check claims against p at now_ms. 0, or -EACCES with the reason. With
+ * p NULL the safe default applies: debug refused, any measurement and
+ * signer, the default TCB statuses. */
+int attest_policy_check(const struct attest_tee_policy *p, const struct attest_claims *cl,
+			int64_t now_ms, char *why, size_t why_size);
+
+#endif

@@ -1,0 +1,97 @@
+/* Building, shutting down and freeing the core. */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int core_new(const struct coord_config *cfg, struct store *st,
+	     const struct attest_verifier *verifier, struct core **ret, char *err,
+	     size_t err_size)
+{
+	struct core *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->cfg = cfg;
+	c->policy = &cfg->attest.policy;
+	c->store = st;
+	c->verifier = verifier;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->pools = calloc(cfg->n_workloads * 2 + 1, sizeof *c->pools);
+	if (!c->pools) {
+		core_free(c);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_workloads; i++) {
+		uint32_t id = cfg->workloads[i].id;
+		if (hmap_put(&c->wl_index, &id, sizeof id, (void *)(uintptr_t)(i + 1)) < 0) {
+			core_free(c);
+			return -ENOMEM;
+		}
+		for (int k = 0; k < 2; k++) {
+			c->pools[i * 2 + (size_t)k].workload_id = id;
+			c->pools[i * 2 + (size_t)k].kind = k;
+		}
+	}
+	int e = core_recover(c, err, err_size);
+	if (e < 0) {
+		core_free(c);
+		return e;
+	}
+	*ret = c;
+	return 0;
+}
+
+void core_shutdown(void *arg)
+{
+	struct core *c = arg;
+	pthread_mutex_lock(&c->mu);
+	c->shut = true;
+	size_t pos = 0;
+	struct session *s;
+	while ((s = hmap_next(&c->islands, &pos, NULL, NULL)))
+		s->ops->close(s->peer, -ESHUTDOWN, "the coordinator is shutting down");
+	pos = 0;
+	struct watcher *w;
+	while ((w = hmap_next(&c->watchers, &pos, NULL, NULL)))
+		w->ops->end(w->peer, -ESHUTDOWN, "the coordinator is shutting down");
+	pthread_mutex_unlock(&c->mu);
+}
+
+void core_free(struct core *c)
+{
+	if (!c)
+		return;
+	if (c->timer_started) {
+		pthread_mutex_lock(&c->mu);
+		c->stopping = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->timer, NULL);
+	}
+	/* Active jobs stay in the store; free their memory. */
+	size_t pos = 0;
+	struct job *j;
+	while ((j = hmap_next(&c->jobs, &pos, NULL, NULL))) {
+		tq_unlink(c, j);
+		job_free(j);
+	}
+	hmap_free(&c->jobs);
+	hmap_free(&c->islands);
+	hmap_free(&c->by_key);
+	pos = 0;
+	struct tee_queue *q;
+	while ((q = hmap_next(&c->tee_queues, &pos, NULL, NULL)))
+		free(q);
+	hmap_free(&c->tee_queues);
+	hmap_free(&c->watchers);
+	hmap_free(&c->wl_index);
+	for (size_t i = 0; c->pools && i < c->cfg->n_workloads * 2; i++)
+		free(c->pools[i].heap);
+	free(c->pools);
+	free(c->deadlines);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}

@@ -1,0 +1,201 @@
+/* The core's internal interface, shared by the files of server/core and by
+ * nothing else. Everything here is guarded by core->mu.
+ *
+ *   queue.c     deadline heap, per-workload pools (FIFO of waiting jobs +
+ *               heap of islands with a free slot), TEE queues by key
+ *   router.c    placing a job on an island, filling an island's slots
+ *   jobs.c      submit, finish, requeue, cancel
+ *   watch.c     watchers of a job
+ *   sessions.c  island streams: hello, heartbeats, job messages, close
+ *   attest.c    challenges, judging evidence, policy reloads
+ *   views.c     stats, island lists, attested keys
+ *   timers.c    deadlines, heartbeat timeouts, attestation timers
+ *   recover.c   reloading active jobs from the store at start
+ *   core.c      construction, shutdown */
+#ifndef ATOLL_SERVER_CORE_INTERNAL_H
+#define ATOLL_SERVER_CORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "core/core.h"
+#include "util/buf.h"
+#include "util/hmap.h"
+
+#define MAX_OUTPUT (64u << 20)
+/* Pools per workload: plain and homomorphic (TEE jobs route by key). */
+#define POOL_PLAIN 0
+#define POOL_HE 1
+
+struct job;
+
+struct watcher {
+	struct watcher *next;
+	const struct watch_ops *ops;
+	void *peer;
+	struct job *job; /* NULL once the job is final */
+};
+
+/* A TEE job waiting for one of its recipient enclave keys. */
+struct tq_entry {
+	struct tq_entry *next, *prev;
+	struct tee_queue *q;
+	struct job *job;
+};
+
+struct tee_queue {
+	struct tq_entry *head, *tail;
+	uint8_t key[CORE_KEY_LEN];
+};
+
+struct heap_entry {
+	struct session *s;
+	size_t offer;
+};
+
+struct pool {
+	uint32_t workload_id;
+	int kind; /* POOL_PLAIN or POOL_HE */
+	struct job *qhead, *qtail;
+	size_t qlen;
+	/* Min-heap of islands with a free slot, least loaded on top. */
+	struct heap_entry *heap;
+	size_t heap_n, heap_cap;
+};
+
+struct job {
+	struct job_row row;
+	const struct workload_cfg *wl;
+	struct session *island;    /* running on */
+	struct job *inext, *iprev; /* island's running list */
+	struct pool *pool;         /* FIFO it waits in, if any */
+	struct job *qnext, *qprev;
+	uint8_t (*recipients)[CORE_KEY_LEN]; /* TEE */
+	size_t n_recipients;
+	struct tq_entry *tq; /* n_recipients entries while waiting */
+	bool tq_linked;
+	size_t deadline_pos;
+	struct buf output;
+	uint64_t next_seq;
+	struct watcher *watchers;
+};
+
+struct offer {
+	uint32_t workload_id;
+	uint32_t modes; /* ATOLL_MODE_BIT()s, already intersected with the workload's */
+	const struct workload_cfg *wl;
+	size_t heap_pos[2]; /* SIZE_MAX when not in that pool's heap */
+};
+
+struct session {
+	char id[CORE_ISLAND_ID_MAX + 1];
+	char session_id[32];
+	char token_name[128];
+	const struct session_ops *ops;
+	void *peer;
+	bool hello;      /* Hello accepted */
+	bool registered; /* in the registry; false once dropped */
+	uint32_t slots, running;
+	struct offer *offers;
+	size_t n_offers;
+	char tee_type[32];
+	uint8_t enclave_pub[CORE_KEY_LEN];
+	bool has_pub;
+	int state; /* enum island_state */
+	char reason[512];
+	int64_t connected_ms, last_seen_ms;
+	int64_t pause_until_ms; /* after a hand-back: no new assignment */
+	struct job *jobs;       /* running here */
+
+	/* Attestation. */
+	uint8_t nonce[CORE_NONCE_LEN];
+	bool challenge_open;
+	int64_t challenge_expires_ms;
+	int64_t next_challenge_ms; /* 0: none scheduled */
+	uint8_t att_nonce[CORE_NONCE_LEN];
+	uint8_t *evidence;
+	size_t evidence_len;
+	atoll_blob *collateral; /* each data malloc'd */
+	size_t n_collateral;
+	int64_t attested_ms, valid_until_ms;
+	struct attest_kv *claims;
+	size_t n_claims;
+	struct attest_claims norm;
+};
+
+struct core {
+	const struct coord_config *cfg;
+	/* The policy in force: cfg's, or a later SIGHUP reload's. */
+	const struct attest_policy *policy;
+	struct store *store;
+	const struct attest_verifier *verifier;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	pthread_t timer;
+	bool timer_started, stopping, shut;
+
+	struct hmap jobs;       /* id -> struct job (active only) */
+	struct hmap islands;    /* id -> struct session (registered) */
+	struct hmap by_key;     /* enclave key -> struct session (registered) */
+	struct hmap tee_queues; /* enclave key -> struct tee_queue */
+	struct hmap watchers;   /* peer pointer -> struct watcher */
+	struct hmap wl_index;   /* workload id -> index + 1 */
+	struct pool *pools;     /* 2 per workload */
+	struct job **deadlines; /* min-heap by row.deadline_ms */
+	size_t n_deadlines, cap_deadlines;
+	int64_t last_island_scan_ms;
+};
+
+/* queue.c */
+int deadline_push(struct core *c, struct job *j);
+void deadline_remove(struct core *c, struct job *j);
+struct pool *pool_for(struct core *c, uint32_t workload_id, int kind);
+uint64_t session_load(const struct session *s);
+bool session_can_take(const struct session *s, int64_t now);
+/* Put the island in (or out of) the heaps of the pools it serves, at its
+ * current load. */
+void session_refresh(struct core *c, struct session *s);
+void fifo_push(struct pool *p, struct job *j);
+void fifo_remove(struct job *j);
+int tq_link(struct core *c, struct job *j);
+void tq_unlink(struct core *c, struct job *j);
+
+/* router.c */
+const struct offer *session_offer(const struct session *s, uint32_t workload_id);
+/* Place a queued job on the least loaded eligible island other than
+ * exclude, or leave it waiting. */
+void route(struct core *c, struct job *j, struct session *exclude);
+/* Give an island with free slots the jobs waiting for it. */
+void session_fill(struct core *c, struct session *s);
+/* The job no longer runs on its island. */
+void job_detach(struct core *c, struct job *j);
+
+/* jobs.c */
+void job_free(struct job *j);
+void job_finish(struct core *c, struct job *j, int state, const char *error);
+/* Back to the queue after the island lost it or gave it back. */
+void job_requeue(struct core *c, struct job *j, struct session *from, const char *why);
+void job_deadline_error(const struct job *j, char *err, size_t size);
+/* Tell the job's island to stop it. */
+void job_cancel_on_island(struct job *j, const char *reason);
+
+/* watch.c */
+void watch_notify_state(struct job *j);
+void watch_notify_chunk(struct job *j, uint64_t seq, const uint8_t *data, size_t len);
+/* The job is final: end every watcher. */
+void watch_end_all(struct job *j);
+
+/* sessions.c */
+/* Remove from the registry: its jobs go back to the queue. */
+void session_drop(struct core *c, struct session *s, const char *why);
+
+/* recover.c */
+int core_recover(struct core *c, char *err, size_t err_size);
+
+/* attest.c */
+void attest_start(struct core *c, struct session *s);
+void attest_evidence(struct core *c, struct session *s, const struct core_evidence *ev);
+void attest_tick(struct core *c, struct session *s, int64_t now);
+void attest_forget(struct session *s);
+
+#endif

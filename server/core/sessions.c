@@ -1,0 +1,320 @@
+/* Island sessions: the life of one Islands/Connect stream. Hello
+ * registers the island with its workloads, heartbeats keep it, job
+ * messages move its jobs, and losing the stream puts its jobs back in the
+ * queue. */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/enc.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+struct session *core_session_open(struct core *c, const struct session_ops *ops, void *peer,
+				  const char *token_name)
+{
+	struct session *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->ops = ops;
+	s->peer = peer;
+	snprintf(s->token_name, sizeof s->token_name, "%s", token_name);
+	enc_random_id("s_", s->session_id, sizeof s->session_id);
+	s->connected_ms = s->last_seen_ms = time_now_ms();
+	s->state = ISLAND_UNATTESTED;
+	return s;
+}
+
+void session_drop(struct core *c, struct session *s, const char *why)
+{
+	if (!s->registered)
+		return;
+	s->registered = false;
+	if (hmap_gets(&c->islands, s->id) == s)
+		hmap_dels(&c->islands, s->id);
+	if (s->has_pub && hmap_get(&c->by_key, s->enclave_pub, CORE_KEY_LEN) == s)
+		hmap_del(&c->by_key, s->enclave_pub, CORE_KEY_LEN);
+	session_refresh(c, s);
+	char reason[700];
+	snprintf(reason, sizeof reason, "island %s: %s", s->id, why);
+	while (s->jobs)
+		job_requeue(c, s->jobs, s, reason);
+	log_info("island %s left: %s", s->id, why);
+}
+
+static void refuse(struct session *s, int err, const char *msg)
+{
+	s->ops->close(s->peer, err, msg);
+}
+
+/* Workloads: accept those the coordinator knows, in the modes both sides
+ * allow; verdicts[i] says why not. */
+static int accept_offers(struct core *c, struct session *s, const struct core_hello *h,
+			 struct core_workload_verdict *verdicts, char (*reasons)[160])
+{
+	s->offers = calloc(h->n_offers + 1, sizeof *s->offers);
+	if (!s->offers)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->n_offers; i++) {
+		const struct core_offer *o = &h->offers[i];
+		verdicts[i] = (struct core_workload_verdict){ o->workload_id, false, reasons[i] };
+		const struct workload_cfg *wl = coord_config_workload(c->cfg, o->workload_id);
+		uint32_t modes = o->modes & (ATOLL_MODE_BIT(ATOLL_MODE_PLAIN) |
+					     ATOLL_MODE_BIT(ATOLL_MODE_TEE) |
+					     ATOLL_MODE_BIT(ATOLL_MODE_HOMOMORPHIC));
+		if (!wl) {
+			snprintf(reasons[i], sizeof reasons[i], "unknown workload %u", o->workload_id);
+			continue;
+		}
+		if (session_offer(s, o->workload_id)) {
+			snprintf(reasons[i], sizeof reasons[i], "workload %u offered twice",
+				 o->workload_id);
+			continue;
+		}
+		if (!(modes & wl->modes)) {
+			snprintf(reasons[i], sizeof reasons[i],
+				 "workload %u runs in none of the offered modes here", o->workload_id);
+			continue;
+		}
+		if ((modes & ATOLL_MODE_BIT(ATOLL_MODE_TEE)) && !s->tee_type[0])
+			modes &= ~ATOLL_MODE_BIT(ATOLL_MODE_TEE);
+		struct offer *of = &s->offers[s->n_offers++];
+		of->workload_id = o->workload_id;
+		of->modes = modes & wl->modes;
+		of->wl = wl;
+		of->heap_pos[0] = of->heap_pos[1] = SIZE_MAX;
+		verdicts[i].accepted = true;
+	}
+	return 0;
+}
+
+static void on_hello(struct core *c, struct session *s, const struct core_hello *h)
+{
+	char msg[512];
+	size_t id_len = strlen(h->island_id);
+	if (!id_len || id_len > CORE_ISLAND_ID_MAX) {
+		refuse(s, -EINVAL, "hello: island_id must be 1 to 127 characters");
+		return;
+	}
+	if (h->slots < 1 || h->slots > 1024) {
+		refuse(s, -EINVAL, "hello: slots must be between 1 and 1024");
+		return;
+	}
+	if (strlen(h->tee_type) >= sizeof s->tee_type) {
+		refuse(s, -EINVAL, "hello: tee_type too long");
+		return;
+	}
+	if (h->tee_type[0] && h->enclave_pub_len != CORE_KEY_LEN) {
+		refuse(s, -EINVAL, "hello: an island with a TEE must send its 32-byte enclave key");
+		return;
+	}
+	if (c->islands.count >= c->cfg->limits.max_islands && !hmap_gets(&c->islands, h->island_id)) {
+		refuse(s, -EAGAIN, "the coordinator holds its maximum number of islands");
+		return;
+	}
+	snprintf(s->id, sizeof s->id, "%s", h->island_id);
+	s->slots = h->slots;
+	snprintf(s->tee_type, sizeof s->tee_type, "%s", h->tee_type);
+	if (h->enclave_pub_len == CORE_KEY_LEN) {
+		memcpy(s->enclave_pub, h->enclave_pub, CORE_KEY_LEN);
+		s->has_pub = true;
+	}
+	struct core_workload_verdict *verdicts = calloc(h->n_offers + 1, sizeof *verdicts);
+	char (*reasons)[160] = calloc(h->n_offers + 1, sizeof *reasons);
+	if (!verdicts || !reasons || accept_offers(c, s, h, verdicts, reasons) < 0) {
+		refuse(s, -ENOMEM, "out of memory");
+		goto out;
+	}
+	/* A second stream for the same island replaces the first. */
+	struct session *old = hmap_gets(&c->islands, s->id);
+	if (old && old != s) {
+		session_drop(c, old, "replaced by a new session");
+		old->ops->close(old->peer, -ECONNABORTED, "replaced by a new session");
+	}
+	struct session *key_owner = s->has_pub ? hmap_get(&c->by_key, s->enclave_pub, CORE_KEY_LEN)
+					       : NULL;
+	if (key_owner && key_owner != s) {
+		snprintf(msg, sizeof msg, "enclave key already in use by island %s", key_owner->id);
+		refuse(s, -EEXIST, msg);
+		goto out;
+	}
+	if (hmap_puts(&c->islands, s->id, s) < 0 ||
+	    (s->has_pub && hmap_put(&c->by_key, s->enclave_pub, CORE_KEY_LEN, s) < 0)) {
+		hmap_dels(&c->islands, s->id);
+		refuse(s, -ENOMEM, "out of memory");
+		goto out;
+	}
+	s->registered = true;
+	s->hello = true;
+	struct core_welcome w = {
+		.session_id = s->session_id,
+		.heartbeat_interval_ms = c->cfg->islands.heartbeat_interval_ms,
+		.workloads = verdicts,
+		.n_workloads = h->n_offers,
+	};
+	s->ops->welcome(s->peer, &w);
+	log_info("island %s joined (%u slots, %zu workload(s), tee %s, session %s)", s->id,
+		 s->slots, s->n_offers, s->tee_type[0] ? s->tee_type : "none", s->session_id);
+	if (s->tee_type[0])
+		attest_start(c, s);
+	session_refresh(c, s);
+	session_fill(c, s);
+out:
+	free(verdicts);
+	free(reasons);
+}
+
+/* Lock the core for a message on s; false (unlocked) when the message is
+ * to be ignored or refused. */
+static bool enter(struct core *c, struct session *s)
+{
+	pthread_mutex_lock(&c->mu);
+	s->last_seen_ms = time_now_ms();
+	if (!s->hello) {
+		refuse(s, -EINVAL, "the first message on Islands/Connect must be hello");
+		pthread_mutex_unlock(&c->mu);
+		return false;
+	}
+	if (!s->registered) {
+		pthread_mutex_unlock(&c->mu); /* dropped: ignore until the stream ends */
+		return false;
+	}
+	return true;
+}
+
+void core_session_hello(struct core *c, struct session *s, const struct core_hello *h)
+{
+	pthread_mutex_lock(&c->mu);
+	s->last_seen_ms = time_now_ms();
+	if (s->hello) {
+		if (s->registered)
+			refuse(s, -EINVAL, "hello was already received on this stream");
+	} else {
+		on_hello(c, s, h);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void core_session_heartbeat(struct core *c, struct session *s)
+{
+	if (enter(c, s))
+		pthread_mutex_unlock(&c->mu);
+}
+
+void core_session_evidence(struct core *c, struct session *s, const struct core_evidence *ev)
+{
+	if (!enter(c, s))
+		return;
+	attest_evidence(c, s, ev);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void core_session_invalid(struct core *c, struct session *s, const char *why)
+{
+	if (!enter(c, s))
+		return;
+	refuse(s, -EINVAL, why);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* The job a message is about, if this island still holds that attempt;
+ * NULL for late or foreign messages (ignored). */
+static struct job *held_job(struct core *c, struct session *s, const char *id, uint32_t attempt)
+{
+	struct job *j = hmap_gets(&c->jobs, id);
+	if (!j || j->island != s || j->row.attempts != attempt || j->row.state != JOB_RUNNING)
+		return NULL;
+	return j;
+}
+
+void core_session_started(struct core *c, struct session *s, const char *job_id,
+			  uint32_t attempt)
+{
+	if (!enter(c, s))
+		return;
+	struct job *j = held_job(c, s, job_id, attempt);
+	if (j) {
+		j->row.started_ms = time_now_ms();
+		watch_notify_state(j);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void core_session_output(struct core *c, struct session *s, const char *job_id,
+			 uint32_t attempt, const uint8_t *data, size_t len)
+{
+	if (!enter(c, s))
+		return;
+	struct job *j = held_job(c, s, job_id, attempt);
+	if (!j)
+		goto out;
+	if (j->output.len + len > MAX_OUTPUT) {
+		char err[128];
+		snprintf(err, sizeof err, "output larger than %u bytes", MAX_OUTPUT);
+		job_cancel_on_island(j, err);
+		job_finish(c, j, JOB_FAILED, err);
+		goto out;
+	}
+	if (buf_append(&j->output, data, len) < 0) {
+		job_finish(c, j, JOB_FAILED, "out of memory collecting output");
+		goto out;
+	}
+	watch_notify_chunk(j, j->next_seq++, data, len);
+out:
+	pthread_mutex_unlock(&c->mu);
+}
+
+void core_session_result(struct core *c, struct session *s, const char *job_id,
+			 uint32_t attempt, bool ok, const char *error)
+{
+	if (!enter(c, s))
+		return;
+	struct job *j = held_job(c, s, job_id, attempt);
+	/* A late or duplicate result: the job has one final result already. */
+	if (j) {
+		char err[1200];
+		if (ok) {
+			job_finish(c, j, JOB_COMPLETED, NULL);
+		} else if (time_now_ms() >= j->row.deadline_ms) {
+			/* The island stopped it for the deadline just before we did. */
+			job_deadline_error(j, err, sizeof err);
+			job_finish(c, j, JOB_FAILED, err);
+		} else {
+			snprintf(err, sizeof err, "island %s: %s", s->id,
+				 error && error[0] ? error : "the job failed");
+			job_finish(c, j, JOB_FAILED, err);
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void core_session_hand_back(struct core *c, struct session *s, const char *job_id,
+			    uint32_t attempt, const char *reason)
+{
+	if (!enter(c, s))
+		return;
+	struct job *j = held_job(c, s, job_id, attempt);
+	if (j) {
+		char why[700];
+		snprintf(why, sizeof why, "island %s handed the job back: %s", s->id,
+			 reason && reason[0] ? reason : "no reason");
+		/* Give the island a moment before offering it more work. */
+		s->pause_until_ms = time_now_ms() + 1000;
+		job_requeue(c, j, s, why);
+		session_refresh(c, s);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void core_session_close(struct core *c, struct session *s)
+{
+	pthread_mutex_lock(&c->mu);
+	session_drop(c, s, "stream closed");
+	pthread_mutex_unlock(&c->mu);
+	attest_forget(s);
+	free(s->offers);
+	free(s);
+}

@@ -1,0 +1,71 @@
+/* The core's clock: one thread that fails jobs past their deadline, drops
+ * islands whose heartbeats stopped, ends hand-back pauses and drives the
+ * attestation timers, every TICK_MS. */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "util/timeutil.h"
+
+#define TICK_MS 100
+#define ISLAND_SCAN_MS 200
+#define MAX_STALE_PER_TICK 64
+
+static void tick(struct core *c, int64_t now)
+{
+	while (c->n_deadlines && c->deadlines[0]->row.deadline_ms <= now) {
+		struct job *j = c->deadlines[0];
+		char err[200];
+		job_deadline_error(j, err, sizeof err);
+		job_cancel_on_island(j, err);
+		job_finish(c, j, JOB_FAILED, err);
+	}
+	if (now - c->last_island_scan_ms < ISLAND_SCAN_MS)
+		return;
+	c->last_island_scan_ms = now;
+	size_t pos = 0;
+	struct session *s;
+	struct session *stale[MAX_STALE_PER_TICK];
+	size_t n_stale = 0;
+	while ((s = hmap_next(&c->islands, &pos, NULL, NULL))) {
+		if (now - s->last_seen_ms > c->cfg->islands.heartbeat_timeout_ms) {
+			if (n_stale < MAX_STALE_PER_TICK)
+				stale[n_stale++] = s;
+			continue;
+		}
+		if (s->pause_until_ms && now >= s->pause_until_ms) {
+			s->pause_until_ms = 0;
+			session_refresh(c, s);
+			session_fill(c, s);
+		}
+		attest_tick(c, s, now);
+	}
+	for (size_t i = 0; i < n_stale; i++) {
+		char why[128];
+		snprintf(why, sizeof why, "no heartbeat for %lld ms",
+			 (long long)(now - stale[i]->last_seen_ms));
+		session_drop(c, stale[i], why);
+		stale[i]->ops->close(stale[i]->peer, -ENOTCONN, why);
+	}
+}
+
+static void *timer_thread(void *arg)
+{
+	struct core *c = arg;
+	pthread_mutex_lock(&c->mu);
+	while (!c->stopping) {
+		tick(c, time_now_ms());
+		time_cond_wait_ms(&c->cond, &c->mu, TICK_MS);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+int core_start(struct core *c)
+{
+	if (pthread_create(&c->timer, NULL, timer_thread, c) != 0)
+		return -EAGAIN;
+	c->timer_started = true;
+	return 0;
+}

@@ -1,0 +1,463 @@
+/* atoll.v1.Jobs: submit, read, list, watch and cancel jobs; usage. The
+ * shape of a request (its mode, its input as the document an island
+ * receives) is settled here; the core checks what needs its state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atoll/v1/jobs.pb-c.h"
+#include "auth.h"
+#include "coordinator.h"
+#include "json/json.h"
+#include "svc/pbconv.h"
+#include "util/buf.h"
+
+#define DEFAULT_PAGE 50
+#define MAX_PAGE 1000
+
+static void reply_row(rpc_call *call, const struct job_row *r)
+{
+	struct jobview v;
+	jobview_init(&v, r);
+	rpc_call_reply(call, &v.job.base);
+}
+
+static bool need_id(rpc_call *call, const char *id)
+{
+	if (id[0])
+		return true;
+	rpc_call_fail(call, -EINVAL, "job_id is required");
+	return false;
+}
+
+static int input_doc(const Atoll__V1__JobInput *in, bool homomorphic, struct buf *out, char *err,
+		     size_t err_size)
+{
+	struct json_writer w;
+	jw_init(&w, out);
+	jw_object_begin(&w);
+	if (homomorphic) {
+		const Atoll__V1__HomomorphicInput *h = in->homomorphic;
+		jw_key(&w, "homomorphic");
+		jw_object_begin(&w);
+		jw_key(&w, "key_id");
+		jw_string(&w, h->key_id);
+		jw_key(&w, "public_key");
+		jw_base64(&w, h->public_key.data, h->public_key.len);
+		jw_key(&w, "ciphertexts");
+		jw_array_begin(&w);
+		for (size_t i = 0; i < h->n_ciphertexts; i++)
+			jw_base64(&w, h->ciphertexts[i].data, h->ciphertexts[i].len);
+		jw_array_end(&w);
+		jw_key(&w, "scale_bits");
+		jw_uint(&w, h->scale_bits);
+		jw_key(&w, "records");
+		jw_uint(&w, h->records ? h->records : 1);
+		jw_object_end(&w);
+	} else {
+		int forms = (in->prompt[0] != 0) + (in->n_features > 0) + (in->n_record > 0) +
+			    (in->data.len > 0);
+		if (forms != 1) {
+			snprintf(err, err_size, forms ? "input: give only one of prompt, features, "
+							"record and data"
+						      : "input: one of prompt, features, record or data "
+							"is needed");
+			return -EINVAL;
+		}
+		if (in->prompt[0]) {
+			jw_key(&w, "prompt");
+			jw_string(&w, in->prompt);
+		} else if (in->n_features) {
+			jw_key(&w, "features");
+			jw_array_begin(&w);
+			for (size_t i = 0; i < in->n_features; i++)
+				jw_double(&w, in->features[i]);
+			jw_array_end(&w);
+		} else if (in->n_record) {
+			jw_key(&w, "record");
+			jw_object_begin(&w);
+			for (size_t i = 0; i < in->n_record; i++) {
+				jw_key(&w, in->record[i]->key);
+				jw_double(&w, in->record[i]->value);
+			}
+			jw_object_end(&w);
+		} else {
+			jw_key(&w, "data");
+			jw_base64(&w, in->data.data, in->data.len);
+		}
+	}
+	jw_object_end(&w);
+	if (w.error) {
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static uint32_t resolve_mode(const Atoll__V1__SubmitJobRequest *req, char *err, size_t err_size)
+{
+	bool he_input = req->input && req->input->homomorphic;
+	switch (req->mode) {
+	case ATOLL__V1__MODE__MODE_UNSPECIFIED:
+		return he_input ? ATOLL_MODE_HOMOMORPHIC : req->confidential ? ATOLL_MODE_TEE
+									     : ATOLL_MODE_PLAIN;
+	case ATOLL__V1__MODE__MODE_PLAIN:
+		if (req->confidential) {
+			snprintf(err, err_size, "mode MODE_PLAIN cannot carry a confidential job");
+			return 0;
+		}
+		return ATOLL_MODE_PLAIN;
+	case ATOLL__V1__MODE__MODE_TEE:
+		if (!req->confidential) {
+			snprintf(err, err_size, "mode MODE_TEE needs confidential: true");
+			return 0;
+		}
+		return ATOLL_MODE_TEE;
+	case ATOLL__V1__MODE__MODE_HOMOMORPHIC:
+		return ATOLL_MODE_HOMOMORPHIC;
+	default:
+		snprintf(err, err_size, "unknown mode %d", (int)req->mode);
+		return 0;
+	}
+}
+
+/* The request as the core takes it: mode, key and input resolved. Checks
+ * run in the order a client meets them: workload, mode, input shape. */
+static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
+		 struct core_submit *out, struct buf *doc, char *err, size_t err_size)
+{
+	const struct workload_cfg *wl = coord_config_workload(co->cfg, req->workload_id);
+	if (!wl) {
+		snprintf(err, err_size, "unknown workload %u", req->workload_id);
+		return -ENOENT;
+	}
+	uint32_t mode = resolve_mode(req, err, err_size);
+	if (!mode)
+		return -EINVAL;
+	if (!(wl->modes & ATOLL_MODE_BIT(mode))) {
+		snprintf(err, err_size, "workload %u (%s) does not run in %s mode", wl->id, wl->name,
+			 atoll_mode_name(mode));
+		return -EINVAL;
+	}
+	const Atoll__V1__JobInput *in = req->input;
+	if (!in) {
+		snprintf(err, err_size, "input is missing");
+		return -EINVAL;
+	}
+	if (mode != ATOLL_MODE_TEE && (in->encrypted || in->ciphertext.len)) {
+		snprintf(err, err_size, "encrypted input needs confidential: true");
+		return -EINVAL;
+	}
+	if (strlen(req->idempotency_key) >= sizeof ((struct job_row *)0)->idempotency_key) {
+		snprintf(err, err_size, "idempotency_key is longer than 127 bytes");
+		return -EINVAL;
+	}
+	*out = (struct core_submit){
+		.workload_id = req->workload_id,
+		.mode = mode,
+		.confidential = req->confidential,
+		.key_id = "",
+		.timeout_seconds = req->timeout_seconds,
+		.idempotency_key = req->idempotency_key,
+	};
+	if (mode == ATOLL_MODE_TEE) {
+		if (!in->encrypted || !in->ciphertext.len) {
+			snprintf(err, err_size, "a confidential job needs input {\"encrypted\": true, "
+						"\"key_id\": ..., \"ciphertext\": ...}");
+			return -EINVAL;
+		}
+		const char *key_id = req->encryption_key_id[0] ? req->encryption_key_id : in->key_id;
+		if (!key_id[0]) {
+			snprintf(err, err_size, "a confidential job needs encryption_key_id (the key "
+						"its output is sealed to)");
+			return -EINVAL;
+		}
+		if (req->encryption_key_id[0] && in->key_id[0] &&
+		    strcmp(req->encryption_key_id, in->key_id)) {
+			snprintf(err, err_size, "encryption_key_id %s differs from input.key_id %s",
+				 req->encryption_key_id, in->key_id);
+			return -EINVAL;
+		}
+		out->key_id = key_id;
+		out->input = in->ciphertext.data;
+		out->input_len = in->ciphertext.len;
+		return 0;
+	}
+	if (mode == ATOLL_MODE_HOMOMORPHIC) {
+		const Atoll__V1__HomomorphicInput *h = in->homomorphic;
+		if (!h || !h->n_ciphertexts) {
+			snprintf(err, err_size,
+				 "a homomorphic job needs input.homomorphic with ciphertexts");
+			return -EINVAL;
+		}
+		if (!h->key_id[0] && !h->public_key.len) {
+			snprintf(err, err_size, "input.homomorphic needs key_id or public_key");
+			return -EINVAL;
+		}
+		out->key_id = h->key_id;
+		out->he_public_key = h->public_key.data;
+		out->he_public_key_len = h->public_key.len;
+	}
+	int e = input_doc(in, mode == ATOLL_MODE_HOMOMORPHIC, doc, err, err_size);
+	if (e < 0)
+		return e;
+	out->input = doc->data;
+	out->input_len = doc->len;
+	return 0;
+}
+
+static void submit(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t)
+		return;
+	struct job_row r;
+	struct core_submit cs;
+	struct buf doc = { 0 };
+	char err[1024];
+	int e = shape(co, (const Atoll__V1__SubmitJobRequest *)req, &cs, &doc, err, sizeof err);
+	if (e == 0)
+		e = core_submit(co->core, t->name, &cs, &r, err, sizeof err);
+	buf_free(&doc);
+	if (e < 0) {
+		rpc_call_fail(call, e, err);
+		return;
+	}
+	reply_row(call, &r);
+	job_row_clear(&r);
+}
+
+static void get(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__GetJobRequest *g = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t || !need_id(call, g->job_id))
+		return;
+	struct job_row r;
+	if (store_get_job(co->store, t->name, g->job_id, &r) < 0) {
+		/* Another tenant's job looks exactly like a missing one. */
+		rpc_call_finishf(call, GRPC_STATUS_NOT_FOUND, "no job %s", g->job_id);
+		return;
+	}
+	reply_row(call, &r);
+	job_row_clear(&r);
+}
+
+struct page {
+	struct job_row *rows;
+	size_t n;
+};
+
+static void collect_row(struct job_row *r, void *ud)
+{
+	struct page *p = ud;
+	p->rows[p->n++] = *r;
+}
+
+static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__ListJobsRequest *l = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t)
+		return;
+	uint32_t size = l->page_size ? l->page_size : DEFAULT_PAGE;
+	if (size > MAX_PAGE)
+		size = MAX_PAGE;
+	int64_t before = 0;
+	if (l->page_token[0]) {
+		char *end;
+		before = l->page_token[0] == 'p' ? strtoll(l->page_token + 1, &end, 10) : 0;
+		if (before <= 0 || *end) {
+			rpc_call_fail(call, -EINVAL, "page_token is not one this server gave out");
+			return;
+		}
+	}
+	struct page p = { calloc(size + 1, sizeof *p.rows), 0 };
+	if (!p.rows) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+		return;
+	}
+	bool more = false;
+	if (store_list_jobs(co->store, t->name, (int)l->state, l->workload_id, before, size,
+			    collect_row, &p, &more) < 0) {
+		rpc_call_fail(call, -EIO, "cannot read the job store");
+	} else {
+		Atoll__V1__ListJobsResponse resp = ATOLL__V1__LIST_JOBS_RESPONSE__INIT;
+		struct jobview *views = calloc(p.n + 1, sizeof *views);
+		Atoll__V1__Job **jobs = calloc(p.n + 1, sizeof *jobs);
+		char token[32] = "";
+		if (!views || !jobs) {
+			rpc_call_fail(call, -ENOMEM, "out of memory");
+		} else {
+			for (size_t i = 0; i < p.n; i++) {
+				jobview_init(&views[i], &p.rows[i]);
+				jobs[i] = &views[i].job;
+			}
+			resp.n_jobs = p.n;
+			resp.jobs = jobs;
+			if (more && p.n)
+				snprintf(token, sizeof token, "p%lld", (long long)p.rows[p.n - 1].rowid);
+			resp.next_page_token = token;
+			rpc_call_reply(call, &resp.base);
+		}
+		free(views);
+		free(jobs);
+	}
+	for (size_t i = 0; i < p.n; i++)
+		job_row_clear(&p.rows[i]);
+	free(p.rows);
+}
+
+static void watch_job(void *peer, const struct job_row *r)
+{
+	struct jobview v;
+	jobview_init(&v, r);
+	Atoll__V1__JobEvent ev = ATOLL__V1__JOB_EVENT__INIT;
+	ev.event_case = ATOLL__V1__JOB_EVENT__EVENT_JOB;
+	ev.job = &v.job;
+	rpc_call_send(peer, &ev.base);
+}
+
+static void watch_chunk(void *peer, uint64_t seq, const uint8_t *data, size_t len)
+{
+	Atoll__V1__OutputChunk ch = ATOLL__V1__OUTPUT_CHUNK__INIT;
+	ch.seq = seq;
+	ch.data.data = (uint8_t *)data;
+	ch.data.len = len;
+	Atoll__V1__JobEvent ev = ATOLL__V1__JOB_EVENT__INIT;
+	ev.event_case = ATOLL__V1__JOB_EVENT__EVENT_CHUNK;
+	ev.chunk = &ch;
+	rpc_call_send(peer, &ev.base);
+}
+
+static void watch_end(void *peer, int err, const char *msg)
+{
+	if (err)
+		rpc_call_fail(peer, err, msg);
+	else
+		rpc_call_finish(peer, GRPC_STATUS_OK, NULL);
+}
+
+static const struct watch_ops WATCH_OPS = {
+	.job = watch_job,
+	.chunk = watch_chunk,
+	.end = watch_end,
+};
+
+static void watch(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__WatchJobRequest *w = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t || !need_id(call, w->job_id))
+		return;
+	char err[256];
+	int e = core_watch(co->core, t->name, w->job_id, &WATCH_OPS, call, err, sizeof err);
+	if (e < 0)
+		rpc_call_fail(call, e, err);
+}
+
+static void watch_done(rpc_call *call, bool cancelled, void *ud)
+{
+	struct coordinator *co = ud;
+	core_unwatch(co->core, call);
+}
+
+static void cancel(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__CancelJobRequest *cr = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t || !need_id(call, cr->job_id))
+		return;
+	struct job_row r;
+	char err[256];
+	int e = core_cancel(co->core, t->name, cr->job_id, cr->reason, &r, err, sizeof err);
+	if (e < 0) {
+		rpc_call_fail(call, e, err);
+		return;
+	}
+	reply_row(call, &r);
+	job_row_clear(&r);
+}
+
+struct usage_acc {
+	Atoll__V1__Usage *u;
+	Atoll__V1__WorkloadUsage *rows;
+	size_t cap;
+	char (*names)[128];
+};
+
+static void add_usage(const struct usage_row *row, void *ud)
+{
+	struct usage_acc *a = ud;
+	if (a->u->n_workloads == a->cap)
+		return;
+	size_t i = a->u->n_workloads++;
+	Atoll__V1__WorkloadUsage *w = &a->rows[i];
+	atoll__v1__workload_usage__init(w);
+	w->workload_id = row->workload_id;
+	snprintf(a->names[i], sizeof a->names[i], "%s", row->workload);
+	w->workload = a->names[i];
+	w->jobs = row->jobs;
+	w->confidential_jobs = row->confidential_jobs;
+	w->credits_used = row->credits;
+	a->u->workloads[i] = w;
+	a->u->jobs += row->jobs;
+	a->u->credits_used += row->credits;
+}
+
+static void usage(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const Atoll__V1__GetUsageRequest *g = (const void *)req;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t)
+		return;
+	int64_t since = pb_ts_ms(g->since);
+	Atoll__V1__Usage u = ATOLL__V1__USAGE__INIT;
+	u.tenant = (char *)t->name;
+	/* Usage rows are per workload; workloads that left the config still
+	 * have their history, so size by both. */
+	size_t cap = co->cfg->n_workloads + 256;
+	struct usage_acc a = { &u, calloc(cap, sizeof *a.rows), cap, calloc(cap, 128) };
+	u.workloads = calloc(cap, sizeof *u.workloads);
+	if (!a.rows || !a.names || !u.workloads) {
+		rpc_call_fail(call, -ENOMEM, "out of memory");
+	} else if (store_usage(co->store, t->name, since, add_usage, &a) < 0) {
+		rpc_call_fail(call, -EIO, "cannot read the job store");
+	} else {
+		rpc_call_reply(call, &u.base);
+	}
+	free(a.rows);
+	free(a.names);
+	free(u.workloads);
+}
+
+int svc_jobs_register(struct coordinator *co)
+{
+	const rpc_method methods[] = {
+		{ "/atoll.v1.Jobs/SubmitJob", RPC_UNARY, &atoll__v1__submit_job_request__descriptor,
+		  submit, NULL, NULL, NULL, co },
+		{ "/atoll.v1.Jobs/GetJob", RPC_UNARY, &atoll__v1__get_job_request__descriptor, get,
+		  NULL, NULL, NULL, co },
+		{ "/atoll.v1.Jobs/ListJobs", RPC_UNARY, &atoll__v1__list_jobs_request__descriptor,
+		  list, NULL, NULL, NULL, co },
+		{ "/atoll.v1.Jobs/WatchJob", RPC_SERVER_STREAM,
+		  &atoll__v1__watch_job_request__descriptor, watch, NULL, NULL, watch_done, co },
+		{ "/atoll.v1.Jobs/CancelJob", RPC_UNARY, &atoll__v1__cancel_job_request__descriptor,
+		  cancel, NULL, NULL, NULL, co },
+		{ "/atoll.v1.Jobs/GetUsage", RPC_UNARY, &atoll__v1__get_usage_request__descriptor,
+		  usage, NULL, NULL, NULL, co },
+	};
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		int e = rpc_server_add_method(co->srv, &methods[i]);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
