@@ -731,11 +731,15 @@ static int check_crls(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls,
 			return dc_err(err, ATOLL_E_FORMAT,
 				      "CRL of %s: bad nextUpdate", name);
 		if (t < this_up || t > next_up) {
-			char when[32];
+			char when[32], bound[32];
 
 			dc_format_time(t, when, sizeof(when));
+			dc_format_time(t < this_up ? this_up : next_up, bound,
+				       sizeof(bound));
 			return dc_err(err, ATOLL_E_EXPIRED,
-				      "CRL of %s not valid at %s", name, when);
+				      "CRL of %s %s %s; verification time %s",
+				      name, t < this_up ? "not valid before" :
+				      "past its nextUpdate", bound, when);
 		}
 		if (this_up > *nb)
 			*nb = this_up;

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "check.h"
+#include "util/timeutil.h"
 #include "drv.h"
 #include "gen.h"
 #include "json/json.h"
@@ -451,6 +452,11 @@ static void test_chain(void)
 		  ATOLL_E_EXPIRED);
 	CHECK_INT(run(&sgx, &q, NULL, 1690000000 /* 2023-07 */, NULL),
 		  ATOLL_E_EXPIRED);
+	/* The messages name the certificate's own dates, then the time. */
+	run_msg(&sgx, &q, NULL, 1938000000,
+		"expired at 2031-01-01T00:00:00.000Z; verification time 2031-05-31");
+	run_msg(&sgx, &q, NULL, 1690000000,
+		"is not valid before 2024-01-01T00:00:00.000Z; verification time 2023-07-22");
 	/* The cache keeps the window, not a verdict for all time. */
 	CHECK_INT(run(&sgx, &q, NULL, T0, NULL), ATOLL_OK);
 	CHECK_INT(run(&sgx, &q, NULL, 1938000000, NULL), ATOLL_E_EXPIRED);
@@ -745,6 +751,15 @@ static void test_collateral_crypto(void)
 					       crls[i].tu, crls[i].nu, &len);
 		c.len[crls[i].slot] = len;
 		CHECK_INT(run(&sgx, &q, &c, T0, NULL), crls[i].want);
+		/* An out-of-date CRL is named by its own date. */
+		char bound[40], needle[120];
+		time_rfc3339_format((crls[i].nu < T0 ? crls[i].nu : crls[i].tu) * 1000, bound,
+				    sizeof(bound));
+		snprintf(needle, sizeof(needle), "%s %s; verification time",
+			 crls[i].nu < T0 ? "past its nextUpdate" : "not yet issued: thisUpdate",
+			 bound);
+		if (crls[i].want == ATOLL_E_EXPIRED)
+			run_msg(&sgx, &q, &c, T0, needle);
 		gen_collateral_free(&c);
 	}
 

@@ -280,6 +280,13 @@ static void test_chain(void)
 	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
 			&err),
 		  ATOLL_E_EXPIRED);
+	/* Named by the CRL's own nextUpdate, then the verification time. */
+	{
+		char want[96];
+		dc_format_time(NOW - 10, want, sizeof(want));
+		CHECK(strstr(err.msg, "past its nextUpdate") != NULL);
+		CHECK(strstr(err.msg, want) != NULL);
+	}
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	crls = sk_X509_CRL_new_null();
 	/* Signed by the root key but naming the intermediate as issuer. */
