@@ -308,6 +308,8 @@ static Atoll__V1__AttestedIsland *island_pb(const struct island_view *v,
 		a->claims[i] = &ce[i];
 	}
 	a->n_claims = v->n_claims;
+	if (!v->n_claims)
+		free(ce); /* island_pb_free finds the entries through claims[0] */
 	if (v->attested_ms) {
 		a->nonce.data = (uint8_t *)v->nonce;
 		a->nonce.len = CORE_NONCE_LEN;
