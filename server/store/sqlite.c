@@ -10,7 +10,6 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
-#include "atoll/v1/jobs.pb-c.h"
 
 struct store {
 	sqlite3 *db;
