@@ -67,6 +67,10 @@ int attest_judge(const struct attest_verifier *v, const struct attest_policy *po
 	uint8_t expected[ATOLL_REPORT_DATA_LEN];
 	const uint8_t *want = NULL;
 	if (in->enclave_pub) {
+		if (in->enclave_pub_len != ENV_KEY_LEN)
+			return refuse(vd, ATTEST_STEP_BINDING, ATOLL_E_BINDING,
+				      "the enclave key is %zu bytes, not %d", in->enclave_pub_len,
+				      ENV_KEY_LEN);
 		if (env_report_data(in->nonce, in->nonce_len, in->enclave_pub, expected) != ENV_OK)
 			return refuse(vd, ATTEST_STEP_BINDING, ATOLL_E_BINDING,
 				      "cannot compute the expected report data");

@@ -50,6 +50,7 @@ struct attest_input {
 	const uint8_t *nonce;
 	size_t nonce_len;
 	const uint8_t *enclave_pub;
+	size_t enclave_pub_len; /* must be 32 when enclave_pub is set */
 	const uint8_t *report_data;
 	/* When signatures, certificates and the policy's age limit apply. */
 	int64_t at_ms;

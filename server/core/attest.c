@@ -95,7 +95,7 @@ void attest_tick(struct core *c, struct session *s, int64_t now)
 }
 
 /* Keep what ListAttestedIslands shows and what policy reloads re-judge. */
-static void remember(struct session *s, const struct core_evidence *ev,
+static void remember(struct session *s, const struct attest_input *ev,
 		     const struct attest_verdict *vd)
 {
 	attest_forget(s);
@@ -121,7 +121,7 @@ static void remember(struct session *s, const struct core_evidence *ev,
 	}
 }
 
-void attest_evidence(struct core *c, struct session *s, const struct core_evidence *ev)
+void attest_evidence(struct core *c, struct session *s, const struct attest_input *ev)
 {
 	int64_t now = time_now_ms();
 	/* Freshness: the nonce must be the open challenge's, used once. */
@@ -137,9 +137,9 @@ void attest_evidence(struct core *c, struct session *s, const struct core_eviden
 		set_unattested(c, s, "evidence arrived after the challenge expired");
 		return;
 	}
-	if (strcmp(ev->tee_type, s->tee_type) != 0) {
+	if (strcmp(ev->tee, s->tee_type) != 0) {
 		set_unattested(c, s, "evidence of TEE '%s' from an island that said '%s'",
-			       ev->tee_type, s->tee_type);
+			       ev->tee, s->tee_type);
 		return;
 	}
 	if (ev->enclave_pub_len != CORE_KEY_LEN ||
@@ -147,17 +147,10 @@ void attest_evidence(struct core *c, struct session *s, const struct core_eviden
 		set_unattested(c, s, "evidence names another enclave key than the hello");
 		return;
 	}
-	struct attest_input in = {
-		.tee = s->tee_type,
-		.evidence = ev->evidence,
-		.evidence_len = ev->evidence_len,
-		.collateral = ev->collateral,
-		.n_collateral = ev->n_collateral,
-		.nonce = ev->nonce,
-		.nonce_len = CORE_NONCE_LEN,
-		.enclave_pub = s->enclave_pub,
-		.at_ms = now,
-	};
+	struct attest_input in = *ev;
+	in.enclave_pub = s->enclave_pub; /* the hello's, equal to the evidence's */
+	in.enclave_pub_len = CORE_KEY_LEN;
+	in.at_ms = now;
 	struct attest_verdict vd;
 	if (attest_judge(c->verifier, c->policy, &in, &vd) < 0) {
 		set_unattested(c, s, "%s", vd.why);

@@ -169,24 +169,14 @@ struct core_hello {
 	size_t n_offers;
 };
 
-struct core_evidence {
-	const char *tee_type;
-	const uint8_t *evidence;
-	size_t evidence_len;
-	const atoll_blob *collateral;
-	size_t n_collateral;
-	const uint8_t *nonce;
-	size_t nonce_len;
-	const uint8_t *enclave_pub;
-	size_t enclave_pub_len;
-};
-
 /* A new stream authenticated as island token token_name. */
 struct session *core_session_open(struct core *c, const struct session_ops *ops, void *peer,
 				  const char *token_name);
 void core_session_hello(struct core *c, struct session *s, const struct core_hello *h);
 void core_session_heartbeat(struct core *c, struct session *s);
-void core_session_evidence(struct core *c, struct session *s, const struct core_evidence *ev);
+/* Evidence answering the session's challenge; ev->at_ms is ignored (the
+ * core judges it as of now). */
+void core_session_evidence(struct core *c, struct session *s, const struct attest_input *ev);
 void core_session_started(struct core *c, struct session *s, const char *job_id,
 			  uint32_t attempt);
 void core_session_output(struct core *c, struct session *s, const char *job_id,

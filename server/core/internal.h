@@ -194,7 +194,7 @@ int core_recover(struct core *c, char *err, size_t err_size);
 
 /* attest.c */
 void attest_start(struct core *c, struct session *s);
-void attest_evidence(struct core *c, struct session *s, const struct core_evidence *ev);
+void attest_evidence(struct core *c, struct session *s, const struct attest_input *ev);
 void attest_tick(struct core *c, struct session *s, int64_t now);
 void attest_forget(struct session *s);
 

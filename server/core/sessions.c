@@ -204,7 +204,7 @@ void core_session_heartbeat(struct core *c, struct session *s)
 		pthread_mutex_unlock(&c->mu);
 }
 
-void core_session_evidence(struct core *c, struct session *s, const struct core_evidence *ev)
+void core_session_evidence(struct core *c, struct session *s, const struct attest_input *ev)
 {
 	if (!enter(c, s))
 		return;

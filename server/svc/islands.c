@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "atoll/v1/islands.pb-c.h"
+#include "attest/wire.h"
 #include "auth.h"
 #include "coordinator.h"
 #include "svc/pbconv.h"
@@ -178,26 +179,14 @@ static void on_hello(struct coordinator *co, struct session *s, const Atoll__V1_
 
 static void on_evidence(struct coordinator *co, struct session *s, const Atoll__V1__Evidence *ev)
 {
-	atoll_blob *coll = calloc(ev->n_collateral + 1, sizeof *coll);
-	if (!coll) {
+	struct attest_input in;
+	if (attest_input_from_pb(ev->tee_type, &ev->evidence, ev->collateral, ev->n_collateral,
+				 &ev->nonce, &ev->enclave_public_key, &in) < 0) {
 		core_session_invalid(co->core, s, "out of memory");
 		return;
 	}
-	for (size_t i = 0; i < ev->n_collateral; i++)
-		coll[i] = (atoll_blob){ ev->collateral[i].data, ev->collateral[i].len };
-	struct core_evidence ce = {
-		.tee_type = ev->tee_type,
-		.evidence = ev->evidence.data,
-		.evidence_len = ev->evidence.len,
-		.collateral = coll,
-		.n_collateral = ev->n_collateral,
-		.nonce = ev->nonce.data,
-		.nonce_len = ev->nonce.len,
-		.enclave_pub = ev->enclave_public_key.data,
-		.enclave_pub_len = ev->enclave_public_key.len,
-	};
-	core_session_evidence(co->core, s, &ce);
-	free(coll);
+	core_session_evidence(co->core, s, &in);
+	attest_input_release(&in);
 }
 
 static void connect_message(rpc_call *call, const ProtobufCMessage *msg, void *ud)

@@ -206,6 +206,7 @@ static struct attest_input input_for(struct sim *s, const atoll_evidence *ev)
 		.nonce = s->nonce,
 		.nonce_len = sizeof s->nonce,
 		.enclave_pub = s->pub,
+		.enclave_pub_len = sizeof s->pub,
 		.at_ms = time_now_ms(),
 	};
 }

@@ -20,6 +20,7 @@
 #include "json/json.h"
 #include "pbjson/pbjson.h"
 #include "attest/verifier.h"
+#include "attest/wire.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -294,25 +295,14 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 			buf_printf(&why, "\n  %s: no enclave key or challenge", a->island_id);
 			continue;
 		}
-		atoll_blob *coll = calloc(a->n_collateral + 1, sizeof *coll);
-		if (!coll)
+		struct attest_input in;
+		if (attest_input_from_pb(a->tee_type, &a->evidence, a->collateral, a->n_collateral,
+					 &a->nonce, &a->enclave_public_key, &in) < 0)
 			continue;
-		for (size_t m = 0; m < a->n_collateral; m++)
-			coll[m] = (atoll_blob){ a->collateral[m].data, a->collateral[m].len };
-		struct attest_input in = {
-			.tee = a->tee_type,
-			.evidence = a->evidence.data,
-			.evidence_len = a->evidence.len,
-			.collateral = coll,
-			.n_collateral = a->n_collateral,
-			.nonce = a->nonce.data,
-			.nonce_len = a->nonce.len,
-			.enclave_pub = a->enclave_public_key.data,
-			.at_ms = time_now_ms(),
-		};
+		in.at_ms = time_now_ms();
 		struct attest_verdict vd;
 		int r = attest_judge(&t.v, &t.cfg->policy, &in, &vd);
-		free(coll);
+		attest_input_release(&in);
 		attest_verdict_clear(&vd);
 		if (r < 0) {
 			buf_printf(&why, "\n  %s: %s", a->island_id, vd.why);
