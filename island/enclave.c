@@ -161,8 +161,8 @@ static int open_tee_input(struct ejob *j, struct buf *pt, char *err, size_t err_
 		return -1;
 	}
 	struct buf hdr = { 0 };
-	r = env_output_sealer_new(info.aead_id, info.client_pub, j->job_id, j->workload_id,
-				  info.envelope_id, &j->sealer, &hdr);
+	r = env_output_sealer_new(info.aead_id, info.client_pub, e->priv, e->pub, j->job_id,
+				  j->workload_id, info.envelope_id, j->attempt, &j->sealer, &hdr);
 	if (r != ENV_OK) {
 		buf_free(&hdr);
 		snprintf(err, err_size, "cannot start the sealed output: %s", env_strerror(r));
@@ -185,6 +185,32 @@ static void job_free(struct ejob *j)
 	}
 	env_output_sealer_free(j->sealer);
 	free(j);
+}
+
+/* The closed code that stands in clear for a TEE job's error. */
+static const char *error_code(int status, bool deadline)
+{
+	switch (status) {
+	case ATOLL_E_CANCELLED: return deadline ? "deadline" : "cancelled";
+	case ATOLL_E_FORMAT:
+	case ATOLL_E_INVALID_ARGUMENT: return "invalid_input";
+	case ATOLL_E_CRYPTO: return "crypto";
+	default: return "backend_error";
+	}
+}
+
+/* End a TEE job's stream with its error sealed to the client; what goes
+ * to the host (and so to logs, the store and GetJob) is the code alone. */
+static void seal_error(struct ejob *j, const char *code, const char *msg, char *err,
+		       size_t err_size)
+{
+	struct buf rec = { 0 };
+	if (env_output_fail(j->sealer, code, msg, &rec) == ENV_OK &&
+	    send_chunk(j, rec.data, rec.len) == ATOLL_OK)
+		snprintf(err, err_size, "%s (details sealed for the client)", code);
+	else
+		snprintf(err, err_size, "%s (the sealed details could not be sent)", code);
+	buf_free(&rec);
 }
 
 static void *job_thread(void *arg)
@@ -237,12 +263,21 @@ static void *job_thread(void *arg)
 	if (r == ATOLL_OK && io_cancelled(j))
 		r = ATOLL_E_CANCELLED;
 	if (r != ATOLL_OK) {
+		bool deadline = j->deadline_ms && time_now_ms() > j->deadline_ms;
+		char msg[1200];
 		if (r == ATOLL_E_CANCELLED)
-			snprintf(err, sizeof err, "cancelled%s",
-				 j->deadline_ms && time_now_ms() > j->deadline_ms ? ": deadline passed" : "");
+			snprintf(msg, sizeof msg, "cancelled%s", deadline ? ": deadline passed" : "");
 		else
-			snprintf(err, sizeof err, "%s: %s", atoll_status_name(r),
+			snprintf(msg, sizeof msg, "%s: %s", atoll_status_name(r),
 				 be.msg[0] ? be.msg : "backend failed");
+		/* A backend's message may quote the input: in TEE mode only
+		 * the client reads it. */
+		if (j->sealer)
+			seal_error(j, error_code(r, deadline), msg, err, sizeof err);
+		else
+			snprintf(err, sizeof err, "%s", msg);
+		OPENSSL_cleanse(msg, sizeof msg);
+		OPENSSL_cleanse(&be, sizeof be);
 		goto done;
 	}
 	if (j->sealer) {

@@ -60,7 +60,9 @@ void job_finish(struct core *c, struct job *j, int state, const char *error)
 	j->row.credits = state == JOB_COMPLETED || (state == JOB_CANCELLED && j->row.duration_ms > 0)
 				 ? j->wl->price_per_second * (double)j->row.duration_ms / 1000.0
 				 : 0;
-	if (state == JOB_COMPLETED) {
+	/* A TEE job keeps its sealed stream whatever its end: a failed one
+	 * carries the enclave's sealed error for the client. */
+	if (state == JOB_COMPLETED || (j->row.mode == ATOLL_MODE_TEE && j->output.len)) {
 		/* Keep a NUL after the output so that text views can use it. */
 		if (buf_reserve(&j->output, 1) == 0)
 			j->output.data[j->output.len] = 0;

@@ -200,8 +200,24 @@ static void decrypt(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		rpc_call_fail(call, -EINVAL, "the job is not a confidential TEE job");
 		goto out;
 	}
-	e = env_open_output(k.private_key, r->ciphertext.data, r->ciphertext.len, job.id,
-			    job.workload_id, info.envelope_id, &pt);
+	/* The custodian trusts its own store for what was sealed. */
+	struct env_output_expect want = {
+		.job_id = job.id,
+		.workload_id = job.workload_id,
+		.envelope_id = info.envelope_id,
+		.senders = (const uint8_t(*)[ENV_KEY_LEN])info.recipients,
+		.n_senders = info.n_recipients,
+	};
+	struct buf job_err = { 0 };
+	e = env_open_output(k.private_key, r->ciphertext.data, r->ciphertext.len, &want, &pt,
+			    &job_err);
+	if (e == ENV_E_JOB_FAILED) {
+		rpc_call_finishf(call, GRPC_STATUS_FAILED_PRECONDITION, "the job failed: %s",
+				 buf_cstr(&job_err));
+		buf_free(&job_err);
+		goto out;
+	}
+	buf_free(&job_err);
 	if (e != ENV_OK) {
 		rpc_call_finishf(call, GRPC_STATUS_INVALID_ARGUMENT, "cannot open the output: %s",
 				 env_strerror(e));

@@ -76,7 +76,8 @@ void jobview_init(struct jobview *v, const struct job_row *r)
 		j->input_envelope_id.data = v->envelope_id;
 		j->input_envelope_id.len = sizeof v->envelope_id;
 	}
-	if (r->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED) {
+	if (r->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED ||
+	    (r->output_encrypted && r->output_len)) {
 		atoll__v1__job_output__init(&v->output);
 		if (r->output_encrypted) {
 			v->output.encrypted = true;

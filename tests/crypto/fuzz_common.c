@@ -77,8 +77,9 @@ int fuzz_write_seeds(const char *dir)
 		}
 		env_output_sealer *s = NULL;
 		buf_reset(&out);
-		if (env_output_sealer_new(aead, k.client_pub, FUZZ_JOB_ID,
-					  FUZZ_WORKLOAD_ID, k.envelope_id, &s,
+		if (env_output_sealer_new(aead, k.client_pub, k.enclave_priv,
+					  k.enclave_pub, FUZZ_JOB_ID,
+					  FUZZ_WORKLOAD_ID, k.envelope_id, 1, &s,
 					  &out) < 0)
 			goto fail;
 		int e = env_output_seal(s, (const uint8_t *)"out", 3, &out);
@@ -89,9 +90,10 @@ int fuzz_write_seeds(const char *dir)
 		env_output_sealer_free(s);
 		if (e == 0) {
 			struct buf pt = { 0 };
+			struct env_output_expect want =
+				fuzz_expect(&k);
 			e = env_open_output(k.client_priv, out.data, out.len,
-					    FUZZ_JOB_ID, FUZZ_WORKLOAD_ID,
-					    k.envelope_id, &pt);
+					    &want, &pt, NULL);
 			buf_free(&pt);
 		}
 		if (e < 0)

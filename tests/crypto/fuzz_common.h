@@ -21,6 +21,13 @@ struct fuzz_keys {
 	uint8_t envelope_id[16];
 };
 
+/* What the fuzzer's client expects: FUZZ_JOB_ID, FUZZ_WORKLOAD_ID, the
+ * keys' envelope id, sealed by the one enclave key. */
+#define fuzz_expect(k)                                                      \
+	((struct env_output_expect){ FUZZ_JOB_ID, FUZZ_WORKLOAD_ID,         \
+				     (k)->envelope_id,                      \
+				     (const uint8_t(*)[32])(k)->enclave_pub, 1 })
+
 /* Deterministic keys; 0 or a negative errno. */
 int fuzz_keys_init(struct fuzz_keys *k);
 /* Write a starting corpus into dir (created if missing); 0 or -errno. */

@@ -366,15 +366,17 @@ static void test_real_islands(struct cluster *cl)
 		struct buf pt = { 0 };
 		struct env_input_info info;
 		env_inspect_input(env.data, env.len, &info);
+		struct env_output_expect want = { j->id, 42, info.envelope_id,
+						  (const uint8_t(*)[32])gpub, 1 };
 		CHECK_INT(env_open_output(client_priv, j->output->ciphertext.data,
-					  j->output->ciphertext.len, j->id, 42, info.envelope_id, &pt),
+					  j->output->ciphertext.len, &want, &pt, NULL),
 			  ENV_OK);
 		CHECK(pt.len == 6 && memcmp(pt.data, "sealed", 6) == 0);
 		buf_free(&pt);
 		/* A flipped byte in the last chunk record: the client refuses it. */
 		j->output->ciphertext.data[j->output->ciphertext.len - 3] ^= 0x40;
 		CHECK_INT(env_open_output(client_priv, j->output->ciphertext.data,
-					  j->output->ciphertext.len, j->id, 42, info.envelope_id, &pt),
+					  j->output->ciphertext.len, &want, &pt, NULL),
 			  ENV_E_AUTH);
 		buf_free(&pt);
 	}

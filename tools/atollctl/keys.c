@@ -57,6 +57,9 @@ static int keystore_save(struct ctl *c, const struct local_key *k)
 	int e = keystore_dir_path(c, dir, sizeof dir);
 	if (e < 0)
 		return e;
+	/* Key ids come from the coordinator: never let one steer the path. */
+	if (!ctl_id_ok(k->key_id, sizeof k->key_id))
+		return -EINVAL;
 	snprintf(path, sizeof path, "%s/%s.json", dir, k->key_id);
 	struct buf b = { 0 };
 	struct json_writer w;
@@ -87,7 +90,7 @@ int keystore_load(struct ctl *c, const char *key_id, struct local_key *out)
 	int e = keystore_dir_path(c, dir, sizeof dir);
 	if (e < 0)
 		return e;
-	if (strchr(key_id, '/') || strlen(key_id) >= sizeof out->key_id)
+	if (!ctl_id_ok(key_id, sizeof out->key_id))
 		return -EINVAL;
 	snprintf(path, sizeof path, "%s/%s.json", dir, key_id);
 	uint8_t *data;
@@ -319,10 +322,22 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 			 why.len ? buf_cstr(&why) : " (the coordinator lists no attested island)");
 		goto out;
 	}
+	size_t start = out->len;
 	int e = env_seal_input(HPKE_AEAD_AES_256_GCM, workload_id, k->pub,
 			       (const uint8_t(*)[32])keys, n, pt, len, out);
 	if (e != ENV_OK) {
 		ctl_fail("cannot seal the input: %s", env_strerror(e));
+		goto out;
+	}
+	/* Remember what was sealed: outputs are checked against it. */
+	struct env_input_info info;
+	struct sealed_record rec = { .workload_id = workload_id, .n_recipients = n };
+	env_inspect_input(out->data + start, out->len - start, &info);
+	memcpy(rec.envelope_id, info.envelope_id, ENV_ID_LEN);
+	snprintf(rec.key_id, sizeof rec.key_id, "%s", k->key_id);
+	memcpy(rec.recipients, keys, n * ENV_KEY_LEN);
+	if ((e = sealed_save(c, &rec)) < 0) {
+		ctl_fail("cannot record the sealed input in the keystore: %s", strerror(-e));
 		goto out;
 	}
 	rc = 0;
@@ -481,19 +496,6 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-/* Open a job's sealed output with a local key. */
-static int open_job_output(struct ctl *c, const Atoll__V1__Job *job, const struct local_key *k,
-			   const ProtobufCBinaryData *ct, struct buf *pt)
-{
-	if (job->input_envelope_id.len != ENV_ID_LEN)
-		return ctl_fail("job %s has no sealed input", job->id);
-	int e = env_open_output(k->priv, ct->data, ct->len, job->id, job->workload_id,
-				job->input_envelope_id.data, pt);
-	if (e != ENV_OK)
-		return ctl_fail("cannot open the output of %s: %s", job->id, env_strerror(e));
-	return 0;
-}
-
 static int fetch_job(struct ctl *c, const char *id, Atoll__V1__Job **ret)
 {
 	Atoll__V1__GetJobRequest req = ATOLL__V1__GET_JOB_REQUEST__INIT;
@@ -561,21 +563,46 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 		return ctl_usage("--job is needed (the output is bound to its job)");
 	if (he)
 		return he_decrypt_job(c, job_id, key_id, classes, aggregate);
-	Atoll__V1__Job *job;
-	if (fetch_job(c, job_id, &job))
-		return 1;
-	int rc = 1;
+	/* What to expect comes from the local record of what was sealed:
+	 * never from the coordinator's account of the job. */
+	struct sealed_record rec;
 	struct local_key k = { 0 };
+	Atoll__V1__Job *job = NULL;
 	struct buf pt = { 0 }, raw = { 0 };
 	uint8_t *ctbuf = NULL;
-	if (!key_id)
-		key_id = job->encryption_key_id;
-	int e = keystore_load(c, key_id, &k);
+	int rc = 1;
+	int e = job_sealed_here(c, job_id, &rec, &k);
+	if (e == -ENOKEY)
+		return 1;
 	if (e < 0) {
-		ctl_fail("key %s is not in the local keystore: %s", key_id, strerror(-e));
+		/* Sealed here but submitted by another tool: bind the record on
+		 * first use, if the job's envelope is one of ours. */
+		if (fetch_job(c, job_id, &job))
+			return 1;
+		if (job->input_envelope_id.len != ENV_ID_LEN ||
+		    sealed_load(c, job->input_envelope_id.data, &rec) < 0) {
+			ctl_fail("the input of job %s was not sealed with this keystore: nothing "
+				 "to check its output against",
+				 job_id);
+			goto out;
+		}
+		if ((e = sealed_bind_job(c, &rec, job_id)) < 0) {
+			ctl_fail(e == -EEXIST ? "the input of job %s was submitted as job %s: refused"
+					      : "cannot record job %s in the keystore (%s)",
+				 job_id, e == -EEXIST ? rec.job_id : strerror(-e));
+			goto out;
+		}
+		if ((e = keystore_load(c, rec.key_id, &k)) < 0) {
+			ctl_fail("key %s is not in the local keystore: %s", rec.key_id, strerror(-e));
+			goto out;
+		}
+	}
+	if (key_id && strcmp(key_id, rec.key_id) != 0) {
+		ctl_fail("job %s was sealed to key %s, not %s", job_id, rec.key_id, key_id);
 		goto out;
 	}
-	ProtobufCBinaryData ct = { 0, NULL };
+	Atoll__V1__JobOutput given = ATOLL__V1__JOB_OUTPUT__INIT;
+	const Atoll__V1__JobOutput *out_msg = &given;
 	if (ct_arg) {
 		if (ctl_read_arg(ct_arg, &raw) < 0) {
 			ctl_fail("cannot read %s", ct_arg);
@@ -587,24 +614,37 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 			ctl_fail("--ciphertext is not base64");
 			goto out;
 		}
-		ct.data = ctbuf;
-		ct.len = (size_t)n;
-	} else if (job->output && job->output->encrypted) {
-		ct = job->output->ciphertext;
+		given.encrypted = true;
+		given.ciphertext.data = ctbuf;
+		given.ciphertext.len = (size_t)n;
 	} else {
-		ctl_fail("job %s has no sealed output (state %d)", job_id, job->state);
-		goto out;
+		if (!job && fetch_job(c, job_id, &job))
+			goto out;
+		out_msg = job->output;
 	}
-	if (open_job_output(c, job, &k, &ct, &pt) == 0) {
-		print_plaintext(c, &pt);
-		rc = 0;
+	if (c->json) {
+		struct env_output_expect want = sealed_expect(&rec);
+		struct buf err = { 0 };
+		e = out_msg && out_msg->encrypted ? env_open_output(k.priv, out_msg->ciphertext.data, out_msg->ciphertext.len,
+							&want, &pt, &err)
+				      : ENV_E_INVALID;
+		if (e == ENV_OK)
+			print_plaintext(c, &pt);
+		else
+			ctl_fail("cannot open the output of %s: %s%s%s", job_id,
+				 env_strerror(e), err.len ? ": " : "", buf_cstr(&err));
+		buf_free(&err);
+		rc = e == ENV_OK ? 0 : 1;
+	} else {
+		rc = job_open_output(&rec, &k, out_msg, &pt);
 	}
 out:
 	free(ctbuf);
 	buf_free(&raw);
 	buf_free(&pt);
 	local_key_wipe(&k);
-	protobuf_c_message_free_unpacked(&job->base, NULL);
+	if (job)
+		protobuf_c_message_free_unpacked(&job->base, NULL);
 	return rc;
 }
 
@@ -649,7 +689,7 @@ static int run_homomorphic(struct ctl *c, uint32_t workload, const char *key_id,
 	char id[64];
 	snprintf(id, sizeof id, "%s", job->id);
 	protobuf_c_message_free_unpacked(&job->base, NULL);
-	rc = watch_job(c, id, NULL, false);
+	rc = watch_job(c, id, NULL, NULL, false);
 	if (rc)
 		return rc;
 	return he_decrypt_job(c, id, key_id, he->classes, he->aggregate);
@@ -729,6 +769,7 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	if (rc)
 		goto out;
 	fprintf(stderr, "submitted %s\n", job->id);
+	struct sealed_record rec;
 	if (conf) {
 		/* The coordinator must report the envelope this client sealed. */
 		struct env_input_info info;
@@ -738,8 +779,12 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 			rc = ctl_fail("the coordinator reports another input than the one sealed");
 			goto out;
 		}
+		if (job_bind_sealed(c, &in, job->id, &rec) < 0) {
+			rc = 1;
+			goto out;
+		}
 	}
-	rc = watch_job(c, job->id, conf ? &k : NULL, false);
+	rc = watch_job(c, job->id, conf ? &rec : NULL, conf ? &k : NULL, false);
 out:
 	if (job)
 		protobuf_c_message_free_unpacked(&job->base, NULL);
