@@ -6,7 +6,10 @@
  * their logs and the SQLite files, and present in the client's decrypted
  * output. A control run with a plain job shows that the scan finds what is
  * there. Also: `atollctl run` end to end, and the routing rule that a
- * confidential job goes only to recipient islands. */
+ * confidential job goes only to recipient islands; and a confidential
+ * input made to fail in the backend with an error that quotes it: the
+ * error reaches the client sealed, and the coordinator, the island host,
+ * their logs, the store and GetJob only see its code. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -233,19 +236,79 @@ static void test_run(struct cluster *cl)
 	CHECK(strstr(out, "is not in the policy's allowed list") != NULL);
 }
 
+/* The linear model refuses a record with an unknown feature and names
+ * the feature: that name is the confidential part here. */
+static void test_sealed_error(struct cluster *cl)
+{
+	char canary[65], out[1 << 16], key_id[64], record[256];
+	make_canary(canary);
+	const char *kc[] = { "keys", "create", NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, kc), 0);
+	CHECK(json_field(out, "key_id", key_id, sizeof key_id));
+	snprintf(record, sizeof record, "{\"record\": {\"diagnosis_%s\": 1.5}}", canary);
+	const char *enc[] = { "encrypt", "--key-id", key_id, "--workload", "7", "--policy",
+			      "client-policy.yaml", record, NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, enc), 0);
+	const char *line = strstr(out, "{\"encrypted\":true");
+	CHECK(line != NULL);
+	if (!line)
+		return;
+	char body[1 << 15];
+	snprintf(body, sizeof body, "{\"workload_id\": 7, \"confidential\": true, \"input\": %.*s}",
+		 (int)strcspn(line, "\n"), line);
+	const char *sub[] = { "--json", "submit", body, NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, sub), 0);
+	char job_id[64];
+	CHECK(json_field(out, "id", job_id, sizeof job_id));
+	Atoll__V1__Job *j = c_wait_final(cl, job_id, 20000);
+	CHECK(j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_FAILED);
+	if (j) {
+		/* GetJob: the code, not the message. */
+		CHECK(strstr(j->error, "invalid_input") != NULL);
+		CHECK(strstr(j->error, canary) == NULL);
+		CHECK(strstr(j->error, "unknown feature") == NULL);
+		CHECK(j->output && j->output->encrypted);
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	}
+	/* The client opens the sealed error and sees the whole message. */
+	const char *dec[] = { "decrypt", "--job", job_id, NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, dec), 1);
+	CHECK(strstr(out, "failed: invalid_input") != NULL);
+	CHECK(strstr(out, "unknown feature") != NULL);
+	CHECK(strstr(out, canary) != NULL);
+	/* Nowhere else: logs, store; and memory when it can be read. */
+	CHECK(!files_contain(cl, canary));
+	if (!ATOLL_SANITIZED) {
+		CHECK_INT(memory_contains(cl->coord.pid, canary), 0);
+		CHECK_INT(memory_contains(cl->islands[0].pid, canary), 0);
+	}
+}
+
 int main(void)
 {
 	struct cluster cl;
 	if (cluster_init(&cl, "canary") < 0)
 		return 1;
 	grpc_init();
+	cl.workloads_yaml =
+		"workloads:\n"
+		"  - {id: 42, name: echo, backend: echo, modes: [plain, tee], price_per_second: 0.5}\n"
+		"  - {id: 7, name: breast-cancer, backend: linear, modes: [tee]}\n";
+	char wl[1024], extra[512];
+	snprintf(wl, sizeof wl,
+		 "    - {id: 42, backend: echo, modes: [plain, tee]}\n"
+		 "    - {id: 7, backend: linear, model: %s, modes: [tee]}\n",
+		 h_build_path("models/breast_cancer_logistic.model"));
+	snprintf(extra, sizeof extra, ", {name: linear, path: %s/linear.so}", h_module_dir());
+	cl.extra_backends_yaml = extra;
 	CHECK_INT(cluster_start_coordinator(&cl), 0);
-	CHECK(cluster_add_island(&cl, "i1", 2, NULL, NULL, NULL) >= 0);
+	CHECK(cluster_add_island(&cl, "i1", 2, wl, NULL, NULL) >= 0);
 	CHECK_INT(cluster_wait(&cl, 1, 1, 15000), 0);
 	write_policy(&cl);
 	if (!check_failures) {
 		test_quick_start_and_canary(&cl);
 		test_run(&cl);
+		test_sealed_error(&cl);
 	}
 	CHECK_INT(cluster_stop(&cl), 0);
 	if (check_failures)
