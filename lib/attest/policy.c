@@ -9,6 +9,9 @@
 
 #include <openssl/crypto.h>
 
+#include "atoll/mode.h"
+#include "attest/manifest.h"
+#include "util/buf.h"
 #include "util/enc.h"
 
 /* Evidence may be stamped this far in the future (clock skew). */
@@ -120,4 +123,95 @@ int attest_claims_from(const atoll_claims *cl, struct attest_claims *ret)
 	pc.issued_at = cl->issued_at;
 	*ret = pc;
 	return fits ? 0 : -EOVERFLOW;
+}
+
+static const struct attest_workload_pins *pins_for(const struct attest_manifest_policy *p,
+						   uint32_t id)
+{
+	for (size_t i = 0; i < p->n_workloads; i++)
+		if (p->workloads[i].id == id)
+			return &p->workloads[i];
+	return NULL;
+}
+
+/* A workload's files against its pins. */
+static int check_workload(const struct attest_manifest_policy *p,
+			  const struct manifest_workload *wl, char *why, size_t why_size)
+{
+	char hex[2 * MANIFEST_SHA256_LEN + 1];
+	const struct attest_workload_pins *pins = pins_for(p, wl->id);
+	if (!pins) {
+		if (!p->require_pins)
+			return 0;
+		struct buf b = { 0 };
+		enc_hex_encode(wl->backend_sha256, MANIFEST_SHA256_LEN, hex);
+		buf_printf(&b, "workload %u: backend %s sha256 %s", wl->id, wl->backend, hex);
+		for (size_t i = 0; i < wl->n_models; i++) {
+			enc_hex_encode(wl->models[i], MANIFEST_SHA256_LEN, hex);
+			buf_printf(&b, "%s%s", i ? ", " : " and model sha256 ", hex);
+		}
+		snprintf(why, why_size,
+			 "%s: not pinned by the policy (add them under policy.manifest.workloads, or "
+			 "set policy.manifest.require_pins: false)",
+			 b.data ? buf_cstr(&b) : "out of memory");
+		buf_free(&b);
+		return -EACCES;
+	}
+	if (!digest_listed(pins->backends, pins->n_backends, wl->backend_sha256,
+			   MANIFEST_SHA256_LEN)) {
+		enc_hex_encode(wl->backend_sha256, MANIFEST_SHA256_LEN, hex);
+		snprintf(why, why_size, "workload %u: backend %s sha256 %s is not pinned", wl->id,
+			 wl->backend, hex);
+		return -EACCES;
+	}
+	for (size_t i = 0; i < wl->n_models; i++)
+		if (!digest_listed(pins->models, pins->n_models, wl->models[i],
+				   MANIFEST_SHA256_LEN)) {
+			enc_hex_encode(wl->models[i], MANIFEST_SHA256_LEN, hex);
+			snprintf(why, why_size, "workload %u: model sha256 %s is not pinned", wl->id,
+				 hex);
+			return -EACCES;
+		}
+	return 0;
+}
+
+int attest_manifest_check(const struct attest_manifest_policy *p, const struct manifest *m,
+			  const uint8_t *digest, uint32_t workload_id, char *why, size_t why_size)
+{
+	char hex[2 * MANIFEST_SHA256_LEN + 1];
+	if (p->n_manifests &&
+	    !digest_listed(p->manifests, p->n_manifests, digest, MANIFEST_SHA256_LEN)) {
+		enc_hex_encode(digest, MANIFEST_SHA256_LEN, hex);
+		snprintf(why, why_size, "manifest sha256 %s is not pinned", hex);
+		return -EACCES;
+	}
+	if (p->n_runtimes &&
+	    !digest_listed(p->runtimes, p->n_runtimes, m->runtime_sha256, MANIFEST_SHA256_LEN)) {
+		enc_hex_encode(m->runtime_sha256, MANIFEST_SHA256_LEN, hex);
+		snprintf(why, why_size, "enclave runtime sha256 %s is not pinned", hex);
+		return -EACCES;
+	}
+	if (p->n_drivers && (!m->has_driver || !digest_listed(p->drivers, p->n_drivers,
+							       m->driver_sha256,
+							       MANIFEST_SHA256_LEN))) {
+		enc_hex_encode(m->driver_sha256, MANIFEST_SHA256_LEN, hex);
+		snprintf(why, why_size, "TEE driver sha256 %s is not pinned",
+			 m->has_driver ? hex : "(none)");
+		return -EACCES;
+	}
+	if (workload_id) {
+		const struct manifest_workload *wl = manifest_workload(m, workload_id);
+		if (!wl || !(wl->modes & ATOLL_MODE_BIT(ATOLL_MODE_TEE))) {
+			snprintf(why, why_size, "the enclave's manifest does not run workload %u in "
+						"TEE mode",
+				 workload_id);
+			return -EACCES;
+		}
+		return check_workload(p, wl, why, why_size);
+	}
+	for (size_t i = 0; i < m->n_workloads; i++)
+		if ((m->workloads[i].modes & ATOLL_MODE_BIT(ATOLL_MODE_TEE)) &&
+		    check_workload(p, &m->workloads[i], why, why_size) < 0)
+			return -EACCES;
+	return 0;
 }

@@ -34,13 +34,41 @@ struct attest_tee_policy {
 	int64_t max_evidence_age_ms; /* 0: no limit beyond the challenge TTL */
 };
 
-/* The whole policy: per-TEE entries and the coordinator's timings. */
+/* Pins for one workload's files in enclave manifests. */
+struct attest_workload_pins {
+	uint32_t id;
+	struct attest_digest *backends; /* allowed backend .so SHA-256s */
+	size_t n_backends;
+	struct attest_digest *models;   /* allowed model file SHA-256s */
+	size_t n_models;
+};
+
+/* What enclave manifests must hold (policy.manifest). */
+struct attest_manifest_policy {
+	/* A judged workload whose backend and models are not pinned is
+	 * refused, naming the digests to pin. On unless set to false. */
+	bool require_pins;
+	struct attest_digest *manifests; /* whole-manifest SHA-256s; empty: any */
+	size_t n_manifests;
+	struct attest_digest *runtimes;  /* enclave runtime SHA-256s; empty: any */
+	size_t n_runtimes;
+	struct attest_digest *drivers;   /* TEE driver .so SHA-256s; empty: any */
+	size_t n_drivers;
+	struct attest_workload_pins *workloads;
+	size_t n_workloads;
+};
+
+/* The whole policy: per-TEE entries, manifest pins and the coordinator's
+ * timings. */
 struct attest_policy {
 	int64_t reattest_interval_ms;
 	int64_t challenge_ttl_ms;
 	struct attest_tee_policy *tees;
 	size_t n_tees;
+	struct attest_manifest_policy manifest;
 };
+
+struct manifest;
 
 /* Defaults of the timings when a policy does not set them. */
 #define ATTEST_DEFAULT_REATTEST_MS 300000
@@ -74,5 +102,13 @@ int attest_claims_from(const atoll_claims *cl, struct attest_claims *ret);
  * signer, the default TCB statuses. */
 int attest_policy_check(const struct attest_tee_policy *p, const struct attest_claims *cl,
 			int64_t now_ms, char *why, size_t why_size);
+
+/* Check an enclave manifest (whose SHA-256 is digest) against p. With
+ * workload_id, that workload must be in the manifest in TEE mode and is
+ * judged; with 0, every workload the manifest runs in TEE mode is. 0, or
+ * -EACCES with the reason (which names the digests to pin when pins are
+ * missing). */
+int attest_manifest_check(const struct attest_manifest_policy *p, const struct manifest *m,
+			  const uint8_t *digest, uint32_t workload_id, char *why, size_t why_size);
 
 #endif
