@@ -467,11 +467,11 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 			log_error("%s", wl->error);
 			continue;
 		}
-		atoll_kv kv[65];
+		atoll_kv kv[129];
 		size_t n = 0;
-		if (w->model)
-			kv[n++] = (atoll_kv){ "model", w->model };
-		for (size_t k = 0; k < w->n_options && n < 64; k++)
+		for (size_t k = 0; k < w->n_models && n < 64; k++)
+			kv[n++] = (atoll_kv){ "model", w->models[k] };
+		for (size_t k = 0; k < w->n_options && n < 128; k++)
 			kv[n++] = w->options[k];
 		char ierr[1024];
 		if (plugin_backend_init(wl->lb, kv, n, &wl->ctx, ierr, sizeof ierr) < 0) {
