@@ -560,6 +560,11 @@ int main(int argc, char **argv)
 	}
 	log_init("enclave", LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
+	/* Jobs run one per thread and the island's slots are its parallelism;
+	 * OpenMP teams inside a backend (Tesseract's LSTM) would only
+	 * oversubscribe the cores, and spin. Read by libgomp when a backend
+	 * that needs it is loaded, below; an operator's own value wins. */
+	setenv("OMP_THREAD_LIMIT", "1", 0);
 	struct enclave e = { .fd = fd };
 	pthread_mutex_init(&e.wmu, NULL);
 	pthread_mutex_init(&e.jmu, NULL);

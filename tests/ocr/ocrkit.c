@@ -29,6 +29,8 @@ const char *ocrkit_model(const char *lang)
 int ocrkit_load(struct loaded_backend *lb, char *err, size_t err_size)
 {
 	char path[1024];
+	/* As atoll-enclave does before loading backends. */
+	setenv("OMP_THREAD_LIMIT", "1", 0);
 	snprintf(path, sizeof path, "%s/ocr.so",
 		 env_or("ATOLL_MODULE_DIR", OCRKIT_BUILD_DIR "/modules"));
 	return plugin_load_backend(path, lb, err, err_size) < 0 ? -1 : 0;
