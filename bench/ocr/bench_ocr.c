@@ -5,8 +5,9 @@
  *                               p50 latency per page, pages/s per core
  *                               (pages over CPU seconds)
  *   atoll-bench-ocr tee [N]     the same OCR job through a real coordinator
- *                               and sim island, plain vs confidential (TEE):
- *                               p50 of N jobs each and their ratio
+ *                               and sim island, plain vs confidential (TEE),
+ *                               N back-to-back pairs: p50 of each, and the
+ *                               median of the pairs' ratios
  *   atoll-bench-ocr all [N]
  *
  * The pages are rendered into <build>/ocr-corpus/bench from the licence
@@ -187,18 +188,31 @@ static int64_t timed_job(struct cluster *cl, const char *body)
 	return lat;
 }
 
-static double median_jobs(struct cluster *cl, const char *body, int n)
+/* n pairs of jobs, plain then confidential back to back, after one
+ * warm-up pair: the p50 of each and the median of the pairs' ratios, which
+ * a shared machine's drifting load disturbs least. */
+static int paired_jobs(struct cluster *cl, const char *plain, const char *sealed, int n,
+		       double *ret_plain, double *ret_tee, double *ret_ratio)
 {
-	int64_t *lat = calloc((size_t)n, sizeof *lat);
+	int64_t *p = calloc((size_t)n, sizeof *p), *t = calloc((size_t)n, sizeof *t);
+	int64_t *ratio = calloc((size_t)n, sizeof *ratio);
 	size_t k = 0;
 	for (int i = 0; i < n + 1; i++) {
-		int64_t t = timed_job(cl, body);
-		if (i >= 1 && t >= 0) /* one warm-up job */
-			lat[k++] = t * 1000;
+		int64_t a = timed_job(cl, plain), b = timed_job(cl, sealed);
+		if (i == 0 || a <= 0 || b <= 0)
+			continue;
+		p[k] = a * 1000;
+		t[k] = b * 1000;
+		ratio[k] = b * 1000000 / a; /* parts per million */
+		k++;
 	}
-	double m = median_ms(lat, k);
-	free(lat);
-	return m;
+	*ret_plain = median_ms(p, k);
+	*ret_tee = median_ms(t, k);
+	*ret_ratio = median_ms(ratio, k); /* ppm / 1e6 */
+	free(p);
+	free(t);
+	free(ratio);
+	return k ? 0 : -1;
 }
 
 static int bench_tee(int n)
@@ -241,8 +255,8 @@ static int bench_tee(int n)
 		return 1;
 
 	printf("plain vs confidential (TEE, sim) OCR jobs through a coordinator and one island,"
-	       " p50 of %d\n", n);
-	printf("%-12s %10s %10s %8s\n", "document", "plain ms", "tee ms", "tee/plain");
+	       " %d pairs\n", n);
+	printf("%-12s %10s %10s %8s\n", "document", "plain p50", "tee p50", "p50 of tee/plain");
 	int pick[] = { 1, 0 };
 	for (size_t p = 0; p < 2; p++) {
 		const struct cond *c = &conds[pick[p]];
@@ -265,15 +279,10 @@ static int bench_tee(int n)
 			     " \"input\": {\"encrypted\": true, \"ciphertext\": \"%s\"}}",
 			     key->key_id, b64) < 0)
 			return 1;
-		/* Interleaved halves, so that drift on a shared machine hits
-		 * both modes alike. */
-		double pm = 0, tm = 0;
-		int half = n / 2 > 0 ? n / 2 : 1;
-		pm += median_jobs(&cl, plain, half);
-		tm += median_jobs(&cl, sealed, half);
-		pm += median_jobs(&cl, plain, half);
-		tm += median_jobs(&cl, sealed, half);
-		printf("%-12s %10.1f %10.1f %8.3f\n", c->name, pm / 2, tm / 2, tm / pm);
+		double pm, tm, ratio;
+		if (paired_jobs(&cl, plain, sealed, n, &pm, &tm, &ratio) < 0)
+			return 1;
+		printf("%-12s %10.1f %10.1f %8.3f\n", c->name, pm, tm, ratio);
 		fflush(stdout);
 		free(b64);
 		free(plain);
