@@ -94,17 +94,61 @@ out:
 	return e;
 }
 
+/* `model: path` or `models: [path, ...]` (not both), made absolute. */
+static int read_models(struct cfg *c, const struct ynode *n, const char *p,
+		       struct island_workload *w)
+{
+	const struct ynode *one = cfg_get(n, "model"), *many = cfg_get(n, "models");
+	char pk[256];
+	int e;
+	if (one && many) {
+		cfg_path(pk, sizeof pk, p, "models");
+		return cfg_error(c, many, pk, "give model or models, not both");
+	}
+	if (one) {
+		if (!(w->models = calloc(2, sizeof *w->models)))
+			return -ENOMEM;
+		if ((e = cfg_path_value(c, n, p, "model", false, &w->models[0])) < 0)
+			return e;
+		w->n_models = 1;
+		return 0;
+	}
+	if (!many)
+		return 0;
+	cfg_path(pk, sizeof pk, p, "models");
+	if (many->type != YNODE_SEQ || many->n == 0)
+		return cfg_error(c, many, pk, "expected a non-empty list of model files");
+	if (!(w->models = calloc(many->n + 1, sizeof *w->models)))
+		return -ENOMEM;
+	for (size_t i = 0; i < many->n; i++) {
+		const struct ynode *item = many->items[i];
+		char pi[280];
+		cfg_path_index(pi, sizeof pi, pk, i);
+		if (item->type != YNODE_SCALAR || !item->scalar[0])
+			return cfg_error(c, item, pi, "expected a file path");
+		if (item->scalar[0] == '/')
+			w->models[i] = strdup(item->scalar);
+		else if (asprintf(&w->models[i], "%s/%s", c->dir, item->scalar) < 0)
+			w->models[i] = NULL;
+		if (!w->models[i])
+			return -ENOMEM;
+		w->n_models = i + 1;
+	}
+	return 0;
+}
+
 static int read_workload(struct cfg *c, const struct ynode *n, const char *p,
 			 struct island_workload *w)
 {
-	static const char *const keys[] = { "id", "backend", "model", "modes", "options", NULL };
+	static const char *const keys[] = { "id", "backend", "model", "models", "modes", "options",
+					    NULL };
 	uint64_t id = 0;
 	int e;
 	w->modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN);
 	if ((e = cfg_check_keys(c, n, p, keys)) < 0 ||
 	    (e = cfg_uint(c, n, p, "id", true, 1, 0xffffffffu, &id)) < 0 ||
 	    (e = cfg_str(c, n, p, "backend", true, &w->backend)) < 0 ||
-	    (e = cfg_path_value(c, n, p, "model", false, &w->model)) < 0 ||
+	    (e = read_models(c, n, p, w)) < 0 ||
 	    (e = plugin_cfg_modes_read(c, n, p, "modes", &w->modes)) < 0)
 		return e;
 	w->id = (uint32_t)id;
@@ -253,7 +297,9 @@ void island_config_free(struct island_config *ic)
 	free(ic->enclave.backends);
 	for (size_t i = 0; i < ic->enclave.n_workloads; i++) {
 		free(ic->enclave.workloads[i].backend);
-		free(ic->enclave.workloads[i].model);
+		for (size_t k = 0; k < ic->enclave.workloads[i].n_models; k++)
+			free(ic->enclave.workloads[i].models[k]);
+		free(ic->enclave.workloads[i].models);
 		kv_list_free(ic->enclave.workloads[i].options, ic->enclave.workloads[i].n_options);
 	}
 	free(ic->enclave.workloads);

@@ -13,7 +13,11 @@
 struct island_workload {
 	uint32_t id;
 	char *backend;
-	char *model;
+	/* Model files, absolute: `model: path`, or `models: [path, ...]` for a
+	 * backend that takes several (ocr: one tessdata file per language).
+	 * Each reaches init() as its own "model" entry. */
+	char **models;
+	size_t n_models;
 	uint32_t modes; /* ATOLL_MODE_BIT()s */
 	atoll_kv *options;
 	size_t n_options;

@@ -502,11 +502,11 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 			log_error("%s", wl->error);
 			continue;
 		}
-		atoll_kv kv[65];
+		atoll_kv kv[129];
 		size_t n = 0;
-		if (w->model)
-			kv[n++] = (atoll_kv){ "model", w->model };
-		for (size_t k = 0; k < w->n_options && n < 64; k++)
+		for (size_t k = 0; k < w->n_models && n < 64; k++)
+			kv[n++] = (atoll_kv){ "model", w->models[k] };
+		for (size_t k = 0; k < w->n_options && n < 128; k++)
 			kv[n++] = w->options[k];
 		char ierr[1024];
 		if (plugin_backend_init(wl->lb, kv, n, &wl->ctx, ierr, sizeof ierr) < 0) {
@@ -595,6 +595,11 @@ int main(int argc, char **argv)
 	}
 	log_init("enclave", LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
+	/* Jobs run one per thread and the island's slots are its parallelism;
+	 * OpenMP teams inside a backend (Tesseract's LSTM) would only
+	 * oversubscribe the cores, and spin. Read by libgomp when a backend
+	 * that needs it is loaded, below; an operator's own value wins. */
+	setenv("OMP_THREAD_LIMIT", "1", 0);
 	struct enclave e = { .fd = fd };
 	pthread_mutex_init(&e.wmu, NULL);
 	pthread_mutex_init(&e.jmu, NULL);

@@ -1,11 +1,20 @@
 #!/bin/sh
 # Installs what Atoll needs to build and test on Debian 12 (bookworm), as
 # root. Skips apt entirely when everything is already there.
+#
+# OCR: Tesseract (LSTM) with its English model, Leptonica for images, and
+# MuPDF for PDFs; libmupdf-dev is a static library that declares none of
+# the libraries it needs, so they are listed beside it. Ghostscript and
+# ImageMagick render the OCR test corpus (scripts/render-text.sh).
 set -eu
 PKGS="build-essential cmake pkg-config git
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
       libssl-dev libyaml-dev libsqlite3-dev libcbor-dev zlib1g-dev
-      clang libclang-rt-14-dev sqlite3 valgrind openssl python3"
+      clang libclang-rt-14-dev sqlite3 valgrind openssl python3
+      libtesseract-dev libleptonica-dev tesseract-ocr-eng
+      libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
+      libfreetype-dev libjpeg-dev
+      ghostscript imagemagick"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -58,6 +58,10 @@ static int input_doc(const Atoll__V1__JobInput *in, bool homomorphic, struct buf
 	} else {
 		int forms = (in->prompt[0] != 0) + (in->n_features > 0) + (in->n_record > 0) +
 			    (in->data.len > 0);
+		if (forms == 1 && in->content_type[0] && !in->data.len) {
+			snprintf(err, err_size, "input: content_type goes only with data");
+			return -EINVAL;
+		}
 		if (forms != 1) {
 			snprintf(err, err_size, forms ? "input: give only one of prompt, features, "
 							"record and data"
@@ -85,6 +89,10 @@ static int input_doc(const Atoll__V1__JobInput *in, bool homomorphic, struct buf
 		} else {
 			jw_key(&w, "data");
 			jw_base64(&w, in->data.data, in->data.len);
+			if (in->content_type[0]) {
+				jw_key(&w, "content_type");
+				jw_string(&w, in->content_type);
+			}
 		}
 	}
 	jw_object_end(&w);

@@ -9,7 +9,13 @@
  * confidential job goes only to recipient islands; and a confidential
  * input made to fail in the backend with an error that quotes it: the
  * error reaches the client sealed, and the coordinator, the island host,
- * their logs, the store and GetJob only see its code. */
+ * their logs, the store and GetJob only see its code.
+ *
+ * The same proof for document OCR: a canary word printed on a rendered
+ * patient letter, sent with `atollctl run --confidential --file`, comes back
+ * recognized in the client's decrypted output and appears nowhere on the
+ * coordinator or the island host; a plain OCR job's canary is found by the
+ * same scan. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +30,7 @@
 
 #include "check.h"
 #include "cluster.h"
+#include "ocrkit.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -284,31 +291,106 @@ static void test_sealed_error(struct cluster *cl)
 	}
 }
 
+/* A word OCR reads back exactly: upright capitals that no other letter or
+ * digit resembles and that kern into no gap (pairs such as "WY" or "LT" can
+ * read as two words), after a fixed prefix. */
+static void make_word(char out[16])
+{
+	static const char letters[] = "CDEFHKMNPRU";
+	uint8_t r[10];
+	RAND_bytes(r, sizeof r);
+	memcpy(out, "ZQ", 2);
+	for (int i = 0; i < 10; i++)
+		out[2 + i] = letters[r[i] % (sizeof letters - 1)];
+	out[12] = 0;
+}
+
+/* A one-page patient letter carrying word, rendered as name.png. */
+static int render_letter(struct cluster *cl, const char *name, const char *word)
+{
+	char text[1024], file[700];
+	snprintf(text, sizeof text,
+		 "St. Ursula Hospital, Department of Cardiology\n\n"
+		 "Discharge letter\n\n"
+		 "Dear Dr. Moreau,\n\n"
+		 "your patient was admitted on 3 May with chest pain and discharged\n"
+		 "today in good health. Case reference: %s\n\n"
+		 "Diagnosis: stable angina. Medication: aspirin 100 mg once daily.\n\n"
+		 "Kind regards,\nDr. A. Lindqvist\n",
+		 word);
+	snprintf(file, sizeof file, "%s.txt.in", name);
+	if (h_write(cl->dir, file, text, NULL, 0) < 0)
+		return -1;
+	char src[1300], out[700];
+	snprintf(src, sizeof src, "%s/%s", cl->dir, file);
+	snprintf(out, sizeof out, "%s.png", name);
+	return ocrkit_render(cl->dir, "--size 14 --lines 20", src, name, out);
+}
+
+static void test_ocr_canary(struct cluster *cl)
+{
+	char word[16], control[16], out[1 << 16];
+	make_word(word);
+	make_word(control);
+	if (render_letter(cl, "letter", word) < 0 || render_letter(cl, "control", control) < 0) {
+		CHECK(!"cannot render the letters");
+		return;
+	}
+	const char *args[] = { "run", "--workload", "9", "--confidential", "--policy",
+			       "client-policy.yaml", "--file", "letter.png", NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, args), 0);
+	CHECK(strstr(out, "sealed to i1") != NULL);
+	CHECK(strstr(out, "{\"page\":1,\"text\":\"") != NULL);
+	if (!strstr(out, word)) {
+		fprintf(stderr, "the canary %s is not in the recognized text:\n%s\n", word, out);
+		check_failures++;
+	}
+	bool scan_memory = !ATOLL_SANITIZED;
+	if (scan_memory) {
+		CHECK_INT(memory_contains(cl->coord.pid, word), 0);
+		CHECK_INT(memory_contains(cl->islands[0].pid, word), 0);
+	}
+	CHECK(!files_contain(cl, word));
+
+	/* Control: the same letter as a plain job is seen by the scan. */
+	const char *plain[] = { "run", "--workload", "9", "--file", "control.png", NULL };
+	CHECK_INT(c_atollctl(cl, out, sizeof out, plain), 0);
+	CHECK(strstr(out, control) != NULL);
+	if (scan_memory)
+		CHECK_INT(memory_contains(cl->coord.pid, control), 1);
+	CHECK(files_contain(cl, control));
+}
+
 int main(void)
 {
 	struct cluster cl;
 	if (cluster_init(&cl, "canary") < 0)
 		return 1;
 	grpc_init();
+	char backends[600], island_wl[1200];
+	snprintf(backends, sizeof backends,
+		 ", {name: ocr, path: %s/ocr.so}, {name: linear, path: %s/linear.so}",
+		 h_module_dir(), h_module_dir());
+	snprintf(island_wl, sizeof island_wl,
+		 "    - {id: 42, backend: echo, modes: [plain, tee]}\n"
+		 "    - {id: 9, backend: ocr, models: [%s], modes: [plain, tee]}\n"
+		 "    - {id: 7, backend: linear, model: %s, modes: [tee]}\n",
+		 ocrkit_model("eng"), h_build_path("models/breast_cancer_logistic.model"));
+	cl.extra_backends_yaml = backends;
 	cl.workloads_yaml =
 		"workloads:\n"
 		"  - {id: 42, name: echo, backend: echo, modes: [plain, tee], price_per_second: 0.5}\n"
+		"  - {id: 9, name: ocr, backend: ocr, modes: [plain, tee], price_per_second: 0.5}\n"
 		"  - {id: 7, name: breast-cancer, backend: linear, modes: [tee]}\n";
-	char wl[1024], extra[512];
-	snprintf(wl, sizeof wl,
-		 "    - {id: 42, backend: echo, modes: [plain, tee]}\n"
-		 "    - {id: 7, backend: linear, model: %s, modes: [tee]}\n",
-		 h_build_path("models/breast_cancer_logistic.model"));
-	snprintf(extra, sizeof extra, ", {name: linear, path: %s/linear.so}", h_module_dir());
-	cl.extra_backends_yaml = extra;
 	CHECK_INT(cluster_start_coordinator(&cl), 0);
-	CHECK(cluster_add_island(&cl, "i1", 2, wl, NULL, NULL) >= 0);
+	CHECK(cluster_add_island(&cl, "i1", 2, island_wl, NULL, NULL) >= 0);
 	CHECK_INT(cluster_wait(&cl, 1, 1, 15000), 0);
 	write_policy(&cl);
 	if (!check_failures) {
 		test_quick_start_and_canary(&cl);
 		test_run(&cl);
 		test_sealed_error(&cl);
+		test_ocr_canary(&cl);
 	}
 	CHECK_INT(cluster_stop(&cl), 0);
 	if (check_failures)

@@ -349,25 +349,78 @@ out:
 	return rc;
 }
 
+/* The media type of a document from its magic bytes, or NULL. */
+static const char *sniff_content_type(const uint8_t *d, size_t n)
+{
+	if (n >= 5 && memcmp(d, "%PDF-", 5) == 0)
+		return "application/pdf";
+	if (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return "image/png";
+	if (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
+		return "image/jpeg";
+	if (n >= 4 && (memcmp(d, "II*\0", 4) == 0 || memcmp(d, "MM\0*", 4) == 0))
+		return "image/tiff";
+	if (n >= 2 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6')
+		return "image/x-portable-anymap";
+	return NULL;
+}
+
+/* Where the input comes from: an argument (JSON, @FILE, -), --prompt, or
+ * --file (a document, e.g. a scan for the ocr backend). */
+struct input_src {
+	const char *arg, *prompt, *file, *content_type;
+};
+
+/* --file: {"data": "<base64>", "content_type": "..."}. */
+static int file_document(const struct input_src *src, struct buf *out)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int e = fs_read_file(src->file, 256u << 20, &data, &len);
+	if (e < 0)
+		return ctl_fail("cannot read %s: %s", src->file, strerror(-e));
+	const char *ct = src->content_type ? src->content_type : sniff_content_type(data, len);
+	struct json_writer w;
+	jw_init(&w, out);
+	jw_object_begin(&w);
+	jw_key(&w, "data");
+	jw_base64(&w, data, len);
+	if (ct) {
+		jw_key(&w, "content_type");
+		jw_string(&w, ct);
+	}
+	jw_object_end(&w);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	return w.error ? ctl_fail("out of memory") : 0;
+}
+
 /* The job input document from an argument or flags: the JSON a backend
  * reads, the same as a plain job's input. */
-static int input_document(const char *arg, const char *prompt, struct buf *out)
+static int input_document(const struct input_src *src, struct buf *out)
 {
 	Atoll__V1__JobInput *in = NULL;
 	struct buf raw = { 0 };
 	char err[512];
-	if (prompt) {
+	if (!!src->arg + !!src->prompt + !!src->file > 1)
+		return ctl_usage("give one input: a JSON job input, --prompt or --file");
+	if (src->content_type && !src->file)
+		return ctl_usage("--content-type goes with --file");
+	if (src->file)
+		return file_document(src, out);
+	if (src->prompt) {
 		struct json_writer w;
 		jw_init(&w, out);
 		jw_object_begin(&w);
 		jw_key(&w, "prompt");
-		jw_string(&w, prompt);
+		jw_string(&w, src->prompt);
 		jw_object_end(&w);
 		return w.error ? ctl_fail("out of memory") : 0;
 	}
+	const char *arg = src->arg;
 	if (!arg)
 		return ctl_usage("the input is needed: a JSON job input such as "
-				 "'{\"prompt\": \"...\"}' (or @FILE, -), or --prompt TEXT");
+				 "'{\"prompt\": \"...\"}' (or @FILE, -), --prompt TEXT or --file PATH");
 	if (ctl_read_arg(arg, &raw) < 0)
 		return ctl_fail("cannot read %s", arg);
 	const char *text = buf_cstr(&raw);
@@ -392,7 +445,7 @@ struct he_opts {
 };
 
 static int parse_common(int argc, char **argv, const char **key_id, long *workload,
-			const char **policy, const char **prompt, const char **arg, bool *confidential,
+			const char **policy, struct input_src *src, bool *confidential,
 			long *timeout, struct he_opts *he, const char *help)
 {
 	static const struct option opts[] = {
@@ -405,6 +458,8 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 		{ "workload", required_argument, NULL, 'w' },
 		{ "policy", required_argument, NULL, 'P' },
 		{ "prompt", required_argument, NULL, 'p' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "content-type", required_argument, NULL, 'T' },
 		{ "confidential", no_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -416,7 +471,9 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 		case 'k': *key_id = optarg; break;
 		case 'w': *workload = atol(optarg); break;
 		case 'P': *policy = optarg; break;
-		case 'p': *prompt = optarg; break;
+		case 'p': src->prompt = optarg; break;
+		case 'f': src->file = optarg; break;
+		case 'T': src->content_type = optarg; break;
 		case 'c': *confidential = true; break;
 		case 't': *timeout = atol(optarg); break;
 		case 'H': he->he = true; break;
@@ -429,7 +486,7 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 		}
 	}
 	if (optind < argc)
-		*arg = argv[optind++];
+		src->arg = argv[optind++];
 	if (optind < argc)
 		return ctl_usage("unexpected argument '%s'", argv[optind]);
 	return 0;
@@ -437,14 +494,16 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 
 int cmd_encrypt(struct ctl *c, int argc, char **argv)
 {
-	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
+	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY");
+	struct input_src src = { 0 };
 	long workload = 0, timeout = 0;
 	bool conf = false;
 	struct he_opts he = { .scale_bits = 40 };
-	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+	int r = parse_common(argc, argv, &key_id, &workload, &policy, &src, &conf, &timeout,
 			     &he,
 			     "usage: atollctl encrypt --key-id ck_... --workload ID --policy FILE\n"
-			     "                        (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "                        (JOB_INPUT_JSON | @FILE | - | --prompt TEXT |\n"
+			     "                         --file DOCUMENT [--content-type TYPE])\n"
 			     "       atollctl encrypt --he --key-id ck_... [--scale-bits 40]\n"
 			     "                        [--records N] '{\"features\": [...]}'\n"
 			     "Seals the input to every island serving the workload whose evidence\n"
@@ -453,10 +512,10 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	if (he.he) {
-		if (!key_id || !arg)
+		if (!key_id || !src.arg)
 			return ctl_usage("--he needs --key-id and the features");
 		struct buf doc = { 0 };
-		int rc = he_encrypt_input(c, key_id, arg, (uint32_t)he.records,
+		int rc = he_encrypt_input(c, key_id, src.arg, (uint32_t)he.records,
 					  (unsigned)he.scale_bits, &doc);
 		if (!rc)
 			printf("%s\n", buf_cstr(&doc));
@@ -469,7 +528,7 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	if ((r = keystore_load(c, key_id, &k)) < 0)
 		return ctl_fail("key %s is not in the local keystore: %s", key_id, strerror(-r));
 	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
-	int rc = input_document(arg, prompt, &doc);
+	int rc = input_document(&src, &doc);
 	if (!rc)
 		rc = seal_for_workload(c, policy, &k, (uint32_t)workload, doc.data, doc.len, &env, &ids);
 	if (!rc) {
@@ -697,19 +756,23 @@ static int run_homomorphic(struct ctl *c, uint32_t workload, const char *key_id,
 
 int cmd_run(struct ctl *c, int argc, char **argv)
 {
-	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
+	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY");
+	struct input_src src = { 0 };
 	long workload = 0, timeout = 0;
 	bool conf = false;
 	struct he_opts he = { .scale_bits = 40 };
-	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+	int r = parse_common(argc, argv, &key_id, &workload, &policy, &src, &conf, &timeout,
 			     &he,
 			     "usage: atollctl run --workload ID [--confidential --policy FILE\n"
 			     "                    [--key-id ck_...]] [--timeout SECONDS]\n"
-			     "                    (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "                    (JOB_INPUT_JSON | @FILE | - | --prompt TEXT |\n"
+			     "                     --file DOCUMENT [--content-type TYPE])\n"
 			     "       atollctl run --workload ID --he [--key-id ck_...] [--classes A,B]\n"
 			     "                    [--aggregate] [--records N] '{\"features\": [...]}'\n"
 			     "Confidential: makes (or uses) a local key, verifies the islands' evidence\n"
 			     "against your policy, seals the input, submits, streams and decrypts.\n"
+			     "--file sends a document (an image or a PDF for the ocr backend) as the\n"
+			     "input's data, its content type taken from its first bytes.\n"
 			     "Homomorphic (--he): encrypts the features under a local Paillier key,\n"
 			     "submits in MODE_HOMOMORPHIC, decrypts the answer.\n");
 	if (r)
@@ -717,13 +780,13 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	if (workload <= 0)
 		return ctl_usage("--workload is needed");
 	if (he.he)
-		return run_homomorphic(c, (uint32_t)workload, key_id, arg, &he, (uint32_t)timeout);
+		return run_homomorphic(c, (uint32_t)workload, key_id, src.arg, &he, (uint32_t)timeout);
 	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
 	struct local_key k = { 0 };
 	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
 	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
 	Atoll__V1__Job *job = NULL;
-	int rc = input_document(arg, prompt, &doc);
+	int rc = input_document(&src, &doc);
 	if (rc)
 		goto out;
 	req.workload_id = (uint32_t)workload;
