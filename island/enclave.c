@@ -27,6 +27,7 @@
 #include "config.h"
 #include "crypto/envelope.h"
 #include "frame.h"
+#include "manifest.h"
 #include "plugin/plugin.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -71,6 +72,9 @@ struct enclave {
 	struct loaded_driver drv;
 	char tee_error[1024];
 	uint8_t priv[ENV_KEY_LEN], pub[ENV_KEY_LEN];
+	/* What this enclave loaded, bound into every piece of evidence. */
+	struct buf manifest;
+	uint8_t manifest_digest[MANIFEST_SHA256_LEN];
 	struct loaded_backend *backends;
 	size_t n_backends;
 	struct ewl *wls;
@@ -402,7 +406,8 @@ static void attest(struct enclave *e, const Atoll__Enclave__V1__AttestRequest *a
 	}
 	res.tee_type = (char *)e->drv.d->name;
 	uint8_t rd[ENV_REPORT_DATA_LEN];
-	if (env_report_data(ar->nonce.data, ar->nonce.len, e->pub, rd) != ENV_OK) {
+	if (env_report_data(ar->nonce.data, ar->nonce.len, e->pub, e->manifest_digest, rd) !=
+	    ENV_OK) {
 		res.error = "cannot compute report data";
 		send_msg(e, &m);
 		return;
@@ -427,9 +432,39 @@ static void attest(struct enclave *e, const Atoll__Enclave__V1__AttestRequest *a
 	res.ok = true;
 	res.evidence.data = ev->data;
 	res.evidence.len = ev->len;
+	res.manifest.data = e->manifest.data;
+	res.manifest.len = e->manifest.len;
 	send_msg(e, &m);
 	free(coll);
 	e->drv.d->evidence_free(e->drv.ctx, ev);
+}
+
+/* Hash what was loaded: the runtime itself, the driver, and each available
+ * workload's backend and models. Without a manifest there is nothing an
+ * attestation could vouch for, so the TEE is given up. */
+static int build_manifest(struct enclave *e)
+{
+	bool *include = calloc(e->n_wls + 1, sizeof *include);
+	if (!include)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n_wls; i++)
+		include[i] = e->wls[i].available;
+	struct manifest m = { 0 };
+	char err[1024] = "";
+	int r = island_manifest(e->cfg, "/proc/self/exe", include, &m, err, sizeof err);
+	if (r == 0)
+		r = manifest_encode(&m, &e->manifest);
+	manifest_clear(&m);
+	free(include);
+	if (r < 0) {
+		snprintf(e->tee_error, sizeof e->tee_error, "cannot build the enclave manifest: %s",
+			 err[0] ? err : strerror(-r));
+		log_error("%s", e->tee_error);
+		e->has_tee = false;
+		return 0;
+	}
+	manifest_digest(e->manifest.data, e->manifest.len, e->manifest_digest);
+	return 0;
 }
 
 static int load_everything(struct enclave *e, char *err, size_t err_size)
@@ -517,7 +552,7 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 		wl->available = true;
 	}
 	free(berr);
-	return 0;
+	return build_manifest(e);
 }
 
 static int send_ready(struct enclave *e)
@@ -664,6 +699,7 @@ out:
 	plugin_unload_driver(&e.drv);
 	free(e.backends);
 	free(e.wls);
+	buf_free(&e.manifest);
 	OPENSSL_cleanse(e.priv, sizeof e.priv);
 	island_config_free(e.cfg);
 	close(fd);

@@ -238,6 +238,7 @@ static void on_enclave_msg(struct island *is, Atoll__Enclave__V1__EnclaveMessage
 		ev.evidence = ar->evidence;
 		ev.n_collateral = ar->n_collateral;
 		ev.collateral = ar->collateral;
+		ev.manifest = ar->manifest;
 		pthread_mutex_lock(&is->mu);
 		ev.enclave_public_key = is->ready->enclave_public_key;
 		pthread_mutex_unlock(&is->mu);

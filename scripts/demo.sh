@@ -31,31 +31,13 @@ step "operator: a sim TEE root CA and an island key (development only)"
 measurement=$("$ctl" sim measure "$B/island/atoll-enclave")
 echo "enclave runtime measurement: $measurement"
 
-cat >coordinator.yaml <<EOF
-listen: {address: 127.0.0.1:0}
-store: {path: atoll.db}
-tenants: [{name: demo, api_key_sha256: [$("$ctl" hash-key ak_demo)]}]
-islands:
-  heartbeat_interval: 1s
-  heartbeat_timeout: 5s
-  tokens: [{name: island-1, token_sha256: $("$ctl" hash-key it_demo)}]
-drivers: [{name: sim, path: $B/modules/sim.so, config: {ca_file: ca/sim-ca.pem}}]
-policy:
-  tee:
-    sim: {measurements: [$measurement], allow_debug: false, max_evidence_age: 5m}
-workloads:
-  - {id: 42, name: echo, backend: echo, modes: [plain, tee], price_per_second: 0.01}
-  - {id: 7, name: breast-cancer, backend: linear, modes: [plain, tee], price_per_second: 0.01}
-  - {id: 9, name: document-ocr, backend: ocr, modes: [plain, tee], price_per_second: 0.01}
-EOF
-"$B/server/atoll-coordinator" --config coordinator.yaml --port-file port 2>coordinator.log &
-pids="$!"
-while [ ! -s port ]; do sleep 0.1; done
-export ATOLL_ADDR="127.0.0.1:$(cat port)" ATOLL_API_KEY=ak_demo ATOLL_KEYSTORE="$work/keystore"
-
-cat >island.yaml <<EOF
+# The island's enclave section: what its enclave loads. The operator (and
+# any client) computes the enclave manifest from these files offline and
+# pins its digests; an enclave that loads anything else does not attest.
+write_island() {
+	cat >island.yaml <<EOF
 island: {id: island-1, slots: 2}
-coordinator: {address: "$ATOLL_ADDR", token: it_demo}
+coordinator: {address: "$1", token: it_demo}
 enclave:
   path: $B/island/atoll-enclave
   driver: {name: sim, path: $B/modules/sim.so,
@@ -70,6 +52,36 @@ enclave:
     - {id: 9, backend: ocr, models: [/usr/share/tesseract-ocr/5/tessdata/eng.traineddata],
        modes: [plain, tee]}
 EOF
+}
+write_island "127.0.0.1:7443"
+step "operator: the enclave manifest to pin (atollctl manifest --policy island.yaml)"
+pins=$("$ctl" manifest --policy island.yaml)
+echo "$pins"
+
+cat >coordinator.yaml <<EOF
+listen: {address: 127.0.0.1:0}
+store: {path: atoll.db}
+tenants: [{name: demo, api_key_sha256: [$("$ctl" hash-key ak_demo)]}]
+islands:
+  heartbeat_interval: 1s
+  heartbeat_timeout: 5s
+  tokens: [{name: island-1, token_sha256: $("$ctl" hash-key it_demo)}]
+drivers: [{name: sim, path: $B/modules/sim.so, config: {ca_file: ca/sim-ca.pem}}]
+policy:
+  tee:
+    sim: {measurements: [$measurement], allow_debug: false, max_evidence_age: 5m}
+$pins
+workloads:
+  - {id: 42, name: echo, backend: echo, modes: [plain, tee], price_per_second: 0.01}
+  - {id: 7, name: breast-cancer, backend: linear, modes: [plain, tee], price_per_second: 0.01}
+  - {id: 9, name: document-ocr, backend: ocr, modes: [plain, tee], price_per_second: 0.01}
+EOF
+"$B/server/atoll-coordinator" --config coordinator.yaml --port-file port 2>coordinator.log &
+pids="$!"
+while [ ! -s port ]; do sleep 0.1; done
+export ATOLL_ADDR="127.0.0.1:$(cat port)" ATOLL_API_KEY=ak_demo ATOLL_KEYSTORE="$work/keystore"
+
+write_island "$ATOLL_ADDR"
 "$B/island/atoll-island" --config island.yaml 2>island.log &
 pids="$! $pids"
 i=0
@@ -88,9 +100,12 @@ step "stats: attested islands by TEE type"
 
 cat >client-policy.yaml <<EOF
 # The client's own trust decision: which TEE drivers and measurements it
-# accepts before sealing anything.
+# accepts, and which backend and model files the enclave must run for each
+# workload (computed from the same files: atollctl manifest --policy).
 drivers: [{name: sim, path: $B/modules/sim.so, config: {ca_file: ca/sim-ca.pem}}]
-policy: {tee: {sim: {measurements: [$measurement], max_evidence_age: 5m}}}
+policy:
+  tee: {sim: {measurements: [$measurement], max_evidence_age: 5m}}
+$pins
 EOF
 
 step "client: make a key (the private half stays in $ATOLL_KEYSTORE)"

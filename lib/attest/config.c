@@ -53,13 +53,69 @@ static int read_digests(struct cfg *c, const struct ynode *map, const char *path
 	return 0;
 }
 
+/* policy.manifest: require_pins, manifest/runtime/driver digests, and
+ * per-workload backend and model pins. */
+static int read_manifest_policy(struct cfg *c, const struct ynode *policy,
+				struct attest_manifest_policy *mp)
+{
+	static const char *const keys[] = { "require_pins", "manifest_sha256", "runtime_sha256",
+					    "driver_sha256", "workloads", NULL };
+	static const char *const wkeys[] = { "id", "backend_sha256", "model_sha256", NULL };
+	const char *P = "policy.manifest";
+	mp->require_pins = true;
+	const struct ynode *n = cfg_get(policy, "manifest");
+	if (!n)
+		return 0;
+	int e;
+	if ((e = cfg_check_keys(c, n, P, keys)) < 0 ||
+	    (e = cfg_bool(c, n, P, "require_pins", false, &mp->require_pins)) < 0 ||
+	    (e = read_digests(c, n, P, "manifest_sha256", &mp->manifests, &mp->n_manifests)) < 0 ||
+	    (e = read_digests(c, n, P, "runtime_sha256", &mp->runtimes, &mp->n_runtimes)) < 0 ||
+	    (e = read_digests(c, n, P, "driver_sha256", &mp->drivers, &mp->n_drivers)) < 0)
+		return e;
+	const struct ynode *wls;
+	if ((e = cfg_seq_alloc(c, n, P, "workloads", false, sizeof *mp->workloads, &wls,
+			       (void **)&mp->workloads)) <= 0)
+		return e;
+	for (size_t i = 0; i < wls->n; i++) {
+		char p[96];
+		cfg_path_index(p, sizeof p, "policy.manifest.workloads", i);
+		struct attest_workload_pins *w = &mp->workloads[i];
+		mp->n_workloads = i + 1;
+		uint64_t id = 0;
+		const struct ynode *item = wls->items[i];
+		if ((e = cfg_check_keys(c, item, p, wkeys)) < 0 ||
+		    (e = cfg_uint(c, item, p, "id", true, 1, UINT32_MAX, &id)) < 0 ||
+		    (e = read_digests(c, item, p, "backend_sha256", &w->backends,
+				      &w->n_backends)) < 0 ||
+		    (e = read_digests(c, item, p, "model_sha256", &w->models, &w->n_models)) < 0)
+			return e;
+		w->id = (uint32_t)id;
+		if (!w->n_backends) {
+			char pb[128];
+			cfg_path(pb, sizeof pb, p, "backend_sha256");
+			return cfg_error(c, item, pb, "at least one backend digest is needed");
+		}
+		for (size_t j = 0; j < i; j++)
+			if (mp->workloads[j].id == w->id) {
+				char pi[128];
+				cfg_path(pi, sizeof pi, p, "id");
+				return cfg_error(c, cfg_get(item, "id"), pi,
+						 "workload %u is already pinned (workloads[%zu])", w->id, j);
+			}
+	}
+	return 0;
+}
+
 int attest_policy_read(struct cfg *c, const struct ynode *root, struct attest_policy *pol)
 {
-	static const char *const keys[] = { "reattest_interval", "challenge_ttl", "tee", NULL };
+	static const char *const keys[] = { "reattest_interval", "challenge_ttl", "tee", "manifest",
+					    NULL };
 	static const char *const tee_keys[] = { "allow_debug", "measurements", "signers",
 						"min_svn", "min_tcb", "tcb_statuses",
 						"max_evidence_age", NULL };
 	const struct ynode *n = cfg_get(root, "policy");
+	pol->manifest.require_pins = true;
 	if (!n)
 		return 0;
 	const char *P = "policy";
@@ -69,6 +125,8 @@ int attest_policy_read(struct cfg *c, const struct ynode *root, struct attest_po
 				 &pol->reattest_interval_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "challenge_ttl", false, 100, 3600000,
 				 &pol->challenge_ttl_ms)) < 0)
+		return e;
+	if ((e = read_manifest_policy(c, n, &pol->manifest)) < 0)
 		return e;
 	const struct ynode *tees = cfg_get(n, "tee");
 	if (!tees)
@@ -180,6 +238,16 @@ void attest_policy_clear(struct attest_policy *p)
 	free(p->tees);
 	p->tees = NULL;
 	p->n_tees = 0;
+	struct attest_manifest_policy *mp = &p->manifest;
+	for (size_t i = 0; i < mp->n_workloads; i++) {
+		free(mp->workloads[i].backends);
+		free(mp->workloads[i].models);
+	}
+	free(mp->workloads);
+	free(mp->manifests);
+	free(mp->runtimes);
+	free(mp->drivers);
+	memset(mp, 0, sizeof *mp);
 }
 
 void attest_config_clear(struct attest_config *ac)

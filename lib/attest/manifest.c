@@ -270,8 +270,10 @@ int manifest_decode(const uint8_t *bytes, size_t len, struct manifest **ret, cha
 		m->n_workloads = i + 1;
 		e = decode_workload(json_at(wls, i), &m->workloads[i], err, err_size);
 		for (size_t j = 0; !e && j < i; j++)
-			if (m->workloads[j].id == m->workloads[i].id)
-				e = bad(err, err_size, "workload %u listed twice", m->workloads[i].id);
+			if (m->workloads[j].id == m->workloads[i].id &&
+			    (m->workloads[j].modes & m->workloads[i].modes))
+				e = bad(err, err_size, "workload %u has two entries for one mode",
+					m->workloads[i].id);
 	}
 	json_free(v);
 	if (e < 0) {
@@ -307,10 +309,12 @@ void manifest_free(struct manifest *m)
 	free(m);
 }
 
-const struct manifest_workload *manifest_workload(const struct manifest *m, uint32_t id)
+const struct manifest_workload *manifest_workload(const struct manifest *m, uint32_t id,
+						  uint32_t mode)
 {
 	for (size_t i = 0; m && i < m->n_workloads; i++)
-		if (m->workloads[i].id == id)
+		if (m->workloads[i].id == id &&
+		    (!mode || (m->workloads[i].modes & ATOLL_MODE_BIT(mode))))
 			return &m->workloads[i];
 	return NULL;
 }

@@ -60,14 +60,18 @@ void manifest_digest(const uint8_t *bytes, size_t len, uint8_t out[MANIFEST_SHA2
  * key. 0 or -errno (-EINVAL for names or values that cannot be encoded,
  * -E2BIG past MANIFEST_MAX_BYTES). */
 int manifest_encode(const struct manifest *m, struct buf *out);
-/* Parse a manifest (strict: every key known, every digest 32 bytes, ids
- * unique, sizes bounded). 0 or -EBADMSG with the reason. */
+/* Parse a manifest (strict: every key known, every digest 32 bytes, no
+ * workload with two entries for one mode, sizes bounded). 0 or -EBADMSG
+ * with the reason. */
 int manifest_decode(const uint8_t *bytes, size_t len, struct manifest **ret, char *err,
 		    size_t err_size);
 /* Release what m owns and m. Accepts NULL. */
 void manifest_free(struct manifest *m);
 /* Release the contents of a manifest built in place (not m itself). */
 void manifest_clear(struct manifest *m);
-const struct manifest_workload *manifest_workload(const struct manifest *m, uint32_t id);
+/* The entry of workload id that runs mode (an atoll_mode; 0: any entry).
+ * A workload may have one entry per backend, with disjoint modes. */
+const struct manifest_workload *manifest_workload(const struct manifest *m, uint32_t id,
+						  uint32_t mode);
 
 #endif

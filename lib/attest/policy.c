@@ -200,8 +200,9 @@ int attest_manifest_check(const struct attest_manifest_policy *p, const struct m
 		return -EACCES;
 	}
 	if (workload_id) {
-		const struct manifest_workload *wl = manifest_workload(m, workload_id);
-		if (!wl || !(wl->modes & ATOLL_MODE_BIT(ATOLL_MODE_TEE))) {
+		const struct manifest_workload *wl = manifest_workload(m, workload_id,
+								       ATOLL_MODE_TEE);
+		if (!wl) {
 			snprintf(why, why_size, "the enclave's manifest does not run workload %u in "
 						"TEE mode",
 				 workload_id);

@@ -66,12 +66,17 @@ int attest_judge(const struct attest_verifier *v, const struct attest_policy *po
 	/* The binding is computed here, never taken from the island. */
 	uint8_t expected[ATOLL_REPORT_DATA_LEN];
 	const uint8_t *want = NULL;
+	if (in->manifest_len > MANIFEST_MAX_BYTES)
+		return refuse(vd, ATTEST_STEP_MANIFEST, ATOLL_E_FORMAT,
+			      "the enclave manifest is larger than %u bytes", MANIFEST_MAX_BYTES);
+	manifest_digest(in->manifest, in->manifest_len, vd->manifest_digest);
 	if (in->enclave_pub) {
 		if (in->enclave_pub_len != ENV_KEY_LEN)
 			return refuse(vd, ATTEST_STEP_BINDING, ATOLL_E_BINDING,
 				      "the enclave key is %zu bytes, not %d", in->enclave_pub_len,
 				      ENV_KEY_LEN);
-		if (env_report_data(in->nonce, in->nonce_len, in->enclave_pub, expected) != ENV_OK)
+		if (env_report_data(in->nonce, in->nonce_len, in->enclave_pub, vd->manifest_digest,
+				    expected) != ENV_OK)
 			return refuse(vd, ATTEST_STEP_BINDING, ATOLL_E_BINDING,
 				      "cannot compute the expected report data");
 		want = expected;
@@ -101,9 +106,9 @@ int attest_judge(const struct attest_verifier *v, const struct attest_policy *po
 	if (want && (cl->report_data_len != sizeof expected ||
 		     CRYPTO_memcmp(cl->report_data, expected, sizeof expected) != 0))
 		return refuse(vd, ATTEST_STEP_BINDING, ATOLL_E_BINDING,
-			      in->enclave_pub
-				      ? "report data does not bind the challenge nonce and the enclave key"
-				      : "report data differs from the expected value");
+			      in->enclave_pub ? "report data does not bind the challenge nonce, the "
+						"enclave key and the enclave manifest"
+					      : "report data differs from the expected value");
 	if (attest_claims_from(cl, &vd->norm) < 0)
 		return refuse(vd, ATTEST_STEP_POLICY, ATOLL_E_POLICY,
 			      "the %s driver returned over-long claims", d->name);
@@ -112,12 +117,28 @@ int attest_judge(const struct attest_verifier *v, const struct attest_policy *po
 		vd->status = ATOLL_E_POLICY;
 		return -EACCES;
 	}
+	/* The manifest counts only once bound into genuine evidence. */
+	if (in->enclave_pub) {
+		char err[256];
+		if (manifest_decode(in->manifest, in->manifest_len, &vd->manifest, err,
+				    sizeof err) < 0)
+			return refuse(vd, ATTEST_STEP_MANIFEST, ATOLL_E_FORMAT, "%s", err);
+		if (policy && attest_manifest_check(&policy->manifest, vd->manifest,
+						    vd->manifest_digest, in->workload_id, vd->why,
+						    sizeof vd->why) < 0) {
+			vd->step = ATTEST_STEP_MANIFEST;
+			vd->status = ATOLL_E_POLICY;
+			return -EACCES;
+		}
+	}
 	vd->status = ATOLL_OK;
 	return 0;
 }
 
 void attest_verdict_clear(struct attest_verdict *vd)
 {
+	manifest_free(vd->manifest);
+	vd->manifest = NULL;
 	if (vd->claims && vd->driver)
 		vd->driver->d->claims_free(vd->driver->ctx, vd->claims);
 	vd->claims = NULL;
@@ -140,6 +161,11 @@ const char *attest_status_class(int status)
 	case ATOLL_E_UNAVAILABLE: return "unavailable";
 	default: return "error";
 	}
+}
+
+const char *attest_verdict_class(const struct attest_verdict *vd)
+{
+	return vd->step == ATTEST_STEP_MANIFEST ? "manifest" : attest_status_class(vd->status);
 }
 
 static char *claim_value_text(const atoll_claim *cl)

@@ -3,14 +3,16 @@
  * and atoll-proxy (before sealing input to an island) and `atollctl
  * verify` all call attest_judge().
  *
- * A judgement has three steps, each able to refuse:
+ * A judgement has four steps, each able to refuse:
  *   1. the TEE's driver checks the evidence is genuine (format, signature,
  *      certificate chain to its pinned root, validity, TCB status);
  *   2. the binding: the evidence's report data must equal the value
- *      computed here from the challenge nonce and the enclave key (never
- *      taken from the island);
+ *      computed here from the challenge nonce, the enclave key and the
+ *      SHA-256 of the enclave manifest (never taken from the island);
  *   3. the policy for that TEE (measurements, signers, debug, minimum SVN
- *      and TCB, TCB statuses, evidence age).
+ *      and TCB, TCB statuses, evidence age);
+ *   4. the manifest: what the enclave loaded (backends, models, driver,
+ *      runtime) against the policy's pins.
  * The verdict keeps which step refused and the driver's own status
  * (ATOLL_E_CHAIN, ATOLL_E_TCB, ...), not one collapsed error. */
 #ifndef ATOLL_ATTEST_VERIFIER_H
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "attest/config.h"
+#include "attest/manifest.h"
 #include "attest/policy.h"
 #include "plugin/driver_set.h"
 
@@ -52,6 +55,15 @@ struct attest_input {
 	const uint8_t *enclave_pub;
 	size_t enclave_pub_len; /* must be 32 when enclave_pub is set */
 	const uint8_t *report_data;
+	/* The enclave manifest's bytes as the enclave sent them (every
+	 * enclave sends one). Their SHA-256 is part of the binding, and the
+	 * decoded manifest is checked against the policy's pins. */
+	const uint8_t *manifest;
+	size_t manifest_len;
+	/* The workload a client is about to seal for: the manifest must run
+	 * it in TEE mode, with its files pinned. 0 (the coordinator): every
+	 * workload the manifest runs in TEE mode is judged. */
+	uint32_t workload_id;
 	/* When signatures, certificates and the policy's age limit apply. */
 	int64_t at_ms;
 };
@@ -61,6 +73,7 @@ enum attest_step {
 	ATTEST_STEP_DRIVER,    /* the driver refused the evidence */
 	ATTEST_STEP_BINDING,   /* report data does not bind nonce and key */
 	ATTEST_STEP_POLICY,    /* genuine, but the policy refuses it */
+	ATTEST_STEP_MANIFEST,  /* the manifest is malformed or not pinned */
 };
 
 struct attest_verdict {
@@ -77,6 +90,10 @@ struct attest_verdict {
 	const struct loaded_driver *driver;
 	/* The claims the policy judged (valid when claims is set). */
 	struct attest_claims norm;
+	/* The decoded manifest and its SHA-256, once the binding held;
+	 * released by attest_verdict_clear. */
+	struct manifest *manifest;
+	uint8_t manifest_digest[32];
 };
 
 /* Judge in (see above) with the policy entry for in->tee from policy.
@@ -89,9 +106,11 @@ int attest_judge(const struct attest_verifier *v, const struct attest_policy *po
 		 const struct attest_input *in, struct attest_verdict *ret);
 void attest_verdict_clear(struct attest_verdict *vd);
 
-/* "signature", "chain", "tcb", "binding", "policy", ... for a status, as
+/* "signature", "chain", "tcb", "binding", "policy", "manifest", ... for
+ * a verdict's status and step, as
  * metrics and JSON verdicts name reason classes. */
 const char *attest_status_class(int status);
+const char *attest_verdict_class(const struct attest_verdict *vd);
 
 /* The claims as name/value text (hex for bytes, decimal for numbers,
  * true/false), standard ones first: measurement, signer, debug, svn, tcb,

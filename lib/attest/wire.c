@@ -8,7 +8,7 @@
 int attest_input_from_pb(const char *tee, const ProtobufCBinaryData *evidence,
 			 ProtobufCBinaryData *const collateral, size_t n_collateral,
 			 const ProtobufCBinaryData *nonce, const ProtobufCBinaryData *enclave_pub,
-			 struct attest_input *ret)
+			 const ProtobufCBinaryData *manifest, struct attest_input *ret)
 {
 	atoll_blob *coll = calloc(n_collateral + 1, sizeof *coll);
 	if (!coll)
@@ -25,6 +25,8 @@ int attest_input_from_pb(const char *tee, const ProtobufCBinaryData *evidence,
 		.nonce_len = nonce->len,
 		.enclave_pub = enclave_pub->data,
 		.enclave_pub_len = enclave_pub->len,
+		.manifest = manifest->data,
+		.manifest_len = manifest->len,
 	};
 	return 0;
 }

@@ -14,7 +14,7 @@
 int attest_input_from_pb(const char *tee, const ProtobufCBinaryData *evidence,
 			 ProtobufCBinaryData *const collateral, size_t n_collateral,
 			 const ProtobufCBinaryData *nonce, const ProtobufCBinaryData *enclave_pub,
-			 struct attest_input *ret);
+			 const ProtobufCBinaryData *manifest, struct attest_input *ret);
 /* Release what attest_input_from_pb allocated. */
 void attest_input_release(struct attest_input *in);
 

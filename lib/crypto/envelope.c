@@ -16,7 +16,7 @@ static const uint8_t OUTPUT_MAGIC[4] = { 'A', 'T', 'O', '2' };
 static const uint8_t OUTPUT_MAGIC_V1[4] = { 'A', 'T', 'O', '1' };
 static const char INPUT_INFO[] = "atoll input v1";
 static const char OUTPUT_INFO[] = "atoll output v2";
-static const char ATTEST_TAG[] = "atoll-attest-v1";
+static const char ATTEST_TAG[] = "atoll-attest-v2";
 
 #define PAYLOAD_NONCE_LEN HPKE_NONCE_LEN
 /* magic, version, aead id, enc, sender key, attempt, job id length */
@@ -137,12 +137,13 @@ static void buf_rewind(struct buf *b, size_t len)
 
 int env_report_data(const uint8_t *nonce, size_t nonce_len,
 		    const uint8_t enclave_pub[ENV_KEY_LEN],
+		    const uint8_t manifest_digest[ENV_MANIFEST_DIGEST_LEN],
 		    uint8_t out[ENV_REPORT_DATA_LEN])
 {
 	uint8_t md[ENV_REPORT_DATA_LEN];
 	unsigned int md_len = 0;
 	int r = ENV_E_CRYPTO;
-	if ((!nonce && nonce_len) || !enclave_pub || !out)
+	if ((!nonce && nonce_len) || !enclave_pub || !manifest_digest || !out)
 		return ENV_E_INVALID;
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	if (!mctx)
@@ -151,6 +152,7 @@ int env_report_data(const uint8_t *nonce, size_t nonce_len,
 	    EVP_DigestUpdate(mctx, ATTEST_TAG, sizeof(ATTEST_TAG) - 1) != 1 ||
 	    (nonce_len && EVP_DigestUpdate(mctx, nonce, nonce_len) != 1) ||
 	    EVP_DigestUpdate(mctx, enclave_pub, ENV_KEY_LEN) != 1 ||
+	    EVP_DigestUpdate(mctx, manifest_digest, ENV_MANIFEST_DIGEST_LEN) != 1 ||
 	    EVP_DigestFinal_ex(mctx, md, &md_len) != 1 ||
 	    md_len != ENV_REPORT_DATA_LEN)
 		goto free_ctx;

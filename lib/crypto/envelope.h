@@ -71,9 +71,13 @@ enum env_status {
 
 const char *env_strerror(int status);
 
-/* report_data = SHA-512("atoll-attest-v1" || nonce || enclave_pub). */
+/* report_data = SHA-512("atoll-attest-v2" || nonce || enclave_pub ||
+ * manifest_digest): the verifier's challenge, the key clients seal to, and
+ * the SHA-256 of the enclave manifest (lib/attest/manifest.h). */
+#define ENV_MANIFEST_DIGEST_LEN 32
 int env_report_data(const uint8_t *nonce, size_t nonce_len,
 		    const uint8_t enclave_pub[ENV_KEY_LEN],
+		    const uint8_t manifest_digest[ENV_MANIFEST_DIGEST_LEN],
 		    uint8_t out[ENV_REPORT_DATA_LEN]);
 
 /* What an input envelope says about itself, readable without keys. */

@@ -30,6 +30,9 @@ void attest_forget(struct session *s)
 	attest_kv_free(s->claims, s->n_claims);
 	s->claims = NULL;
 	s->n_claims = 0;
+	free(s->manifest);
+	s->manifest = NULL;
+	s->manifest_len = 0;
 }
 
 static void send_result(struct session *s)
@@ -115,6 +118,10 @@ static void remember(struct session *s, const struct attest_input *ev,
 		s->n_collateral = i + 1;
 	}
 	memcpy(s->att_nonce, ev->nonce, CORE_NONCE_LEN);
+	if ((s->manifest = malloc(ev->manifest_len + 1))) {
+		memcpy(s->manifest, ev->manifest, ev->manifest_len);
+		s->manifest_len = ev->manifest_len;
+	}
 	if (attest_claims_text(vd->claims, &s->claims, &s->n_claims) < 0) {
 		s->claims = NULL;
 		s->n_claims = 0;
@@ -158,6 +165,12 @@ void attest_evidence(struct core *c, struct session *s, const struct attest_inpu
 		return;
 	}
 	remember(s, ev, &vd);
+	/* TEE jobs of a workload go only where the attested manifest runs it
+	 * in TEE mode: the host's Hello is no authority on that. */
+	for (size_t i = 0; i < s->n_offers; i++) {
+		if (!manifest_workload(vd.manifest, s->offers[i].workload_id, ATOLL_MODE_TEE))
+			s->offers[i].modes &= ~ATOLL_MODE_BIT(ATOLL_MODE_TEE);
+	}
 	s->state = ISLAND_ATTESTED;
 	s->reason[0] = 0;
 	s->attested_ms = now;

@@ -225,6 +225,8 @@ struct island_view {
 	size_t n_claims;
 	uint32_t *workload_ids;
 	size_t n_workload_ids;
+	uint8_t *manifest;
+	size_t manifest_len;
 };
 /* Islands serving workload_id (0: any), attested only unless
  * include_unattested. */

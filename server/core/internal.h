@@ -120,6 +120,8 @@ struct session {
 	struct attest_kv *claims;
 	size_t n_claims;
 	struct attest_claims norm;
+	uint8_t *manifest; /* the attested enclave manifest's bytes */
+	size_t manifest_len;
 };
 
 struct core {

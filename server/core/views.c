@@ -84,6 +84,11 @@ static int view_of(const struct session *s, struct island_view *v)
 			return -ENOMEM;
 		v->evidence_len = s->evidence_len;
 	}
+	if (s->manifest) {
+		if (!(v->manifest = dup_bytes(s->manifest, s->manifest_len)))
+			return -ENOMEM;
+		v->manifest_len = s->manifest_len;
+	}
 	if (!(v->collateral = calloc(s->n_collateral + 1, sizeof *v->collateral)))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_collateral; i++) {
@@ -147,6 +152,7 @@ void island_views_free(struct island_view *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].evidence);
+		free(v[i].manifest);
 		for (size_t k = 0; k < v[i].n_collateral; k++)
 			free((void *)v[i].collateral[k].data);
 		free(v[i].collateral);

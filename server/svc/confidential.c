@@ -303,6 +303,8 @@ static Atoll__V1__AttestedIsland *island_pb(const struct island_view *v,
 	}
 	a->evidence.data = v->evidence;
 	a->evidence.len = v->evidence_len;
+	a->manifest.data = v->manifest;
+	a->manifest.len = v->manifest_len;
 	a->collateral = calloc(v->n_collateral + 1, sizeof *a->collateral);
 	a->claims = calloc(v->n_claims + 1, sizeof *a->claims);
 	Atoll__V1__AttestedIsland__ClaimsEntry *ce = calloc(v->n_claims + 1, sizeof *ce);

@@ -181,7 +181,7 @@ static void on_evidence(struct coordinator *co, struct session *s, const Atoll__
 {
 	struct attest_input in;
 	if (attest_input_from_pb(ev->tee_type, &ev->evidence, ev->collateral, ev->n_collateral,
-				 &ev->nonce, &ev->enclave_public_key, &in) < 0) {
+				 &ev->nonce, &ev->enclave_public_key, &ev->manifest, &in) < 0) {
 		core_session_invalid(co->core, s, "out of memory");
 		return;
 	}

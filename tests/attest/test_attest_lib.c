@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atoll/mode.h"
+#include "attest/manifest.h"
 #include "attest/verifier.h"
 #include "check.h"
 #include "crypto/envelope.h"
@@ -142,7 +144,33 @@ struct sim {
 	struct attest_policy policy;
 	struct attest_tee_policy tp;
 	uint8_t pub[32], other_pub[32], nonce[32];
+	struct buf manifest;          /* what the enclave claims to run */
 };
+
+static const uint8_t ECHO_SHA[32] = { 0xec, 0x40 }, MODEL_SHA[32] = { 0x30, 0xde };
+
+/* A manifest: workload 42 (echo, tee), workload 7 (linear with a model,
+ * plain only). */
+static void make_manifest(struct buf *out)
+{
+	struct manifest_option opt = { "chunk_size", "16" };
+	uint8_t model[1][32];
+	memcpy(model[0], MODEL_SHA, 32);
+	struct manifest_workload wl[2] = {
+		{ .id = 42, .modes = ATOLL_MODE_BIT(ATOLL_MODE_TEE) | ATOLL_MODE_BIT(ATOLL_MODE_PLAIN),
+		  .backend = "echo", .options = &opt, .n_options = 1 },
+		{ .id = 7, .modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN), .backend = "linear",
+		  .models = model, .n_models = 1 },
+	};
+	memcpy(wl[0].backend_sha256, ECHO_SHA, 32);
+	memcpy(wl[1].backend_sha256, ECHO_SHA, 32);
+	wl[1].backend_sha256[0] = 0x11;
+	struct manifest m = { .has_driver = true, .driver = "sim", .workloads = wl,
+			      .n_workloads = 2 };
+	m.runtime_sha256[0] = 0x77;
+	buf_reset(out);
+	CHECK_INT(manifest_encode(&m, out), 0);
+}
 
 static int sim_setup(struct sim *s, const char *debug)
 {
@@ -175,11 +203,13 @@ static int sim_setup(struct sim *s, const char *debug)
 	memset(s->nonce, 7, sizeof s->nonce);
 	s->tp = (struct attest_tee_policy){ .tee = "sim" };
 	s->policy = (struct attest_policy){ .tees = &s->tp, .n_tees = 1 };
+	make_manifest(&s->manifest);
 	return 0;
 }
 
 static void sim_teardown(struct sim *s)
 {
+	buf_free(&s->manifest);
 	attest_verifier_unload(&s->v);
 	plugin_unload_driver(&s->island);
 }
@@ -187,8 +217,9 @@ static void sim_teardown(struct sim *s)
 /* Evidence binding nonce and key as the enclave would produce it. */
 static atoll_evidence *collect(struct sim *s, const uint8_t *key)
 {
-	uint8_t rd[64];
-	env_report_data(s->nonce, sizeof s->nonce, key, rd);
+	uint8_t rd[64], md[32];
+	manifest_digest(s->manifest.data, s->manifest.len, md);
+	env_report_data(s->nonce, sizeof s->nonce, key, md, rd);
 	atoll_evidence *ev = NULL;
 	atoll_err e = { "" };
 	CHECK_INT(s->island.d->collect(s->island.ctx, rd, &ev, &e), ATOLL_OK);
@@ -207,6 +238,8 @@ static struct attest_input input_for(struct sim *s, const atoll_evidence *ev)
 		.nonce_len = sizeof s->nonce,
 		.enclave_pub = s->pub,
 		.enclave_pub_len = sizeof s->pub,
+		.manifest = s->manifest.data,
+		.manifest_len = s->manifest.len,
 		.at_ms = time_now_ms(),
 	};
 }
@@ -225,8 +258,11 @@ static void test_judge(void)
 		goto out;
 	struct attest_input in = input_for(&s, ev);
 
-	/* Pass, with the claims kept for the caller. */
+	/* Pass, with the claims kept for the caller. The policy asks for
+	 * no manifest pins here. */
+	s.policy.manifest.require_pins = false;
 	CHECK_INT(attest_judge(&s.v, &s.policy, &in, &vd), 0);
+	CHECK(vd.manifest != NULL && vd.manifest->n_workloads == 2);
 	CHECK_INT(vd.status, ATOLL_OK);
 	CHECK(vd.claims != NULL);
 	CHECK_INT(vd.norm.measurement_len, SIMTOOL_MEASUREMENT_LEN);
@@ -303,11 +339,74 @@ static void test_judge(void)
 	CHECK(strstr(vd.why, "is not in the policy's allowed list") != NULL);
 	attest_verdict_clear(&vd);
 	s.tp.n_measurements = 0;
+
+	/* The manifest is bound: other bytes than the enclave's break the
+	 * binding, whatever they say. */
+	struct buf swapped = { 0 };
+	buf_append(&swapped, s.manifest.data, s.manifest.len);
+	swapped.data[swapped.len - 10] ^= 1;
+	bad = in;
+	bad.manifest = swapped.data;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &bad, &vd), -EKEYREJECTED);
+	CHECK_INT(vd.status, ATOLL_E_BINDING);
+	attest_verdict_clear(&vd);
+	buf_free(&swapped);
+
+	/* Pins: by default (require_pins) a workload without them is refused,
+	 * naming the digests to pin; a client sealing for a workload the
+	 * manifest does not run in TEE mode is refused too. */
+	s.policy.manifest.require_pins = true;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &in, &vd), -EACCES);
+	CHECK_INT(vd.step, ATTEST_STEP_MANIFEST);
+	CHECK_STR(attest_verdict_class(&vd), "manifest");
+	CHECK(strstr(vd.why, "workload 42: backend echo sha256 ec40") != NULL);
+	CHECK(strstr(vd.why, "not pinned by the policy") != NULL);
+	attest_verdict_clear(&vd);
+	struct attest_digest echo_pin = { .len = 32 }, wrong_pin = { .len = 32 };
+	memcpy(echo_pin.v, ECHO_SHA, 32);
+	wrong_pin.v[0] = 0x99;
+	struct attest_workload_pins pins = { .id = 42, .backends = &wrong_pin, .n_backends = 1 };
+	s.policy.manifest.workloads = &pins;
+	s.policy.manifest.n_workloads = 1;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &in, &vd), -EACCES);
+	CHECK(strstr(vd.why, "workload 42: backend echo sha256 ec40") != NULL &&
+	      strstr(vd.why, "is not pinned") != NULL);
+	attest_verdict_clear(&vd);
+	pins.backends = &echo_pin;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &in, &vd), 0);
+	attest_verdict_clear(&vd);
+	bad = in;
+	bad.workload_id = 42;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &bad, &vd), 0);
+	attest_verdict_clear(&vd);
+	bad.workload_id = 7;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &bad, &vd), -EACCES);
+	CHECK_STR(vd.why, "the enclave's manifest does not run workload 7 in TEE mode");
+	attest_verdict_clear(&vd);
+	/* Whole-manifest and runtime pins. */
+	struct attest_digest other_manifest = { .v = { 1 }, .len = 32 };
+	s.policy.manifest.manifests = &other_manifest;
+	s.policy.manifest.n_manifests = 1;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &in, &vd), -EACCES);
+	CHECK(strstr(vd.why, "manifest sha256") != NULL);
+	attest_verdict_clear(&vd);
+	s.policy.manifest.n_manifests = 0;
+	struct attest_digest runtime = { .v = { 0x77 }, .len = 32 };
+	s.policy.manifest.runtimes = &runtime;
+	s.policy.manifest.n_runtimes = 1;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &in, &vd), 0);
+	attest_verdict_clear(&vd);
+	runtime.v[0] = 0x78;
+	CHECK_INT(attest_judge(&s.v, &s.policy, &in, &vd), -EACCES);
+	CHECK(strstr(vd.why, "enclave runtime sha256 77") != NULL);
+	attest_verdict_clear(&vd);
+	s.policy.manifest = (struct attest_manifest_policy){ 0 };
 	s.island.d->evidence_free(s.island.ctx, ev);
 out:
 	sim_teardown(&s);
 
-	/* A debug enclave passes only where the policy allows debug. */
+	/* A debug enclave passes only where the policy allows debug (no
+	 * manifest pins asked here). */
 	struct sim d = { 0 };
 	if (sim_setup(&d, "true") < 0) {
 		CHECK(!"sim setup (debug)");
@@ -316,6 +415,7 @@ out:
 	ev = collect(&d, d.pub);
 	if (ev) {
 		in = input_for(&d, ev);
+		d.policy.manifest.require_pins = false;
 		CHECK_INT(attest_judge(&d.v, &d.policy, &in, &vd), -EACCES);
 		CHECK_STR(vd.why, "debug enclave refused by policy (allow_debug: false)");
 		attest_verdict_clear(&vd);
@@ -341,6 +441,51 @@ static void test_loader_errors(void)
 	CHECK(strstr(err, "driver 'sim' in [") != NULL && strstr(err, "init failed") != NULL);
 }
 
+/* The canonical encoding and the strict parser. */
+static void test_manifest_codec(void)
+{
+	struct buf b = { 0 };
+	make_manifest(&b);
+	struct manifest *m = NULL;
+	char err[256];
+	CHECK_INT(manifest_decode(b.data, b.len, &m, err, sizeof err), 0);
+	if (m) {
+		CHECK_INT(m->n_workloads, 2);
+		CHECK(m->has_driver && !strcmp(m->driver, "sim"));
+		const struct manifest_workload *w = manifest_workload(m, 7, 0);
+		CHECK(w && w->n_models == 1 && !memcmp(w->models[0], MODEL_SHA, 32));
+		CHECK(manifest_workload(m, 8, 0) == NULL);
+		CHECK(manifest_workload(m, 7, ATOLL_MODE_TEE) == NULL);
+		/* Encoding what was decoded gives the same bytes. */
+		struct buf again = { 0 };
+		CHECK_INT(manifest_encode(m, &again), 0);
+		CHECK(again.len == b.len && !memcmp(again.data, b.data, b.len));
+		buf_free(&again);
+		manifest_free(m);
+	}
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"version\":2,\"runtime_sha256\":\"00\",\"workloads\":[]}",
+		"{\"version\":1,\"runtime_sha256\":\"00\",\"workloads\":[]}",
+		"{\"version\":1,\"runtime_sha256\":\"" /* 32 bytes */
+		"0000000000000000000000000000000000000000000000000000000000000000\","
+		"\"workloads\":[],\"extra\":1}",
+		"{\"version\":1,\"runtime_sha256\":\""
+		"0000000000000000000000000000000000000000000000000000000000000000\","
+		"\"workloads\":[{\"id\":1,\"modes\":[\"tee\",\"tee\"],\"backend\":{\"name\":\"e\","
+		"\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\"},"
+		"\"models_sha256\":[],\"options\":{}}]}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		m = NULL;
+		CHECK_INT(manifest_decode((const uint8_t *)bad[i], strlen(bad[i]), &m, err, sizeof err),
+			  -EBADMSG);
+		CHECK(m == NULL && !strncmp(err, "manifest: ", 10));
+	}
+	buf_free(&b);
+}
+
 int main(void)
 {
 	snprintf(sim_path, sizeof sim_path, "%s/sim.so",
@@ -352,6 +497,7 @@ int main(void)
 	}
 	test_config();
 	test_policy_check();
+	test_manifest_codec();
 	test_loader_errors();
 	test_judge();
 	char cmd[700];

@@ -39,21 +39,32 @@ static bool info_equal(const struct env_input_info *a,
 
 static void test_report_data(void)
 {
-	uint8_t pub[32], out[64], want[64];
+	uint8_t pub[32], out[64], want[64], empty_manifest[32], other[32];
 	for (int i = 0; i < 32; i++)
 		pub[i] = (uint8_t)(i + 1);
-	/* SHA-512 of the tag, the nonce and the key, computed independently. */
-	CHECK_INT(env_report_data((const uint8_t *)"0123456789abcdef", 16, pub, out), 0);
-	enc_hex_decode("06fee1745b3a15563555253c7da3c45048016f471b6007e6bda95c5004744362"
-		   "b35c8cd2fee5dda8e65395dc4452b20ca6622553deea06a494fd0f641d27b0e8",
-		   128, want);
+	/* SHA-256 of an empty manifest. */
+	enc_hex_decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64,
+		       empty_manifest);
+	/* SHA-512 of the tag, the nonce, the key and the manifest digest,
+	 * computed independently. */
+	CHECK_INT(env_report_data((const uint8_t *)"0123456789abcdef", 16, pub, empty_manifest, out),
+		  0);
+	enc_hex_decode("b316ef5ecf19196dab2544525886b70519967732c7f4fb5ddd3fbfe203202fac"
+		       "999b609ce196ae19d955019fcb19e9dc06ac250c354dddac39325e5507040676",
+		       128, want);
 	CHECK(memcmp(out, want, 64) == 0);
-	CHECK_INT(env_report_data(NULL, 0, pub, out), 0);
-	enc_hex_decode("00fc68b0d563a30f9142f035b269e8fa50608f660d1d4d5b4a23716ce4dfbe70"
-		   "38fa7d82b1ccef861394e9de1460a6c62931c99f1f54e8183e7895e81d377e54",
-		   128, want);
+	CHECK_INT(env_report_data(NULL, 0, pub, empty_manifest, out), 0);
+	enc_hex_decode("58e11bf552025a489dab8fbe3aa7ffd64f9c2898b1496385417d63ca158e6e36"
+		       "eb110c12177085f5c7df578b6a6f979a54a91f372cb2ad5dd5db15bdd5abc014",
+		       128, want);
 	CHECK(memcmp(out, want, 64) == 0);
-	CHECK_INT(env_report_data(NULL, 3, pub, out), ENV_E_INVALID);
+	/* Another manifest, another binding. */
+	memcpy(other, empty_manifest, 32);
+	other[0] ^= 1;
+	CHECK_INT(env_report_data(NULL, 0, pub, other, out), 0);
+	CHECK(memcmp(out, want, 64) != 0);
+	CHECK_INT(env_report_data(NULL, 3, pub, empty_manifest, out), ENV_E_INVALID);
+	CHECK_INT(env_report_data(NULL, 0, pub, NULL, out), ENV_E_INVALID);
 }
 
 static void test_input_round_trips(const struct keys *k)

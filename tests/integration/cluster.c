@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attest/manifest.h"
 #include "pbjson/pbjson.h"
 #include "simtool.h"
 #include "util/buf.h"
@@ -72,7 +73,11 @@ int cluster_start_coordinator(struct cluster *cl)
 		buf_printf(&y, "%s", cl->policy_yaml);
 	else
 		buf_printf(&y, "policy:\n  challenge_ttl: 5s\n  tee:\n    sim:\n      measurements: [%s]\n"
-			       "      max_evidence_age: 1m\n",
+			       "      max_evidence_age: 1m\n"
+			       /* Clients pin manifests in these tests (their policy
+				* files); the coordinator's pins have tests of their
+				* own. */
+			       "  manifest: {require_pins: false}\n",
 			   cl->measurement);
 	buf_printf(&y, "%s", cl->workloads_yaml);
 	int e = h_write(cl->dir, "coordinator.yaml", buf_cstr(&y), NULL, 0);
@@ -124,7 +129,8 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 		   cl->coord.port, token ? token : "it_demo", cl->island_tls_yaml ? ", " : "",
 		   cl->island_tls_yaml ? cl->island_tls_yaml : "");
 	buf_printf(&y, "shutdown: {grace: 2s}\n");
-	buf_printf(&y, "enclave:\n  path: %s\n", h_build_path("island/atoll-enclave"));
+	buf_printf(&y, "enclave:\n  path: %s\n",
+		   cl->enclave_path ? cl->enclave_path : h_build_path("island/atoll-enclave"));
 	if (driver_yaml)
 		buf_printf(&y, "%s", driver_yaml);
 	else
@@ -261,6 +267,28 @@ void cluster_dump_logs(struct cluster *cl)
 	h_dump_log(cl->coord.log);
 	for (int i = 0; i < cl->n_islands; i++)
 		h_dump_log(cl->islands[i].log);
+}
+
+int cluster_write_client_policy(struct cluster *cl, const char *name, const char *island_id)
+{
+	char out[1 << 14], island_yaml[128];
+	snprintf(island_yaml, sizeof island_yaml, "island-%s.yaml", island_id);
+	const char *args[] = { "manifest", "--policy", island_yaml, NULL };
+	if (c_atollctl(cl, out, sizeof out, args) != 0)
+		return -EIO;
+	struct buf y = { 0 };
+	buf_printf(&y,
+		   "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
+		   "policy:\n  tee:\n    sim: {measurements: [%s], max_evidence_age: 1m}\n%s",
+		   h_module_dir(), cl->measurement, out);
+	int e = h_write(cl->dir, name, buf_cstr(&y), NULL, 0);
+	buf_free(&y);
+	return e;
+}
+
+void cluster_fake_manifest_digest(uint8_t out[32])
+{
+	manifest_digest((const uint8_t *)CLUSTER_FAKE_MANIFEST, strlen(CLUSTER_FAKE_MANIFEST), out);
 }
 
 int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const *args)

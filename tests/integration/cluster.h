@@ -41,6 +41,9 @@ struct cluster {
 	const struct rpc_client_opts *client_opts;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
+	/* The enclave runtime of the next island added (default: the built
+	 * atoll-enclave). */
+	const char *enclave_path;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
@@ -74,6 +77,18 @@ Atoll__V1__Job *c_wait_final(struct cluster *cl, const char *id, int timeout_ms)
 int c_call(struct cluster *cl, const char *api_key, const char *method,
 	   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp,
 	   ProtobufCMessage **ret, struct rpc_status *st);
+/* A client policy file dir/name trusting the sim CA and the enclave
+ * measurement, with the manifest pins `atollctl manifest --policy` prints
+ * for island-<island_id>.yaml. */
+int cluster_write_client_policy(struct cluster *cl, const char *name, const char *island_id);
+
+/* A minimal enclave manifest (no workloads) for test islands that speak
+ * the protocol themselves, and its SHA-256 for the report data. */
+#define CLUSTER_FAKE_MANIFEST \
+	"{\"version\":1,\"runtime_sha256\":\"" \
+	"0000000000000000000000000000000000000000000000000000000000000000\",\"workloads\":[]}"
+void cluster_fake_manifest_digest(uint8_t out[32]);
+
 /* Run atollctl with args (NULL-terminated) against the cluster; output
  * into out (NUL-terminated, truncated). Returns its exit status. */
 int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const *args);

@@ -29,6 +29,7 @@
 #include "simtool.h"
 #include "util/buf.h"
 #include "util/enc.h"
+#include "util/fsutil.h"
 #include "util/timeutil.h"
 
 static struct loaded_driver fake_drv; /* the test island's sim collector */
@@ -43,12 +44,12 @@ static int setup_fake_driver(struct cluster *cl)
 		return -1;
 	snprintf(keyf, sizeof keyf, "%s/fake.key", keys);
 	snprintf(certf, sizeof certf, "%s/fake.pem", keys);
-	char mfile[600];
-	snprintf(mfile, sizeof mfile, "%s", h_build_path("island/atoll-enclave"));
-	atoll_kv kv[] = { { "key_file", keyf }, { "cert_file", certf }, { "measure_file", mfile } };
+	/* The fake island's reports measure this program, which the
+	 * coordinator's policy allows beside the real enclave. */
+	atoll_kv kv[] = { { "key_file", keyf }, { "cert_file", certf } };
 	char path[600];
 	snprintf(path, sizeof path, "%s/sim.so", h_module_dir());
-	if (plugin_load_driver(path, "sim", kv, 3, NULL, 0, &fake_drv, err, sizeof err) < 0) {
+	if (plugin_load_driver(path, "sim", kv, 2, NULL, 0, &fake_drv, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
@@ -106,8 +107,9 @@ static Atoll__V1__CoordinatorMessage *expect(rpc_stream *s, int kind)
 
 static void send_evidence(rpc_stream *s, const uint8_t *nonce, const uint8_t *bind_key)
 {
-	uint8_t rd[64];
-	env_report_data(nonce, 32, bind_key, rd);
+	uint8_t rd[64], md[32];
+	cluster_fake_manifest_digest(md);
+	env_report_data(nonce, 32, bind_key, md, rd);
 	atoll_evidence *ev = NULL;
 	atoll_err e = { "" };
 	CHECK_INT(fake_drv.d->collect(fake_drv.ctx, rd, &ev, &e), ATOLL_OK);
@@ -121,6 +123,8 @@ static void send_evidence(rpc_stream *s, const uint8_t *nonce, const uint8_t *bi
 	msg.evidence.len = ev->len;
 	msg.enclave_public_key.data = fake_pub;
 	msg.enclave_public_key.len = 32;
+	msg.manifest.data = (uint8_t *)CLUSTER_FAKE_MANIFEST;
+	msg.manifest.len = strlen(CLUSTER_FAKE_MANIFEST);
 	Atoll__V1__IslandMessage im = ATOLL__V1__ISLAND_MESSAGE__INIT;
 	im.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_EVIDENCE;
 	im.evidence = &msg;
@@ -452,17 +456,37 @@ static void test_policy_reload(struct cluster *cl)
 	CHECK(h_file_contains(cl->islands[0].log, "not attested: policy reload"));
 }
 
+/* A copy of an executable with bytes appended: it runs the same, and
+ * hashes differently. */
+static int copy_modified(const char *from, const char *to)
+{
+	uint8_t *data;
+	size_t len;
+	int e = fs_read_file(from, 1 << 28, &data, &len);
+	if (e < 0)
+		return e;
+	struct buf b = { 0 };
+	buf_append(&b, data, len);
+	buf_puts(&b, "modified by the host");
+	free(data);
+	e = fs_write_atomic(to, b.data, b.len, 0755);
+	buf_free(&b);
+	return e;
+}
+
 int main(void)
 {
 	struct cluster cl;
 	if (cluster_init(&cl, "attest") < 0)
 		return 1;
 	grpc_init();
-	char policy[1024];
+	char policy[1024], self[SIMTOOL_MEASUREMENT_HEX], err[256];
+	CHECK_INT(simtool_measure("/proc/self/exe", self, err, sizeof err), 0);
 	snprintf(policy, sizeof policy,
 		 "policy:\n  challenge_ttl: 1s\n  reattest_interval: 2s\n  tee:\n    sim:\n"
-		 "      measurements: [%s]\n      allow_debug: false\n      max_evidence_age: 1m\n",
-		 cl.measurement);
+		 "      measurements: [%s, %s]\n      allow_debug: false\n      max_evidence_age: 1m\n"
+		 "  manifest: {require_pins: false}\n",
+		 cl.measurement, self);
 	cl.policy_yaml = policy;
 	CHECK_INT(cluster_start_coordinator(&cl), 0);
 	CHECK(cluster_add_island(&cl, "good", 2, NULL, NULL, NULL) >= 0);
@@ -472,11 +496,17 @@ int main(void)
 		 " cert_file: keys/debug.pem, debug: true}}\n",
 		 h_module_dir());
 	CHECK(cluster_add_island(&cl, "debug", 1, NULL, drv, NULL) >= 0);
+	/* A modified enclave runtime: another measurement. */
+	char modified[700];
+	snprintf(modified, sizeof modified, "%s/atoll-enclave-modified", cl.dir);
+	CHECK_INT(copy_modified(h_build_path("island/atoll-enclave"), modified), 0);
+	cl.enclave_path = modified;
 	snprintf(drv, sizeof drv,
 		 "  driver: {name: sim, path: %s/sim.so, config: {key_file: keys/measured.key,"
-		 " cert_file: keys/measured.pem, measure_file: %s/echo.so}}\n",
-		 h_module_dir(), h_module_dir());
+		 " cert_file: keys/measured.pem}}\n",
+		 h_module_dir());
 	CHECK(cluster_add_island(&cl, "measured", 1, NULL, drv, NULL) >= 0);
+	cl.enclave_path = NULL;
 	CHECK_INT(cluster_wait(&cl, 3, 1, 15000), 0);
 	CHECK_INT(setup_fake_driver(&cl), 0);
 	if (!check_failures) {

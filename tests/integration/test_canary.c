@@ -105,16 +105,6 @@ static void make_canary(char out[65])
 	enc_hex_encode(c, sizeof c, out);
 }
 
-static void write_policy(struct cluster *cl)
-{
-	char yaml[2048];
-	snprintf(yaml, sizeof yaml,
-		 "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
-		 "policy:\n  tee:\n    sim: {measurements: [%s], max_evidence_age: 1m}\n",
-		 h_module_dir(), cl->measurement);
-	h_write(cl->dir, "client-policy.yaml", yaml, NULL, 0);
-}
-
 /* Pull a JSON string value out of atollctl output. */
 static bool json_field(const char *text, const char *key, char *out, size_t size)
 {
@@ -385,7 +375,7 @@ int main(void)
 	CHECK_INT(cluster_start_coordinator(&cl), 0);
 	CHECK(cluster_add_island(&cl, "i1", 2, island_wl, NULL, NULL) >= 0);
 	CHECK_INT(cluster_wait(&cl, 1, 1, 15000), 0);
-	write_policy(&cl);
+	CHECK_INT(cluster_write_client_policy(&cl, "client-policy.yaml", "i1"), 0);
 	if (!check_failures) {
 		test_quick_start_and_canary(&cl);
 		test_run(&cl);

@@ -385,12 +385,7 @@ int main(void)
 	CHECK(cluster_add_island(&cl, "i1", 2, island_wl, NULL, NULL) >= 0);
 	CHECK(cluster_add_island(&cl, "i2", 2, island_wl, NULL, NULL) >= 0);
 	CHECK_INT(cluster_wait(&cl, 2, 2, 15000), 0);
-	char yaml[2048];
-	snprintf(yaml, sizeof yaml,
-		 "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
-		 "policy:\n  tee:\n    sim: {measurements: [%s], max_evidence_age: 1m}\n",
-		 h_module_dir(), cl.measurement);
-	h_write(cl.dir, "client-policy.yaml", yaml, NULL, 0);
+	CHECK_INT(cluster_write_client_policy(&cl, "client-policy.yaml", "i1"), 0);
 	rpc_server *fs = fake_start(&fake_port);
 	CHECK(fs != NULL);
 	if (!check_failures) {

@@ -211,12 +211,7 @@ int main(void)
 	CHECK_INT(cluster_start_coordinator(&cl), 0);
 	CHECK(cluster_add_island(&cl, "m1", 2, island_wl, NULL, NULL) >= 0);
 	CHECK_INT(cluster_wait(&cl, 1, 1, 15000), 0);
-	char policy[2048];
-	snprintf(policy, sizeof policy,
-		 "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
-		 "policy:\n  tee:\n    sim: {measurements: [%s]}\n",
-		 h_module_dir(), cl.measurement);
-	h_write(cl.dir, "client-policy.yaml", policy, NULL, 0);
+	CHECK_INT(cluster_write_client_policy(&cl, "client-policy.yaml", "m1"), 0);
 	if (!check_failures) {
 		test_three_modes(&cl);
 		test_aggregate(&cl);

@@ -34,7 +34,8 @@ RULES = [
     ("island/", LIB + ["island/", "proto"]),
     ("drivers/", ["include/atoll/", "lib/util/", "lib/json/", "drivers/"]),
     ("plugins/", LIB + ["plugins/"]),
-    ("tools/", LIB + ["tools/", "proto", "drivers/sim/simtool.h"]),
+    ("tools/", LIB + ["tools/", "proto", "drivers/sim/simtool.h", "island/config.h",
+                      "island/manifest.h"]),
     ("bench/", None),  # anything
     ("tests/", None),
     ("docs/examples/", ["include/atoll/"]),

@@ -61,6 +61,7 @@ int cmd_run(struct ctl *c, int argc, char **argv);
 int cmd_hash_key(struct ctl *c, int argc, char **argv);
 int cmd_sim(struct ctl *c, int argc, char **argv);
 int cmd_verify(struct ctl *c, int argc, char **argv);
+int cmd_manifest(struct ctl *c, int argc, char **argv);
 
 /* Local keystore (keys.c). */
 int keystore_dir_path(struct ctl *c, char *out, size_t size);

@@ -300,9 +300,11 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 		}
 		struct attest_input in;
 		if (attest_input_from_pb(a->tee_type, &a->evidence, a->collateral, a->n_collateral,
-					 &a->nonce, &a->enclave_public_key, &in) < 0)
+					 &a->nonce, &a->enclave_public_key, &a->manifest, &in) < 0)
 			continue;
 		in.at_ms = time_now_ms();
+		/* The island must run this workload on files the policy pins. */
+		in.workload_id = workload_id;
 		struct attest_verdict vd;
 		int r = attest_judge(&t.v, &t.cfg->policy, &in, &vd);
 		attest_input_release(&in);
