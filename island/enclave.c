@@ -412,6 +412,9 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 			snprintf(e->tee_error, sizeof e->tee_error, "%.1000s", derr);
 			log_error("%s", derr);
 		} else {
+			char line[1200];
+			plugin_driver_describe(&e->drv, line, sizeof line);
+			log_info("%s", line);
 			atoll_err ae = { "" };
 			int r = e->drv.d->detect(e->drv.ctx, &ae);
 			if (r == ATOLL_OK) {
@@ -443,6 +446,10 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 				 pc->path, e->backends[i].b->name, pc->name);
 			log_error("%s", berr[i]);
 			plugin_unload_backend(&e->backends[i]);
+		} else {
+			char line[1200];
+			plugin_backend_describe(&e->backends[i], line, sizeof line);
+			log_info("%s", line);
 		}
 	}
 	e->n_backends = c->enclave.n_backends;

@@ -33,7 +33,9 @@ static int load_drivers(struct coordinator *co, char *err, size_t err_size)
 		if (e < 0)
 			return e;
 		co->n_drivers++;
-		log_info("driver %s loaded from %s", pc->name, pc->path);
+		char line[1200];
+		plugin_driver_describe(&co->drivers[co->n_drivers - 1], line, sizeof line);
+		log_info("%s", line);
 	}
 	return 0;
 }

@@ -80,7 +80,8 @@ static int sgx_verify(void *ctx, const atoll_verify_args *args,
 }
 
 static const atoll_tee_driver sgx_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "sgx",
 	.description = "Intel SGX DCAP ECDSA quotes (v3; v4/v5 SGX bodies), verify only",
@@ -91,10 +92,7 @@ static const atoll_tee_driver sgx_driver = {
 	.evidence_free = sgx_evidence_free,
 	.verify = sgx_verify,
 	.claims_free = dcap_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return host_abi == ATOLL_TEE_DRIVER_ABI_VERSION ? &sgx_driver : NULL;
-}
+ATOLL_TEE_DRIVER_EXPORT(sgx_driver)

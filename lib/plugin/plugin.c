@@ -1,4 +1,5 @@
-/* dlopen()ing plugins and checking their tables. */
+/* dlopen()ing plugins, negotiating their ABI version and checking their
+ * tables. */
 #include "plugin/plugin.h"
 
 #include <dlfcn.h>
@@ -7,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Smallest tables a version-1 plugin may hand over: up to the last field
- * of version 1. */
+/* Smallest tables a plugin may hand over: the 1.0 layout, up to its last
+ * field. */
 #define DRIVER_V1_SIZE (offsetof(atoll_tee_driver, claims_free) + sizeof(void (*)(void)))
 #define BACKEND_V1_SIZE (offsetof(atoll_backend, cancel) + sizeof(void (*)(void)))
 
@@ -60,21 +61,22 @@ int plugin_load_driver(const char *path, const char *expect_name, const atoll_kv
 		       size_t n_config, const struct loaded_driver *others, size_t n_others,
 		       struct loaded_driver *out, char *err, size_t err_size)
 {
+	const unsigned host_major = ATOLL_TEE_DRIVER_ABI_MAJOR, host_minor = ATOLL_TEE_DRIVER_ABI_MINOR;
 	void *h;
 	atoll_tee_driver_entry_fn entry =
 		(atoll_tee_driver_entry_fn)open_entry(path, ATOLL_TEE_DRIVER_ENTRY, &h, err, err_size);
 	if (!entry)
 		return -ENOENT;
-	const atoll_tee_driver *d = entry(ATOLL_TEE_DRIVER_ABI_VERSION);
+	const atoll_tee_driver *d = entry(host_major, host_minor);
 	const char *label = expect_name ? expect_name : "?";
 	if (!d) {
-		snprintf(err, err_size, "driver '%s' in [%s]: refuses host ABI %u", label, path,
-			 ATOLL_TEE_DRIVER_ABI_VERSION);
+		snprintf(err, err_size, "driver '%s' in [%s]: refuses host ABI %u.%u", label, path,
+			 host_major, host_minor);
 		goto fail;
 	}
-	if (d->abi_version != ATOLL_TEE_DRIVER_ABI_VERSION) {
-		snprintf(err, err_size, "driver '%s' in [%s]: ABI version %u, host %u", label, path,
-			 d->abi_version, ATOLL_TEE_DRIVER_ABI_VERSION);
+	if (d->abi_major != host_major) {
+		snprintf(err, err_size, "driver '%s' in [%s]: ABI %u.%u, host %u.%u", label, path,
+			 (unsigned)d->abi_major, (unsigned)d->abi_minor, host_major, host_minor);
 		goto fail;
 	}
 	if (d->struct_size < DRIVER_V1_SIZE) {
@@ -143,16 +145,17 @@ int plugin_load_backend(const char *path, struct loaded_backend *out, char *err,
 		(atoll_backend_entry_fn)open_entry(path, ATOLL_BACKEND_ENTRY, &h, err, err_size);
 	if (!entry)
 		return -ENOENT;
-	const atoll_backend *b = entry(ATOLL_BACKEND_ABI_VERSION);
+	const unsigned host_major = ATOLL_BACKEND_ABI_MAJOR, host_minor = ATOLL_BACKEND_ABI_MINOR;
+	const atoll_backend *b = entry(host_major, host_minor);
 	if (!b) {
-		snprintf(err, err_size, "backend in [%s]: refuses host ABI %u", path,
-			 ATOLL_BACKEND_ABI_VERSION);
+		snprintf(err, err_size, "backend in [%s]: refuses host ABI %u.%u", path, host_major,
+			 host_minor);
 		goto fail;
 	}
-	const char *label = b->abi_version == ATOLL_BACKEND_ABI_VERSION && b->name ? b->name : "?";
-	if (b->abi_version != ATOLL_BACKEND_ABI_VERSION) {
-		snprintf(err, err_size, "backend '%s' in [%s]: ABI version %u, host %u", label, path,
-			 b->abi_version, ATOLL_BACKEND_ABI_VERSION);
+	const char *label = b->abi_major == host_major && b->name ? b->name : "?";
+	if (b->abi_major != host_major) {
+		snprintf(err, err_size, "backend '%s' in [%s]: ABI %u.%u, host %u.%u", label, path,
+			 (unsigned)b->abi_major, (unsigned)b->abi_minor, host_major, host_minor);
 		goto fail;
 	}
 	if (b->struct_size < BACKEND_V1_SIZE) {
@@ -200,4 +203,30 @@ void plugin_unload_backend(struct loaded_backend *lb)
 	dlclose(lb->handle);
 	free(lb->path);
 	memset(lb, 0, sizeof *lb);
+}
+
+const char *plugin_driver_version(const struct loaded_driver *ld)
+{
+	return ATOLL_ABI_HAS(ld->d, atoll_tee_driver, version) ? ld->d->version : NULL;
+}
+
+const char *plugin_backend_version(const struct loaded_backend *lb)
+{
+	return ATOLL_ABI_HAS(lb->b, atoll_backend, version) ? lb->b->version : NULL;
+}
+
+void plugin_driver_describe(const struct loaded_driver *ld, char *buf, size_t size)
+{
+	const char *v = plugin_driver_version(ld);
+	snprintf(buf, size, "driver %s%s%.64s (ABI %u.%u) loaded from %s", ld->d->name,
+		 v ? " " : "", v ? v : "", (unsigned)ld->d->abi_major, (unsigned)ld->d->abi_minor,
+		 ld->path);
+}
+
+void plugin_backend_describe(const struct loaded_backend *lb, char *buf, size_t size)
+{
+	const char *v = plugin_backend_version(lb);
+	snprintf(buf, size, "backend %s%s%.64s (ABI %u.%u) loaded from %s", lb->b->name,
+		 v ? " " : "", v ? v : "", (unsigned)lb->b->abi_major, (unsigned)lb->b->abi_minor,
+		 lb->path);
 }

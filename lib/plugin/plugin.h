@@ -1,11 +1,16 @@
 /* Loading TEE drivers and inference backends: dlopen, the entry symbol,
- * ABI version and table size checks, init, and unloading in reverse.
+ * ABI version negotiation and table checks, init, and unloading in
+ * reverse.
+ *
+ * The host offers ABI 1.1 of both (ATOLL_*_ABI_MAJOR/_MINOR), refuses
+ * another major, accepts any minor, and reads fields appended after 1.0
+ * only when the table's struct_size covers them.
  *
  * Errors name the path, the symbol and the cause, e.g.
  *   cannot open [/x/sim.so]: /x/sim.so: cannot open shared object file...
  *   no entry point [atoll_tee_driver_entry] in [/x/bad.so]
- *   driver 'sim' in [/x/sim.so]: refuses host ABI 1
- *   driver 'sim' in [/x/sim.so]: ABI version 2, host 1
+ *   driver 'sim' in [/x/sim.so]: refuses host ABI 1.1
+ *   driver 'sim' in [/x/sim.so]: ABI 2.0, host 1.1
  *   driver 'sim' in [/x/sim.so]: table of 40 bytes, at least 80 needed
  *   driver 'sim' in [/x/sim.so]: table has NULL entries
  *   driver in [/x/sim.so] is named 'other', config says 'sim'
@@ -13,9 +18,9 @@
  *   driver 'sim' in [/x/sim.so]: init failed: ca_file: cannot read ...
  * where 'sim' is the configured name ('?' when none was given) until the
  * table has been checked, and the driver's own name after. Backends use
- * the same forms with "backend" (the name is '?' until the ABI version
- * matches, and "backend in [path]: refuses host ABI 1" names none). When
- * init fails without a message, the status name stands in for it.
+ * the same forms with "backend" (the name is '?' until the major
+ * matches, and "backend in [path]: refuses host ABI 1.1" names none).
+ * When init fails without a message, the status name stands in for it.
  * After any failure the module has been dlclose()d. */
 #ifndef ATOLL_PLUGIN_PLUGIN_H
 #define ATOLL_PLUGIN_PLUGIN_H
@@ -47,6 +52,14 @@ int plugin_load_driver(const char *path, const char *expect_name, const atoll_kv
 		       struct loaded_driver *out, char *err, size_t err_size);
 void plugin_unload_driver(struct loaded_driver *ld);
 
+/* The driver's own version (ABI 1.1), or NULL when it has none or its
+ * table predates the field. */
+const char *plugin_driver_version(const struct loaded_driver *ld);
+/* One line for the host's log, e.g.
+ *   driver sim 0.1.0 (ABI 1.1) loaded from /x/sim.so
+ *   driver old (ABI 1.0) loaded from /x/old.so */
+void plugin_driver_describe(const struct loaded_driver *ld, char *buf, size_t size);
+
 /* Load a backend's table (no init: backends are initialized per workload
  * with plugin_backend_init). */
 int plugin_load_backend(const char *path, struct loaded_backend *out, char *err,
@@ -54,6 +67,11 @@ int plugin_load_backend(const char *path, struct loaded_backend *out, char *err,
 int plugin_backend_init(const struct loaded_backend *lb, const atoll_kv *config,
 			size_t n_config, void **ret_ctx, char *err, size_t err_size);
 void plugin_unload_backend(struct loaded_backend *lb);
+
+/* The backend's own version (ABI 1.1) or NULL, and its log line, e.g.
+ * "backend echo 0.1.0 (ABI 1.1) loaded from /x/echo.so". */
+const char *plugin_backend_version(const struct loaded_backend *lb);
+void plugin_backend_describe(const struct loaded_backend *lb, char *buf, size_t size);
 
 /* "ATOLL_E_SIGNATURE" and so on; a switch with no default. */
 const char *atoll_status_name(int status);

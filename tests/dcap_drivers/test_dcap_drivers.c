@@ -1076,7 +1076,8 @@ static void test_detect_collect(void)
 	CHECK(dlsym(sgx.dl, "atoll_tee_driver_entry") != NULL);
 	atoll_tee_driver_entry_fn entry =
 		(atoll_tee_driver_entry_fn)dlsym(sgx.dl, "atoll_tee_driver_entry");
-	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_VERSION + 1) == NULL);
+	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_MAJOR + 1, 0) == NULL);
+	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_MAJOR, 0) == sgx.d);
 	CHECK_STR(sgx.d->name, "sgx");
 	CHECK_STR(tdx.d->name, "tdx");
 	CHECK_INT(sgx.d->struct_size, sizeof(atoll_tee_driver));

@@ -1,9 +1,11 @@
-/* Tests of the plugin loader (lib/plugin) against purpose-built bad
- * modules: every refusal produces exactly the message plugin.h documents,
- * leaves the caller's struct untouched and the module unloaded. */
+/* Tests of the plugin loader (lib/plugin) against purpose-built modules:
+ * every refusal produces exactly the message plugin.h documents, leaves
+ * the caller's struct untouched and the module unloaded; tables of older
+ * minors load with their later fields absent. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -94,13 +96,13 @@ static void test_table_checks(void)
 
 	p = mod("null_table");
 	refused_driver(p, "sim", NULL, 0, NULL, 0, -EINVAL,
-		       want("driver 'sim' in [%s]: refuses host ABI 1", p));
+		       want("driver 'sim' in [%s]: refuses host ABI 1.1", p));
 	refused_driver(p, NULL, NULL, 0, NULL, 0, -EINVAL,
-		       want("driver '?' in [%s]: refuses host ABI 1", p));
+		       want("driver '?' in [%s]: refuses host ABI 1.1", p));
 
 	p = mod("abi2");
 	refused_driver(p, "sim", NULL, 0, NULL, 0, -EINVAL,
-		       want("driver 'sim' in [%s]: ABI version 2, host 1", p));
+		       want("driver 'sim' in [%s]: ABI 2.0, host 1.1", p));
 
 	p = mod("short_table");
 	refused_driver(p, "sim", NULL, 0, NULL, 0, -EINVAL,
@@ -193,7 +195,7 @@ static void test_backends(void)
 	pristine = lb;
 	rc = plugin_load_backend(p, &lb, err, sizeof(err));
 	CHECK_INT(rc, -EINVAL);
-	CHECK_STR(err, want("backend '?' in [%s]: ABI version 2, host 1", p));
+	CHECK_STR(err, want("backend '?' in [%s]: ABI 2.0, host 1.1", p));
 	CHECK(memcmp(&lb, &pristine, sizeof(lb)) == 0);
 	CHECK(!is_loaded(p));
 
@@ -229,6 +231,94 @@ static void test_backends(void)
 	plugin_unload_backend(NULL);
 }
 
+/* Load a driver that must load; NULL config, no others. */
+static int loads(const char *path, const char *name, struct loaded_driver *ld)
+{
+	char err[1024] = "";
+	int rc;
+
+	memset(ld, 0, sizeof(*ld));
+	rc = plugin_load_driver(path, name, NULL, 0, NULL, 0, ld, err,
+				sizeof(err));
+	CHECK_INT(rc, 0);
+	CHECK_STR(err, "");
+	return rc;
+}
+
+static void test_versions(void)
+{
+	struct loaded_driver ld;
+	struct loaded_backend lb;
+	atoll_verify_args args = { .struct_size = sizeof(args) };
+	atoll_claims *claims = NULL;
+	atoll_err e = { "" };
+	char line[1024], err[1024] = "";
+	const char *p;
+
+	/* This host is 1.1; 1.0 tables leave `version` out. */
+	CHECK_INT(ATOLL_TEE_DRIVER_ABI_MAJOR, 1);
+	CHECK_INT(ATOLL_TEE_DRIVER_ABI_MINOR, 1);
+	CHECK_INT(ATOLL_BACKEND_ABI_MINOR, 1);
+
+	p = mod("good_driver");
+	if (loads(p, "testdrv", &ld) == 0) {
+		CHECK_INT(ld.d->abi_minor, 1);
+		CHECK(ATOLL_ABI_HAS(ld.d, atoll_tee_driver, version));
+		CHECK_STR(plugin_driver_version(&ld), "2.3.4");
+		plugin_driver_describe(&ld, line, sizeof(line));
+		CHECK_STR(line, want("driver testdrv 2.3.4 (ABI 1.1) loaded "
+				     "from %s", p));
+		plugin_unload_driver(&ld);
+	}
+
+	/* Built with ATOLL_TEE_DRIVER_TARGET_MINOR 0. */
+	p = mod("old_minor");
+	if (loads(p, "oldminor", &ld) == 0) {
+		CHECK_INT(ld.d->abi_major, 1);
+		CHECK_INT(ld.d->abi_minor, 0);
+		CHECK_INT(ld.d->struct_size, offsetof(atoll_tee_driver, version));
+		CHECK(!ATOLL_ABI_HAS(ld.d, atoll_tee_driver, version));
+		CHECK(plugin_driver_version(&ld) == NULL);
+		plugin_driver_describe(&ld, line, sizeof(line));
+		CHECK_STR(line, want("driver oldminor (ABI 1.0) loaded from %s",
+				     p));
+		CHECK_INT(ld.d->detect(ld.ctx, &e), ATOLL_OK);
+		plugin_unload_driver(&ld);
+		CHECK(!is_loaded(p));
+	}
+
+	/* Built before 1.1: uint32_t abi_version = 1, a one-argument entry. */
+	p = mod("legacy_v1");
+	if (loads(p, "legacy", &ld) == 0) {
+		CHECK_INT(ld.d->abi_major, 1);
+		CHECK_INT(ld.d->abi_minor, 0);
+		CHECK(plugin_driver_version(&ld) == NULL);
+		CHECK_INT(ld.d->verify(ld.ctx, &args, &claims, &e),
+			  ATOLL_E_FORMAT);
+		CHECK_STR(e.msg, "legacy: not evidence");
+		CHECK(claims == NULL);
+		plugin_unload_driver(&ld);
+	}
+
+	/* Needs a newer minor than this host offers: its entry says no. */
+	p = mod("needs_minor");
+	refused_driver(p, "needsminor", NULL, 0, NULL, 0, -EINVAL,
+		       want("driver 'needsminor' in [%s]: refuses host ABI 1.1",
+			    p));
+
+	p = mod("backend_old_minor");
+	memset(&lb, 0, sizeof(lb));
+	CHECK_INT(plugin_load_backend(p, &lb, err, sizeof(err)), 0);
+	if (lb.b) {
+		CHECK_INT(lb.b->abi_minor, 0);
+		CHECK(plugin_backend_version(&lb) == NULL);
+		plugin_backend_describe(&lb, line, sizeof(line));
+		CHECK_STR(line, want("backend oldminor (ABI 1.0) loaded from %s",
+				     p));
+		plugin_unload_backend(&lb);
+	}
+}
+
 static void test_status_names(void)
 {
 	static const char *names[] = {
@@ -253,6 +343,7 @@ int main(void)
 	test_init_failure();
 	test_duplicates();
 	test_backends();
+	test_versions();
 	test_status_names();
 	CHECK_DONE();
 }

@@ -124,7 +124,8 @@ static void v_claims_free(void *ctx, atoll_claims *claims)
 }
 
 static const atoll_tee_driver vendor = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "vendor",
 	.description = "out-of-tree example driver",
@@ -135,9 +136,7 @@ static const atoll_tee_driver vendor = {
 	.evidence_free = v_evidence_free,
 	.verify = v_verify,
 	.claims_free = v_claims_free,
+	.version = "1.0.0",
 };
 
-const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return host_abi == ATOLL_TEE_DRIVER_ABI_VERSION ? &vendor : NULL;
-}
+ATOLL_TEE_DRIVER_EXPORT(vendor)

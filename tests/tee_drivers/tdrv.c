@@ -35,13 +35,14 @@ void tdrv_load(struct tdrv *t, const char *name)
 			ATOLL_TEE_DRIVER_ENTRY, path);
 		exit(1);
 	}
-	t->drv = entry(ATOLL_TEE_DRIVER_ABI_VERSION);
-	if (!t->drv || t->drv->abi_version != ATOLL_TEE_DRIVER_ABI_VERSION ||
+	t->drv = entry(ATOLL_TEE_DRIVER_ABI_MAJOR, ATOLL_TEE_DRIVER_ABI_MINOR);
+	if (!t->drv || t->drv->abi_major != ATOLL_TEE_DRIVER_ABI_MAJOR ||
+	    t->drv->abi_minor != ATOLL_TEE_DRIVER_ABI_MINOR ||
 	    t->drv->struct_size < sizeof(atoll_tee_driver)) {
 		fprintf(stderr, "driver [%s] has an unusable table\n", path);
 		exit(1);
 	}
-	if (entry(ATOLL_TEE_DRIVER_ABI_VERSION + 1) != NULL) {
+	if (entry(ATOLL_TEE_DRIVER_ABI_MAJOR + 1, 0) != NULL) {
 		fprintf(stderr, "driver [%s] accepts a future ABI\n", path);
 		exit(1);
 	}
