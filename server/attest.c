@@ -254,7 +254,7 @@ void attest_evidence(struct core *c, struct island *is, const Atoll__V1__Evidenc
 	is->valid_until_ms = is->next_challenge_ms;
 	if (cl->not_after && cl->not_after * 1000 < is->valid_until_ms)
 		is->valid_until_ms = cl->not_after * 1000;
-	d->d->claims_free(d->ctx, cl);
+	plugin_driver_claims_free(d, cl);
 	log_info("island %s attested (%s)", is->id, is->tee_type);
 	send_result(is);
 	island_refresh(c, is);

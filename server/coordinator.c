@@ -33,6 +33,13 @@ static int load_drivers(struct coordinator *co, char *err, size_t err_size)
 		if (e < 0)
 			return e;
 		co->n_drivers++;
+		/* A coordinator only verifies; a collect-only driver is a
+		 * configuration mistake to report now, not at the first island. */
+		if (!plugin_driver_can_verify(&co->drivers[co->n_drivers - 1])) {
+			snprintf(err, err_size, "driver '%s' in [%s]: collect-only, the coordinator needs "
+				 "verify", pc->name, pc->path);
+			return -EINVAL;
+		}
 		char line[1200];
 		plugin_driver_describe(&co->drivers[co->n_drivers - 1], line, sizeof line);
 		log_info("%s", line);

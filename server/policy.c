@@ -132,7 +132,7 @@ int evidence_judge(const struct loaded_driver *d, const struct tee_policy *p,
 	};
 	atoll_claims *cl = NULL;
 	atoll_err aerr = { "" };
-	int r = d->d->verify(d->ctx, &args, &cl, &aerr);
+	int r = plugin_driver_verify(d, &args, &cl, &aerr);
 	if (r != ATOLL_OK) {
 		snprintf(why, why_size, "evidence rejected by the %s driver (%s): %s", d->name,
 			 atoll_status_name(r), aerr.msg[0] ? aerr.msg : "no detail");
@@ -155,7 +155,7 @@ int evidence_judge(const struct loaded_driver *d, const struct tee_policy *p,
 	*ret_pc = pc;
 	return 0;
 refused:
-	d->d->claims_free(d->ctx, cl);
+	plugin_driver_claims_free(d, cl);
 	return -EACCES;
 }
 

@@ -3,9 +3,10 @@
  * A TEE driver is a shared object that knows one kind of trusted execution
  * environment. Islands use it to find their hardware (detect) and to produce
  * evidence (collect); coordinators and clients use it to check evidence
- * (verify). The same .so serves all three. A vendor builds one against this
- * header alone (it includes only atoll/abi.h, atoll/status.h, <stddef.h>,
- * <stdint.h>) and adds it with a YAML stanza; nothing else is rebuilt.
+ * (verify). The same .so may serve all three, or only one side. A vendor
+ * builds one against this header alone (it includes only atoll/abi.h,
+ * atoll/status.h, <stddef.h>, <stdint.h>) and adds it with a YAML stanza;
+ * nothing else is rebuilt.
  *
  * Loading. The host dlopen()s the file with RTLD_NOW|RTLD_LOCAL, looks up
  * the one exported symbol ATOLL_TEE_DRIVER_ENTRY (declared below, so that
@@ -18,6 +19,13 @@
  * abi_minor, and reads a field appended after 1.0 only when struct_size
  * covers it (ATOLL_ABI_HAS). Fields are only ever appended, each marked
  * with the version that added it.
+ *
+ * Two sides. The collect side is detect, collect and evidence_free; the
+ * verify side is verify and claims_free. Each side is all there or all
+ * NULL, and a driver has at least one: a verify-only driver (a TEE whose
+ * evidence is produced by firmware or a vendor library) leaves the collect
+ * side NULL, a collect-only driver the verify side. The host answers
+ * ATOLL_E_UNSUPPORTED for a side that is absent; drivers need no stubs.
  *
  * Building for an older host. Defining ATOLL_TEE_DRIVER_TARGET_MINOR to an
  * older minor (0) before including this header presents that version's
@@ -174,28 +182,33 @@ typedef struct atoll_tee_driver {
 	/* Create a driver instance from its YAML `config:` entries (borrowed;
 	 * copy what you keep). Called once per load, before anything else, on
 	 * the host's main thread. Unknown keys should be refused with
-	 * ATOLL_E_CONFIG naming the key. */
+	 * ATOLL_E_CONFIG naming the key. Required. */
 	int (*init)(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		    atoll_err *err);
-	/* Release the instance. Accepts NULL. No call is in flight. */
+	/* Release the instance. Accepts NULL. No call is in flight.
+	 * Required. */
 	void (*fini)(void *ctx);
 
 	/* Island side: ATOLL_OK when this TEE's hardware interface is present
-	 * and usable here, ATOLL_E_UNAVAILABLE (with the reason) when not. */
+	 * and usable here, ATOLL_E_UNAVAILABLE (with the reason) when not.
+	 * Collect side: NULL in verify-only drivers. */
 	int (*detect)(void *ctx, atoll_err *err);
 	/* Island side: produce evidence binding report_data (64 bytes). Calls
-	 * are serialized by the host. ATOLL_E_UNSUPPORTED for verify-only
+	 * are serialized by the host. Collect side: NULL in verify-only
 	 * drivers. */
 	int (*collect)(void *ctx, const uint8_t *report_data,
 		       atoll_evidence **ret_evidence, atoll_err *err);
-	/* Release what collect() returned. Accepts NULL. */
+	/* Release what collect() returned. Accepts NULL. Collect side: NULL
+	 * in verify-only drivers. */
 	void (*evidence_free)(void *ctx, atoll_evidence *evidence);
 
 	/* Coordinator and client side: check evidence and return its claims.
-	 * Must be safe to call from several threads at once on one ctx. */
+	 * Must be safe to call from several threads at once on one ctx.
+	 * Verify side: NULL in collect-only drivers. */
 	int (*verify)(void *ctx, const atoll_verify_args *args,
 		      atoll_claims **ret_claims, atoll_err *err);
-	/* Release what verify() returned. Accepts NULL. */
+	/* Release what verify() returned. Accepts NULL. Verify side: NULL in
+	 * collect-only drivers. */
 	void (*claims_free)(void *ctx, atoll_claims *claims);
 
 #if ATOLL_TEE_DRIVER_ABI_MINOR >= 1

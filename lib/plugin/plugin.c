@@ -1,9 +1,10 @@
-/* dlopen()ing plugins, negotiating their ABI version and checking their
- * tables. */
+/* dlopen()ing plugins, negotiating their ABI version, checking their
+ * tables, and calling the optional entries on the callers' behalf. */
 #include "plugin/plugin.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,9 +85,16 @@ int plugin_load_driver(const char *path, const char *expect_name, const atoll_kv
 			 label, path, d->struct_size, DRIVER_V1_SIZE);
 		goto fail;
 	}
-	if (!d->name || !d->init || !d->fini || !d->detect || !d->collect || !d->evidence_free ||
-	    !d->verify || !d->claims_free) {
+	/* Each side is whole or absent (tee_driver.h). */
+	bool collects = d->collect != NULL, verifies = d->verify != NULL;
+	if (!d->name || !d->init || !d->fini || (d->detect != NULL) != collects ||
+	    (d->evidence_free != NULL) != collects || (d->claims_free != NULL) != verifies) {
 		snprintf(err, err_size, "driver '%s' in [%s]: table has NULL entries", label, path);
+		goto fail;
+	}
+	if (!collects && !verifies) {
+		snprintf(err, err_size, "driver '%s' in [%s]: table has neither collect nor verify",
+			 label, path);
 		goto fail;
 	}
 	if (expect_name && strcmp(expect_name, d->name) != 0) {
@@ -205,6 +213,16 @@ void plugin_unload_backend(struct loaded_backend *lb)
 	memset(lb, 0, sizeof *lb);
 }
 
+bool plugin_driver_can_collect(const struct loaded_driver *ld)
+{
+	return ld->d->collect != NULL;
+}
+
+bool plugin_driver_can_verify(const struct loaded_driver *ld)
+{
+	return ld->d->verify != NULL;
+}
+
 const char *plugin_driver_version(const struct loaded_driver *ld)
 {
 	return ATOLL_ABI_HAS(ld->d, atoll_tee_driver, version) ? ld->d->version : NULL;
@@ -218,9 +236,12 @@ const char *plugin_backend_version(const struct loaded_backend *lb)
 void plugin_driver_describe(const struct loaded_driver *ld, char *buf, size_t size)
 {
 	const char *v = plugin_driver_version(ld);
-	snprintf(buf, size, "driver %s%s%.64s (ABI %u.%u) loaded from %s", ld->d->name,
+	const char *side = !plugin_driver_can_collect(ld) ? ", verify only"
+			   : !plugin_driver_can_verify(ld) ? ", collect only"
+							   : "";
+	snprintf(buf, size, "driver %s%s%.64s (ABI %u.%u%s) loaded from %s", ld->d->name,
 		 v ? " " : "", v ? v : "", (unsigned)ld->d->abi_major, (unsigned)ld->d->abi_minor,
-		 ld->path);
+		 side, ld->path);
 }
 
 void plugin_backend_describe(const struct loaded_backend *lb, char *buf, size_t size)
@@ -229,4 +250,53 @@ void plugin_backend_describe(const struct loaded_backend *lb, char *buf, size_t 
 	snprintf(buf, size, "backend %s%s%.64s (ABI %u.%u) loaded from %s", lb->b->name,
 		 v ? " " : "", v ? v : "", (unsigned)lb->b->abi_major, (unsigned)lb->b->abi_minor,
 		 lb->path);
+}
+
+static int lacks(const struct loaded_driver *ld, const char *fn, atoll_err *err)
+{
+	if (err)
+		snprintf(err->msg, sizeof err->msg, "driver '%s' is %s-only: it has no %s()",
+			 ld->d->name, ld->d->verify ? "verify" : "collect", fn);
+	return ATOLL_E_UNSUPPORTED;
+}
+
+int plugin_driver_detect(const struct loaded_driver *ld, atoll_err *err)
+{
+	if (!ld->d->detect)
+		return lacks(ld, "detect", err);
+	return ld->d->detect(ld->ctx, err);
+}
+
+int plugin_driver_collect(const struct loaded_driver *ld, const uint8_t *report_data,
+			  atoll_evidence **ret_evidence, atoll_err *err)
+{
+	if (!ld->d->collect)
+		return lacks(ld, "collect", err);
+	return ld->d->collect(ld->ctx, report_data, ret_evidence, err);
+}
+
+void plugin_driver_evidence_free(const struct loaded_driver *ld, atoll_evidence *evidence)
+{
+	if (ld->d->evidence_free)
+		ld->d->evidence_free(ld->ctx, evidence);
+}
+
+int plugin_driver_verify(const struct loaded_driver *ld, const atoll_verify_args *args,
+			 atoll_claims **ret_claims, atoll_err *err)
+{
+	if (!ld->d->verify)
+		return lacks(ld, "verify", err);
+	return ld->d->verify(ld->ctx, args, ret_claims, err);
+}
+
+void plugin_driver_claims_free(const struct loaded_driver *ld, atoll_claims *claims)
+{
+	if (ld->d->claims_free)
+		ld->d->claims_free(ld->ctx, claims);
+}
+
+void plugin_backend_cancel(const struct loaded_backend *lb, void *ctx, const char *job_id)
+{
+	if (lb->b->cancel)
+		lb->b->cancel(ctx, job_id);
 }

@@ -81,6 +81,13 @@ int drv_verify(struct drv *d, const uint8_t *ev, size_t len,
 	return r;
 }
 
+struct loaded_driver drv_loaded(const struct drv *d)
+{
+	struct loaded_driver ld = { .d = d->d, .ctx = d->ctx };
+
+	return ld;
+}
+
 const atoll_claim *claim_find(const atoll_claims *c, const char *name)
 {
 	for (size_t i = 0; c && i < c->n_extra; i++)

@@ -1,5 +1,6 @@
 /* Plugin failures as processes see them: a coordinator configured with a
- * bad driver refuses to start with the loader's exact message; processes log each plugin's version and ABI at
+ * bad driver (or one that cannot verify) refuses to start with the
+ * loader's exact message; processes log each plugin's version and ABI at
  * load; an island whose backend fails to load reports that workload
  * unavailable and keeps serving; an enclave runtime sent a garbage frame closes its pipe with a
  * clear error. */
@@ -73,6 +74,9 @@ static void test_coordinator_loader(const char *dir)
 	coordinator_refuses(dir, "abi2", "abi2", want);
 	snprintf(want, sizeof want, "cannot open [%s/missing.so]", BAD_MODULE_DIR);
 	coordinator_refuses(dir, "missing", "sim", want);
+	snprintf(want, sizeof want, "driver 'collectonly' in [%s]: collect-only, the coordinator "
+				    "needs verify", bad("collect_only"));
+	coordinator_refuses(dir, "collect_only", "collectonly", want);
 }
 
 static void test_island_backend(struct cluster *cl)

@@ -21,12 +21,12 @@ static int verify(const struct loaded_driver *ld, const uint8_t *ev,
 		.verify_time = 1750000000,
 	};
 	atoll_claims *c = NULL;
-	int rc = ld->d->verify(ld->ctx, &a, &c, e);
+	int rc = plugin_driver_verify(ld, &a, &c, e);
 
 	if (ret)
 		*ret = c;
 	else
-		ld->d->claims_free(ld->ctx, c);
+		plugin_driver_claims_free(ld, c);
 	return rc;
 }
 
@@ -58,12 +58,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	CHECK_STR(ld.d->description, "out-of-tree example driver");
-	CHECK_INT(ld.d->detect(ld.ctx, &e), ATOLL_OK);
+	CHECK_INT(plugin_driver_detect(&ld, &e), ATOLL_OK);
 	for (int i = 0; i < 64; i++) {
 		rd[i] = (uint8_t)i;
 		other[i] = (uint8_t)(i + 1);
 	}
-	CHECK_INT(ld.d->collect(ld.ctx, rd, &ev, &e), ATOLL_OK);
+	CHECK_INT(plugin_driver_collect(&ld, rd, &ev, &e), ATOLL_OK);
 	if (ev) {
 		CHECK_INT(verify(&ld, ev->data, ev->len, rd, &c, &e), ATOLL_OK);
 		if (c) {
@@ -72,13 +72,13 @@ int main(int argc, char **argv)
 			      memcmp(c->report_data, rd, 64) == 0);
 			CHECK(c->n_extra == 1 &&
 			      strcmp(c->extra[0].name, "vendor") == 0);
-			ld.d->claims_free(ld.ctx, c);
+			plugin_driver_claims_free(&ld, c);
 		}
 		CHECK_INT(verify(&ld, ev->data, ev->len, other, NULL, &e),
 			  ATOLL_E_BINDING);
 		CHECK_INT(verify(&ld, ev->data, ev->len - 1, rd, NULL, &e),
 			  ATOLL_E_FORMAT);
-		ld.d->evidence_free(ld.ctx, ev);
+		plugin_driver_evidence_free(&ld, ev);
 	}
 	plugin_unload_driver(&ld);
 	h = dlopen(argv[1], RTLD_NOW | RTLD_NOLOAD);

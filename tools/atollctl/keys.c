@@ -339,7 +339,7 @@ int seal_for_workload(struct ctl *c, const char *policy_path, const struct local
 			buf_printf(&why, "\n  %s: %s", a->island_id, reason);
 			continue;
 		}
-		d->d->claims_free(d->ctx, cl);
+		plugin_driver_claims_free(d, cl);
 		memcpy(keys[n++], a->enclave_public_key.data, 32);
 		if (ids->len)
 			buf_putc(ids, ',');

@@ -428,7 +428,7 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 	};
 	atoll_claims *cl = NULL;
 	atoll_err aerr = { "" };
-	int r = ld.d->verify(ld.ctx, &args, &cl, &aerr);
+	int r = plugin_driver_verify(&ld, &args, &cl, &aerr);
 	struct buf out_json = { 0 };
 	struct json_writer w;
 	jw_init(&w, &out_json);
@@ -461,7 +461,7 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 			jw_string(&w, why);
 		}
 		write_claims(&w, cl);
-		ld.d->claims_free(ld.ctx, cl);
+		plugin_driver_claims_free(&ld, cl);
 		rc = pass ? 0 : 1;
 	}
 	jw_object_end(&w);
