@@ -41,6 +41,9 @@ struct cluster {
 	const struct rpc_client_opts *client_opts;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
+	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
+	 * "  - {name: x, path: /p/x.so}\n"). */
+	const char *extra_drivers_yaml;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
