@@ -382,8 +382,8 @@ static void cancel_job(struct enclave *e, const Atoll__Enclave__V1__CancelJob *c
 	for (struct ejob *j = e->jobs; j; j = j->next)
 		if (strcmp(j->job_id, cj->job_id) == 0 && j->attempt == cj->attempt) {
 			atomic_store(&j->cancelled, true);
-			if (j->wl && j->wl->lb->b->cancel)
-				j->wl->lb->b->cancel(j->wl->ctx, j->job_id);
+			if (j->wl)
+				plugin_backend_cancel(j->wl->lb, j->wl->ctx, j->job_id);
 		}
 	pthread_mutex_unlock(&e->jmu);
 }
@@ -413,7 +413,7 @@ static void attest(struct enclave *e, const Atoll__Enclave__V1__AttestRequest *a
 		return;
 	}
 	atoll_err ae = { "" };
-	int r = e->drv.d->collect(e->drv.ctx, rd, &ev, &ae);
+	int r = plugin_driver_collect(&e->drv, rd, &ev, &ae);
 	if (r != ATOLL_OK) {
 		snprintf(err, sizeof err, "collect failed (%s): %s", atoll_status_name(r), ae.msg);
 		res.error = err;
@@ -436,7 +436,7 @@ static void attest(struct enclave *e, const Atoll__Enclave__V1__AttestRequest *a
 	res.manifest.len = e->manifest.len;
 	send_msg(e, &m);
 	free(coll);
-	e->drv.d->evidence_free(e->drv.ctx, ev);
+	plugin_driver_evidence_free(&e->drv, ev);
 }
 
 /* Hash what was loaded: the runtime itself, the driver, and each available
@@ -482,8 +482,11 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 			snprintf(e->tee_error, sizeof e->tee_error, "%.1000s", derr);
 			log_error("%s", derr);
 		} else {
+			char line[1200];
+			plugin_driver_describe(&e->drv, line, sizeof line);
+			log_info("%s", line);
 			atoll_err ae = { "" };
-			int r = e->drv.d->detect(e->drv.ctx, &ae);
+			int r = plugin_driver_detect(&e->drv, &ae);
 			if (r == ATOLL_OK) {
 				e->has_tee = true;
 			} else {
@@ -513,6 +516,10 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 				 pc->path, e->backends[i].b->name, pc->name);
 			log_error("%s", berr[i]);
 			plugin_unload_backend(&e->backends[i]);
+		} else {
+			char line[1200];
+			plugin_backend_describe(&e->backends[i], line, sizeof line);
+			log_info("%s", line);
 		}
 	}
 	e->n_backends = c->enclave.n_backends;

@@ -26,9 +26,11 @@ static int load_drivers(struct coordinator *co, char *err, size_t err_size)
 	int e = attest_verifier_load(ac->drivers, ac->n_drivers, &co->verifier, err, err_size);
 	if (e < 0)
 		return e;
-	for (size_t i = 0; i < co->verifier.drivers.n; i++)
-		log_info("driver %s loaded from %s", co->verifier.drivers.d[i].name,
-			 co->verifier.drivers.d[i].path);
+	for (size_t i = 0; i < co->verifier.drivers.n; i++) {
+		char line[1200];
+		plugin_driver_describe(&co->verifier.drivers.d[i], line, sizeof line);
+		log_info("%s", line);
+	}
 	return 0;
 }
 

@@ -465,7 +465,7 @@ static int bench_attest(int n)
 						mdig, rd);
 				atoll_evidence *ev = NULL;
 				atoll_err ae = { "" };
-				d.d->collect(d.ctx, rd, &ev, &ae);
+				plugin_driver_collect(&d, rd, &ev, &ae);
 				t_col = time_mono_ns();
 				Atoll__V1__Evidence e = ATOLL__V1__EVIDENCE__INIT;
 				e.nonce = cm->challenge->nonce;
@@ -479,7 +479,7 @@ static int bench_attest(int n)
 				im.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_EVIDENCE;
 				im.evidence = &e;
 				rpc_stream_send(s, &im.base);
-				d.d->evidence_free(d.ctx, ev);
+				plugin_driver_evidence_free(&d, ev);
 			} else if (cm->msg_case == ATOLL__V1__COORDINATOR_MESSAGE__MSG_ATTESTATION) {
 				if (cm->attestation->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED &&
 				    t_ch) {

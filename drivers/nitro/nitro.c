@@ -554,7 +554,8 @@ out_free:
 }
 
 static const atoll_tee_driver nitro_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "nitro",
 	.description = "AWS Nitro Enclaves attestation documents (Root-G1 pinned)",
@@ -565,12 +566,7 @@ static const atoll_tee_driver nitro_driver = {
 	.evidence_free = dc_driver_evidence_free,
 	.verify = nitro_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	if (host_abi != ATOLL_TEE_DRIVER_ABI_VERSION)
-		return NULL;
-	return &nitro_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(nitro_driver)

@@ -504,38 +504,17 @@ out_free:
 	return status;
 }
 
-static int cca_detect(void *ctx, atoll_err *err)
-{
-	return dc_err(err, ATOLL_E_UNAVAILABLE,
-		      "the cca driver only verifies tokens (realm guests "
-		      "obtain them through the RSI)");
-}
-
-static int cca_collect(void *ctx, const uint8_t *report_data,
-		       atoll_evidence **ret_evidence, atoll_err *err)
-{
-	return dc_err(err, ATOLL_E_UNSUPPORTED,
-		      "the cca driver only verifies tokens");
-}
-
 static const atoll_tee_driver cca_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "cca",
 	.description = "Arm CCA attestation tokens (platform + realm)",
 	.init = cca_init,
 	.fini = psa_keyset_ctx_free,
-	.detect = cca_detect,
-	.collect = cca_collect,
-	.evidence_free = dc_driver_evidence_free,
 	.verify = cca_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	if (host_abi != ATOLL_TEE_DRIVER_ABI_VERSION)
-		return NULL;
-	return &cca_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(cca_driver)

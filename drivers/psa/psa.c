@@ -285,39 +285,17 @@ out_free:
 	return status;
 }
 
-static int psa_detect(void *ctx, atoll_err *err)
-{
-	return dc_err(err, ATOLL_E_UNAVAILABLE,
-		      "no PSA initial attestation service is reachable from "
-		      "this host; tokens are produced by the device firmware "
-		      "and verified here");
-}
-
-static int psa_collect(void *ctx, const uint8_t *report_data,
-		       atoll_evidence **ret_evidence, atoll_err *err)
-{
-	return dc_err(err, ATOLL_E_UNSUPPORTED,
-		      "the psa driver only verifies tokens");
-}
-
 static const atoll_tee_driver psa_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "psa",
 	.description = "Arm PSA initial attestation tokens (IoT-1, 2.0)",
 	.init = psa_init,
 	.fini = psa_keyset_ctx_free,
-	.detect = psa_detect,
-	.collect = psa_collect,
-	.evidence_free = dc_driver_evidence_free,
 	.verify = psa_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	if (host_abi != ATOLL_TEE_DRIVER_ABI_VERSION)
-		return NULL;
-	return &psa_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(psa_driver)

@@ -1,9 +1,8 @@
 /* The sgx TEE driver: verifies Intel SGX DCAP ECDSA quotes (v3, and SGX
  * bodies in v4/v5) and reports the enclave's identity as claims. It does
  * not produce quotes: that needs the quoting enclave behind AESM and an
- * SGX runtime inside the enclave, which Atoll does not ship. */
-#include <sys/stat.h>
-
+ * SGX runtime inside the enclave, which Atoll does not ship, so the
+ * driver has no collect side (detect, collect, evidence_free). */
 #include "dcap.h"
 
 static int sgx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
@@ -20,30 +19,6 @@ static int sgx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 static void sgx_fini(void *ctx)
 {
 	dcap_verifier_free(ctx);
-}
-
-static int sgx_detect(void *ctx, atoll_err *err)
-{
-	struct stat st;
-
-	if (stat("/dev/sgx_enclave", &st) < 0)
-		return dc_err(err, ATOLL_E_UNAVAILABLE,
-			      "no /dev/sgx_enclave: SGX is absent, disabled in firmware, or the kernel lacks its SGX driver (Linux 5.11+)");
-	return dc_err(err, ATOLL_E_UNAVAILABLE,
-		      "/dev/sgx_enclave exists, but quotes come from Intel's quoting enclave (aesmd) called by an SGX enclave runtime; the sgx driver only verifies");
-}
-
-static int sgx_collect(void *ctx, const uint8_t *report_data,
-		       atoll_evidence **ret_evidence, atoll_err *err)
-{
-	return dc_err(err, ATOLL_E_UNSUPPORTED,
-		      "the sgx driver verifies quotes only; generate them inside the enclave with Intel's DCAP quote library");
-}
-
-static void sgx_evidence_free(void *ctx, atoll_evidence *evidence)
-{
-	/* collect() never returns evidence. */
-	(void)evidence;
 }
 
 /* The enclave's identity from the SGX report body. */
@@ -80,21 +55,16 @@ static int sgx_verify(void *ctx, const atoll_verify_args *args,
 }
 
 static const atoll_tee_driver sgx_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "sgx",
 	.description = "Intel SGX DCAP ECDSA quotes (v3; v4/v5 SGX bodies), verify only",
 	.init = sgx_init,
 	.fini = sgx_fini,
-	.detect = sgx_detect,
-	.collect = sgx_collect,
-	.evidence_free = sgx_evidence_free,
 	.verify = sgx_verify,
 	.claims_free = dcap_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return host_abi == ATOLL_TEE_DRIVER_ABI_VERSION ? &sgx_driver : NULL;
-}
+ATOLL_TEE_DRIVER_EXPORT(sgx_driver)

@@ -589,7 +589,8 @@ out_free:
 }
 
 static const atoll_tee_driver sim_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "sim",
 	.description = "software TEE for development: ECDSA P-256 reports "
@@ -601,11 +602,7 @@ static const atoll_tee_driver sim_driver = {
 	.evidence_free = dc_driver_evidence_free,
 	.verify = sim_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	(void)host_abi; /* the host checks abi_version against its own */
-	return &sim_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(sim_driver)

@@ -259,7 +259,8 @@ static int tdx_verify(void *ctx, const atoll_verify_args *args,
 }
 
 static const atoll_tee_driver tdx_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "tdx",
 	.description = "Intel TDX DCAP quotes (v4, v5 with TD 1.0/1.5 reports); collect via configfs-tsm",
@@ -270,10 +271,7 @@ static const atoll_tee_driver tdx_driver = {
 	.evidence_free = dc_driver_evidence_free,
 	.verify = tdx_verify,
 	.claims_free = dcap_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return host_abi == ATOLL_TEE_DRIVER_ABI_VERSION ? &tdx_driver : NULL;
-}
+ATOLL_TEE_DRIVER_EXPORT(tdx_driver)

@@ -20,6 +20,16 @@ int attest_verifier_load(const struct plugin_cfg *drivers, size_t n_drivers,
 	int e = driver_set_load(drivers, n_drivers, &s, err, err_size);
 	if (e < 0)
 		return e;
+	/* A verifier only verifies: a collect-only driver is a configuration
+	 * mistake to report now, not at the first piece of evidence. */
+	for (size_t i = 0; i < s.n; i++)
+		if (!plugin_driver_can_verify(&s.d[i])) {
+			snprintf(err, err_size, "driver '%s' in [%s]: collect-only, a verifier needs "
+				 "verify",
+				 s.d[i].name, s.d[i].path);
+			driver_set_unload(&s);
+			return -EINVAL;
+		}
 	ret->drivers = s;
 	return 0;
 }
@@ -95,7 +105,7 @@ int attest_judge(const struct attest_verifier *v, const struct attest_policy *po
 		.verify_time = in->at_ms / 1000,
 	};
 	atoll_err aerr = { "" };
-	int r = d->d->verify(d->ctx, &args, &vd->claims, &aerr);
+	int r = plugin_driver_verify(d, &args, &vd->claims, &aerr);
 	if (r != ATOLL_OK) {
 		vd->claims = NULL;
 		return refuse(vd, ATTEST_STEP_DRIVER, r, "evidence rejected by the %s driver (%s): %s",
@@ -140,7 +150,7 @@ void attest_verdict_clear(struct attest_verdict *vd)
 	manifest_free(vd->manifest);
 	vd->manifest = NULL;
 	if (vd->claims && vd->driver)
-		vd->driver->d->claims_free(vd->driver->ctx, vd->claims);
+		plugin_driver_claims_free(vd->driver, vd->claims);
 	vd->claims = NULL;
 	vd->driver = NULL;
 }

@@ -499,7 +499,8 @@ out:
 }
 
 static const atoll_backend ocr_backend = {
-	.abi_version = ATOLL_BACKEND_ABI_VERSION,
+	.abi_major = ATOLL_BACKEND_ABI_MAJOR,
+	.abi_minor = ATOLL_BACKEND_ABI_MINOR,
 	.struct_size = sizeof(atoll_backend),
 	.name = "ocr",
 	.description = "document OCR (Tesseract LSTM) on images and PDFs, streamed page by page",
@@ -508,11 +509,7 @@ static const atoll_backend ocr_backend = {
 	.fini = ocr_fini,
 	.run = ocr_run,
 	.cancel = NULL,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_backend *
-atoll_backend_entry(uint32_t host_abi)
-{
-	(void)host_abi; /* the host checks abi_version against its own */
-	return &ocr_backend;
-}
+ATOLL_BACKEND_EXPORT(ocr_backend)

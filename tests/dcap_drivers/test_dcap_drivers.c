@@ -994,7 +994,9 @@ static void test_config(void)
 	CHECK_INT(drv_open(&d, "sgx", tsm, 1, &err), ATOLL_E_CONFIG);
 	CHECK_INT(drv_open(&d, "tdx", tsm, 1, &err), ATOLL_OK);
 	if (d.d) {
-		CHECK_INT(d.d->detect(d.ctx, &err), ATOLL_E_UNAVAILABLE);
+		struct loaded_driver ld = drv_loaded(&d);
+
+		CHECK_INT(plugin_driver_detect(&ld, &err), ATOLL_E_UNAVAILABLE);
 		drv_close(&d);
 	}
 
@@ -1056,19 +1058,23 @@ static void test_detect_collect(void)
 	atoll_err err;
 	atoll_evidence *ev = NULL;
 	uint8_t rd[64] = { 0 };
+	struct loaded_driver lsgx = drv_loaded(&sgx), ltdx = drv_loaded(&tdx);
 
 	printf("detect and collect on a machine without SGX or TDX\n");
-	int r = sgx.d->detect(sgx.ctx, &err);
-	CHECK_INT(r, ATOLL_E_UNAVAILABLE);
+	/* sgx verifies only: no collect side, and the loader says so. */
+	CHECK(!sgx.d->detect && !sgx.d->collect && !sgx.d->evidence_free);
+	int r = plugin_driver_detect(&lsgx, &err);
+	CHECK_INT(r, ATOLL_E_UNSUPPORTED);
 	printf("    sgx detect: %s\n", err.msg);
-	CHECK_INT(sgx.d->collect(sgx.ctx, rd, &ev, &err), ATOLL_E_UNSUPPORTED);
+	CHECK_INT(plugin_driver_collect(&lsgx, rd, &ev, &err), ATOLL_E_UNSUPPORTED);
+	CHECK_STR(err.msg, "driver 'sgx' is verify-only: it has no collect()");
 	CHECK(ev == NULL);
-	sgx.d->evidence_free(sgx.ctx, NULL);
-	r = tdx.d->detect(tdx.ctx, &err);
+	plugin_driver_evidence_free(&lsgx, NULL);
+	r = plugin_driver_detect(&ltdx, &err);
 	printf("    tdx detect: %s\n", r == ATOLL_OK ? "ok" : err.msg);
 	if (r != ATOLL_OK) {
 		CHECK_INT(r, ATOLL_E_UNAVAILABLE);
-		CHECK_INT(tdx.d->collect(tdx.ctx, rd, &ev, &err),
+		CHECK_INT(plugin_driver_collect(&ltdx, rd, &ev, &err),
 			  ATOLL_E_UNAVAILABLE);
 		CHECK(ev == NULL);
 	}
@@ -1091,7 +1097,8 @@ static void test_detect_collect(void)
 	CHECK(dlsym(sgx.dl, "atoll_tee_driver_entry") != NULL);
 	atoll_tee_driver_entry_fn entry =
 		(atoll_tee_driver_entry_fn)dlsym(sgx.dl, "atoll_tee_driver_entry");
-	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_VERSION + 1) == NULL);
+	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_MAJOR + 1, 0) == NULL);
+	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_MAJOR, 0) == sgx.d);
 	CHECK_STR(sgx.d->name, "sgx");
 	CHECK_STR(tdx.d->name, "tdx");
 	CHECK_INT(sgx.d->struct_size, sizeof(atoll_tee_driver));

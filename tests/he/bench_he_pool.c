@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 	atoll_backend_entry_fn entry;
 	*(void **)&entry = dlsym(h, ATOLL_BACKEND_ENTRY);
 	*(void **)&pool_stats = dlsym(h, "atoll_paillier_test_pool_stats");
-	if (!entry || !pool_stats || !(B = entry(ATOLL_BACKEND_ABI_VERSION)))
+	if (!entry || !pool_stats || !(B = entry(ATOLL_BACKEND_ABI_MAJOR, ATOLL_BACKEND_ABI_MINOR)))
 		die("not the paillier module built with the test hooks");
 	if (bits) {
 		bench(bits, reps);

@@ -629,11 +629,12 @@ int main(void)
 	atoll_backend_entry_fn entry;
 	*(void **)&entry = dlsym(h, ATOLL_BACKEND_ENTRY);
 	CHECK(entry != NULL);
-	B = entry ? entry(ATOLL_BACKEND_ABI_VERSION) : NULL;
+	B = entry ? entry(ATOLL_BACKEND_ABI_MAJOR, ATOLL_BACKEND_ABI_MINOR) : NULL;
 	CHECK(B != NULL);
 	if (!B)
 		CHECK_DONE();
-	CHECK_INT(B->abi_version, ATOLL_BACKEND_ABI_VERSION);
+	CHECK_INT(B->abi_major, ATOLL_BACKEND_ABI_MAJOR);
+	CHECK_INT(B->abi_minor, ATOLL_BACKEND_ABI_MINOR);
 	CHECK_STR(B->name, "paillier");
 	CHECK(B->modes == ATOLL_MODE_BIT(ATOLL_MODE_HOMOMORPHIC));
 

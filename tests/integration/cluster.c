@@ -67,8 +67,8 @@ int cluster_start_coordinator(struct cluster *cl)
 				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n");
 	sha_line(&y, "it_demo");
 	buf_printf(&y, "}]\n");
-	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n",
-		   h_module_dir());
+	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n%s",
+		   h_module_dir(), cl->extra_drivers_yaml ? cl->extra_drivers_yaml : "");
 	if (cl->policy_yaml)
 		buf_printf(&y, "%s", cl->policy_yaml);
 	else

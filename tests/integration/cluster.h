@@ -44,6 +44,9 @@ struct cluster {
 	/* The enclave runtime of the next island added (default: the built
 	 * atoll-enclave). */
 	const char *enclave_path;
+	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
+	 * "  - {name: x, path: /p/x.so}\n"). */
+	const char *extra_drivers_yaml;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */

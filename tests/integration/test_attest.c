@@ -112,7 +112,7 @@ static void send_evidence(rpc_stream *s, const uint8_t *nonce, const uint8_t *bi
 	env_report_data(nonce, 32, bind_key, md, rd);
 	atoll_evidence *ev = NULL;
 	atoll_err e = { "" };
-	CHECK_INT(fake_drv.d->collect(fake_drv.ctx, rd, &ev, &e), ATOLL_OK);
+	CHECK_INT(plugin_driver_collect(&fake_drv, rd, &ev, &e), ATOLL_OK);
 	if (!ev)
 		return;
 	Atoll__V1__Evidence msg = ATOLL__V1__EVIDENCE__INIT;
@@ -129,7 +129,7 @@ static void send_evidence(rpc_stream *s, const uint8_t *nonce, const uint8_t *bi
 	im.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_EVIDENCE;
 	im.evidence = &msg;
 	CHECK_INT(send_locked(s, &im.base), 0);
-	fake_drv.d->evidence_free(fake_drv.ctx, ev);
+	plugin_driver_evidence_free(&fake_drv, ev);
 }
 
 static void expect_result(rpc_stream *s, Atoll__V1__IslandState state, const char *reason_part)

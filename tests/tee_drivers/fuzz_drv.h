@@ -9,13 +9,11 @@
 #include "atoll/tee_driver.h"
 #include "tdrv.h"
 
-const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi);
-
 /* Create the instance or abort: a fuzz run without one tests nothing. */
 static void *fuzz_driver_ctx(const atoll_kv *kv, size_t n)
 {
 	const atoll_tee_driver *d = atoll_tee_driver_entry(
-		ATOLL_TEE_DRIVER_ABI_VERSION);
+		ATOLL_TEE_DRIVER_ABI_MAJOR, ATOLL_TEE_DRIVER_ABI_MINOR);
 	atoll_err err;
 	void *ctx = NULL;
 
@@ -32,7 +30,7 @@ static void fuzz_verify(void *ctx, const uint8_t *ev, size_t ev_len,
 			const atoll_blob *col, size_t n_col, int64_t when)
 {
 	const atoll_tee_driver *d = atoll_tee_driver_entry(
-		ATOLL_TEE_DRIVER_ABI_VERSION);
+		ATOLL_TEE_DRIVER_ABI_MAJOR, ATOLL_TEE_DRIVER_ABI_MINOR);
 	atoll_verify_args a = tdrv_args(ev, ev_len, col, n_col, when);
 	atoll_claims *c = NULL;
 	atoll_err err;
