@@ -195,8 +195,18 @@ static void recheck(struct core *c, struct session *s)
 		set_unattested(c, s, "policy reload: no policy for TEE '%s' any more", s->tee_type);
 		return;
 	}
-	if (attest_policy_check(p, &s->norm, time_now_ms(), why, sizeof why) < 0)
+	if (attest_policy_check(p, &s->norm, time_now_ms(), why, sizeof why) < 0) {
 		set_unattested(c, s, "policy reload: %s", why);
+		return;
+	}
+	/* The new pins against the manifest the island attested with. */
+	struct manifest *m = NULL;
+	uint8_t digest[MANIFEST_SHA256_LEN];
+	manifest_digest(s->manifest, s->manifest_len, digest);
+	if (manifest_decode(s->manifest, s->manifest_len, &m, why, sizeof why) < 0 ||
+	    attest_manifest_check(&c->policy->manifest, m, digest, 0, why, sizeof why) < 0)
+		set_unattested(c, s, "policy reload: %s", why);
+	manifest_free(m);
 }
 
 void core_reload_policy(struct core *c, const struct attest_policy *policy)

@@ -137,7 +137,10 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 		buf_printf(&y, "  driver: {name: sim, path: %s/sim.so, config: {key_file: keys/%s.key,"
 			       " cert_file: keys/%s.pem}}\n",
 			   h_module_dir(), id, id);
-	buf_printf(&y, "  backends: [{name: echo, path: %s/echo.so}%s]\n", h_module_dir(),
+	char echo[700];
+	snprintf(echo, sizeof echo, "%s/echo.so", h_module_dir());
+	buf_printf(&y, "  backends: [{name: echo, path: %s}%s]\n",
+		   cl->echo_path ? cl->echo_path : echo,
 		   cl->extra_backends_yaml ? cl->extra_backends_yaml : "");
 	buf_printf(&y, "  workloads:\n%s",
 		   workloads_yaml ? workloads_yaml

@@ -41,9 +41,10 @@ struct cluster {
 	const struct rpc_client_opts *client_opts;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
-	/* The enclave runtime of the next island added (default: the built
-	 * atoll-enclave). */
+	/* The enclave runtime and the echo backend of the next island added
+	 * (default: the built atoll-enclave and echo.so). */
 	const char *enclave_path;
+	const char *echo_path;
 	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
 	 * "  - {name: x, path: /p/x.so}\n"). */
 	const char *extra_drivers_yaml;
