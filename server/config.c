@@ -162,9 +162,9 @@ static int read_tenants(struct cfg *c, const struct ynode *root, struct coord_co
 
 static int read_islands(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
-	static const char *const keys[] = { "heartbeat_interval", "heartbeat_timeout", "tokens",
-					    NULL };
-	static const char *const tok_keys[] = { "name", "token_sha256", NULL };
+	static const char *const keys[] = { "heartbeat_interval", "heartbeat_timeout",
+					    "hello_timeout", "tokens", NULL };
+	static const char *const tok_keys[] = { "name", "token_sha256", "island_ids", NULL };
 	const struct ynode *n = cfg_get(root, "islands");
 	if (!n)
 		return cfg_error(c, root, "islands", "required key is missing");
@@ -174,7 +174,9 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 	    (e = cfg_duration_ms(c, n, P, "heartbeat_interval", false, 100, 3600000,
 				 &cc->islands.heartbeat_interval_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "heartbeat_timeout", false, 300, 86400000,
-				 &cc->islands.heartbeat_timeout_ms)) < 0)
+				 &cc->islands.heartbeat_timeout_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "hello_timeout", false, 100, 600000,
+				 &cc->islands.hello_timeout_ms)) < 0)
 		return e;
 	if (cc->islands.heartbeat_timeout_ms < 2 * cc->islands.heartbeat_interval_ms)
 		return cfg_error(c, cfg_get(n, "heartbeat_timeout") ? cfg_get(n, "heartbeat_timeout") : n,
@@ -201,6 +203,23 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 			return cfg_error(c, item, pk, "required key is missing");
 		if ((e = cfg_hex(c, h, pk, t->hash, SHA256_LEN, SHA256_LEN, NULL)) < 0)
 			return e;
+		/* A token names the islands it may be: one token cannot pose as
+		 * another operator's island. */
+		char pi[96];
+		cfg_path(pi, sizeof pi, p, "island_ids");
+		if ((e = cfg_str_list(c, item, p, "island_ids", true, &t->island_ids,
+				      &t->n_island_ids)) < 0)
+			return e;
+		if (!t->n_island_ids)
+			return cfg_error(c, cfg_get(item, "island_ids"), pi,
+					 "at least one island id (or pattern such as \"gpu-*\") is needed");
+		for (size_t k = 0; k < t->n_island_ids; k++) {
+			const char *id = t->island_ids[k];
+			const char *star = strchr(id, '*');
+			if (!id[0] || strlen(id) > 127 || (star && star[1]))
+				return cfg_error(c, cfg_get(item, "island_ids"), pi,
+						 "'%s' is not an island id or a prefix ending in '*'", id);
+		}
 	}
 	return 0;
 }
@@ -277,6 +296,7 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	cc->store.synchronous_full = true;
 	cc->islands.heartbeat_interval_ms = 5000;
 	cc->islands.heartbeat_timeout_ms = 15000;
+	cc->islands.hello_timeout_ms = 10000;
 
 	if (!(cc->file = strdup(path))) {
 		e = -ENOMEM;
@@ -327,8 +347,10 @@ void coord_config_free(struct coord_config *cc)
 		free(cc->tenants[i].key_hashes);
 	}
 	free(cc->tenants);
-	for (size_t i = 0; i < cc->islands.n_tokens; i++)
+	for (size_t i = 0; i < cc->islands.n_tokens; i++) {
 		free(cc->islands.tokens[i].name);
+		cfg_str_list_free(cc->islands.tokens[i].island_ids);
+	}
 	free(cc->islands.tokens);
 	attest_config_clear(&cc->attest);
 	for (size_t i = 0; i < cc->n_workloads; i++) {
@@ -338,6 +360,17 @@ void coord_config_free(struct coord_config *cc)
 	}
 	free(cc->workloads);
 	free(cc);
+}
+
+bool island_token_allows(const struct island_token_cfg *t, const char *id)
+{
+	for (size_t i = 0; i < t->n_island_ids; i++) {
+		const char *p = t->island_ids[i];
+		size_t n = strlen(p);
+		if (n && p[n - 1] == '*' ? strncmp(p, id, n - 1) == 0 : strcmp(p, id) == 0)
+			return true;
+	}
+	return false;
 }
 
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id)

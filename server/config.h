@@ -22,6 +22,10 @@ struct tenant_cfg {
 struct island_token_cfg {
 	char *name;
 	uint8_t hash[SHA256_LEN];
+	/* Island ids the token may connect as: exact ids, or a prefix ending
+	 * in '*' ("gpu-*"; "*" alone is any id). */
+	char **island_ids; /* NULL-terminated */
+	size_t n_island_ids;
 };
 
 struct workload_cfg {
@@ -61,6 +65,7 @@ struct coord_config {
 	struct {
 		int64_t heartbeat_interval_ms;
 		int64_t heartbeat_timeout_ms;
+		int64_t hello_timeout_ms; /* a stream must say hello within it */
 		struct island_token_cfg *tokens;
 		size_t n_tokens;
 	} islands;
@@ -79,5 +84,7 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 void coord_config_free(struct coord_config *c);
 
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id);
+/* May a stream with this token say it is island id? */
+bool island_token_allows(const struct island_token_cfg *t, const char *id);
 
 #endif

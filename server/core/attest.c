@@ -52,9 +52,11 @@ static void set_unattested(struct core *c, struct session *s, const char *fmt, .
 	vsnprintf(s->reason, sizeof s->reason, fmt, ap);
 	va_end(ap);
 	/* Once attested, an island that fails is revoked until it attests
-	 * again; one that never attested stays unattested. */
+	 * again; one that never attested stays unattested. Either way its
+	 * enclave key is free for a stream that proves it holds it. */
 	if (s->state == ISLAND_ATTESTED)
 		s->state = ISLAND_REVOKED;
+	session_unattested(c, s);
 	log_warn("island %s %s: %s", s->id, s->state == ISLAND_REVOKED ? "revoked" : "not attested",
 		 s->reason);
 	send_result(s);
@@ -162,6 +164,12 @@ void attest_evidence(struct core *c, struct session *s, const struct attest_inpu
 	if (attest_judge(c->verifier, c->policy, &in, &vd) < 0) {
 		set_unattested(c, s, "%s", vd.why);
 		attest_verdict_clear(&vd);
+		return;
+	}
+	char why[256];
+	if (session_attested(c, s, why, sizeof why) < 0) {
+		attest_verdict_clear(&vd);
+		set_unattested(c, s, "%s", why);
 		return;
 	}
 	remember(s, ev, &vd);

@@ -48,11 +48,9 @@ void core_shutdown(void *arg)
 	struct core *c = arg;
 	pthread_mutex_lock(&c->mu);
 	c->shut = true;
-	size_t pos = 0;
-	struct session *s;
-	while ((s = hmap_next(&c->islands, &pos, NULL, NULL)))
+	for (struct session *s = c->sessions; s; s = s->snext)
 		s->ops->close(s->peer, -ESHUTDOWN, "the coordinator is shutting down");
-	pos = 0;
+	size_t pos = 0;
 	struct watcher *w;
 	while ((w = hmap_next(&c->watchers, &pos, NULL, NULL)))
 		w->ops->end(w->peer, -ESHUTDOWN, "the coordinator is shutting down");
@@ -79,6 +77,7 @@ void core_free(struct core *c)
 	}
 	hmap_free(&c->jobs);
 	hmap_free(&c->islands);
+	hmap_free(&c->pending);
 	hmap_free(&c->by_key);
 	pos = 0;
 	struct tee_queue *q;

@@ -169,9 +169,13 @@ struct core_hello {
 	size_t n_offers;
 };
 
-/* A new stream authenticated as island token token_name. */
-struct session *core_session_open(struct core *c, const struct session_ops *ops, void *peer,
-				  const char *token_name);
+/* A new stream authenticated with island token tok (which names the
+ * island ids it may use). Every open stream counts toward
+ * limits.max_islands: -EDQUOT past it. A stream must say hello within
+ * islands.hello_timeout. */
+int core_session_open(struct core *c, const struct session_ops *ops, void *peer,
+		      const struct island_token_cfg *tok, struct session **ret, char *err,
+		      size_t err_size);
 void core_session_hello(struct core *c, struct session *s, const struct core_hello *h);
 void core_session_heartbeat(struct core *c, struct session *s);
 /* Evidence answering the session's challenge; ev->at_ms is ignored (the

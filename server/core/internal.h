@@ -87,13 +87,18 @@ struct offer {
 };
 
 struct session {
+	struct session *snext, *sprev; /* every open stream */
 	char id[CORE_ISLAND_ID_MAX + 1];
 	char session_id[32];
-	char token_name[128];
+	const struct island_token_cfg *token;
 	const struct session_ops *ops;
 	void *peer;
 	bool hello;      /* Hello accepted */
 	bool registered; /* in the registry; false once dropped */
+	/* Waiting to attest before it replaces the attested session of the
+	 * same island id (in core->pending, not the registry). */
+	bool pending;
+	bool closing; /* the core ended the stream; it lingers until done */
 	uint32_t slots, running;
 	struct offer *offers;
 	size_t n_offers;
@@ -138,7 +143,10 @@ struct core {
 
 	struct hmap jobs;       /* id -> struct job (active only) */
 	struct hmap islands;    /* id -> struct session (registered) */
-	struct hmap by_key;     /* enclave key -> struct session (registered) */
+	struct hmap pending;    /* id -> struct session waiting to attest */
+	struct hmap by_key;     /* enclave key -> struct session (attested only) */
+	struct session *sessions; /* every open stream, hello or not */
+	size_t n_sessions;
 	struct hmap tee_queues; /* enclave key -> struct tee_queue */
 	struct hmap watchers;   /* peer pointer -> struct watcher */
 	struct hmap wl_index;   /* workload id -> index + 1 */
@@ -188,8 +196,15 @@ void watch_notify_chunk(struct job *j, uint64_t seq, const uint8_t *data, size_t
 void watch_end_all(struct job *j);
 
 /* sessions.c */
-/* Remove from the registry: its jobs go back to the queue. */
+/* Remove from the registry: its jobs go back to the queue; a session
+ * waiting to replace it takes its place. */
 void session_drop(struct core *c, struct session *s, const char *why);
+/* s attested: it now holds its enclave key, and a pending s replaces the
+ * attested session it was waiting on. 0, or -EEXIST (with why) when
+ * another island attested with the same key. */
+int session_attested(struct core *c, struct session *s, char *why, size_t why_size);
+/* s is no longer attested: its enclave key is free again. */
+void session_unattested(struct core *c, struct session *s);
 
 /* recover.c */
 int core_recover(struct core *c, char *err, size_t err_size);

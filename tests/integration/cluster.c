@@ -62,11 +62,12 @@ int cluster_start_coordinator(struct cluster *cl)
 	sha_line(&y, "ak_demo");
 	buf_printf(&y, "]\n  - name: other\n    api_key_sha256: [");
 	sha_line(&y, "ak_other");
-	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, token_sha256: ",
+	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, island_ids: [\"%s\"], token_sha256: ",
 		   cl->heartbeat_yaml ? cl->heartbeat_yaml
-				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n");
+				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n",
+		   cl->token_island_ids ? cl->token_island_ids : "*");
 	sha_line(&y, "it_demo");
-	buf_printf(&y, "}]\n");
+	buf_printf(&y, "}%s]\n", cl->extra_tokens_yaml ? cl->extra_tokens_yaml : "");
 	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n%s",
 		   h_module_dir(), cl->extra_drivers_yaml ? cl->extra_drivers_yaml : "");
 	if (cl->policy_yaml)

@@ -33,6 +33,10 @@ struct cluster {
 	/* Heartbeat settings for coordinator.yaml's islands section (default:
 	 * 300ms interval, 4s timeout). */
 	const char *heartbeat_yaml;
+	/* The island ids the cluster's token it_demo may use (default "*"),
+	 * and more token entries (", {name: ..., ...}"). */
+	const char *token_island_ids;
+	const char *extra_tokens_yaml;
 	/* TLS: extra keys under coordinator.yaml's listen (e.g. "  tls: {...}\n"),
 	 * under island.yaml's coordinator ("tls: {...}"), and the options of the
 	 * cluster's own client. */
