@@ -117,6 +117,8 @@ void session_unattested(struct core *c, struct session *s)
 
 static void refuse(struct session *s, int err, const char *msg)
 {
+	log_warn("island stream %s refused: %s", s->session_id, msg);
+	s->closing = true;
 	s->ops->close(s->peer, err, msg);
 }
 
@@ -186,7 +188,7 @@ static void on_hello(struct core *c, struct session *s, const struct core_hello 
 			 "hello: island token '%s' may not connect as island '%.127s' "
 			 "(islands.tokens[].island_ids)",
 			 s->token->name, h->island_id);
-		refuse(s, -EPERM, msg);
+		refuse(s, -EACCES, msg);
 		return;
 	}
 	snprintf(s->id, sizeof s->id, "%s", h->island_id);
