@@ -40,35 +40,56 @@ static int read_listen(struct cfg *c, const struct ynode *root, struct coord_con
 	return 0;
 }
 
+/* One unsigned limit: map[key] into *out within [min, max]. */
+static int read_u64(struct cfg *c, const struct ynode *n, const char *key, uint64_t min,
+		    uint64_t max, uint64_t *out)
+{
+	return cfg_uint(c, n, "limits", key, false, min, max, out);
+}
+
 static int read_limits(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
 	static const char *const keys[] = { "threads", "max_message_bytes", "drain_timeout",
 					    "keepalive_time", "keepalive_timeout", "max_islands",
-					    "max_queued_jobs", NULL };
+					    "max_queued_jobs", "max_active_jobs_per_tenant",
+					    "max_watches_per_tenant", "max_output_bytes",
+					    "max_send_backlog", "max_streams_per_connection",
+					    "memory_quota", NULL };
 	const struct ynode *n = cfg_get(root, "limits");
 	if (!n)
 		return 0;
-	uint64_t v;
 	int e;
 	const char *P = "limits";
 	if ((e = cfg_check_keys(c, n, P, keys)) < 0)
 		return e;
-	v = cc->limits.threads;
-	if ((e = cfg_uint(c, n, P, "threads", false, 1, 64, &v)) < 0)
-		return e;
-	cc->limits.threads = (uint32_t)v;
-	v = cc->limits.max_message_bytes;
-	if ((e = cfg_uint(c, n, P, "max_message_bytes", false, 1024, 1u << 30, &v)) < 0)
-		return e;
-	cc->limits.max_message_bytes = (uint32_t)v;
-	v = cc->limits.max_islands;
-	if ((e = cfg_uint(c, n, P, "max_islands", false, 1, 1000000, &v)) < 0)
-		return e;
-	cc->limits.max_islands = (uint32_t)v;
-	v = cc->limits.max_queued_jobs;
-	if ((e = cfg_uint(c, n, P, "max_queued_jobs", false, 1, 100000000, &v)) < 0)
-		return e;
-	cc->limits.max_queued_jobs = (uint32_t)v;
+	struct {
+		const char *key;
+		uint64_t min, max;
+		void *out;
+		int bits;
+	} u[] = {
+		{ "threads", 1, 64, &cc->limits.threads, 32 },
+		{ "max_message_bytes", 1024, 1u << 30, &cc->limits.max_message_bytes, 32 },
+		{ "max_islands", 1, 1000000, &cc->limits.max_islands, 32 },
+		{ "max_queued_jobs", 1, 100000000, &cc->limits.max_queued_jobs, 32 },
+		{ "max_active_jobs_per_tenant", 1, 100000000, &cc->limits.max_active_jobs_per_tenant,
+		  32 },
+		{ "max_watches_per_tenant", 1, 1000000, &cc->limits.max_watches_per_tenant, 32 },
+		{ "max_output_bytes", 1024, 1ull << 32, &cc->limits.max_output_bytes, 64 },
+		{ "max_send_backlog", 64 << 10, 1u << 30, &cc->limits.max_send_backlog, 64 },
+		{ "max_streams_per_connection", 1, 1000000, &cc->limits.max_streams_per_connection,
+		  32 },
+		{ "memory_quota", 0, 1ull << 40, &cc->limits.memory_quota, 64 },
+	};
+	for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+		uint64_t v = u[i].bits == 32 ? *(uint32_t *)u[i].out : *(uint64_t *)u[i].out;
+		if ((e = read_u64(c, n, u[i].key, u[i].min, u[i].max, &v)) < 0)
+			return e;
+		if (u[i].bits == 32)
+			*(uint32_t *)u[i].out = (uint32_t)v;
+		else
+			*(uint64_t *)u[i].out = v;
+	}
 	if ((e = cfg_duration_ms(c, n, P, "drain_timeout", false, 0, 3600000,
 				 &cc->limits.drain_timeout_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "keepalive_time", false, 1000, 86400000,
@@ -293,6 +314,12 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	cc->limits.keepalive_timeout_ms = 20000;
 	cc->limits.max_islands = 10000;
 	cc->limits.max_queued_jobs = 1000000;
+	cc->limits.max_active_jobs_per_tenant = 100000;
+	cc->limits.max_watches_per_tenant = 256;
+	cc->limits.max_output_bytes = 64u << 20;
+	cc->limits.max_send_backlog = 8u << 20;
+	cc->limits.max_streams_per_connection = 1000;
+	cc->limits.memory_quota = 1ull << 30;
 	cc->store.synchronous_full = true;
 	cc->islands.heartbeat_interval_ms = 5000;
 	cc->islands.heartbeat_timeout_ms = 15000;

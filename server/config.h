@@ -53,8 +53,14 @@ struct coord_config {
 		int64_t drain_timeout_ms;
 		int64_t keepalive_time_ms;
 		int64_t keepalive_timeout_ms;
-		uint32_t max_islands;
-		uint32_t max_queued_jobs;
+		uint32_t max_islands;       /* island streams, said hello or not */
+		uint32_t max_queued_jobs;   /* active jobs, all tenants */
+		uint32_t max_active_jobs_per_tenant;
+		uint32_t max_watches_per_tenant;
+		uint64_t max_output_bytes;  /* of one job */
+		uint64_t max_send_backlog;  /* bytes waiting on one call */
+		uint32_t max_streams_per_connection;
+		uint64_t memory_quota;      /* gRPC's buffers, 0: none */
 	} limits;
 	struct {
 		char *path;

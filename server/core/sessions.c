@@ -340,18 +340,20 @@ void core_session_output(struct core *c, struct session *s, const char *job_id,
 	struct job *j = held_job(c, s, job_id, attempt);
 	if (!j)
 		goto out;
-	if (j->output.len + len > MAX_OUTPUT) {
+	if (j->out->data.len + len > c->cfg->limits.max_output_bytes) {
 		char err[128];
-		snprintf(err, sizeof err, "output larger than %u bytes", MAX_OUTPUT);
+		snprintf(err, sizeof err, "output larger than %zu bytes (limits.max_output_bytes)",
+			 (size_t)c->cfg->limits.max_output_bytes);
+		core_limit_hit(c, "output_bytes", j->row.id);
 		job_cancel_on_island(j, err);
 		job_finish(c, j, JOB_FAILED, err);
 		goto out;
 	}
-	if (buf_append(&j->output, data, len) < 0) {
+	if (outbuf_append(j->out, data, len) < 0) {
 		job_finish(c, j, JOB_FAILED, "out of memory collecting output");
 		goto out;
 	}
-	watch_notify_chunk(j, j->next_seq++, data, len);
+	watch_notify_chunk(c, j);
 out:
 	pthread_mutex_unlock(&c->mu);
 }

@@ -243,7 +243,7 @@ static void test_newer_store(void)
 		time_sleep_ms(20);
 	h_stop(&p, SIGKILL, 100, &st);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
-	CHECK(h_file_contains(log, "the store has schema version 99, newer than this coordinator's 1"));
+	CHECK(h_file_contains(log, "the store has schema version 99, newer than this coordinator's 2"));
 }
 
 int main(void)
