@@ -2,6 +2,7 @@
 #include "core/internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,13 @@ int core_new(const struct coord_config *cfg, struct store *st,
 			c->pools[i * 2 + (size_t)k].kind = k;
 		}
 	}
-	int e = core_recover(c, err, err_size);
+	int e = store_writer_start(st, &c->writer);
+	if (e < 0) {
+		snprintf(err, err_size, "cannot start the store writer");
+		core_free(c);
+		return e;
+	}
+	e = core_recover(c, err, err_size);
 	if (e < 0) {
 		core_free(c);
 		return e;
@@ -58,7 +65,7 @@ void core_shutdown(void *arg)
 	pthread_mutex_unlock(&c->mu);
 }
 
-void core_free(struct core *c)
+void core_stop(struct core *c, int64_t patience_ms)
 {
 	if (!c)
 		return;
@@ -68,7 +75,18 @@ void core_free(struct core *c)
 		pthread_cond_broadcast(&c->cond);
 		pthread_mutex_unlock(&c->mu);
 		pthread_join(c->timer, NULL);
+		c->timer_started = false;
 	}
+	/* The writer's callbacks take the lock: not held here. */
+	store_writer_stop(c->writer, patience_ms);
+	c->writer = NULL;
+}
+
+void core_free(struct core *c)
+{
+	if (!c)
+		return;
+	core_stop(c, 0);
 	/* Active jobs stay in the store; free their memory. */
 	size_t pos = 0;
 	struct job *j;
@@ -77,6 +95,11 @@ void core_free(struct core *c)
 		job_free(c, j);
 	}
 	hmap_free(&c->jobs);
+	pos = 0;
+	while ((j = hmap_next(&c->finishing, &pos, NULL, NULL)))
+		job_free(c, j);
+	hmap_free(&c->finishing);
+	hmap_free(&c->idem);
 	hmap_free(&c->islands);
 	hmap_free(&c->pending);
 	hmap_free(&c->by_key);

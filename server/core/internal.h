@@ -4,13 +4,15 @@
  *   queue.c     deadline heap, per-workload pools (FIFO of waiting jobs +
  *               heap of islands with a free slot), TEE queues by key
  *   router.c    placing a job on an island, filling an island's slots
- *   jobs.c      submit, finish, requeue, cancel
+ *   submit.c    checking a submit, queuing its insert, answering it
+ *   jobs.c      finish (and its write), requeue, cancel, reads
  *   watch.c     watchers of a job
  *   sessions.c  island streams: hello, heartbeats, job messages, close
  *   attest.c    challenges, judging evidence, policy reloads
  *   views.c     stats, island lists, attested keys
  *   timers.c    deadlines, heartbeat timeouts, attestation timers
  *   recover.c   reloading active jobs from the store at start
+ *   (store/writer.c writes jobs in batches; jobs.c queues the writes)
  *   core.c      construction, shutdown */
 #ifndef ATOLL_SERVER_CORE_INTERNAL_H
 #define ATOLL_SERVER_CORE_INTERNAL_H
@@ -18,6 +20,7 @@
 #include <pthread.h>
 
 #include "core/core.h"
+#include "store/writer.h"
 #include "util/buf.h"
 #include "util/hmap.h"
 
@@ -96,6 +99,20 @@ struct job {
 	size_t deadline_pos;
 	struct outbuf *out; /* the current attempt's output */
 	struct watcher *watchers;
+
+	/* The store (store/writer.h): the insert, then the final write. */
+	bool stored;               /* the insert landed: SubmitJob may answer */
+	struct submit_waiter *waiters; /* SubmitJob calls waiting on the insert */
+	struct store_op *fin_op;   /* final: its write, until it lands (the job
+				    * is then in core->finishing) */
+};
+
+/* A SubmitJob call that answers once the job's insert has landed (the
+ * submitter, or a retry with the same idempotency key). */
+struct submit_waiter {
+	struct submit_waiter *next;
+	core_submit_cb cb;
+	void *ud;
 };
 
 struct offer {
@@ -153,6 +170,7 @@ struct core {
 	/* The policy in force: cfg's, or a later SIGHUP reload's. */
 	const struct attest_policy *policy;
 	struct store *store;
+	struct store_writer *writer;
 	const struct attest_verifier *verifier;
 
 	pthread_mutex_t mu;
@@ -162,6 +180,8 @@ struct core {
 	bool timer_started, stopping, shut;
 
 	struct hmap jobs;       /* id -> struct job (active only) */
+	struct hmap finishing;  /* id -> struct job final, its write not landed yet */
+	struct hmap idem;       /* tenant NUL key -> struct job, until its end landed */
 	struct hmap islands;    /* id -> struct session (registered) */
 	struct hmap pending;    /* id -> struct session waiting to attest */
 	struct hmap by_key;     /* enclave key -> struct session (attested only) */
@@ -207,8 +227,14 @@ void session_fill(struct core *c, struct session *s);
 /* The job no longer runs on its island. */
 void job_detach(struct core *c, struct job *j);
 
+/* submit.c */
+/* The key of core->idem for a tenant's idempotency key. */
+size_t idem_key(const char *tenant, const char *key, char *out, size_t out_size);
+
 /* jobs.c */
 void job_free(struct core *c, struct job *j);
+/* A copy of the job as it stands (with its output once final). */
+int job_snapshot(const struct job *j, struct job_row *out);
 size_t tenant_active(struct core *c, const char *tenant);
 void tenant_count(struct core *c, const char *tenant, int delta);
 void job_finish(struct core *c, struct job *j, int state, const char *error);

@@ -237,6 +237,28 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 		pthread_mutex_unlock(&c->mu);
 		return 0;
 	}
+	/* Final, its end on the way to the store: its output is still here. */
+	j = hmap_gets(&c->finishing, job_id);
+	if (j && strcmp(j->row.tenant, tenant) == 0) {
+		struct watcher *w = add_watcher(c, ops, peer, tenant);
+		if (w && !(w->final = final_copy(&j->row))) {
+			hmap_del(&c->watchers, &peer, sizeof peer);
+			free(w);
+			w = NULL;
+		}
+		if (w) {
+			/* The output the store keeps, the same later watchers get. */
+			if (j->fin_op && j->fin_op->row.output)
+				w->out = outbuf_ref(j->out);
+			pump(c, w);
+		}
+		pthread_mutex_unlock(&c->mu);
+		if (!w) {
+			snprintf(err, err_size, "out of memory");
+			return -ENOMEM;
+		}
+		return 0;
+	}
 	pthread_mutex_unlock(&c->mu);
 	/* Final already (or unknown): from the store, outside the lock. */
 	struct job_row r;

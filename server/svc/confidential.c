@@ -189,7 +189,7 @@ static void decrypt(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		return;
 	struct job_row job;
 	struct buf pt = { 0 };
-	if (!r->job_id[0] || store_get_job(co->store, t->name, r->job_id, &job) < 0) {
+	if (!r->job_id[0] || core_get_job(co->core, t->name, r->job_id, &job) < 0) {
 		rpc_call_finishf(call, GRPC_STATUS_NOT_FOUND, "no job %s", r->job_id);
 		key_row_clear(&k);
 		return;

@@ -215,26 +215,36 @@ static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
 	return 0;
 }
 
+/* The answer once the job is durable; the call is held until then. */
+static void submitted(void *ud, int err, const struct job_row *row, const char *msg)
+{
+	rpc_call *call = ud;
+	if (err < 0)
+		rpc_call_fail(call, err, msg);
+	else
+		reply_row(call, row);
+	rpc_call_unref(call);
+}
+
 static void submit(rpc_call *call, const ProtobufCMessage *req, void *ud)
 {
 	struct coordinator *co = ud;
 	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
 	if (!t)
 		return;
-	struct job_row r;
 	struct core_submit cs;
 	struct buf doc = { 0 };
 	char err[1024];
 	int e = shape(co, (const Atoll__V1__SubmitJobRequest *)req, &cs, &doc, err, sizeof err);
-	if (e == 0)
-		e = core_submit(co->core, t->name, &cs, &r, err, sizeof err);
-	buf_free(&doc);
-	if (e < 0) {
-		rpc_call_fail(call, e, err);
-		return;
+	if (e == 0) {
+		rpc_call_ref(call);
+		e = core_submit_async(co->core, t->name, &cs, submitted, call, err, sizeof err);
+		if (e < 0)
+			rpc_call_unref(call);
 	}
-	reply_row(call, &r);
-	job_row_clear(&r);
+	buf_free(&doc);
+	if (e < 0)
+		rpc_call_fail(call, e, err);
 }
 
 static void get(rpc_call *call, const ProtobufCMessage *req, void *ud)
@@ -245,7 +255,7 @@ static void get(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	if (!t || !need_id(call, g->job_id))
 		return;
 	struct job_row r;
-	if (store_get_job(co->store, t->name, g->job_id, &r) < 0) {
+	if (core_get_job(co->core, t->name, g->job_id, &r) < 0) {
 		/* Another tenant's job looks exactly like a missing one. */
 		rpc_call_finishf(call, GRPC_STATUS_NOT_FOUND, "no job %s", g->job_id);
 		return;
@@ -290,10 +300,27 @@ static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		return;
 	}
 	bool more = false;
-	if (store_list_jobs(co->store, t->name, (int)l->state, l->workload_id, before, size,
-			    collect_row, &p, &more) < 0) {
+	/* Active jobs are stored as accepted: their progress is in memory.
+	 * Asked for one active state, the page is the active jobs it covers
+	 * that are in that state now (it may be shorter than page_size). */
+	int want = (int)l->state;
+	bool active = want == JOB_PENDING || want == JOB_QUEUED || want == JOB_RUNNING;
+	int64_t last_rowid = 0;
+	if (store_list_jobs(co->store, t->name, active ? STORE_STATE_ACTIVE : want, l->workload_id,
+			    before, size, collect_row, &p, &more) < 0) {
 		rpc_call_fail(call, -EIO, "cannot read the job store");
 	} else {
+		if (p.n)
+			last_rowid = p.rows[p.n - 1].rowid;
+		core_overlay(co->core, p.rows, p.n);
+		size_t kept = 0;
+		for (size_t i = 0; i < p.n; i++) {
+			if (want && p.rows[i].state != want)
+				job_row_clear(&p.rows[i]);
+			else
+				p.rows[kept++] = p.rows[i];
+		}
+		p.n = kept;
 		Atoll__V1__ListJobsResponse resp = ATOLL__V1__LIST_JOBS_RESPONSE__INIT;
 		struct jobview *views = calloc(p.n + 1, sizeof *views);
 		Atoll__V1__Job **jobs = calloc(p.n + 1, sizeof *jobs);
@@ -307,8 +334,8 @@ static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
 			}
 			resp.n_jobs = p.n;
 			resp.jobs = jobs;
-			if (more && p.n)
-				snprintf(token, sizeof token, "p%lld", (long long)p.rows[p.n - 1].rowid);
+			if (more && last_rowid)
+				snprintf(token, sizeof token, "p%lld", (long long)last_rowid);
 			resp.next_page_token = token;
 			rpc_call_reply(call, &resp.base);
 		}
