@@ -203,7 +203,7 @@ static void recheck(struct core *c, struct session *s)
 		set_unattested(c, s, "policy reload: no policy for TEE '%s' any more", s->tee_type);
 		return;
 	}
-	if (attest_policy_check(p, &s->norm, time_now_ms(), why, sizeof why) < 0) {
+	if (attest_policy_check(p, s->tee_type, &s->norm, time_now_ms(), why, sizeof why) < 0) {
 		set_unattested(c, s, "policy reload: %s", why);
 		return;
 	}
