@@ -62,6 +62,10 @@ void core_shutdown(void *arg)
 	struct watcher *w;
 	while ((w = hmap_next(&c->watchers, &pos, NULL, NULL)))
 		w->ops->end(w->peer, -ESHUTDOWN, "the coordinator is shutting down");
+	pos = 0;
+	struct job *j;
+	while ((j = hmap_next(&c->jobs, &pos, NULL, NULL)))
+		job_answer_shutdown(j);
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -146,6 +146,10 @@ struct core_submit {
 	size_t he_public_key_len;
 	uint32_t timeout_seconds; /* 0: the workload's */
 	const char *idempotency_key;
+	/* Answer with the final job (and its output) instead of the accepted
+	 * one. Such answers may come with the core's lock held: the callback
+	 * must only queue work. */
+	bool wait_final;
 };
 
 /* The answer to a submit: 0 with the job as it stands (or the job the

@@ -103,6 +103,7 @@ struct job {
 	/* The store (store/writer.h): the insert, then the final write. */
 	bool stored;               /* the insert landed: SubmitJob may answer */
 	struct submit_waiter *waiters; /* SubmitJob calls waiting on the insert */
+	struct submit_waiter *final_waiters; /* ... and then on the end */
 	struct store_op *fin_op;   /* final: its write, until it lands (the job
 				    * is then in core->finishing) */
 };
@@ -113,6 +114,7 @@ struct submit_waiter {
 	struct submit_waiter *next;
 	core_submit_cb cb;
 	void *ud;
+	bool want_final;
 };
 
 struct offer {
@@ -228,6 +230,10 @@ void session_fill(struct core *c, struct session *s);
 void job_detach(struct core *c, struct job *j);
 
 /* submit.c */
+/* The job ended: answer the submits that wait for its end (lock held). */
+void job_answer_final(struct core *c, struct job *j);
+/* Shutdown: answer them with -ESHUTDOWN. */
+void job_answer_shutdown(struct job *j);
 /* The key of core->idem for a tenant's idempotency key. */
 size_t idem_key(const char *tenant, const char *key, char *out, size_t out_size);
 

@@ -21,6 +21,11 @@ void job_free(struct core *c, struct job *j)
 		j->waiters = w->next;
 		free(w);
 	}
+	while (j->final_waiters) {
+		struct submit_waiter *w = j->final_waiters;
+		j->final_waiters = w->next;
+		free(w);
+	}
 	if (j->fin_op) {
 		free(j->fin_op->row.output_chunks);
 		free(j->fin_op);
@@ -162,6 +167,7 @@ void job_finish(struct core *c, struct job *j, int state, const char *error)
 		op = NULL;
 	}
 	watch_end_all(c, j);
+	job_answer_final(c, j);
 	if (!op)
 		job_free(c, j);
 	if (s)

@@ -99,16 +99,47 @@ static int check_homomorphic(struct core *c, const char *tenant, const struct co
 	return e;
 }
 
-static int add_waiter(struct job *j, core_submit_cb cb, void *ud)
+static int add_waiter(struct submit_waiter **list, core_submit_cb cb, void *ud, bool want_final)
 {
 	struct submit_waiter *w = malloc(sizeof *w);
 	if (!w)
 		return -ENOMEM;
 	w->cb = cb;
 	w->ud = ud;
-	w->next = j->waiters;
-	j->waiters = w;
+	w->want_final = want_final;
+	w->next = *list;
+	*list = w;
 	return 0;
+}
+
+void job_answer_final(struct core *c, struct job *j)
+{
+	(void)c;
+	struct submit_waiter *ws = j->final_waiters;
+	j->final_waiters = NULL;
+	if (!ws)
+		return;
+	struct job_row snap;
+	int e = job_snapshot(j, &snap);
+	while (ws) {
+		struct submit_waiter *next = ws->next;
+		ws->cb(ws->ud, e, e == 0 ? &snap : NULL, e == 0 ? "" : "out of memory");
+		free(ws);
+		ws = next;
+	}
+	if (e == 0)
+		job_row_clear(&snap);
+}
+
+void job_answer_shutdown(struct job *j)
+{
+	while (j->final_waiters) {
+		struct submit_waiter *w = j->final_waiters;
+		j->final_waiters = w->next;
+		w->cb(w->ud, -ESHUTDOWN, NULL,
+		      "the coordinator is shutting down; the job was accepted and carries on");
+		free(w);
+	}
 }
 
 /* An active job the store never took: stop it and drop it. */
@@ -139,6 +170,25 @@ static void forget(struct core *c, struct job *j, const char *why)
 		session_fill(c, s);
 }
 
+/* Waiters that want the end of an active job move on to wait for it; the
+ * others are answered now. Lock held. */
+static struct submit_waiter *split_final(struct job *j, struct submit_waiter *ws)
+{
+	struct submit_waiter *now = NULL;
+	while (ws) {
+		struct submit_waiter *next = ws->next;
+		if (ws->want_final && !j->fin_op) {
+			ws->next = j->final_waiters;
+			j->final_waiters = ws;
+		} else {
+			ws->next = now;
+			now = ws;
+		}
+		ws = next;
+	}
+	return now;
+}
+
 /* The insert landed (or not): answer everyone waiting on it. */
 static void insert_done(struct store_op *op, int err, void *ud)
 {
@@ -155,7 +205,8 @@ static void insert_done(struct store_op *op, int err, void *ud)
 	int e = err;
 	if (j && err == 0) {
 		j->stored = true;
-		e = job_snapshot(j, &snap);
+		ws = split_final(j, ws);
+		e = ws ? job_snapshot(j, &snap) : 0;
 	} else if (err == -EEXIST) {
 		/* Another submit with the key got there first (the checks
 		 * above make this rare): answer with its job. */
@@ -183,6 +234,8 @@ static void insert_done(struct store_op *op, int err, void *ud)
 	job_row_clear(&snap);
 	free(op);
 }
+
+
 
 int core_submit_async(struct core *c, const char *tenant, const struct core_submit *req,
 		      core_submit_cb cb, void *ud, char *err, size_t err_size)
@@ -273,8 +326,9 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 	if (ikl) {
 		struct job *prev = hmap_get(&c->idem, ik, ikl);
 		struct job_row existing;
-		if (prev && !prev->stored) {
-			e = add_waiter(prev, cb, ud);
+		if (prev && (!prev->stored || (req->wait_final && !prev->fin_op))) {
+			e = add_waiter(prev->stored ? &prev->final_waiters : &prev->waiters, cb, ud,
+				       req->wait_final);
 			pthread_mutex_unlock(&c->mu);
 			job_free(c, j); /* never shared: no lock needed */
 			if (e < 0)
@@ -296,7 +350,8 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 		}
 	}
 	struct store_op *op = calloc(1, sizeof *op);
-	if (!op || add_waiter(j, cb, ud) < 0 || hmap_puts(&c->jobs, r->id, j) < 0) {
+	if (!op || add_waiter(&j->waiters, cb, ud, req->wait_final) < 0 ||
+	    hmap_puts(&c->jobs, r->id, j) < 0) {
 		pthread_mutex_unlock(&c->mu);
 		free(op);
 		snprintf(err, err_size, "out of memory");

@@ -168,6 +168,7 @@ static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
 		.key_id = "",
 		.timeout_seconds = req->timeout_seconds,
 		.idempotency_key = req->idempotency_key,
+		.wait_final = req->wait,
 	};
 	if (mode == ATOLL_MODE_TEE) {
 		if (!in->encrypted || !in->ciphertext.len) {
