@@ -219,7 +219,7 @@ static void recheck(struct core *c, struct session *s)
 
 void core_reload_policy(struct core *c, const struct attest_policy *policy)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	c->policy = policy;
 	size_t pos = 0;
 	struct session *s;
@@ -232,5 +232,5 @@ void core_reload_policy(struct core *c, const struct attest_policy *policy)
 		    attest_policy_for(c->policy, s->tee_type))
 			attest_start(c, s);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }

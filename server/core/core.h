@@ -241,6 +241,14 @@ size_t core_limit_counts(struct core *c, struct core_limit *out, size_t max);
 /* Report a limit hit outside the core (the gRPC layer's send backlog). */
 void core_limit_report(struct core *c, const char *what, const char *detail);
 
+/* How the core's one lock is used, since start: for benchmarks and
+ * metrics (the coordinator logs it when it stops). */
+struct core_lock_stats {
+	uint64_t acquisitions, contended;
+	int64_t wait_ns, hold_ns, uptime_ns;
+};
+void core_lock_stats(struct core *c, struct core_lock_stats *out);
+
 /* ---- views ---- */
 
 struct core_count {

@@ -23,6 +23,7 @@
 #include "store/writer.h"
 #include "util/buf.h"
 #include "util/hmap.h"
+#include "util/timeutil.h"
 
 /* Pools per workload: plain and homomorphic (TEE jobs route by key). */
 #define POOL_PLAIN 0
@@ -200,10 +201,33 @@ struct core {
 		uint64_t n;
 	} limits[16];
 	size_t n_limits;
+	/* The lock's use (core_lock): acquisitions, how many waited, for how
+	 * long in all, and how long it was held in all. */
+	uint64_t lock_n, lock_contended;
+	int64_t lock_wait_ns, lock_hold_ns, lock_since_ns, started_ns;
 	struct job **deadlines; /* min-heap by row.deadline_ms */
 	size_t n_deadlines, cap_deadlines;
 	int64_t last_island_scan_ms;
 };
+
+/* The core's lock, measured (core_lock_stats). */
+static inline void core_lock(struct core *c)
+{
+	int64_t t0 = time_mono_ns();
+	if (pthread_mutex_trylock(&c->mu) != 0) {
+		pthread_mutex_lock(&c->mu);
+		c->lock_contended++;
+		c->lock_wait_ns += time_mono_ns() - t0;
+	}
+	c->lock_n++;
+	c->lock_since_ns = time_mono_ns();
+}
+
+static inline void core_unlock(struct core *c)
+{
+	c->lock_hold_ns += time_mono_ns() - c->lock_since_ns;
+	pthread_mutex_unlock(&c->mu);
+}
 
 /* queue.c */
 int deadline_push(struct core *c, struct job *j);

@@ -84,7 +84,7 @@ void job_cancel_on_island(struct job *j, const char *reason)
 static void finish_done(struct store_op *op, int err, void *ud)
 {
 	struct core *c = ud;
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	struct job *j = hmap_gets(&c->finishing, op->row.id);
 	if (j && j->fin_op == op) {
 		hmap_dels(&c->finishing, op->row.id);
@@ -103,7 +103,7 @@ static void finish_done(struct store_op *op, int err, void *ud)
 		free(op->row.output_chunks);
 		free(op);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void job_finish(struct core *c, struct job *j, int state, const char *error)
@@ -210,10 +210,10 @@ void tenant_count(struct core *c, const char *tenant, int delta)
 int core_cancel(struct core *c, const char *tenant, const char *job_id, const char *reason,
 		struct job_row *ret_row, char *err, size_t err_size)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	struct job *j = hmap_gets(&c->jobs, job_id);
 	if (!j || strcmp(j->row.tenant, tenant) != 0) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		int e = core_get_job(c, tenant, job_id, ret_row);
 		if (e < 0) {
 			snprintf(err, err_size, "no job %s", job_id);
@@ -231,7 +231,7 @@ int core_cancel(struct core *c, const char *tenant, const char *job_id, const ch
 	/* The job as it ended (its end may still be on the way to the store). */
 	struct job *f = hmap_gets(&c->finishing, job_id);
 	int e = f ? job_snapshot(f, ret_row) : -ENOMEM;
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	if (e < 0)
 		snprintf(err, err_size, "out of memory");
 	return e;
@@ -248,10 +248,10 @@ static struct job *in_memory(struct core *c, const char *tenant, const char *id)
 
 int core_get_job(struct core *c, const char *tenant, const char *id, struct job_row *ret_row)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	struct job *j = in_memory(c, tenant, id);
 	int e = j ? job_snapshot(j, ret_row) : 1;
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	/* Not in memory: final and stored (a job leaves memory only once its
 	 * end has landed), or unknown. */
 	return e <= 0 ? e : store_get_job(c->store, tenant, id, ret_row);
@@ -259,7 +259,7 @@ int core_get_job(struct core *c, const char *tenant, const char *id, struct job_
 
 void core_overlay(struct core *c, struct job_row *rows, size_t n)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = in_memory(c, rows[i].tenant, rows[i].id);
 		struct job_row snap;
@@ -269,5 +269,5 @@ void core_overlay(struct core *c, struct job_row *rows, size_t n)
 			rows[i] = snap;
 		}
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }

@@ -100,9 +100,9 @@ int core_recover(struct core *c, char *err, size_t err_size)
 {
 	struct load_ctx lc = { .c = c };
 	int64_t t0 = time_mono_ms();
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	int e = store_load_active(c->store, load_one, &lc);
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	if (e < 0) {
 		snprintf(err, err_size, "cannot load active jobs from the store");
 		goto out;

@@ -195,7 +195,7 @@ static void insert_done(struct store_op *op, int err, void *ud)
 	struct core *c = ud;
 	struct job_row snap = { 0 };
 	char msg[256] = "";
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	struct job *j = hmap_gets(&c->jobs, op->row.id);
 	if (!j)
 		j = hmap_gets(&c->finishing, op->row.id);
@@ -216,7 +216,7 @@ static void insert_done(struct store_op *op, int err, void *ud)
 	}
 	if (j && err < 0 && !j->fin_op)
 		forget(c, j, "the coordinator could not store the job");
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	if (err < 0 && err != -EEXIST) {
 		log_error("store: job %s was not stored; its caller is told", op->row.id);
 		snprintf(msg, sizeof msg, "the job store is not writable; nothing was submitted, "
@@ -294,15 +294,15 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 	memcpy(r->input, req->input, req->input_len);
 	r->input_len = req->input_len;
 
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	if (c->shut) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		snprintf(err, err_size, "the coordinator is shutting down");
 		e = -ESHUTDOWN;
 		goto fail;
 	}
 	if (c->jobs.count >= c->cfg->limits.max_queued_jobs) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		core_limit_hit(c, "queued_jobs", tenant);
 		snprintf(err, err_size, "the queue is full (%u active jobs)",
 			 c->cfg->limits.max_queued_jobs);
@@ -310,7 +310,7 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 		goto fail;
 	}
 	if (tenant_active(c, tenant) >= c->cfg->limits.max_active_jobs_per_tenant) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		core_limit_hit(c, "active_jobs_per_tenant", tenant);
 		snprintf(err, err_size,
 			 "tenant %s has %u jobs not yet final (limits.max_active_jobs_per_tenant)",
@@ -329,7 +329,7 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 		if (prev && (!prev->stored || (req->wait_final && !prev->fin_op))) {
 			e = add_waiter(prev->stored ? &prev->final_waiters : &prev->waiters, cb, ud,
 				       req->wait_final);
-			pthread_mutex_unlock(&c->mu);
+			core_unlock(c);
 			job_free(c, j); /* never shared: no lock needed */
 			if (e < 0)
 				snprintf(err, err_size, "out of memory");
@@ -338,7 +338,7 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 		e = prev ? job_snapshot(prev, &existing)
 			 : store_find_idempotent(c->store, tenant, idem, &existing);
 		if (e != -ENOENT) {
-			pthread_mutex_unlock(&c->mu);
+			core_unlock(c);
 			job_free(c, j); /* never shared: no lock needed */
 			if (e < 0) {
 				snprintf(err, err_size, "cannot read the job store");
@@ -352,7 +352,7 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 	struct store_op *op = calloc(1, sizeof *op);
 	if (!op || add_waiter(&j->waiters, cb, ud, req->wait_final) < 0 ||
 	    hmap_puts(&c->jobs, r->id, j) < 0) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		free(op);
 		snprintf(err, err_size, "out of memory");
 		e = -ENOMEM;
@@ -371,7 +371,7 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 	/* It may run while its insert is on the way: a job lost in a crash
 	 * before the insert landed was never answered. */
 	route(c, j, NULL);
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	return 0;
 fail:
 	if (j->waiters) {
