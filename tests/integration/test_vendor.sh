@@ -68,7 +68,7 @@ int main()
 }
 CXX
 } >"$tmp/cxx.cc"
-c++ -std=c++17 -Wall -Wextra -Werror $cflags "$tmp/cxx.cc" -o "$tmp/cxx" $libs ||
+c++ -std=c++17 -Wall -Wextra -Werror $san $cflags "$tmp/cxx.cc" -o "$tmp/cxx" $libs ||
 	fail "the installed headers do not serve a C++ program"
 "$tmp/cxx" || fail "the C++ program did not run"
 
