@@ -1,6 +1,7 @@
 /* The job lifecycle: submit (checks that need the store: keys and
  * envelopes), finish with billing, requeue after a lost island, cancel. */
 #include "core/internal.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,6 +75,7 @@ void job_finish(struct core *c, struct job *j, int state, const char *error)
 	}
 	if (store_finish_job(c->store, &j->row) < 0)
 		log_error("store: cannot record the end of %s", j->row.id);
+	metrics_job_final(j->row.mode, state, now - j->row.created_ms);
 	watch_notify_state(j);
 	watch_end_all(j);
 	job_free(j);
@@ -256,6 +258,7 @@ int core_submit(struct core *c, const char *tenant, const struct core_submit *re
 		/* Stored: the job is recovered at the next start. */
 		log_error("out of memory tracking %s", r->id);
 	}
+	metrics_job_submitted(r->mode);
 	r->state = JOB_QUEUED;
 	route(c, j, NULL);
 	if (j->row.state == JOB_QUEUED && store_update_job(c->store, r) < 0)

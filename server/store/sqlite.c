@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <sqlite3.h>
@@ -16,6 +17,7 @@ struct store {
 	pthread_mutex_t mu;
 	sqlite3_stmt *insert_job, *update_job, *finish_job, *get_job, *get_idem, *insert_key,
 		*get_key;
+	void (*on_commit)(int64_t us);
 };
 
 /* Version 1. Later versions append their migration to MIGRATIONS. */
@@ -282,10 +284,22 @@ static void read_job(sqlite3_stmt *st, struct job_row *r)
 	copy_text(r->idempotency_key, sizeof r->idempotency_key, st, 22);
 }
 
-/* Run a prepared statement to completion. */
+void store_on_commit(struct store *s, void (*fn)(int64_t us))
+{
+	s->on_commit = fn;
+}
+
+/* Run a prepared statement (a write, in its own transaction) to
+ * completion. */
 static int step_done(struct store *s, sqlite3_stmt *st)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = sqlite3_step(st);
+	if (s->on_commit && rc == SQLITE_DONE) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->on_commit((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_DONE)

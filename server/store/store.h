@@ -83,6 +83,9 @@ int store_insert_job(struct store *s, const struct job_row *r, struct job_row *e
 int store_update_job(struct store *s, const struct job_row *r);
 /* Record a final state with its output and billing. */
 int store_finish_job(struct store *s, const struct job_row *r);
+/* Called after each write transaction commits, with its duration in
+ * microseconds (metrics); NULL to stop. */
+void store_on_commit(struct store *s, void (*fn)(int64_t us));
 /* The job if it belongs to tenant; -ENOENT otherwise. */
 int store_get_job(struct store *s, const char *tenant, const char *id, struct job_row *out);
 /* Newest first, rowid below before (0: from the newest), at most limit.
