@@ -68,6 +68,41 @@ const char *httpd_query(const struct httpd_req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+int httpd_query_u32(const struct httpd_req *r, const char *key, uint32_t *out,
+		    struct httpd_resp *resp)
+{
+	const char *v = httpd_query(r, key);
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (!*v || *end || errno || n > UINT32_MAX || v[0] == '-') {
+		httpd_resp_error(resp, 400, "INVALID_ARGUMENT",
+				 "query parameter %s: expected an unsigned integer, found '%s'", key,
+				 v);
+		return -EINVAL;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+bool httpd_method_in(const struct httpd_req *r, const char *allow, struct httpd_resp *resp)
+{
+	size_t n = strlen(r->method);
+	for (const char *a = allow; *a;) {
+		size_t k = strcspn(a, ",");
+		if (k == n && strncmp(a, r->method, n) == 0)
+			return true;
+		a += k;
+		a += strspn(a, ", ");
+	}
+	httpd_resp_error(resp, 405, "METHOD_NOT_ALLOWED", "%s %s: allowed: %s", r->method, r->path,
+			 allow);
+	resp->allow = allow;
+	return false;
+}
+
 void httpd_resp_error(struct httpd_resp *resp, unsigned status, const char *code,
 		      const char *fmt, ...)
 {

@@ -19,6 +19,7 @@
 
 struct httpd;
 struct httpd_stream;
+struct httpd_resp;
 
 struct httpd_req {
 	const char *method; /* "GET", "POST", ... */
@@ -33,6 +34,13 @@ struct httpd_req {
 /* A header's value (case-insensitive name) or a query argument's, or NULL. */
 const char *httpd_header(const struct httpd_req *r, const char *name);
 const char *httpd_query(const struct httpd_req *r, const char *key);
+/* An unsigned query argument: 0 (*out untouched when absent), or -EINVAL
+ * after answering 400. */
+int httpd_query_u32(const struct httpd_req *r, const char *key, uint32_t *out,
+		    struct httpd_resp *resp);
+/* Is the method one of allow ("GET" or "GET, POST")? Else answers 405
+ * with an Allow header. */
+bool httpd_method_in(const struct httpd_req *r, const char *allow, struct httpd_resp *resp);
 
 struct httpd_resp {
 	unsigned status;
