@@ -116,32 +116,12 @@ static void run_op(struct gateway *g, const char *tenant, svc_op op, const Proto
 		fail(resp, j.err, "cannot write the answer as JSON");
 }
 
-/* An unsigned query argument; false after answering 400. */
-static bool query_u32(const struct httpd_req *req, const char *key, uint32_t *out,
-		      struct httpd_resp *resp)
-{
-	const char *v = httpd_query(req, key);
-	if (!v)
-		return true;
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (!*v || *end || errno || n > UINT32_MAX || v[0] == '-') {
-		httpd_resp_error(resp, 400, "INVALID_ARGUMENT",
-				 "query parameter %s: expected an unsigned integer, found '%s'", key,
-				 v);
-		return false;
-	}
-	*out = (uint32_t)n;
-	return true;
-}
-
 static void list_jobs(struct gateway *g, const char *tenant, const struct httpd_req *req,
 		      struct httpd_resp *resp)
 {
 	Atoll__V1__ListJobsRequest l = ATOLL__V1__LIST_JOBS_REQUEST__INIT;
-	if (!query_u32(req, "page_size", &l.page_size, resp) ||
-	    !query_u32(req, "workload_id", &l.workload_id, resp))
+	if (httpd_query_u32(req, "page_size", &l.page_size, resp) < 0 ||
+	    httpd_query_u32(req, "workload_id", &l.workload_id, resp) < 0)
 		return;
 	const char *tok = httpd_query(req, "page_token");
 	if (tok)
@@ -163,7 +143,7 @@ static void list_islands(struct gateway *g, const char *tenant, const struct htt
 			 struct httpd_resp *resp)
 {
 	Atoll__V1__ListAttestedIslandsRequest r = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
-	if (!query_u32(req, "workload_id", &r.workload_id, resp))
+	if (httpd_query_u32(req, "workload_id", &r.workload_id, resp) < 0)
 		return;
 	const char *all = httpd_query(req, "include_unattested");
 	r.include_unattested = all && (strcmp(all, "true") == 0 || strcmp(all, "1") == 0);
@@ -253,20 +233,19 @@ static void sse_chunk(void *peer, uint64_t seq, const uint8_t *data, size_t len)
 	sse_output(peer, seq, data, len);
 }
 
+/* The end carries no id: the position is the last event's. */
 static void sse_end(void *peer, int err, const char *msg)
 {
 	struct sse *w = peer;
-	char id[64];
-	event_id(w, id, sizeof id);
 	if (err) {
 		struct httpd_resp r = { 0 };
 		grpc_status_code code = rpc_status_from_errno(err);
 		httpd_resp_error(&r, rpc_http_status(code), rpc_status_name(code), "%s",
 				 msg ? msg : "the watch ended");
-		httpd_stream_event(w->s, id, "error", (const char *)r.body.data, r.body.len - 1);
+		httpd_stream_event(w->s, NULL, "error", (const char *)r.body.data, r.body.len - 1);
 		buf_free(&r.body);
 	} else {
-		httpd_stream_event(w->s, id, "end", "{}", 2);
+		httpd_stream_event(w->s, NULL, "end", "{}", 2);
 	}
 	httpd_stream_close(w->s);
 }
@@ -339,21 +318,9 @@ static void job_events(struct gateway *g, const char *tenant, const char *job_id
 
 /* ---- routing ---- */
 
-/* Is the request's method one of allow ("GET" or "GET, POST")? Else 405. */
 static bool method_is(const struct httpd_req *req, const char *allow, struct httpd_resp *resp)
 {
-	size_t n = strlen(req->method);
-	for (const char *a = allow; *a;) {
-		size_t k = strcspn(a, ",");
-		if (k == n && strncmp(a, req->method, n) == 0)
-			return true;
-		a += k;
-		a += strspn(a, ", ");
-	}
-	httpd_resp_error(resp, 405, "METHOD_NOT_ALLOWED", "%s %s: allowed: %s", req->method,
-			 req->path, allow);
-	resp->allow = allow;
-	return false;
+	return httpd_method_in(req, allow, resp);
 }
 
 static void metrics_page(struct gateway *g, struct httpd_resp *resp)

@@ -221,7 +221,9 @@ int svc_op_decrypt(struct coordinator *co, const char *tenant, const ProtobufCMe
 	 * still decides what the output must match. */
 	struct env_output_info hdr;
 	const char *job_id = r->job_id;
-	if (!job_id[0] && env_output_header_info(ct->data, ct->len, &hdr) == ENV_OK)
+	size_t hlen;
+	if (!job_id[0] && env_output_record_len(ct->data, ct->len, true, &hlen) == ENV_OK &&
+	    env_output_header_info(ct->data, hlen, &hdr) == ENV_OK)
 		job_id = hdr.job_id;
 	struct job_row job;
 	struct buf pt = { 0 };
