@@ -54,6 +54,8 @@ struct httpd_stream {
 struct reqstate {
 	struct buf body;
 	bool too_large;
+	bool answered;
+	uint64_t dropped; /* bytes of an oversize body read and thrown away */
 };
 
 /* ---- requests ---- */
@@ -222,25 +224,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > d->max_body) {
-			rs->too_large = true;
+			rs->too_large = rs->answered = true;
 			return too_large(d, c);
 		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		if (!rs->too_large && rs->body.len + *upload_size > d->max_body) {
+			/* Undeclared (chunked) oversize: the library answers only
+			 * once the body is read, so read and drop it, up to a
+			 * bound past which the connection is simply closed. */
 			rs->too_large = true;
 			buf_free(&rs->body);
-			*upload_size = 0;
-			return too_large(d, c);
 		}
-		if (!rs->too_large && buf_append(&rs->body, upload, *upload_size) < 0)
+		if (rs->too_large) {
+			rs->dropped += *upload_size;
+			if (rs->dropped > 4 * (uint64_t)d->max_body + (1u << 20))
+				return MHD_NO;
+		} else if (buf_append(&rs->body, upload, *upload_size) < 0) {
 			return MHD_NO;
+		}
 		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (rs->too_large)
-		return MHD_YES;
+		return rs->answered ? MHD_YES : (rs->answered = true, too_large(d, c));
 	struct httpd_req req = {
 		.method = method,
 		.path = url,
