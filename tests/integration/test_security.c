@@ -75,6 +75,62 @@ static int health(const char *target, const struct rpc_client_opts *o, struct rp
 	return 0;
 }
 
+/* The seed's bodies on a custodial coordinator: Encrypt takes `input`,
+ * Decrypt takes `output` and finds the job from the output itself. */
+static void test_custodial_seed_shapes(struct cluster *cl, const char *key_id)
+{
+	struct rpc_status st;
+	Atoll__V1__JobInput plain = ATOLL__V1__JOB_INPUT__INIT;
+	plain.prompt = "shaped like the seed";
+	Atoll__V1__EncryptRequest er = ATOLL__V1__ENCRYPT_REQUEST__INIT;
+	er.key_id = (char *)key_id;
+	er.workload_id = 42;
+	er.input = &plain;
+	er.plaintext.data = (uint8_t *)"x";
+	er.plaintext.len = 1;
+	Atoll__V1__EncryptResponse *enc = NULL;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Confidential/Encrypt", &er.base,
+			 &atoll__v1__encrypt_response__descriptor, (ProtobufCMessage **)&enc, &st), 0);
+	CHECK_INT(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+	CHECK(strstr(st.message, "plaintext or input") != NULL);
+	er.plaintext.len = 0;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Confidential/Encrypt", &er.base,
+			 &atoll__v1__encrypt_response__descriptor, (ProtobufCMessage **)&enc, &st), 0);
+	CHECK(enc && enc->encrypted);
+	if (!enc)
+		return;
+	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
+	in.encrypted = true;
+	in.key_id = (char *)key_id;
+	in.ciphertext = enc->ciphertext;
+	Atoll__V1__SubmitJobRequest sr = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
+	sr.workload_id = 42;
+	sr.confidential = true;
+	sr.encryption_key_id = (char *)key_id;
+	sr.input = &in;
+	Atoll__V1__Job *j = NULL;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Jobs/SubmitJob", &sr.base,
+			 &atoll__v1__job__descriptor, (ProtobufCMessage **)&j, &st), 0);
+	Atoll__V1__Job *f = j ? c_wait_final(cl, j->id, 10000) : NULL;
+	CHECK(f && f->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED && f->output);
+	if (f && f->output) {
+		Atoll__V1__DecryptRequest dr = ATOLL__V1__DECRYPT_REQUEST__INIT;
+		dr.output = f->output;
+		Atoll__V1__DecryptResponse *d = NULL;
+		CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Confidential/Decrypt", &dr.base,
+				 &atoll__v1__decrypt_response__descriptor, (ProtobufCMessage **)&d,
+				 &st), 0);
+		CHECK(d && !strcmp(d->text, "shaped like the seed"));
+		if (d)
+			protobuf_c_message_free_unpacked(&d->base, NULL);
+	}
+	if (f)
+		protobuf_c_message_free_unpacked(&f->base, NULL);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	protobuf_c_message_free_unpacked(&enc->base, NULL);
+}
+
 static void test_mtls_custodial(void)
 {
 	struct cluster cl;
@@ -156,6 +212,7 @@ static void test_mtls_custodial(void)
 			protobuf_c_message_free_unpacked(&f->base, NULL);
 		if (j)
 			protobuf_c_message_free_unpacked(&j->base, NULL);
+		test_custodial_seed_shapes(&cl, k->key_id);
 	}
 	if (enc)
 		protobuf_c_message_free_unpacked(&enc->base, NULL);
