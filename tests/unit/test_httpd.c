@@ -2,8 +2,9 @@
  * declared oversize refused before it is sent, an oversize chunked body),
  * query arguments, 405 with Allow, SSE events written from another thread
  * (multi-line data split into data: lines), keep-alive comments on a
- * quiet stream, the gone callback when the client leaves, and a stop that
- * ends an open stream. */
+ * quiet stream, the gone callback when the client leaves, a stop that
+ * ends an open stream, and HTTPS with a certificate made for the test
+ * (checked with curl when it is installed). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -125,6 +126,61 @@ static bool wait_gone(int want, int ms)
 	return false;
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *s = calloc(1, 1 << 16);
+	if (s)
+		fread(s, 1, (1 << 16) - 1, f);
+	fclose(f);
+	return s;
+}
+
+static void test_tls(void)
+{
+	if (system("curl --version > /dev/null 2>&1 && openssl version > /dev/null 2>&1") != 0) {
+		fprintf(stderr, "skipped: HTTPS (no curl or openssl)\n");
+		return;
+	}
+	char dir[256], cmd[2048], cert[300], key[300];
+	snprintf(dir, sizeof dir, "%s/atoll-httpd-XXXXXX", check_env("TMPDIR", "/tmp"));
+	if (!mkdtemp(dir))
+		return;
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	snprintf(cmd, sizeof cmd,
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+		 "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s "
+		 "> /dev/null 2>&1",
+		 key, cert);
+	CHECK_INT(system(cmd), 0);
+	char *cert_pem = slurp(cert), *key_pem = slurp(key);
+	CHECK(cert_pem && key_pem);
+	struct httpd *d;
+	char err[256];
+	int p;
+	struct httpd_opts o = { .address = "127.0.0.1:0", .max_body_bytes = 1024,
+				.tls_cert_pem = cert_pem, .tls_key_pem = key_pem };
+	CHECK_INT(httpd_start(&o, handler, NULL, &d, &p, err, sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "curl -s --cacert %s https://127.0.0.1:%d/echo?n=5", cert, p);
+	FILE *f = popen(cmd, "r");
+	char out[512] = "";
+	if (f) {
+		size_t n = fread(out, 1, sizeof out - 1, f);
+		out[n] = 0;
+		pclose(f);
+	}
+	CHECK(strstr(out, "\"n\":5") != NULL);
+	/* Plain HTTP to the HTTPS port gets no answer. */
+	snprintf(cmd, sizeof cmd, "curl -s -m 5 http://127.0.0.1:%d/echo > /dev/null 2>&1", p);
+	CHECK(system(cmd) != 0);
+	httpd_stop(d);
+	free(cert_pem);
+	free(key_pem);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -215,5 +271,6 @@ int main(void)
 	o2.address = "nohost";
 	CHECK_INT(httpd_start(&o2, handler, NULL, &d2, NULL, err, sizeof err), -EINVAL);
 	httpd_stop(d1);
+	test_tls();
 	CHECK_DONE();
 }
