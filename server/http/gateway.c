@@ -351,7 +351,7 @@ static bool job_id_ok(const char *s, size_t n)
 static const char *route(struct gateway *g, const struct httpd_req *req, struct httpd_resp *resp)
 {
 	const char *p = req->path;
-	if (strcmp(p, "/healthz") == 0) {
+	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/health") == 0) {
 		if (method_is(req, "GET", resp))
 			buf_puts(&resp->body, "{\"status\":\"SERVING\"}\n");
 		return "healthz";

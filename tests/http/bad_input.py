@@ -83,6 +83,13 @@ err(PROXY, "POST", "/api/v1/jobs", 400, "INVALID_ARGUMENT",
           "input": {"encrypted": True, "key_id": "ck_x", "ciphertext": "QVRMUAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
     contains="another key")
 
+# Health needs no key.
+for path in ("/healthz", "/health", "/readyz"):
+    st, b = call(GATEWAY, "GET", path, key=None)
+    check(st == 200 and b.get("status") in ("SERVING", "READY"), f"{path}: {st} {b}")
+    st, b = call(PROXY, "GET", path, key=None)
+    check(st == 200 and b.get("status") == "SERVING", f"proxy {path}: {st} {b}")
+
 check(count() == before, f"nothing stored for demo: {before} -> {count()}")
 check(count("ak_other") == before_other, "nothing stored for other")
 done("bad_input")

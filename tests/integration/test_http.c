@@ -267,6 +267,8 @@ int main(void)
 		test_script(&cl, "sse.py");
 		test_script(&cl, "bad_input.py");
 		test_script(&cl, "metrics.py");
+		if (getenv("ATOLL_HTTP_BENCH"))
+			test_script(&cl, "bench.py");
 	}
 	int st;
 	CHECK_INT(h_stop(&proxy, SIGTERM, 10000, &st), 0);
