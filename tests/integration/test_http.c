@@ -4,7 +4,8 @@
  * standard library and from Node's fetch, through the proxy, each with a
  * canary that must come back decrypted and be absent from the
  * coordinator's and the island host's memory, logs and store; a client
- * unaware of envelopes; homomorphic jobs with no client crypto; SSE with
+ * unaware of envelopes; homomorphic jobs with no client crypto; a sealed
+ * error shown by the proxy and not by the gateway; SSE with
  * resumption by Last-Event-ID on both the proxy and the gateway; bad
  * input over HTTP; /metrics. */
 #include <arpa/inet.h>
@@ -242,11 +243,13 @@ int main(void)
 		 "workloads:\n"
 		 "  - {id: 42, name: echo, backend: echo, modes: [plain, tee], price_per_second: 0.5}\n"
 		 "  - {id: 43, name: slow-echo, backend: echo, modes: [plain, tee]}\n"
+		 "  - {id: 44, name: failing-echo, backend: echo, modes: [tee]}\n"
 		 "  - {id: 7, name: breast-cancer, backend: linear, modes: [homomorphic]}\n");
 	snprintf(island_wl, sizeof island_wl,
 		 "    - {id: 42, backend: echo, modes: [plain, tee]}\n"
 		 "    - {id: 43, backend: echo, modes: [plain, tee], options: {chunk_size: 4, "
 		 "delay_ms: 150}}\n"
+		 "    - {id: 44, backend: echo, modes: [tee], options: {fail_with: model exploded}}\n"
 		 "    - {id: 7, backend: paillier, model: %s, modes: [homomorphic], options: {op: "
 		 "classify}}\n",
 		 model);
@@ -265,6 +268,7 @@ int main(void)
 		test_transparent(&cl);
 		test_script(&cl, "he.py");
 		test_script(&cl, "sse.py");
+		test_script(&cl, "failed.py");
 		test_script(&cl, "bad_input.py");
 		test_script(&cl, "metrics.py");
 		if (getenv("ATOLL_HTTP_BENCH"))
