@@ -130,27 +130,35 @@ void httpd_resp_error(struct httpd_resp *resp, unsigned status, const char *code
 	resp->content_type = "application/json";
 }
 
+bool httpd_addr_loopback(const struct sockaddr *sa, char *text, size_t size)
+{
+	if (text && size)
+		snprintf(text, size, "?");
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		if (text)
+			inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)size);
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		if (text)
+			inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)size);
+		static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		       (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
+	}
+	return false;
+}
+
 static void peer_of(struct MHD_Connection *c, struct httpd_req *r)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	snprintf(r->peer, sizeof r->peer, "?");
-	r->peer_loopback = false;
-	if (!ci || !ci->client_addr)
-		return;
-	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, r->peer, sizeof r->peer);
-		r->peer_loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, r->peer, sizeof r->peer);
-		static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-		const uint8_t *a = in6->sin6_addr.s6_addr;
-		r->peer_loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-				   (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
-	}
+	r->peer_loopback = httpd_addr_loopback(ci ? ci->client_addr : NULL, r->peer, sizeof r->peer);
 }
 
 static enum MHD_Result queue_json(struct MHD_Connection *c, struct httpd_resp *resp)

@@ -31,6 +31,11 @@ struct httpd_req {
 	void *conn;         /* the library's connection, for the readers below */
 };
 
+/* Is sa a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.x.x)? Writes
+ * its text form to text (may be NULL). */
+struct sockaddr;
+bool httpd_addr_loopback(const struct sockaddr *sa, char *text, size_t size);
+
 /* A header's value (case-insensitive name) or a query argument's, or NULL. */
 const char *httpd_header(const struct httpd_req *r, const char *name);
 const char *httpd_query(const struct httpd_req *r, const char *key);

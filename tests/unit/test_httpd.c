@@ -126,6 +126,28 @@ static bool wait_gone(int want, int ms)
 	return false;
 }
 
+/* Which peers count as this machine (atoll-proxy serves only those). */
+static void test_loopback(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in6 b = { .sin6_family = AF_INET6 };
+	char text[64];
+	const char *v4[] = { "127.0.0.1", "127.8.9.10", "10.0.0.1", "192.168.1.1", "128.0.0.1" };
+	const bool want4[] = { true, true, false, false, false };
+	for (int i = 0; i < 5; i++) {
+		inet_pton(AF_INET, v4[i], &a.sin_addr);
+		CHECK(httpd_addr_loopback((struct sockaddr *)&a, text, sizeof text) == want4[i]);
+		CHECK_STR(text, v4[i]);
+	}
+	const char *v6[] = { "::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "fe80::1", "::2" };
+	const bool want6[] = { true, true, false, false, false };
+	for (int i = 0; i < 5; i++) {
+		inet_pton(AF_INET6, v6[i], &b.sin6_addr);
+		CHECK(httpd_addr_loopback((struct sockaddr *)&b, NULL, 0) == want6[i]);
+	}
+	CHECK(!httpd_addr_loopback(NULL, text, sizeof text));
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -272,5 +294,6 @@ int main(void)
 	CHECK_INT(httpd_start(&o2, handler, NULL, &d2, NULL, err, sizeof err), -EINVAL);
 	httpd_stop(d1);
 	test_tls();
+	test_loopback();
 	CHECK_DONE();
 }
