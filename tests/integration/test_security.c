@@ -1,13 +1,16 @@
 /* Transport and custody: a coordinator on TLS with client certificates
  * required (mTLS) serves TLS clients and islands and refuses others; a
- * custodial coordinator generates keys and serves Encrypt/Decrypt, a
- * non-custodial one refuses them; a sim island under a policy without sim
+ * custodial coordinator generates keys and serves Encrypt/Decrypt (the
+ * seed's bodies too), a non-custodial one refuses them; atoll-proxy
+ * reaches the mTLS coordinator with a client certificate and is refused
+ * without one, and serves HTTPS itself; a sim island under a policy without sim
  * stays unattested; a store written by a newer schema is refused. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <grpc/grpc.h>
@@ -73,6 +76,80 @@ static int health(const char *target, const struct rpc_client_opts *o, struct rp
 		protobuf_c_message_free_unpacked(resp, NULL);
 	rpc_client_free(c);
 	return 0;
+}
+
+/* atoll-proxy named name with the given coordinator TLS YAML, serving
+ * HTTPS with the server certificate; its port, or -1. */
+static int start_proxy(struct cluster *cl, const char *name, const char *tls, struct proc *p)
+{
+	char yaml[1024], file[128], cfg[1024], log[1024];
+	snprintf(yaml, sizeof yaml,
+		 "listen: {address: 127.0.0.1:0, tls: {cert: server.pem, key: server.key}}\n"
+		 "coordinator: {address: localhost:%d, api_key: ak_demo, tls: {%s}}\n"
+		 "keystore: %s-keys\n",
+		 cl->coord.port, tls, name);
+	snprintf(file, sizeof file, "%s.yaml", name);
+	if (h_write(cl->dir, file, yaml, cfg, sizeof cfg) < 0)
+		return -1;
+	snprintf(log, sizeof log, "%s/%s.log", cl->dir, name);
+	char portfile[1100];
+	snprintf(portfile, sizeof portfile, "%s/%s.port", cl->dir, name);
+	if (strlen(portfile) >= sizeof p->portfile)
+		return -1;
+	memcpy(p->portfile, portfile, strlen(portfile) + 1);
+	char *argv[] = { (char *)h_build_path("tools/atoll-proxy"), "--config", cfg, "--port-file",
+			 p->portfile, NULL };
+	if (h_spawn(argv, log, p) < 0)
+		return -1;
+	for (int i = 0; i < 300; i++) {
+		char *port = slurp(cl->dir, strrchr(p->portfile, '/') + 1);
+		if (port) {
+			p->port = atoi(port);
+			free(port);
+			return p->port;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* HTTP status of GET path on a proxy over HTTPS (curl, the test CA). */
+static int proxy_get(struct cluster *cl, int port, const char *path)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s/ca.pem' "
+		 "'https://localhost:%d%s'",
+		 cl->dir, port, path);
+	FILE *f = popen(cmd, "r");
+	char out[16] = "";
+	if (f) {
+		if (!fgets(out, sizeof out, f))
+			out[0] = 0;
+		pclose(f);
+	}
+	return atoi(out);
+}
+
+/* atoll-proxy over mTLS to the coordinator: with the client certificate
+ * it gets through; with only the CA the coordinator refuses it. */
+static void test_proxy_mtls(struct cluster *cl)
+{
+	struct proc good = { 0 }, bad = { 0 };
+	int pg = start_proxy(cl, "proxy-mtls", "ca: ca.pem, cert: client.pem, key: client.key", &good);
+	int pb = start_proxy(cl, "proxy-nocert", "ca: ca.pem", &bad);
+	CHECK(pg > 0 && pb > 0);
+	if (pg > 0) {
+		CHECK_INT(proxy_get(cl, pg, "/api/v1/confidential/stats"), 200);
+		CHECK_INT(proxy_get(cl, pg, "/healthz"), 200);
+	}
+	if (pb > 0)
+		CHECK_INT(proxy_get(cl, pb, "/api/v1/confidential/stats"), 503);
+	int st;
+	if (good.pid)
+		CHECK_INT(h_stop(&good, SIGTERM, 10000, &st), 0);
+	if (bad.pid)
+		CHECK_INT(h_stop(&bad, SIGTERM, 10000, &st), 0);
 }
 
 /* The seed's bodies on a custodial coordinator: Encrypt takes `input`,
@@ -213,6 +290,7 @@ static void test_mtls_custodial(void)
 		if (j)
 			protobuf_c_message_free_unpacked(&j->base, NULL);
 		test_custodial_seed_shapes(&cl, k->key_id);
+		test_proxy_mtls(&cl);
 	}
 	if (enc)
 		protobuf_c_message_free_unpacked(&enc->base, NULL);
