@@ -65,7 +65,7 @@ tenants: [{name: demo, api_key_sha256: [$("$ctl" hash-key ak_demo)]}]
 islands:
   heartbeat_interval: 1s
   heartbeat_timeout: 5s
-  tokens: [{name: island-1, token_sha256: $("$ctl" hash-key it_demo)}]
+  tokens: [{name: island-1, island_ids: [island-1], token_sha256: $("$ctl" hash-key it_demo)}]
 drivers: [{name: sim, path: $B/modules/sim.so, config: {ca_file: ca/sim-ca.pem}}]
 policy:
   tee:

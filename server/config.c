@@ -40,35 +40,56 @@ static int read_listen(struct cfg *c, const struct ynode *root, struct coord_con
 	return 0;
 }
 
+/* One unsigned limit: map[key] into *out within [min, max]. */
+static int read_u64(struct cfg *c, const struct ynode *n, const char *key, uint64_t min,
+		    uint64_t max, uint64_t *out)
+{
+	return cfg_uint(c, n, "limits", key, false, min, max, out);
+}
+
 static int read_limits(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
 	static const char *const keys[] = { "threads", "max_message_bytes", "drain_timeout",
 					    "keepalive_time", "keepalive_timeout", "max_islands",
-					    "max_queued_jobs", NULL };
+					    "max_queued_jobs", "max_active_jobs_per_tenant",
+					    "max_watches_per_tenant", "max_output_bytes",
+					    "max_send_backlog", "max_streams_per_connection",
+					    "memory_quota", NULL };
 	const struct ynode *n = cfg_get(root, "limits");
 	if (!n)
 		return 0;
-	uint64_t v;
 	int e;
 	const char *P = "limits";
 	if ((e = cfg_check_keys(c, n, P, keys)) < 0)
 		return e;
-	v = cc->limits.threads;
-	if ((e = cfg_uint(c, n, P, "threads", false, 1, 64, &v)) < 0)
-		return e;
-	cc->limits.threads = (uint32_t)v;
-	v = cc->limits.max_message_bytes;
-	if ((e = cfg_uint(c, n, P, "max_message_bytes", false, 1024, 1u << 30, &v)) < 0)
-		return e;
-	cc->limits.max_message_bytes = (uint32_t)v;
-	v = cc->limits.max_islands;
-	if ((e = cfg_uint(c, n, P, "max_islands", false, 1, 1000000, &v)) < 0)
-		return e;
-	cc->limits.max_islands = (uint32_t)v;
-	v = cc->limits.max_queued_jobs;
-	if ((e = cfg_uint(c, n, P, "max_queued_jobs", false, 1, 100000000, &v)) < 0)
-		return e;
-	cc->limits.max_queued_jobs = (uint32_t)v;
+	struct {
+		const char *key;
+		uint64_t min, max;
+		void *out;
+		int bits;
+	} u[] = {
+		{ "threads", 1, 64, &cc->limits.threads, 32 },
+		{ "max_message_bytes", 1024, 1u << 30, &cc->limits.max_message_bytes, 32 },
+		{ "max_islands", 1, 1000000, &cc->limits.max_islands, 32 },
+		{ "max_queued_jobs", 1, 100000000, &cc->limits.max_queued_jobs, 32 },
+		{ "max_active_jobs_per_tenant", 1, 100000000, &cc->limits.max_active_jobs_per_tenant,
+		  32 },
+		{ "max_watches_per_tenant", 1, 1000000, &cc->limits.max_watches_per_tenant, 32 },
+		{ "max_output_bytes", 1024, 1ull << 32, &cc->limits.max_output_bytes, 64 },
+		{ "max_send_backlog", 64 << 10, 1u << 30, &cc->limits.max_send_backlog, 64 },
+		{ "max_streams_per_connection", 1, 1000000, &cc->limits.max_streams_per_connection,
+		  32 },
+		{ "memory_quota", 0, 1ull << 40, &cc->limits.memory_quota, 64 },
+	};
+	for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+		uint64_t v = u[i].bits == 32 ? *(uint32_t *)u[i].out : *(uint64_t *)u[i].out;
+		if ((e = read_u64(c, n, u[i].key, u[i].min, u[i].max, &v)) < 0)
+			return e;
+		if (u[i].bits == 32)
+			*(uint32_t *)u[i].out = (uint32_t)v;
+		else
+			*(uint64_t *)u[i].out = v;
+	}
 	if ((e = cfg_duration_ms(c, n, P, "drain_timeout", false, 0, 3600000,
 				 &cc->limits.drain_timeout_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "keepalive_time", false, 1000, 86400000,
@@ -162,9 +183,9 @@ static int read_tenants(struct cfg *c, const struct ynode *root, struct coord_co
 
 static int read_islands(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
-	static const char *const keys[] = { "heartbeat_interval", "heartbeat_timeout", "tokens",
-					    NULL };
-	static const char *const tok_keys[] = { "name", "token_sha256", NULL };
+	static const char *const keys[] = { "heartbeat_interval", "heartbeat_timeout",
+					    "hello_timeout", "tokens", NULL };
+	static const char *const tok_keys[] = { "name", "token_sha256", "island_ids", NULL };
 	const struct ynode *n = cfg_get(root, "islands");
 	if (!n)
 		return cfg_error(c, root, "islands", "required key is missing");
@@ -174,7 +195,9 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 	    (e = cfg_duration_ms(c, n, P, "heartbeat_interval", false, 100, 3600000,
 				 &cc->islands.heartbeat_interval_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "heartbeat_timeout", false, 300, 86400000,
-				 &cc->islands.heartbeat_timeout_ms)) < 0)
+				 &cc->islands.heartbeat_timeout_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "hello_timeout", false, 100, 600000,
+				 &cc->islands.hello_timeout_ms)) < 0)
 		return e;
 	if (cc->islands.heartbeat_timeout_ms < 2 * cc->islands.heartbeat_interval_ms)
 		return cfg_error(c, cfg_get(n, "heartbeat_timeout") ? cfg_get(n, "heartbeat_timeout") : n,
@@ -201,6 +224,23 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 			return cfg_error(c, item, pk, "required key is missing");
 		if ((e = cfg_hex(c, h, pk, t->hash, SHA256_LEN, SHA256_LEN, NULL)) < 0)
 			return e;
+		/* A token names the islands it may be: one token cannot pose as
+		 * another operator's island. */
+		char pi[96];
+		cfg_path(pi, sizeof pi, p, "island_ids");
+		if ((e = cfg_str_list(c, item, p, "island_ids", true, &t->island_ids,
+				      &t->n_island_ids)) < 0)
+			return e;
+		if (!t->n_island_ids)
+			return cfg_error(c, cfg_get(item, "island_ids"), pi,
+					 "at least one island id (or pattern such as \"gpu-*\") is needed");
+		for (size_t k = 0; k < t->n_island_ids; k++) {
+			const char *id = t->island_ids[k];
+			const char *star = strchr(id, '*');
+			if (!id[0] || strlen(id) > 127 || (star && star[1]))
+				return cfg_error(c, cfg_get(item, "island_ids"), pi,
+						 "'%s' is not an island id or a prefix ending in '*'", id);
+		}
 	}
 	return 0;
 }
@@ -274,9 +314,16 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	cc->limits.keepalive_timeout_ms = 20000;
 	cc->limits.max_islands = 10000;
 	cc->limits.max_queued_jobs = 1000000;
+	cc->limits.max_active_jobs_per_tenant = 100000;
+	cc->limits.max_watches_per_tenant = 256;
+	cc->limits.max_output_bytes = 64u << 20;
+	cc->limits.max_send_backlog = 8u << 20;
+	cc->limits.max_streams_per_connection = 1000;
+	cc->limits.memory_quota = 1ull << 30;
 	cc->store.synchronous_full = true;
 	cc->islands.heartbeat_interval_ms = 5000;
 	cc->islands.heartbeat_timeout_ms = 15000;
+	cc->islands.hello_timeout_ms = 10000;
 	coord_config_http_defaults(cc);
 
 	if (!(cc->file = strdup(path))) {
@@ -329,8 +376,10 @@ void coord_config_free(struct coord_config *cc)
 		free(cc->tenants[i].key_hashes);
 	}
 	free(cc->tenants);
-	for (size_t i = 0; i < cc->islands.n_tokens; i++)
+	for (size_t i = 0; i < cc->islands.n_tokens; i++) {
 		free(cc->islands.tokens[i].name);
+		cfg_str_list_free(cc->islands.tokens[i].island_ids);
+	}
 	free(cc->islands.tokens);
 	attest_config_clear(&cc->attest);
 	for (size_t i = 0; i < cc->n_workloads; i++) {
@@ -341,6 +390,17 @@ void coord_config_free(struct coord_config *cc)
 	free(cc->workloads);
 	coord_config_http_free(cc);
 	free(cc);
+}
+
+bool island_token_allows(const struct island_token_cfg *t, const char *id)
+{
+	for (size_t i = 0; i < t->n_island_ids; i++) {
+		const char *p = t->island_ids[i];
+		size_t n = strlen(p);
+		if (n && p[n - 1] == '*' ? strncmp(p, id, n - 1) == 0 : strcmp(p, id) == 0)
+			return true;
+	}
+	return false;
 }
 
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id)

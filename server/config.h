@@ -22,6 +22,10 @@ struct tenant_cfg {
 struct island_token_cfg {
 	char *name;
 	uint8_t hash[SHA256_LEN];
+	/* Island ids the token may connect as: exact ids, or a prefix ending
+	 * in '*' ("gpu-*"; "*" alone is any id). */
+	char **island_ids; /* NULL-terminated */
+	size_t n_island_ids;
 };
 
 struct workload_cfg {
@@ -49,8 +53,14 @@ struct coord_config {
 		int64_t drain_timeout_ms;
 		int64_t keepalive_time_ms;
 		int64_t keepalive_timeout_ms;
-		uint32_t max_islands;
-		uint32_t max_queued_jobs;
+		uint32_t max_islands;       /* island streams, said hello or not */
+		uint32_t max_queued_jobs;   /* active jobs, all tenants */
+		uint32_t max_active_jobs_per_tenant;
+		uint32_t max_watches_per_tenant;
+		uint64_t max_output_bytes;  /* of one job */
+		uint64_t max_send_backlog;  /* bytes waiting on one call */
+		uint32_t max_streams_per_connection;
+		uint64_t memory_quota;      /* gRPC's buffers, 0: none */
 	} limits;
 	struct {
 		char *path;
@@ -61,6 +71,7 @@ struct coord_config {
 	struct {
 		int64_t heartbeat_interval_ms;
 		int64_t heartbeat_timeout_ms;
+		int64_t hello_timeout_ms; /* a stream must say hello within it */
 		struct island_token_cfg *tokens;
 		size_t n_tokens;
 	} islands;
@@ -89,6 +100,8 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 void coord_config_free(struct coord_config *c);
 
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id);
+/* May a stream with this token say it is island id? */
+bool island_token_allows(const struct island_token_cfg *t, const char *id);
 
 /* The `http:` section (config_http.c). */
 struct cfg;

@@ -22,6 +22,14 @@ void svc_unimplemented(rpc_call *call, const ProtobufCMessage *req, void *ud)
 			 rpc_call_path(call));
 }
 
+/* The gRPC layer's limits are counted and logged with the core's. */
+static void on_limit(const char *what, const char *method, void *ud)
+{
+	struct coordinator *co = ud;
+	if (co->core)
+		core_limit_report(co->core, what, method);
+}
+
 static int load_drivers(struct coordinator *co, char *err, size_t err_size)
 {
 	const struct attest_config *ac = &co->cfg->attest;
@@ -57,6 +65,11 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		.max_message_bytes = (int)cfg->limits.max_message_bytes,
 		.keepalive_time_ms = (int)cfg->limits.keepalive_time_ms,
 		.keepalive_timeout_ms = (int)cfg->limits.keepalive_timeout_ms,
+		.max_queued_bytes = (size_t)cfg->limits.max_send_backlog,
+		.max_streams_per_connection = (int)cfg->limits.max_streams_per_connection,
+		.memory_quota_bytes = (long)cfg->limits.memory_quota,
+		.on_limit = on_limit,
+		.limit_ud = co,
 	};
 	char *pem[3] = { NULL, NULL, NULL };
 	const char *paths[3] = { cfg->listen.tls_cert, cfg->listen.tls_key,

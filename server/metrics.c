@@ -25,7 +25,7 @@ static const double COMMIT_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 					 0.025, 0.05, 0.1, 0.25, 1 };
 #define N_COMMIT_BUCKETS (sizeof COMMIT_BUCKETS / sizeof COMMIT_BUCKETS[0])
 
-static const char *const REASONS[] = { "pass",     "challenge", "mismatch",    "format",
+static const char *const REASONS[] = { "pass",     "challenge", "mismatch",    "identity", "format",
 				       "signature", "chain",     "expired",     "tcb",
 				       "binding",  "policy",    "manifest",    "config",
 				       "unsupported", "unavailable", "error",  "other" };

@@ -45,6 +45,8 @@ struct httpd_stream {
 	int refs;
 	httpd_stream_gone gone_cb;
 	void *gone_ud;
+	void (*drain_cb)(void *ud);
+	void *drain_ud;
 	struct httpd *d; /* set when attached to a response */
 	int64_t keepalive_ms;
 	struct httpd_stream *next, *prev; /* in d->streams */
@@ -490,6 +492,46 @@ void httpd_stream_close(struct httpd_stream *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+size_t httpd_stream_backlog(struct httpd_stream *s)
+{
+	pthread_mutex_lock(&s->mu);
+	size_t n = s->q.len - s->q_off;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+void httpd_stream_on_drain(struct httpd_stream *s, void (*fn)(void *ud), void *ud)
+{
+	pthread_mutex_lock(&s->mu);
+	s->drain_cb = fn;
+	s->drain_ud = ud;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void deadline_in(struct timespec *t, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+int httpd_stream_wait(struct httpd_stream *s, size_t below, int64_t timeout_ms)
+{
+	struct timespec until;
+	deadline_in(&until, timeout_ms);
+	pthread_mutex_lock(&s->mu);
+	while (!s->gone && !s->closed && s->q.len - s->q_off >= below &&
+	       pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
+		;
+	int e = s->gone ? -EPIPE : 0;
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
 bool httpd_stream_gone_p(struct httpd_stream *s)
 {
 	pthread_mutex_lock(&s->mu);
@@ -503,13 +545,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	struct httpd_stream *s = cls;
 	pthread_mutex_lock(&s->mu);
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += s->keepalive_ms / 1000;
-	until.tv_nsec += (s->keepalive_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	deadline_in(&until, s->keepalive_ms);
 	ssize_t n = 0;
 	while (s->q.len == s->q_off && !s->closed && !s->gone) {
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
@@ -522,15 +558,26 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 			return n;
 		}
 	}
+	void (*drain)(void *) = NULL;
+	void *drain_ud = NULL;
 	if (s->q.len > s->q_off && !s->gone) {
 		size_t avail = s->q.len - s->q_off;
 		n = (ssize_t)(avail < max ? avail : max);
 		memcpy(out, s->q.data + s->q_off, (size_t)n);
 		s->q_off += (size_t)n;
+		if (s->q_off == s->q.len && !s->closed) {
+			drain = s->drain_cb;
+			drain_ud = s->drain_ud;
+		}
+		/* Writers waiting for room (httpd_stream_wait). */
+		pthread_cond_broadcast(&s->cv);
 	} else {
 		n = s->gone ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
 	}
 	pthread_mutex_unlock(&s->mu);
+	/* Outside the lock: the writer's drain may write to this stream. */
+	if (drain)
+		drain(drain_ud);
 	return n;
 }
 

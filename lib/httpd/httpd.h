@@ -104,6 +104,16 @@ int httpd_stream_event(struct httpd_stream *s, const char *id, const char *event
 void httpd_stream_close(struct httpd_stream *s);
 /* Has the client gone (or the server stopped)? */
 bool httpd_stream_gone_p(struct httpd_stream *s);
+/* Bytes queued and not yet handed to the connection. */
+size_t httpd_stream_backlog(struct httpd_stream *s);
+/* Call fn(ud) on the connection's thread, with no lock held, each time
+ * the reader empties the queue: a writer that paused on a high backlog
+ * resumes then. Set before the response goes out. */
+void httpd_stream_on_drain(struct httpd_stream *s, void (*fn)(void *ud), void *ud);
+/* Wait until the backlog is below `below`, the client is gone or the
+ * stream closed, or timeout_ms passed: 0, or -EPIPE when gone. For a
+ * writer that should slow down with its reader. */
+int httpd_stream_wait(struct httpd_stream *s, size_t below, int64_t timeout_ms);
 void httpd_stream_unref(struct httpd_stream *s);
 
 #endif

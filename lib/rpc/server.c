@@ -52,6 +52,7 @@ struct hook {
 
 struct rpc_server {
 	grpc_server *server;
+	grpc_resource_quota *quota;
 	grpc_completion_queue *cq;
 	pthread_t *threads;
 	int nthreads;
@@ -87,6 +88,7 @@ struct request {
 struct out_item {
 	struct out_item *next;
 	grpc_byte_buffer *bb; /* NULL for the status item */
+	size_t len;           /* of bb */
 	grpc_status_code code;
 	char *details;
 };
@@ -120,6 +122,11 @@ struct rpc_call {
 	bool send_failed;
 	struct out_item *q_head, *q_tail;
 	grpc_byte_buffer *inflight_bb;
+	size_t inflight_len;
+	/* Bytes queued and in flight: bounded by opts.max_queued_bytes. */
+	size_t backlog;
+	void (*drain_fn)(rpc_call *c, void *ud);
+	void *drain_ud;
 	grpc_metadata_array empty_md;
 };
 
@@ -254,12 +261,27 @@ static void on_send(struct tag *t, bool ok)
 	if (c->inflight_bb) {
 		grpc_byte_buffer_destroy(c->inflight_bb);
 		c->inflight_bb = NULL;
+		c->backlog -= c->inflight_len;
+		c->inflight_len = 0;
 	}
 	if (!ok)
 		c->send_failed = true; /* the close batch reports the rest */
 	else
 		pump_locked(c);
+	/* The writer wants to know when the reader has caught up. */
+	void (*drain)(rpc_call *, void *) = NULL;
+	void *ud = NULL;
+	if (ok && c->drain_fn && !c->status_queued && !c->close_done && !c->done_fired &&
+	    c->backlog <= c->srv->opts.max_queued_bytes / 4) {
+		drain = c->drain_fn;
+		ud = c->drain_ud;
+		c->refs++; /* the call stays valid while the hook runs */
+	}
 	release_locked(c, 1);
+	if (drain) {
+		drain(c, ud);
+		rpc_call_unref(c);
+	}
 }
 
 /* Start the next send batch if none is in flight. A message followed by
@@ -284,6 +306,7 @@ static void pump_locked(rpc_call *c)
 		ops[n].data.send_message.send_message = it->bb;
 		n++;
 		c->inflight_bb = it->bb;
+		c->inflight_len = it->len;
 		it->bb = NULL;
 		c->q_head = it->next;
 		free(it);
@@ -319,15 +342,52 @@ static void pump_locked(rpc_call *c)
 		if (c->inflight_bb) {
 			grpc_byte_buffer_destroy(c->inflight_bb);
 			c->inflight_bb = NULL;
+			c->backlog -= c->inflight_len;
+			c->inflight_len = 0;
 		}
 		grpc_call_cancel(c->call, NULL);
 	}
+}
+
+/* Drop what is queued (not what is in flight) and queue the status
+ * instead: the reader is too slow for the backlog the server allows. */
+static void overflow_locked(rpc_call *c)
+{
+	struct out_item *it = c->q_head;
+	while (it) {
+		struct out_item *next = it->next;
+		if (it->bb) {
+			c->backlog -= it->len;
+			grpc_byte_buffer_destroy(it->bb);
+		}
+		free(it->details);
+		free(it);
+		it = next;
+	}
+	c->q_head = c->q_tail = NULL;
+	struct out_item *st = calloc(1, sizeof *st);
+	if (st) {
+		st->code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "the client reads too slowly: over %zu bytes waited to be sent",
+			 c->srv->opts.max_queued_bytes);
+		st->details = strdup(msg);
+		c->q_head = c->q_tail = st;
+		c->status_queued = true;
+	}
+	pump_locked(c);
 }
 
 static int enqueue_locked(rpc_call *c, struct out_item *it)
 {
 	if (c->status_queued || c->close_done || c->send_failed)
 		return -EPIPE;
+	if (it->bb && c->backlog + it->len > c->srv->opts.max_queued_bytes) {
+		overflow_locked(c);
+		return -ENOBUFS;
+	}
+	c->backlog += it->len;
 	if (c->q_tail)
 		c->q_tail->next = it;
 	else
@@ -350,6 +410,7 @@ int rpc_call_send(rpc_call *c, const ProtobufCMessage *msg)
 		return -ENOMEM;
 	}
 	it->bb = bb;
+	it->len = grpc_byte_buffer_length(bb);
 	pthread_mutex_lock(&c->mu);
 	int r = enqueue_locked(c, it);
 	pthread_mutex_unlock(&c->mu);
@@ -357,7 +418,30 @@ int rpc_call_send(rpc_call *c, const ProtobufCMessage *msg)
 		grpc_byte_buffer_destroy(bb);
 		free(it);
 	}
+	if (r == -ENOBUFS && c->srv->opts.on_limit)
+		c->srv->opts.on_limit("send_backlog", c->me->m.path, c->srv->opts.limit_ud);
 	return r;
+}
+
+size_t rpc_call_backlog(rpc_call *c)
+{
+	pthread_mutex_lock(&c->mu);
+	size_t n = c->backlog;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+size_t rpc_call_backlog_limit(const rpc_call *c)
+{
+	return c->srv->opts.max_queued_bytes;
+}
+
+void rpc_call_on_drain(rpc_call *c, void (*fn)(rpc_call *c, void *ud), void *ud)
+{
+	pthread_mutex_lock(&c->mu);
+	c->drain_fn = fn;
+	c->drain_ud = ud;
+	pthread_mutex_unlock(&c->mu);
 }
 
 int rpc_call_finish(rpc_call *c, grpc_status_code code, const char *message)
@@ -693,6 +777,10 @@ int rpc_server_new(const struct rpc_server_opts *opts, rpc_server **ret,
 		s->opts.keepalive_timeout_ms = 20000;
 	if (s->opts.min_client_ping_ms <= 0)
 		s->opts.min_client_ping_ms = 10000;
+	if (s->opts.max_queued_bytes == 0)
+		s->opts.max_queued_bytes = 8u << 20;
+	if (s->opts.max_streams_per_connection <= 0)
+		s->opts.max_streams_per_connection = 1000;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->shutdown_tag.fn = on_shutdown_tag;
@@ -718,8 +806,23 @@ int rpc_server_new(const struct rpc_server_opts *opts, rpc_server **ret,
 		  .value.integer = s->opts.min_client_ping_ms },
 		{ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT,
 		  .value.integer = 0 },
+		/* One connection may not hold the server with endless streams. */
+		{ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_CONCURRENT_STREAMS,
+		  .value.integer = s->opts.max_streams_per_connection },
+		/* gRPC's own buffers (connections, frames, HPACK tables) draw on
+		 * one quota, so a flood of connections meets a ceiling. */
+		{ .type = GRPC_ARG_POINTER, .key = GRPC_ARG_RESOURCE_QUOTA },
 	};
-	grpc_channel_args ca = { sizeof args / sizeof args[0], args };
+	size_t n_args = sizeof args / sizeof args[0];
+	if (s->opts.memory_quota_bytes > 0) {
+		s->quota = grpc_resource_quota_create("atoll");
+		grpc_resource_quota_resize(s->quota, (size_t)s->opts.memory_quota_bytes);
+		args[n_args - 1].value.pointer.p = s->quota;
+		args[n_args - 1].value.pointer.vtable = grpc_resource_quota_arg_vtable();
+	} else {
+		n_args--;
+	}
+	grpc_channel_args ca = { n_args, args };
 	s->server = grpc_server_create(&ca, NULL);
 	s->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(s->server, s->cq, NULL);
@@ -853,6 +956,8 @@ void rpc_server_free(rpc_server *s)
 	}
 	grpc_server_destroy(s->server);
 	grpc_completion_queue_destroy(s->cq);
+	if (s->quota)
+		grpc_resource_quota_unref(s->quota);
 	free(s->threads);
 	free((char *)s->opts.tls_cert_pem);
 	if (s->opts.tls_key_pem) {

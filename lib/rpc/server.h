@@ -72,6 +72,19 @@ struct rpc_server_opts {
 	int keepalive_time_ms;
 	int keepalive_timeout_ms;
 	int min_client_ping_ms;
+	/* Bytes a call may have waiting to be sent (queued and in flight)
+	 * before the server gives up on its reader: the call ends with
+	 * RESOURCE_EXHAUSTED and rpc_call_send answers -ENOBUFS (default
+	 * 8 MiB). */
+	size_t max_queued_bytes;
+	/* HTTP/2 streams one connection may open at once (default 1000). */
+	int max_streams_per_connection;
+	/* gRPC's memory quota for its own buffers, 0 for none. */
+	long memory_quota_bytes;
+	/* Called (from any thread, without locks held) each time a limit is
+	 * hit: what ("send_backlog") and the method path. */
+	void (*on_limit)(const char *what, const char *method, void *ud);
+	void *limit_ud;
 	/* TLS: PEM strings; NULL cert means plaintext (h2c). With client_ca,
 	 * clients must present a certificate signed by it. */
 	const char *tls_cert_pem;
@@ -106,8 +119,18 @@ const char *rpc_server_method_path(const rpc_server *s, size_t i);
 int rpc_server_live_calls(const rpc_server *s);
 
 /* Queue a message. 0, -EPIPE when the call is over or finishing,
- * -ENOMEM, -EINVAL when the message cannot be encoded. */
+ * -ENOMEM, -EINVAL when the message cannot be encoded, -ENOBUFS when the
+ * backlog limit was hit (the call is then ending with
+ * RESOURCE_EXHAUSTED). */
 int rpc_call_send(rpc_call *c, const ProtobufCMessage *msg);
+/* Bytes waiting to be sent on the call, and the most it may hold. */
+size_t rpc_call_backlog(rpc_call *c);
+size_t rpc_call_backlog_limit(const rpc_call *c);
+/* Call fn (on a completion-queue thread, no lock held) whenever a send
+ * completes and the backlog is at most a quarter of the limit: a writer
+ * that holds more back (e.g. a job's output for a slow watcher) sends the
+ * next part then. Never called after on_done. */
+void rpc_call_on_drain(rpc_call *c, void (*fn)(rpc_call *c, void *ud), void *ud);
 /* Queue the final status. message may be NULL. 0 or -EPIPE. */
 int rpc_call_finish(rpc_call *c, grpc_status_code code, const char *message);
 int rpc_call_finishf(rpc_call *c, grpc_status_code code, const char *fmt, ...)

@@ -53,9 +53,11 @@ static void set_unattested(struct core *c, struct session *s, const char *fmt, .
 	vsnprintf(s->reason, sizeof s->reason, fmt, ap);
 	va_end(ap);
 	/* Once attested, an island that fails is revoked until it attests
-	 * again; one that never attested stays unattested. */
+	 * again; one that never attested stays unattested. Either way its
+	 * enclave key is free for a stream that proves it holds it. */
 	if (s->state == ISLAND_ATTESTED)
 		s->state = ISLAND_REVOKED;
+	session_unattested(c, s);
 	log_warn("island %s %s: %s", s->id, s->state == ISLAND_REVOKED ? "revoked" : "not attested",
 		 s->reason);
 	send_result(s);
@@ -170,6 +172,13 @@ void attest_evidence(struct core *c, struct session *s, const struct attest_inpu
 		attest_verdict_clear(&vd);
 		return;
 	}
+	char why[256];
+	if (session_attested(c, s, why, sizeof why) < 0) {
+		metrics_attestation(false, "identity");
+		attest_verdict_clear(&vd);
+		set_unattested(c, s, "%s", why);
+		return;
+	}
 	metrics_attestation(true, "pass");
 	remember(s, ev, &vd);
 	/* TEE jobs of a workload go only where the attested manifest runs it
@@ -202,8 +211,18 @@ static void recheck(struct core *c, struct session *s)
 		set_unattested(c, s, "policy reload: no policy for TEE '%s' any more", s->tee_type);
 		return;
 	}
-	if (attest_policy_check(p, &s->norm, time_now_ms(), why, sizeof why) < 0)
+	if (attest_policy_check(p, &s->norm, time_now_ms(), why, sizeof why) < 0) {
 		set_unattested(c, s, "policy reload: %s", why);
+		return;
+	}
+	/* The new pins against the manifest the island attested with. */
+	struct manifest *m = NULL;
+	uint8_t digest[MANIFEST_SHA256_LEN];
+	manifest_digest(s->manifest, s->manifest_len, digest);
+	if (manifest_decode(s->manifest, s->manifest_len, &m, why, sizeof why) < 0 ||
+	    attest_manifest_check(&c->policy->manifest, m, digest, 0, why, sizeof why) < 0)
+		set_unattested(c, s, "policy reload: %s", why);
+	manifest_free(m);
 }
 
 void core_reload_policy(struct core *c, const struct attest_policy *policy)

@@ -17,6 +17,7 @@ int core_new(const struct coord_config *cfg, struct store *st,
 	c->store = st;
 	c->verifier = verifier;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->lmu, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	c->pools = calloc(cfg->n_workloads * 2 + 1, sizeof *c->pools);
 	if (!c->pools) {
@@ -48,11 +49,9 @@ void core_shutdown(void *arg)
 	struct core *c = arg;
 	pthread_mutex_lock(&c->mu);
 	c->shut = true;
-	size_t pos = 0;
-	struct session *s;
-	while ((s = hmap_next(&c->islands, &pos, NULL, NULL)))
+	for (struct session *s = c->sessions; s; s = s->snext)
 		s->ops->close(s->peer, -ESHUTDOWN, "the coordinator is shutting down");
-	pos = 0;
+	size_t pos = 0;
 	struct watcher *w;
 	while ((w = hmap_next(&c->watchers, &pos, NULL, NULL)))
 		w->ops->end(w->peer, -ESHUTDOWN, "the coordinator is shutting down");
@@ -75,10 +74,11 @@ void core_free(struct core *c)
 	struct job *j;
 	while ((j = hmap_next(&c->jobs, &pos, NULL, NULL))) {
 		tq_unlink(c, j);
-		job_free(j);
+		job_free(c, j);
 	}
 	hmap_free(&c->jobs);
 	hmap_free(&c->islands);
+	hmap_free(&c->pending);
 	hmap_free(&c->by_key);
 	pos = 0;
 	struct tee_queue *q;
@@ -86,12 +86,15 @@ void core_free(struct core *c)
 		free(q);
 	hmap_free(&c->tee_queues);
 	hmap_free(&c->watchers);
+	hmap_free(&c->final_outs);
+	hmap_free(&c->tenant_jobs);
 	hmap_free(&c->wl_index);
 	for (size_t i = 0; c->pools && i < c->cfg->n_workloads * 2; i++)
 		free(c->pools[i].heap);
 	free(c->pools);
 	free(c->deadlines);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->lmu);
 	pthread_cond_destroy(&c->cond);
 	free(c);
 }

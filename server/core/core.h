@@ -96,6 +96,9 @@ struct watch_ops {
 	void (*chunk)(void *peer, uint64_t seq, const uint8_t *data, size_t len);
 	/* The watch is over: err 0 when the job is final, else -errno. */
 	void (*end)(void *peer, int err, const char *msg);
+	/* Bytes waiting to be sent to the peer: output waits while it is
+	 * high, and core_watch_drain resumes it. */
+	size_t (*backlog)(void *peer);
 };
 
 /* ---- life cycle ---- */
@@ -144,11 +147,17 @@ int core_submit(struct core *c, const char *tenant, const struct core_submit *re
 		struct job_row *ret_row, char *err, size_t err_size);
 int core_cancel(struct core *c, const char *tenant, const char *job_id, const char *reason,
 		struct job_row *ret_row, char *err, size_t err_size);
-/* Register peer as a watcher: it gets the job now, then every change and
- * chunk, and end() when the job is final. A final job gets job() and
- * end() at once. */
+/* Register peer as a watcher: it gets the job now, then every output
+ * chunk of the current attempt from the first (seq 0, 1, ...; a new
+ * attempt starts again at 0) as fast as its reader takes them, every
+ * state change, and once the job is final and its chunks are out, the
+ * final job (without output: that came as chunks) and end(). A final
+ * job's stored chunks, final state and end come the same way. At most
+ * limits.max_watches_per_tenant open watches per tenant (-EDQUOT). */
 int core_watch(struct core *c, const char *tenant, const char *job_id,
 	       const struct watch_ops *ops, void *peer, char *err, size_t err_size);
+/* The peer's reader has room again (its call drained): send more. */
+void core_watch_drain(struct core *c, void *peer);
 /* The peer's watch is over (its call ended); no callback follows. */
 void core_unwatch(struct core *c, void *peer);
 
@@ -169,9 +178,13 @@ struct core_hello {
 	size_t n_offers;
 };
 
-/* A new stream authenticated as island token token_name. */
-struct session *core_session_open(struct core *c, const struct session_ops *ops, void *peer,
-				  const char *token_name);
+/* A new stream authenticated with island token tok (which names the
+ * island ids it may use). Every open stream counts toward
+ * limits.max_islands: -EDQUOT past it. A stream must say hello within
+ * islands.hello_timeout. */
+int core_session_open(struct core *c, const struct session_ops *ops, void *peer,
+		      const struct island_token_cfg *tok, struct session **ret, char *err,
+		      size_t err_size);
 void core_session_hello(struct core *c, struct session *s, const struct core_hello *h);
 void core_session_heartbeat(struct core *c, struct session *s);
 /* Evidence answering the session's challenge; ev->at_ms is ignored (the
@@ -189,6 +202,17 @@ void core_session_hand_back(struct core *c, struct session *s, const char *job_i
 void core_session_invalid(struct core *c, struct session *s, const char *why);
 /* The stream ended. Frees the session; no callback follows. */
 void core_session_close(struct core *c, struct session *s);
+
+/* ---- limits ---- */
+
+/* How often each limit refused something, since start. */
+struct core_limit {
+	const char *what;
+	uint64_t n;
+};
+size_t core_limit_counts(struct core *c, struct core_limit *out, size_t max);
+/* Report a limit hit outside the core (the gRPC layer's send backlog). */
+void core_limit_report(struct core *c, const char *what, const char *detail);
 
 /* ---- views ---- */
 

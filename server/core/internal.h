@@ -21,18 +21,38 @@
 #include "util/buf.h"
 #include "util/hmap.h"
 
-#define MAX_OUTPUT (64u << 20)
 /* Pools per workload: plain and homomorphic (TEE jobs route by key). */
 #define POOL_PLAIN 0
 #define POOL_HE 1
 
 struct job;
 
+/* The output of one attempt of a job, in the chunks it arrived in. The
+ * job holds it while running; watchers still sending it hold references,
+ * so a slow watcher keeps its place after the job moved on or ended. */
+struct outbuf {
+	int refs;
+	struct buf data;
+	size_t *ends; /* ends[i]: offset just past chunk i */
+	size_t n, cap;
+	/* Shared with later watchers of the final job (core->final_outs). */
+	bool cached;
+	char job_id[JOB_ID_LEN + 1];
+};
+
+/* A watcher sends the chunks of out from cursor on, as fast as its
+ * reader takes them (a bounded backlog in its call), then, once the job
+ * is final, the final job and the end. */
 struct watcher {
 	struct watcher *next;
 	const struct watch_ops *ops;
 	void *peer;
-	struct job *job; /* NULL once the job is final */
+	struct job *job;         /* NULL once the job is final */
+	struct outbuf *out;      /* reference held */
+	size_t cursor;           /* next chunk to send */
+	struct job_row *final;   /* the final job, sent after the last chunk */
+	bool ended;
+	char tenant[128];
 };
 
 /* A TEE job waiting for one of its recipient enclave keys. */
@@ -74,8 +94,7 @@ struct job {
 	struct tq_entry *tq; /* n_recipients entries while waiting */
 	bool tq_linked;
 	size_t deadline_pos;
-	struct buf output;
-	uint64_t next_seq;
+	struct outbuf *out; /* the current attempt's output */
 	struct watcher *watchers;
 };
 
@@ -87,13 +106,18 @@ struct offer {
 };
 
 struct session {
+	struct session *snext, *sprev; /* every open stream */
 	char id[CORE_ISLAND_ID_MAX + 1];
 	char session_id[32];
-	char token_name[128];
+	const struct island_token_cfg *token;
 	const struct session_ops *ops;
 	void *peer;
 	bool hello;      /* Hello accepted */
 	bool registered; /* in the registry; false once dropped */
+	/* Waiting to attest before it replaces the attested session of the
+	 * same island id (in core->pending, not the registry). */
+	bool pending;
+	bool closing; /* the core ended the stream; it lingers until done */
 	uint32_t slots, running;
 	struct offer *offers;
 	size_t n_offers;
@@ -132,17 +156,28 @@ struct core {
 	const struct attest_verifier *verifier;
 
 	pthread_mutex_t mu;
+	pthread_mutex_t lmu; /* limits only, taken with or without mu */
 	pthread_cond_t cond;
 	pthread_t timer;
 	bool timer_started, stopping, shut;
 
 	struct hmap jobs;       /* id -> struct job (active only) */
 	struct hmap islands;    /* id -> struct session (registered) */
-	struct hmap by_key;     /* enclave key -> struct session (registered) */
+	struct hmap pending;    /* id -> struct session waiting to attest */
+	struct hmap by_key;     /* enclave key -> struct session (attested only) */
+	struct session *sessions; /* every open stream, hello or not */
+	size_t n_sessions;
 	struct hmap tee_queues; /* enclave key -> struct tee_queue */
 	struct hmap watchers;   /* peer pointer -> struct watcher */
+	struct hmap final_outs; /* job id -> struct outbuf of a final job being watched */
+	struct hmap tenant_jobs; /* tenant -> active jobs (as uintptr_t) */
 	struct hmap wl_index;   /* workload id -> index + 1 */
 	struct pool *pools;     /* 2 per workload */
+	struct limit_count {
+		const char *what;
+		uint64_t n;
+	} limits[16];
+	size_t n_limits;
 	struct job **deadlines; /* min-heap by row.deadline_ms */
 	size_t n_deadlines, cap_deadlines;
 	int64_t last_island_scan_ms;
@@ -173,7 +208,9 @@ void session_fill(struct core *c, struct session *s);
 void job_detach(struct core *c, struct job *j);
 
 /* jobs.c */
-void job_free(struct job *j);
+void job_free(struct core *c, struct job *j);
+size_t tenant_active(struct core *c, const char *tenant);
+void tenant_count(struct core *c, const char *tenant, int delta);
 void job_finish(struct core *c, struct job *j, int state, const char *error);
 /* Back to the queue after the island lost it or gave it back. */
 void job_requeue(struct core *c, struct job *j, struct session *from, const char *why);
@@ -182,14 +219,34 @@ void job_deadline_error(const struct job *j, char *err, size_t size);
 void job_cancel_on_island(struct job *j, const char *reason);
 
 /* watch.c */
+struct outbuf *outbuf_new(void);
+struct outbuf *outbuf_ref(struct outbuf *o);
+void outbuf_release(struct core *c, struct outbuf *o);
+int outbuf_append(struct outbuf *o, const uint8_t *data, size_t len);
+/* The job's state changed (not final). */
 void watch_notify_state(struct job *j);
-void watch_notify_chunk(struct job *j, uint64_t seq, const uint8_t *data, size_t len);
-/* The job is final: end every watcher. */
-void watch_end_all(struct job *j);
+/* A chunk was appended to j->out: send it where readers keep up. */
+void watch_notify_chunk(struct core *c, struct job *j);
+/* A new attempt: watchers follow j->out from its first chunk. */
+void watch_new_attempt(struct core *c, struct job *j);
+/* The job is final (j->row as stored): each watcher ends after its last
+ * chunk. */
+void watch_end_all(struct core *c, struct job *j);
 
 /* sessions.c */
-/* Remove from the registry: its jobs go back to the queue. */
+/* Remove from the registry: its jobs go back to the queue; a session
+ * waiting to replace it takes its place. */
 void session_drop(struct core *c, struct session *s, const char *why);
+/* s attested: it now holds its enclave key, and a pending s replaces the
+ * attested session it was waiting on. 0, or -EEXIST (with why) when
+ * another island attested with the same key. */
+int session_attested(struct core *c, struct session *s, char *why, size_t why_size);
+/* s is no longer attested: its enclave key is free again. */
+void session_unattested(struct core *c, struct session *s);
+
+/* limits.c */
+/* A configured limit refused something: counted, logged the first time. */
+void core_limit_hit(struct core *c, const char *what, const char *detail);
 
 /* recover.c */
 int core_recover(struct core *c, char *err, size_t err_size);

@@ -20,9 +20,9 @@
 /* The numbers of atoll.v1.KeyAlgorithm. */
 enum { KEY_X25519_HPKE = 1, KEY_PAILLIER = 2 };
 
-void job_free(struct job *j)
+void job_free(struct core *c, struct job *j)
 {
-	buf_free(&j->output);
+	outbuf_release(c, j->out);
 	free(j->recipients);
 	free(j->tq);
 	job_row_clear(&j->row);
@@ -49,7 +49,8 @@ void job_finish(struct core *c, struct job *j, int state, const char *error)
 	fifo_remove(j);
 	tq_unlink(c, j);
 	deadline_remove(c, j);
-	hmap_dels(&c->jobs, j->row.id);
+	if (hmap_dels(&c->jobs, j->row.id))
+		tenant_count(c, j->row.tenant, -1);
 
 	int64_t now = time_now_ms();
 	j->row.state = state;
@@ -62,23 +63,36 @@ void job_finish(struct core *c, struct job *j, int state, const char *error)
 				 ? j->wl->price_per_second * (double)j->row.duration_ms / 1000.0
 				 : 0;
 	/* A TEE job keeps its sealed stream whatever its end: a failed one
-	 * carries the enclave's sealed error for the client. */
-	if (state == JOB_COMPLETED || (j->row.mode == ATOLL_MODE_TEE && j->output.len)) {
-		/* Keep a NUL after the output so that text views can use it. */
-		if (buf_reserve(&j->output, 1) == 0)
-			j->output.data[j->output.len] = 0;
-		j->row.output = j->output.data;
-		j->row.output_len = j->output.len;
+	 * carries the enclave's sealed error for the client. The store keeps
+	 * the chunks' lengths too, for watchers that come later. */
+	struct outbuf *o = j->out;
+	uint8_t *lens = NULL;
+	if (o && (state == JOB_COMPLETED || (j->row.mode == ATOLL_MODE_TEE && o->data.len))) {
+		lens = malloc(4 * o->n + 1);
+		for (size_t i = 0; lens && i < o->n; i++) {
+			size_t len = o->ends[i] - (i ? o->ends[i - 1] : 0);
+			lens[4 * i] = (uint8_t)(len >> 24);
+			lens[4 * i + 1] = (uint8_t)(len >> 16);
+			lens[4 * i + 2] = (uint8_t)(len >> 8);
+			lens[4 * i + 3] = (uint8_t)len;
+		}
+		j->row.output = o->data.data ? o->data.data : (uint8_t *)"";
+		j->row.output_len = o->data.len;
+		j->row.output_chunks = lens;
+		j->row.output_chunks_len = lens ? 4 * o->n : 0;
 		j->row.output_encrypted = j->row.mode == ATOLL_MODE_TEE;
-		j->output.data = NULL;
-		j->output.len = j->output.cap = 0;
 	}
 	if (store_finish_job(c->store, &j->row) < 0)
 		log_error("store: cannot record the end of %s", j->row.id);
 	metrics_job_final(j->row.mode, state, now - j->row.created_ms);
-	watch_notify_state(j);
-	watch_end_all(j);
-	job_free(j);
+	/* Borrowed from the outbuf for the store. */
+	j->row.output = NULL;
+	j->row.output_len = 0;
+	free(lens);
+	j->row.output_chunks = NULL;
+	j->row.output_chunks_len = 0;
+	watch_end_all(c, j);
+	job_free(c, j);
 	if (s)
 		session_fill(c, s);
 }
@@ -95,11 +109,27 @@ void job_requeue(struct core *c, struct job *j, struct session *from, const char
 	}
 	j->row.state = JOB_QUEUED;
 	snprintf(j->row.error, sizeof j->row.error, "%s", why);
-	buf_free(&j->output);
 	if (store_update_job(c->store, &j->row) < 0)
 		log_error("store: cannot record the requeue of %s", j->row.id);
 	watch_notify_state(j);
 	route(c, j, from);
+}
+
+/* ---- active jobs per tenant ---- */
+
+size_t tenant_active(struct core *c, const char *tenant)
+{
+	return (uintptr_t)hmap_gets(&c->tenant_jobs, tenant);
+}
+
+void tenant_count(struct core *c, const char *tenant, int delta)
+{
+	uintptr_t n = (uintptr_t)hmap_gets(&c->tenant_jobs, tenant);
+	n = delta < 0 && n ? n - 1 : n + (delta > 0);
+	if (n)
+		hmap_puts(&c->tenant_jobs, tenant, (void *)n);
+	else
+		hmap_dels(&c->tenant_jobs, tenant);
 }
 
 /* ---- submitting ---- */
@@ -191,8 +221,10 @@ int core_submit(struct core *c, const char *tenant, const struct core_submit *re
 		return -EINVAL;
 	}
 	struct job *j = calloc(1, sizeof *j);
-	if (!j)
+	if (!j || !(j->out = outbuf_new())) {
+		free(j);
 		return -ENOMEM;
+	}
 	j->wl = wl;
 	j->deadline_pos = SIZE_MAX;
 	struct job_row *r = &j->row;
@@ -236,9 +268,19 @@ int core_submit(struct core *c, const char *tenant, const struct core_submit *re
 	}
 	if (c->jobs.count >= c->cfg->limits.max_queued_jobs) {
 		pthread_mutex_unlock(&c->mu);
+		core_limit_hit(c, "queued_jobs", tenant);
 		snprintf(err, err_size, "the queue is full (%u active jobs)",
 			 c->cfg->limits.max_queued_jobs);
 		e = -EAGAIN;
+		goto fail;
+	}
+	if (tenant_active(c, tenant) >= c->cfg->limits.max_active_jobs_per_tenant) {
+		pthread_mutex_unlock(&c->mu);
+		core_limit_hit(c, "active_jobs_per_tenant", tenant);
+		snprintf(err, err_size,
+			 "tenant %s has %u jobs not yet final (limits.max_active_jobs_per_tenant)",
+			 tenant, c->cfg->limits.max_active_jobs_per_tenant);
+		e = -EDQUOT;
 		goto fail;
 	}
 	struct job_row existing;
@@ -246,7 +288,7 @@ int core_submit(struct core *c, const char *tenant, const struct core_submit *re
 	if (e == -EEXIST) {
 		pthread_mutex_unlock(&c->mu);
 		*ret_row = existing; /* the job the key created before */
-		job_free(j);
+		job_free(c, j);
 		return 0;
 	}
 	if (e < 0) {
@@ -258,6 +300,7 @@ int core_submit(struct core *c, const char *tenant, const struct core_submit *re
 		/* Stored: the job is recovered at the next start. */
 		log_error("out of memory tracking %s", r->id);
 	}
+	tenant_count(c, tenant, 1);
 	metrics_job_submitted(r->mode);
 	r->state = JOB_QUEUED;
 	route(c, j, NULL);
@@ -275,7 +318,7 @@ int core_submit(struct core *c, const char *tenant, const struct core_submit *re
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 fail:
-	job_free(j);
+	job_free(c, j);
 	return e;
 }
 

@@ -22,6 +22,10 @@ static void load_one(struct job_row *r, void *ud)
 	struct core *c = lc->c;
 	const struct workload_cfg *wl = coord_config_workload(c->cfg, r->workload_id);
 	struct job *j = wl ? calloc(1, sizeof *j) : NULL;
+	if (j && !(j->out = outbuf_new())) {
+		free(j);
+		j = NULL;
+	}
 	if (!j) {
 		/* The workload left the config: fail the job, keep the record. */
 		r->state = JOB_FAILED;
@@ -52,10 +56,11 @@ static void load_one(struct job_row *r, void *ud)
 	j->row.island_id[0] = 0;
 	if (hmap_puts(&c->jobs, j->row.id, j) < 0 || deadline_push(c, j) < 0) {
 		hmap_dels(&c->jobs, j->row.id);
-		job_free(j);
+		job_free(c, j);
 		lc->failed++;
 		return;
 	}
+	tenant_count(c, j->row.tenant, 1);
 	store_update_job(c->store, &j->row);
 	route(c, j, NULL);
 	lc->loaded++;

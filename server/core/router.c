@@ -52,8 +52,13 @@ static void assign(struct core *c, struct job *j, struct session *s)
 	s->jobs = j;
 	s->running++;
 	session_refresh(c, s);
-	buf_free(&j->output);
-	j->next_seq = 0;
+	/* A new attempt, a new output: watchers follow it from seq 0. */
+	struct outbuf *o = outbuf_new();
+	if (o) {
+		outbuf_release(c, j->out);
+		j->out = o;
+		watch_new_attempt(c, j);
+	}
 	if (store_update_job(c->store, &j->row) < 0)
 		log_error("store: cannot record the assignment of %s", j->row.id);
 

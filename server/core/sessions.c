@@ -13,40 +13,112 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-struct session *core_session_open(struct core *c, const struct session_ops *ops, void *peer,
-				  const char *token_name)
+int core_session_open(struct core *c, const struct session_ops *ops, void *peer,
+		      const struct island_token_cfg *tok, struct session **ret, char *err,
+		      size_t err_size)
 {
 	struct session *s = calloc(1, sizeof *s);
 	if (!s)
-		return NULL;
+		return -ENOMEM;
 	s->ops = ops;
 	s->peer = peer;
-	snprintf(s->token_name, sizeof s->token_name, "%s", token_name);
+	s->token = tok;
 	enc_random_id("s_", s->session_id, sizeof s->session_id);
 	s->connected_ms = s->last_seen_ms = time_now_ms();
 	s->state = ISLAND_UNATTESTED;
-	return s;
+	pthread_mutex_lock(&c->mu);
+	/* Every stream counts, said hello or not: silent ones too. */
+	if (c->n_sessions >= c->cfg->limits.max_islands) {
+		pthread_mutex_unlock(&c->mu);
+		free(s);
+		snprintf(err, err_size, "the coordinator holds its maximum of %u island streams",
+			 c->cfg->limits.max_islands);
+		return -EDQUOT;
+	}
+	s->snext = c->sessions;
+	if (c->sessions)
+		c->sessions->sprev = s;
+	c->sessions = s;
+	c->n_sessions++;
+	pthread_mutex_unlock(&c->mu);
+	*ret = s;
+	return 0;
+}
+
+/* Put s in the registry under its id. */
+static int register_session(struct core *c, struct session *s)
+{
+	if (hmap_puts(&c->islands, s->id, s) < 0)
+		return -ENOMEM;
+	s->registered = true;
+	return 0;
 }
 
 void session_drop(struct core *c, struct session *s, const char *why)
 {
+	if (s->pending && hmap_gets(&c->pending, s->id) == s)
+		hmap_dels(&c->pending, s->id);
+	s->pending = false;
+	session_unattested(c, s);
 	if (!s->registered)
 		return;
 	s->registered = false;
 	if (hmap_gets(&c->islands, s->id) == s)
 		hmap_dels(&c->islands, s->id);
-	if (s->has_pub && hmap_get(&c->by_key, s->enclave_pub, CORE_KEY_LEN) == s)
-		hmap_del(&c->by_key, s->enclave_pub, CORE_KEY_LEN);
 	session_refresh(c, s);
 	char reason[700];
 	snprintf(reason, sizeof reason, "island %s: %s", s->id, why);
 	while (s->jobs)
 		job_requeue(c, s->jobs, s, reason);
 	log_info("island %s left: %s", s->id, why);
+	/* A stream that was waiting to replace this one takes its place. */
+	struct session *next = hmap_dels(&c->pending, s->id);
+	if (next) {
+		next->pending = false;
+		if (register_session(c, next) == 0) {
+			session_refresh(c, next);
+			session_fill(c, next);
+		}
+	}
+}
+
+int session_attested(struct core *c, struct session *s, char *why, size_t why_size)
+{
+	struct session *owner = hmap_get(&c->by_key, s->enclave_pub, CORE_KEY_LEN);
+	struct session *old = s->pending ? hmap_gets(&c->islands, s->id) : NULL;
+	if (owner && owner != s && owner != old) {
+		snprintf(why, why_size, "enclave key already attested by island %s", owner->id);
+		return -EEXIST;
+	}
+	if (s->pending) {
+		hmap_dels(&c->pending, s->id);
+		s->pending = false;
+		if (old) {
+			session_drop(c, old, "replaced by a newly attested stream");
+			old->ops->close(old->peer, -ECONNABORTED, "replaced by a newly attested stream");
+		}
+		if (register_session(c, s) < 0) {
+			snprintf(why, why_size, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (owner != s && hmap_put(&c->by_key, s->enclave_pub, CORE_KEY_LEN, s) < 0) {
+		snprintf(why, why_size, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void session_unattested(struct core *c, struct session *s)
+{
+	if (s->has_pub && hmap_get(&c->by_key, s->enclave_pub, CORE_KEY_LEN) == s)
+		hmap_del(&c->by_key, s->enclave_pub, CORE_KEY_LEN);
 }
 
 static void refuse(struct session *s, int err, const char *msg)
 {
+	log_warn("island stream %s refused: %s", s->session_id, msg);
+	s->closing = true;
 	s->ops->close(s->peer, err, msg);
 }
 
@@ -111,8 +183,12 @@ static void on_hello(struct core *c, struct session *s, const struct core_hello 
 		refuse(s, -EINVAL, "hello: an island with a TEE must send its 32-byte enclave key");
 		return;
 	}
-	if (c->islands.count >= c->cfg->limits.max_islands && !hmap_gets(&c->islands, h->island_id)) {
-		refuse(s, -EAGAIN, "the coordinator holds its maximum number of islands");
+	if (!island_token_allows(s->token, h->island_id)) {
+		snprintf(msg, sizeof msg,
+			 "hello: island token '%s' may not connect as island '%.127s' "
+			 "(islands.tokens[].island_ids)",
+			 s->token->name, h->island_id);
+		refuse(s, -EACCES, msg);
 		return;
 	}
 	snprintf(s->id, sizeof s->id, "%s", h->island_id);
@@ -122,32 +198,44 @@ static void on_hello(struct core *c, struct session *s, const struct core_hello 
 		memcpy(s->enclave_pub, h->enclave_pub, CORE_KEY_LEN);
 		s->has_pub = true;
 	}
+	/* An attested island is not displaced by a stream that merely says
+	 * its id: the newcomer must attest first. */
+	struct session *old = hmap_gets(&c->islands, s->id);
+	bool wait = old && old != s && old->state == ISLAND_ATTESTED;
+	if (wait && !s->tee_type[0]) {
+		snprintf(msg, sizeof msg, "island %s is attested on another stream; only a stream "
+			 "that attests can replace it", s->id);
+		refuse(s, -EEXIST, msg);
+		return;
+	}
 	struct core_workload_verdict *verdicts = calloc(h->n_offers + 1, sizeof *verdicts);
 	char (*reasons)[160] = calloc(h->n_offers + 1, sizeof *reasons);
 	if (!verdicts || !reasons || accept_offers(c, s, h, verdicts, reasons) < 0) {
 		refuse(s, -ENOMEM, "out of memory");
 		goto out;
 	}
-	/* A second stream for the same island replaces the first. */
-	struct session *old = hmap_gets(&c->islands, s->id);
-	if (old && old != s) {
-		session_drop(c, old, "replaced by a new session");
-		old->ops->close(old->peer, -ECONNABORTED, "replaced by a new session");
+	if (wait) {
+		struct session *earlier = hmap_dels(&c->pending, s->id);
+		if (earlier) {
+			earlier->pending = false;
+			earlier->ops->close(earlier->peer, -ECONNABORTED,
+					    "replaced by a newer stream for the same island");
+		}
+		if (hmap_puts(&c->pending, s->id, s) < 0) {
+			refuse(s, -ENOMEM, "out of memory");
+			goto out;
+		}
+		s->pending = true;
+	} else {
+		if (old && old != s) {
+			session_drop(c, old, "replaced by a new session");
+			old->ops->close(old->peer, -ECONNABORTED, "replaced by a new session");
+		}
+		if (register_session(c, s) < 0) {
+			refuse(s, -ENOMEM, "out of memory");
+			goto out;
+		}
 	}
-	struct session *key_owner = s->has_pub ? hmap_get(&c->by_key, s->enclave_pub, CORE_KEY_LEN)
-					       : NULL;
-	if (key_owner && key_owner != s) {
-		snprintf(msg, sizeof msg, "enclave key already in use by island %s", key_owner->id);
-		refuse(s, -EEXIST, msg);
-		goto out;
-	}
-	if (hmap_puts(&c->islands, s->id, s) < 0 ||
-	    (s->has_pub && hmap_put(&c->by_key, s->enclave_pub, CORE_KEY_LEN, s) < 0)) {
-		hmap_dels(&c->islands, s->id);
-		refuse(s, -ENOMEM, "out of memory");
-		goto out;
-	}
-	s->registered = true;
 	s->hello = true;
 	struct core_welcome w = {
 		.session_id = s->session_id,
@@ -156,8 +244,9 @@ static void on_hello(struct core *c, struct session *s, const struct core_hello 
 		.n_workloads = h->n_offers,
 	};
 	s->ops->welcome(s->peer, &w);
-	log_info("island %s joined (%u slots, %zu workload(s), tee %s, session %s)", s->id,
-		 s->slots, s->n_offers, s->tee_type[0] ? s->tee_type : "none", s->session_id);
+	log_info("island %s joined (%u slots, %zu workload(s), tee %s, session %s%s)", s->id,
+		 s->slots, s->n_offers, s->tee_type[0] ? s->tee_type : "none", s->session_id,
+		 s->pending ? ", replaces the attested stream once it attests" : "");
 	if (s->tee_type[0])
 		attest_start(c, s);
 	session_refresh(c, s);
@@ -178,7 +267,7 @@ static bool enter(struct core *c, struct session *s)
 		pthread_mutex_unlock(&c->mu);
 		return false;
 	}
-	if (!s->registered) {
+	if (!s->registered && !s->pending) {
 		pthread_mutex_unlock(&c->mu); /* dropped: ignore until the stream ends */
 		return false;
 	}
@@ -190,7 +279,7 @@ void core_session_hello(struct core *c, struct session *s, const struct core_hel
 	pthread_mutex_lock(&c->mu);
 	s->last_seen_ms = time_now_ms();
 	if (s->hello) {
-		if (s->registered)
+		if (s->registered || s->pending)
 			refuse(s, -EINVAL, "hello was already received on this stream");
 	} else {
 		on_hello(c, s, h);
@@ -251,18 +340,20 @@ void core_session_output(struct core *c, struct session *s, const char *job_id,
 	struct job *j = held_job(c, s, job_id, attempt);
 	if (!j)
 		goto out;
-	if (j->output.len + len > MAX_OUTPUT) {
+	if (j->out->data.len + len > c->cfg->limits.max_output_bytes) {
 		char err[128];
-		snprintf(err, sizeof err, "output larger than %u bytes", MAX_OUTPUT);
+		snprintf(err, sizeof err, "output larger than %zu bytes (limits.max_output_bytes)",
+			 (size_t)c->cfg->limits.max_output_bytes);
+		core_limit_hit(c, "output_bytes", j->row.id);
 		job_cancel_on_island(j, err);
 		job_finish(c, j, JOB_FAILED, err);
 		goto out;
 	}
-	if (buf_append(&j->output, data, len) < 0) {
+	if (outbuf_append(j->out, data, len) < 0) {
 		job_finish(c, j, JOB_FAILED, "out of memory collecting output");
 		goto out;
 	}
-	watch_notify_chunk(j, j->next_seq++, data, len);
+	watch_notify_chunk(c, j);
 out:
 	pthread_mutex_unlock(&c->mu);
 }
@@ -313,6 +404,13 @@ void core_session_close(struct core *c, struct session *s)
 {
 	pthread_mutex_lock(&c->mu);
 	session_drop(c, s, "stream closed");
+	if (s->sprev)
+		s->sprev->snext = s->snext;
+	else
+		c->sessions = s->snext;
+	if (s->snext)
+		s->snext->sprev = s->sprev;
+	c->n_sessions--;
 	pthread_mutex_unlock(&c->mu);
 	attest_forget(s);
 	free(s->offers);

@@ -24,16 +24,23 @@ static void tick(struct core *c, int64_t now)
 	if (now - c->last_island_scan_ms < ISLAND_SCAN_MS)
 		return;
 	c->last_island_scan_ms = now;
-	size_t pos = 0;
-	struct session *s;
 	struct session *stale[MAX_STALE_PER_TICK];
+	bool silent[MAX_STALE_PER_TICK];
 	size_t n_stale = 0;
-	while ((s = hmap_next(&c->islands, &pos, NULL, NULL))) {
-		if (now - s->last_seen_ms > c->cfg->islands.heartbeat_timeout_ms) {
-			if (n_stale < MAX_STALE_PER_TICK)
-				stale[n_stale++] = s;
+	/* Every stream: a silent one must say hello in time, and every one
+	 * must keep up its heartbeats. */
+	for (struct session *s = c->sessions; s; s = s->snext) {
+		if (s->closing)
+			continue;
+		bool no_hello = !s->hello && now - s->connected_ms > c->cfg->islands.hello_timeout_ms;
+		bool quiet = s->hello && now - s->last_seen_ms > c->cfg->islands.heartbeat_timeout_ms;
+		if ((no_hello || quiet) && n_stale < MAX_STALE_PER_TICK) {
+			silent[n_stale] = no_hello;
+			stale[n_stale++] = s;
 			continue;
 		}
+		if (!s->registered && !s->pending)
+			continue;
 		if (s->pause_until_ms && now >= s->pause_until_ms) {
 			s->pause_until_ms = 0;
 			session_refresh(c, s);
@@ -42,11 +49,16 @@ static void tick(struct core *c, int64_t now)
 		attest_tick(c, s, now);
 	}
 	for (size_t i = 0; i < n_stale; i++) {
-		char why[128];
-		snprintf(why, sizeof why, "no heartbeat for %lld ms",
-			 (long long)(now - stale[i]->last_seen_ms));
-		session_drop(c, stale[i], why);
-		stale[i]->ops->close(stale[i]->peer, -ENOTCONN, why);
+		char msg[128];
+		if (silent[i])
+			snprintf(msg, sizeof msg, "no hello within %lld ms",
+				 (long long)c->cfg->islands.hello_timeout_ms);
+		else
+			snprintf(msg, sizeof msg, "no heartbeat for %lld ms",
+				 (long long)(now - stale[i]->last_seen_ms));
+		session_drop(c, stale[i], msg);
+		stale[i]->closing = true;
+		stale[i]->ops->close(stale[i]->peer, silent[i] ? -ETIMEDOUT : -ENOTCONN, msg);
 	}
 }
 

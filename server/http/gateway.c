@@ -6,9 +6,11 @@
  * SSE event ids are positions, "<attempt>.<state>.<offset>": the job's
  * attempt, its state, and how many bytes of that attempt's output were
  * sent through this event. A client reconnecting with Last-Event-ID gets
- * only what comes after that position: output bytes are skipped by offset
- * (whatever chunking the core replays them in) and a job event equal to
- * the last one seen is not repeated. */
+ * only what comes after that position: the core replays the attempt's
+ * chunks from the first, output bytes before the offset are skipped
+ * (whatever the chunking), and a job event equal to the last one seen is
+ * not repeated. The core paces chunks by the stream's backlog and resumes
+ * when the client has read it (watch_ops.backlog, core_watch_drain). */
 #include "http/gateway.h"
 
 #include <errno.h>
@@ -210,11 +212,6 @@ static void sse_job(void *peer, const struct job_row *r)
 		w->offset = 0;
 		w->next_seq = 0;
 	}
-	bool final = r->state >= 4;
-	/* A final job's stored output holds what its watchers were sent:
-	 * a client that was away gets the rest of it as a chunk first. */
-	if (final && r->output && r->output_len > w->offset)
-		sse_output(w, w->next_seq, r->output + w->offset, r->output_len - w->offset);
 	bool same = w->sent_job && w->state == r->state;
 	bool seen = w->resume && w->attempt == w->r_attempt && r->state == w->r_state;
 	w->state = r->state;
@@ -231,6 +228,20 @@ static void sse_job(void *peer, const struct job_row *r)
 static void sse_chunk(void *peer, uint64_t seq, const uint8_t *data, size_t len)
 {
 	sse_output(peer, seq, data, len);
+}
+
+/* The core paces output by what waits unsent (watch_ops.backlog) ... */
+static size_t sse_backlog(void *peer)
+{
+	struct sse *w = peer;
+	return httpd_stream_backlog(w->s);
+}
+
+/* ... and resumes when the client has taken it. */
+static void sse_drained(void *ud)
+{
+	struct sse *w = ud;
+	core_watch_drain(w->g->co->core, w);
 }
 
 /* The end carries no id: the position is the last event's. */
@@ -254,6 +265,7 @@ static const struct watch_ops SSE_OPS = {
 	.job = sse_job,
 	.chunk = sse_chunk,
 	.end = sse_end,
+	.backlog = sse_backlog,
 };
 
 /* The client's connection is over: no callback may follow. */
@@ -302,6 +314,14 @@ static void job_events(struct gateway *g, const char *tenant, const char *job_id
 		free(w);
 		fail(resp, -ENOMEM, "out of memory");
 		return;
+	}
+	httpd_stream_on_drain(w->s, sse_drained, w);
+	/* A finished job's stored chunks come before its job event: they are
+	 * its last attempt's. */
+	struct job_row row;
+	if (store_get_job(g->co->store, tenant, job_id, &row) == 0) {
+		w->attempt = row.attempts;
+		job_row_clear(&row);
 	}
 	char err[256];
 	int e = core_watch(g->co->core, tenant, job_id, &SSE_OPS, w, err, sizeof err);

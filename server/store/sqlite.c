@@ -60,12 +60,16 @@ static const char *const MIGRATIONS[] = {
 	"  label TEXT NOT NULL DEFAULT '',"
 	"  created_ms INTEGER NOT NULL"
 	");",
+	/* Version 2: the lengths of a job's output chunks (u32 big-endian
+	 * each), so a watcher that joins late gets the same chunks with the
+	 * same sequence numbers. */
+	"ALTER TABLE jobs ADD COLUMN output_chunks BLOB;",
 };
 
 #define JOB_COLUMNS                                                                        \
 	"rowid, id, tenant, workload_id, workload, confidential, mode, key_id, state, error, " \
 	"island_id, attempts, created_ms, started_ms, completed_ms, deadline_ms, duration_ms, " \
-	"credits, input, client_pub, output, output_encrypted, idempotency_key"
+	"credits, input, client_pub, output, output_encrypted, idempotency_key, output_chunks"
 
 void job_row_clear(struct job_row *r)
 {
@@ -79,6 +83,7 @@ void job_row_clear(struct job_row *r)
 		OPENSSL_cleanse(r->output, r->output_len);
 		free(r->output);
 	}
+	free(r->output_chunks);
 	memset(r, 0, sizeof *r);
 }
 
@@ -190,7 +195,7 @@ int store_open(const char *path, bool synchronous_full, struct store **ret, char
 	    (e = prepare(s,
 			 "UPDATE jobs SET state = ?, attempts = ?, island_id = ?, started_ms = ?,"
 			 " error = ?, completed_ms = ?, duration_ms = ?, credits = ?, output = ?,"
-			 " output_encrypted = ? WHERE id = ?",
+			 " output_encrypted = ?, output_chunks = ? WHERE id = ?",
 			 &s->finish_job, what, sizeof what)) < 0 ||
 	    (e = prepare(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ? AND tenant = ?",
 			 &s->get_job, what, sizeof what)) < 0 ||
@@ -282,6 +287,7 @@ static void read_job(sqlite3_stmt *st, struct job_row *r)
 	r->output = copy_blob(st, 20, &r->output_len);
 	r->output_encrypted = sqlite3_column_int(st, 21) != 0;
 	copy_text(r->idempotency_key, sizeof r->idempotency_key, st, 22);
+	r->output_chunks = copy_blob(st, 23, &r->output_chunks_len);
 }
 
 void store_on_commit(struct store *s, void (*fn)(int64_t us))
@@ -386,7 +392,12 @@ int store_finish_job(struct store *s, const struct job_row *r)
 	else
 		sqlite3_bind_null(st, 9);
 	sqlite3_bind_int(st, 10, r->output_encrypted);
-	sqlite3_bind_text(st, 11, r->id, -1, SQLITE_STATIC);
+	if (r->output_chunks)
+		sqlite3_bind_blob(st, 11, r->output_chunks, (int)r->output_chunks_len,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 11);
+	sqlite3_bind_text(st, 12, r->id, -1, SQLITE_STATIC);
 	int e = step_done(s, st);
 	pthread_mutex_unlock(&s->mu);
 	return e;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define JOB_ID_LEN 30   /* "job_" + 26 */
 #define KEY_ID_LEN 29   /* "ck_" + 26 */
 
@@ -44,6 +44,9 @@ struct job_row {
 	uint8_t *output;
 	size_t output_len;
 	bool output_encrypted;
+	/* The output's chunk lengths, u32 big-endian each, in order. */
+	uint8_t *output_chunks;
+	size_t output_chunks_len;
 	char idempotency_key[128];
 };
 

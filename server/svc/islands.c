@@ -140,9 +140,11 @@ static void connect_start(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		rpc_call_fail(call, -ENOKEY, err);
 		return;
 	}
-	struct session *s = core_session_open(co->core, &OPS, call, tok->name);
-	if (!s) {
-		rpc_call_fail(call, -ENOMEM, "out of memory");
+	struct session *s = NULL;
+	int e = core_session_open(co->core, &OPS, call, tok, &s, err, sizeof err);
+	if (e < 0) {
+		log_warn("island stream from %s refused: %s", rpc_call_peer(call), err);
+		rpc_call_fail(call, e, err);
 		return;
 	}
 	rpc_call_set_user(call, s);

@@ -324,6 +324,8 @@ static void watch_job(void *peer, const struct job_row *r)
 {
 	struct jobview v;
 	jobview_init(&v, r);
+	/* In a watch the output comes as chunks, never again in the job. */
+	v.job.output = NULL;
 	Atoll__V1__JobEvent ev = ATOLL__V1__JOB_EVENT__INIT;
 	ev.event_case = ATOLL__V1__JOB_EVENT__EVENT_JOB;
 	ev.job = &v.job;
@@ -350,11 +352,23 @@ static void watch_end(void *peer, int err, const char *msg)
 		rpc_call_finish(peer, GRPC_STATUS_OK, NULL);
 }
 
+static size_t watch_backlog(void *peer)
+{
+	return rpc_call_backlog(peer);
+}
+
 static const struct watch_ops WATCH_OPS = {
 	.job = watch_job,
 	.chunk = watch_chunk,
 	.end = watch_end,
+	.backlog = watch_backlog,
 };
+
+static void watch_drained(rpc_call *call, void *ud)
+{
+	struct coordinator *co = ud;
+	core_watch_drain(co->core, call);
+}
 
 static void watch(rpc_call *call, const ProtobufCMessage *req, void *ud)
 {
@@ -365,8 +379,10 @@ static void watch(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		return;
 	char err[256];
 	int e = need_id(w->job_id, err, sizeof err);
-	if (e == 0)
+	if (e == 0) {
+		rpc_call_on_drain(call, watch_drained, co);
 		e = core_watch(co->core, t->name, w->job_id, &WATCH_OPS, call, err, sizeof err);
+	}
 	if (e < 0)
 		rpc_call_fail(call, e, err);
 }

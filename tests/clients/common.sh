@@ -73,6 +73,7 @@ tenants:
 islands:
   tokens:
     - name: i1
+      island_ids: [i1]
       token_sha256: $("$ATOLLCTL" hash-key it_demo)
 workloads:
   - id: 42

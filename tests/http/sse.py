@@ -96,4 +96,22 @@ wait_final(GATEWAY, job["id"])
 s = SSE(f"{GATEWAY}/api/v1/jobs/{job['id']}/events", last_id="1.3.10")
 got = b"".join(piece(GATEWAY, ev, d) or b"" for _, ev, d in s.events())
 check(got == PROMPT.encode()[10:], f"late resume from offset 10: {got!r}")
+# A finished job with a large output, watched late: the core sends its
+# stored chunks as fast as the client reads (paced by the stream's backlog,
+# resumed when it drains), all of them.
+big = "".join(f"{i:07d}," for i in range(6000))
+job = ok(GATEWAY, "POST", "/api/v1/jobs", {"workload_id": 42, "input": {"prompt": big}})
+wait_final(GATEWAY, job["id"])
+for base in (GATEWAY, PROXY):
+    s = SSE(f"{base}/api/v1/jobs/{job['id']}/events")
+    got, n = b"", 0
+    for _, ev, d in s.events():
+        p = piece(base, ev, d)
+        if p is not None:
+            got += p
+            n += 1
+        if ev in ("end", "error"):
+            break
+    check(got == big.encode(), f"{base}: a large output whole ({len(got)} of {len(big)} bytes)")
+    check(base == PROXY or n > 1000, f"gateway: chunk by chunk ({n} events)")
 done("sse")

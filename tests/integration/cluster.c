@@ -62,11 +62,12 @@ int cluster_start_coordinator(struct cluster *cl)
 	sha_line(&y, "ak_demo");
 	buf_printf(&y, "]\n  - name: other\n    api_key_sha256: [");
 	sha_line(&y, "ak_other");
-	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, token_sha256: ",
+	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, island_ids: [\"%s\"], token_sha256: ",
 		   cl->heartbeat_yaml ? cl->heartbeat_yaml
-				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n");
+				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n",
+		   cl->token_island_ids ? cl->token_island_ids : "*");
 	sha_line(&y, "it_demo");
-	buf_printf(&y, "}]\n");
+	buf_printf(&y, "}%s]\n", cl->extra_tokens_yaml ? cl->extra_tokens_yaml : "");
 	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n%s",
 		   h_module_dir(), cl->extra_drivers_yaml ? cl->extra_drivers_yaml : "");
 	if (cl->policy_yaml)
@@ -137,7 +138,10 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 		buf_printf(&y, "  driver: {name: sim, path: %s/sim.so, config: {key_file: keys/%s.key,"
 			       " cert_file: keys/%s.pem}}\n",
 			   h_module_dir(), id, id);
-	buf_printf(&y, "  backends: [{name: echo, path: %s/echo.so}%s]\n", h_module_dir(),
+	char echo[700];
+	snprintf(echo, sizeof echo, "%s/echo.so", h_module_dir());
+	buf_printf(&y, "  backends: [{name: echo, path: %s}%s]\n",
+		   cl->echo_path ? cl->echo_path : echo,
 		   cl->extra_backends_yaml ? cl->extra_backends_yaml : "");
 	buf_printf(&y, "  workloads:\n%s",
 		   workloads_yaml ? workloads_yaml

@@ -33,6 +33,10 @@ struct cluster {
 	/* Heartbeat settings for coordinator.yaml's islands section (default:
 	 * 300ms interval, 4s timeout). */
 	const char *heartbeat_yaml;
+	/* The island ids the cluster's token it_demo may use (default "*"),
+	 * and more token entries (", {name: ..., ...}"). */
+	const char *token_island_ids;
+	const char *extra_tokens_yaml;
 	/* TLS: extra keys under coordinator.yaml's listen (e.g. "  tls: {...}\n"),
 	 * under island.yaml's coordinator ("tls: {...}"), and the options of the
 	 * cluster's own client. */
@@ -41,9 +45,10 @@ struct cluster {
 	const struct rpc_client_opts *client_opts;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
-	/* The enclave runtime of the next island added (default: the built
-	 * atoll-enclave). */
+	/* The enclave runtime and the echo backend of the next island added
+	 * (default: the built atoll-enclave and echo.so). */
 	const char *enclave_path;
+	const char *echo_path;
 	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
 	 * "  - {name: x, path: /p/x.so}\n"). */
 	const char *extra_drivers_yaml;

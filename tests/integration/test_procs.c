@@ -38,7 +38,7 @@ static void coordinator_refuses(const char *dir, const char *module, const char 
 	snprintf(yaml, sizeof yaml,
 		 "listen: {address: 127.0.0.1:0}\nstore: {path: atoll.db}\n"
 		 "tenants: [{name: d, api_key_sha256: [0000000000000000000000000000000000000000000000000000000000000000]}]\n"
-		 "islands: {tokens: [{name: i, token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
+		 "islands: {tokens: [{name: i, island_ids: [i], token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
 		 "drivers: [{name: %s, path: %s}]\n"
 		 "workloads: [{id: 1, name: e, backend: echo}]\n",
 		 name, bad(module));

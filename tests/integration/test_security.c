@@ -363,7 +363,7 @@ static void test_newer_store(void)
 	snprintf(yaml, sizeof yaml,
 		 "listen: {address: 127.0.0.1:0}\nstore: {path: atoll.db}\n"
 		 "tenants: [{name: d, api_key_sha256: [0000000000000000000000000000000000000000000000000000000000000000]}]\n"
-		 "islands: {tokens: [{name: i, token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
+		 "islands: {tokens: [{name: i, island_ids: [i], token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
 		 "workloads: [{id: 1, name: e, backend: echo}]\n");
 	h_write(dir, "c.yaml", yaml, NULL, 0);
 	char cfg[700], log[700];
@@ -378,7 +378,7 @@ static void test_newer_store(void)
 		time_sleep_ms(20);
 	h_stop(&p, SIGKILL, 100, &st);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
-	CHECK(h_file_contains(log, "the store has schema version 99, newer than this coordinator's 1"));
+	CHECK(h_file_contains(log, "the store has schema version 99, newer than this coordinator's 2"));
 }
 
 int main(void)

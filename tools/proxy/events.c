@@ -5,7 +5,10 @@
  *
  * Event ids are positions, "<attempt>.<state>.<offset>" (offset: bytes of
  * the attempt's plaintext sent so far), as the coordinator's gateway
- * uses. A client that reconnects with Last-Event-ID gets what follows
+ * uses. The final state is read with GetJob (the watch's final job comes
+ * without output), opened here, and anything the stream did not carry
+ * (scores, the end of a job that finished before the watch) goes out
+ * before it. A client that reconnects with Last-Event-ID gets what follows
  * that position: the proxy watches again, opens the stream from its
  * start (the header record is needed), and skips what was sent. */
 #include <errno.h>
@@ -159,21 +162,34 @@ static int on_job(struct pev *ev, Atoll__V1__Job *j)
 	}
 	bool final = j->state >= ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED;
 	struct opened o = { 0 };
-	if (final && (ev->sealed || ev->he) && j->output) {
-		/* The whole output, opened: what streamed live is skipped by
-		 * offset, what a late watcher missed goes out now. */
+	Atoll__V1__Job *full = NULL;
+	if (final) {
+		/* The watch's final job comes without output (that came as
+		 * chunks); the stored job has it, and the sealed error. */
 		struct httpd_resp resp = { 0 };
 		struct preq q = { .p = ev->p, .resp = &resp };
 		snprintf(q.auth, sizeof q.auth, "%s", ev->auth);
-		int e = proxy_open_job(&q, j, &o);
+		Atoll__V1__GetJobRequest g = ATOLL__V1__GET_JOB_REQUEST__INIT;
+		g.job_id = ev->job_id;
+		int e = proxy_call(&q, "/atoll.v1.Jobs/GetJob", &g.base, &atoll__v1__job__descriptor,
+				   (ProtobufCMessage **)&full);
+		if (e == 0 && (ev->sealed || ev->he))
+			e = proxy_open_job(&q, full, &o);
 		if (e < 0) {
 			httpd_stream_event(ev->s, NULL, "error", (const char *)resp.body.data,
 					   resp.body.len - 1);
 			buf_free(&resp.body);
 			opened_free(&o);
+			if (full)
+				protobuf_c_message_free_unpacked(&full->base, NULL);
 			return -1;
 		}
 		buf_free(&resp.body);
+		j = full;
+	}
+	if (final && o.opened) {
+		/* What streamed live is skipped by offset; what was missed
+		 * (scores, or output of a job that ended before) goes out. */
 		if (o.pt.len > ev->offset)
 			send_output(ev, o.pt.data + ev->offset, o.pt.len - ev->offset);
 	} else if (final && j->output && !ev->sealed && !ev->foreign) {
@@ -194,6 +210,8 @@ static int on_job(struct pev *ev, Atoll__V1__Job *j)
 		proxy_swap_opened(j, &o);
 	}
 	opened_free(&o);
+	if (full)
+		protobuf_c_message_free_unpacked(&full->base, NULL);
 	return 0;
 }
 
@@ -224,6 +242,10 @@ static void *watch_thread(void *arg)
 	pthread_mutex_unlock(&ev->mu);
 	bool stopped = false;
 	for (;;) {
+		/* Read no faster than the HTTP client: the gRPC stream's flow
+		 * control then paces the coordinator. */
+		if (httpd_stream_wait(ev->s, 1u << 20, 60000) < 0)
+			break;
 		Atoll__V1__JobEvent *je = NULL;
 		int r = rpc_stream_recv(rs, &atoll__v1__job_event__descriptor, (ProtobufCMessage **)&je);
 		if (r <= 0)
@@ -302,6 +324,8 @@ void proxy_events(struct preq *q, const char *job_id)
 	ev->he = j->mode == ATOLL__V1__MODE__MODE_HOMOMORPHIC &&
 		 phe_have_key(q->p, j->encryption_key_id);
 	ev->foreign = !ev->sealed && j->mode == ATOLL__V1__MODE__MODE_TEE;
+	/* A finished job's chunks come before its job event. */
+	ev->attempt = j->attempts;
 	protobuf_c_message_free_unpacked(&j->base, NULL);
 	j = NULL;
 	ev->p = q->p;
