@@ -237,6 +237,12 @@ int metrics_render(const struct metrics_gauges *g, struct buf *o)
 			label_value(o, g->islands[i].tee[0] ? g->islands[i].tee : "none");
 			buf_printf(o, "\"} %u\n", g->islands[i].by_state[s]);
 		}
+	help(o, "atoll_limit_hits_total", "counter", "Refusals by a limit of coordinator.yaml.");
+	for (size_t i = 0; i < g->n_limits; i++) {
+		buf_puts(o, "atoll_limit_hits_total{limit=\"");
+		label_value(o, g->limits[i].what ? g->limits[i].what : "?");
+		buf_printf(o, "\"} %llu\n", (unsigned long long)g->limits[i].n);
+	}
 	help(o, "atoll_attestations_total", "counter",
 	     "Attestation verdicts, by verdict and reason class.");
 	buf_printf(o, "atoll_attestations_total{verdict=\"accepted\",reason=\"pass\"} %llu\n",

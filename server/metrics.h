@@ -42,6 +42,13 @@ struct metrics_gauges {
 	} islands[32];
 	size_t n_islands;
 	uint32_t watchers;
+	/* How often each limit of coordinator.yaml refused something (the
+	 * core's counts; names are the core's fixed strings). */
+	struct {
+		const char *what;
+		uint64_t n;
+	} limits[32];
+	size_t n_limits;
 };
 
 /* Append the exposition text (version 0.0.4) for g and the counters. */

@@ -217,4 +217,11 @@ void core_metrics(struct core *c, struct metrics_gauges *g)
 	}
 	g->watchers = (uint32_t)c->watchers.count;
 	pthread_mutex_unlock(&c->mu);
+	struct core_limit lim[32];
+	size_t n = core_limit_counts(c, lim, 32);
+	for (size_t i = 0; i < n; i++) {
+		g->limits[i].what = lim[i].what;
+		g->limits[i].n = lim[i].n;
+	}
+	g->n_limits = n;
 }

@@ -25,6 +25,9 @@ int main(void)
 	snprintf(g.islands[0].tee, sizeof g.islands[0].tee, "sim");
 	g.islands[0].by_state[2] = 1;
 	g.n_islands = 1;
+	g.limits[0].what = "max_watches_per_tenant";
+	g.limits[0].n = 4;
+	g.n_limits = 1;
 	struct buf a = { 0 }, b = { 0 };
 	CHECK_INT(metrics_render(&g, &a), 0);
 	metrics_job_submitted(2);
@@ -49,6 +52,7 @@ int main(void)
 	CHECK(value(t, "atoll_jobs{mode=\"tee\",state=\"queued\"}") == 3);
 	CHECK(value(t, "atoll_queue_depth") == 3);
 	CHECK(value(t, "atoll_islands{state=\"attested\",tee=\"sim\"}") == 1);
+	CHECK(value(t, "atoll_limit_hits_total{limit=\"max_watches_per_tenant\"}") == 4);
 	/* 20 ms and 1.5 s: one at or below 0.025, both at or below 2.5. */
 	CHECK(value(t, "atoll_job_duration_seconds_bucket{mode=\"tee\",le=\"0.025\"}") == 1);
 	CHECK(value(t, "atoll_job_duration_seconds_bucket{mode=\"tee\",le=\"2.5\"}") == 2);
