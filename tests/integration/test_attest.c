@@ -452,6 +452,12 @@ static void test_policy_reload(struct cluster *cl)
 		CHECK_STR(good->reason, "policy reload: no policy for TEE 'sim' any more");
 	if (r)
 		protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* The coordinator logs the reload after the core has applied it:
+	 * the revocation can be seen first. */
+	int64_t logged_by = time_mono_ms() + 3000;
+	while (!h_file_contains(cl->coord.log, "SIGHUP: attestation policy reloaded") &&
+	       time_mono_ms() < logged_by)
+		time_sleep_ms(20);
 	CHECK(h_file_contains(cl->coord.log, "SIGHUP: attestation policy reloaded"));
 	CHECK(h_file_contains(cl->islands[0].log, "not attested: policy reload"));
 }
