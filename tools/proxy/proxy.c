@@ -401,15 +401,21 @@ int proxy_open_job(struct preq *q, const Atoll__V1__Job *j, struct opened *o)
 
 void proxy_swap_opened(Atoll__V1__Job *j, struct opened *o)
 {
-	Atoll__V1__JobOutput *out = j->output;
-	char *err = j->error;
-	if (o->opened && (out || o->swapped)) {
-		j->output = o->swapped ? o->saved_output : &o->out;
-		o->saved_output = out;
-	}
-	if (o->failed || o->swapped) {
-		j->error = o->swapped ? o->saved_error : o->error;
-		o->saved_error = err;
+	if (!o->swapped) {
+		o->output_swapped = o->opened && j->output;
+		if (o->output_swapped) {
+			o->saved_output = j->output;
+			j->output = &o->out;
+		}
+		if (o->failed) {
+			o->saved_error = j->error;
+			j->error = o->error;
+		}
+	} else {
+		if (o->output_swapped)
+			j->output = o->saved_output;
+		if (o->failed)
+			j->error = o->saved_error;
 	}
 	o->swapped = !o->swapped;
 }

@@ -86,7 +86,7 @@ struct opened {
 	char error[4400]; /* a sealed error, "code: message" */
 	bool opened, failed;
 	/* proxy_swap_opened's state. */
-	bool swapped;
+	bool swapped, output_swapped;
 	Atoll__V1__JobOutput *saved_output;
 	char *saved_error;
 };
