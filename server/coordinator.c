@@ -183,6 +183,9 @@ void coordinator_free(struct coordinator *co)
 	if (!co)
 		return;
 	gw_stop(co->gw);
+	/* Land the job writes still queued (their SubmitJob calls answer)
+	 * before the server goes. */
+	core_stop(co->core, co->cfg->limits.drain_timeout_ms);
 	rpc_server_free(co->srv);
 	core_free(co->core);
 	health_free(co->health);

@@ -158,6 +158,20 @@ static char *kib_body(size_t kib, uint32_t workload)
 static const char *ISLAND_FAST =
 	"    - {id: 42, backend: echo, modes: [plain, tee], options: {chunk_size: 65536}}\n";
 
+/* The coordinator's account of its lock, logged when it stopped. */
+static void print_lock_line(struct cluster *cl)
+{
+	FILE *f = fopen(cl->coord.log, "r");
+	char line[512];
+	while (f && fgets(line, sizeof line, f)) {
+		const char *p = strstr(line, "core lock:");
+		if (p)
+			printf("         %s", p);
+	}
+	if (f)
+		fclose(f);
+}
+
 static int bench_jobs(double seconds, int callers)
 {
 	char *body = kib_body(1, 42);
@@ -166,7 +180,17 @@ static int bench_jobs(double seconds, int callers)
 	printf("%-8s %10s %10s %10s\n", "islands", "jobs/s", "p50 ms", "p99 ms");
 	for (int islands = 1; islands <= 4; islands++) {
 		struct cluster cl;
-		if (cluster_init(&cl, "bench-jobs") < 0 || cluster_start_coordinator(&cl) < 0)
+		if (cluster_init(&cl, "bench-jobs") < 0)
+			return 1;
+		/* ATOLL_BENCH_THREADS: the coordinator's completion-queue threads. */
+		char limits[128];
+		const char *threads = getenv("ATOLL_BENCH_THREADS");
+		if (threads) {
+			snprintf(limits, sizeof limits, "limits: {drain_timeout: 2s, threads: %d}\n",
+				 atoi(threads));
+			cl.limits_yaml = limits;
+		}
+		if (cluster_start_coordinator(&cl) < 0)
 			return 1;
 		for (int i = 0; i < islands; i++) {
 			char id[16];
@@ -203,6 +227,7 @@ static int bench_jobs(double seconds, int callers)
 		free(all);
 		free(ls);
 		cluster_stop(&cl);
+		print_lock_line(&cl);
 	}
 	free(body);
 	return 0;

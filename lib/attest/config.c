@@ -113,7 +113,7 @@ int attest_policy_read(struct cfg *c, const struct ynode *root, struct attest_po
 					    NULL };
 	static const char *const tee_keys[] = { "allow_debug", "measurements", "signers",
 						"min_svn", "min_tcb", "tcb_statuses",
-						"max_evidence_age", NULL };
+						"require_tcb_status", "max_evidence_age", NULL };
 	const struct ynode *n = cfg_get(root, "policy");
 	pol->manifest.require_pins = true;
 	if (!n)
@@ -148,6 +148,7 @@ int attest_policy_read(struct cfg *c, const struct ynode *root, struct attest_po
 		pol->n_tees = i + 1;
 		if (!(tp->tee = strdup(name)))
 			return -ENOMEM;
+		tp->require_tcb_status = -1;
 		const struct ynode *t = tees->items[i];
 		/* `sim: {}` or `sim:` with nothing: allowed with defaults. */
 		if (t->type == YNODE_SCALAR && t->plain && t->scalar[0] == 0)
@@ -165,6 +166,12 @@ int attest_policy_read(struct cfg *c, const struct ynode *root, struct attest_po
 		    (e = cfg_duration_ms(c, t, p, "max_evidence_age", false, 1000,
 					 365 * 86400000LL, &tp->max_evidence_age_ms)) < 0)
 			return e;
+		if (cfg_get(t, "require_tcb_status")) {
+			bool req = false;
+			if ((e = cfg_bool(c, t, p, "require_tcb_status", true, &req)) < 0)
+				return e;
+			tp->require_tcb_status = req;
+		}
 	}
 	return 0;
 }

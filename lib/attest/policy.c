@@ -23,7 +23,15 @@ static const char *const DEFAULT_TCB_STATUSES[] = {
 	"ConfigurationAndSWHardeningNeeded", NULL,
 };
 
-static const struct attest_tee_policy SAFE_DEFAULT = { .allow_debug = false };
+static const struct attest_tee_policy SAFE_DEFAULT = { .allow_debug = false,
+							.require_tcb_status = -1 };
+
+bool attest_tcb_status_needed(const struct attest_tee_policy *p, const char *tee)
+{
+	if (p && p->require_tcb_status >= 0)
+		return p->require_tcb_status == 1;
+	return tee && (strcmp(tee, "sgx") == 0 || strcmp(tee, "tdx") == 0);
+}
 
 const struct attest_tee_policy *attest_policy_for(const struct attest_policy *p,
 						  const char *tee)
@@ -43,7 +51,8 @@ static bool digest_listed(const struct attest_digest *list, size_t n, const uint
 	return false;
 }
 
-int attest_policy_check(const struct attest_tee_policy *p, const struct attest_claims *pc,
+int attest_policy_check(const struct attest_tee_policy *p, const char *tee,
+			const struct attest_claims *pc,
 			int64_t now, char *why, size_t why_size)
 {
 	char hex[2 * ATTEST_MAX_DIGEST + 1];
@@ -72,6 +81,13 @@ int attest_policy_check(const struct attest_tee_policy *p, const struct attest_c
 	if (pc->tcb < p->min_tcb) {
 		snprintf(why, why_size, "TCB 0x%" PRIx64 " is below the policy minimum 0x%" PRIx64,
 			 pc->tcb, p->min_tcb);
+		return -EACCES;
+	}
+	if (!pc->has_tcb_status && attest_tcb_status_needed(p, tee)) {
+		snprintf(why, why_size,
+			 "the evidence has no TCB status (it was verified without collateral); give "
+			 "the %s driver collateral, or set policy.tee.%s.require_tcb_status: false",
+			 tee, tee);
 		return -EACCES;
 	}
 	if (pc->has_tcb_status) {

@@ -31,6 +31,9 @@ struct attest_tee_policy {
 	uint64_t min_svn;
 	uint64_t min_tcb;
 	char **tcb_statuses;         /* NULL-terminated; NULL: the safe default */
+	/* Evidence without a TCB status (verified without collateral) is
+	 * refused: 1 yes, 0 no, -1 the TEE's default (attest_tcb_status_needed). */
+	int require_tcb_status;
 	int64_t max_evidence_age_ms; /* 0: no limit beyond the challenge TTL */
 };
 
@@ -97,11 +100,17 @@ const struct attest_tee_policy *attest_policy_for(const struct attest_policy *p,
  * -EOVERFLOW, else 0. */
 int attest_claims_from(const atoll_claims *cl, struct attest_claims *ret);
 
-/* Check claims against p at now_ms. 0, or -EACCES with the reason. With
- * p NULL the safe default applies: debug refused, any measurement and
- * signer, the default TCB statuses. */
-int attest_policy_check(const struct attest_tee_policy *p, const struct attest_claims *cl,
-			int64_t now_ms, char *why, size_t why_size);
+/* Whether evidence of TEE tee must carry a TCB status under p (NULL: the
+ * default): by default yes for sgx and tdx, whose TCB status comes only
+ * from collateral, and no for the others. */
+bool attest_tcb_status_needed(const struct attest_tee_policy *p, const char *tee);
+
+/* Check claims of TEE tee against p at now_ms. 0, or -EACCES with the
+ * reason. With p NULL the safe default applies: debug refused, any
+ * measurement and signer, the default TCB statuses, a TCB status required
+ * where attest_tcb_status_needed says so. */
+int attest_policy_check(const struct attest_tee_policy *p, const char *tee,
+			const struct attest_claims *cl, int64_t now_ms, char *why, size_t why_size);
 
 /* Check an enclave manifest (whose SHA-256 is digest) against p. With
  * workload_id, that workload must be in the manifest in TEE mode and is

@@ -122,7 +122,7 @@ int attest_judge(const struct attest_verifier *v, const struct attest_policy *po
 	if (attest_claims_from(cl, &vd->norm) < 0)
 		return refuse(vd, ATTEST_STEP_POLICY, ATOLL_E_POLICY,
 			      "the %s driver returned over-long claims", d->name);
-	if (attest_policy_check(p, &vd->norm, in->at_ms, vd->why, sizeof vd->why) < 0) {
+	if (attest_policy_check(p, in->tee, &vd->norm, in->at_ms, vd->why, sizeof vd->why) < 0) {
 		vd->step = ATTEST_STEP_POLICY;
 		vd->status = ATOLL_E_POLICY;
 		return -EACCES;

@@ -211,7 +211,7 @@ static void recheck(struct core *c, struct session *s)
 		set_unattested(c, s, "policy reload: no policy for TEE '%s' any more", s->tee_type);
 		return;
 	}
-	if (attest_policy_check(p, &s->norm, time_now_ms(), why, sizeof why) < 0) {
+	if (attest_policy_check(p, s->tee_type, &s->norm, time_now_ms(), why, sizeof why) < 0) {
 		set_unattested(c, s, "policy reload: %s", why);
 		return;
 	}
@@ -227,7 +227,7 @@ static void recheck(struct core *c, struct session *s)
 
 void core_reload_policy(struct core *c, const struct attest_policy *policy)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	c->policy = policy;
 	size_t pos = 0;
 	struct session *s;
@@ -240,5 +240,5 @@ void core_reload_policy(struct core *c, const struct attest_policy *policy)
 		    attest_policy_for(c->policy, s->tee_type))
 			attest_start(c, s);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }

@@ -1,7 +1,10 @@
 /* Building, shutting down and freeing the core. */
 #include "core/internal.h"
 
+#include "util/log.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,7 @@ int core_new(const struct coord_config *cfg, struct store *st,
 	if (!c)
 		return -ENOMEM;
 	c->cfg = cfg;
+	c->started_ns = time_mono_ns();
 	c->policy = &cfg->attest.policy;
 	c->store = st;
 	c->verifier = verifier;
@@ -35,7 +39,13 @@ int core_new(const struct coord_config *cfg, struct store *st,
 			c->pools[i * 2 + (size_t)k].kind = k;
 		}
 	}
-	int e = core_recover(c, err, err_size);
+	int e = store_writer_start(st, &c->writer);
+	if (e < 0) {
+		snprintf(err, err_size, "cannot start the store writer");
+		core_free(c);
+		return e;
+	}
+	e = core_recover(c, err, err_size);
 	if (e < 0) {
 		core_free(c);
 		return e;
@@ -47,7 +57,7 @@ int core_new(const struct coord_config *cfg, struct store *st,
 void core_shutdown(void *arg)
 {
 	struct core *c = arg;
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	c->shut = true;
 	for (struct session *s = c->sessions; s; s = s->snext)
 		s->ops->close(s->peer, -ESHUTDOWN, "the coordinator is shutting down");
@@ -55,20 +65,58 @@ void core_shutdown(void *arg)
 	struct watcher *w;
 	while ((w = hmap_next(&c->watchers, &pos, NULL, NULL)))
 		w->ops->end(w->peer, -ESHUTDOWN, "the coordinator is shutting down");
-	pthread_mutex_unlock(&c->mu);
+	pos = 0;
+	struct job *j;
+	while ((j = hmap_next(&c->jobs, &pos, NULL, NULL)))
+		job_answer_shutdown(j);
+	core_unlock(c);
+}
+
+void core_lock_stats(struct core *c, struct core_lock_stats *out)
+{
+	core_lock(c);
+	*out = (struct core_lock_stats){
+		.acquisitions = c->lock_n,
+		.contended = c->lock_contended,
+		.wait_ns = c->lock_wait_ns,
+		.hold_ns = c->lock_hold_ns,
+		.uptime_ns = time_mono_ns() - c->started_ns,
+	};
+	core_unlock(c);
+}
+
+void core_stop(struct core *c, int64_t patience_ms)
+{
+	if (!c)
+		return;
+	if (c->writer) {
+		struct core_lock_stats ls;
+		core_lock_stats(c, &ls);
+		double up = ls.uptime_ns > 0 ? (double)ls.uptime_ns : 1;
+		log_info("core lock: %llu acquisitions, %.1f%% contended, waited %.1f%% and held "
+			 "%.1f%% of %.1f s",
+			 (unsigned long long)ls.acquisitions,
+			 ls.acquisitions ? 100.0 * (double)ls.contended / (double)ls.acquisitions : 0.0,
+			 100.0 * (double)ls.wait_ns / up, 100.0 * (double)ls.hold_ns / up, up / 1e9);
+	}
+	if (c->timer_started) {
+		core_lock(c);
+		c->stopping = true;
+		pthread_cond_broadcast(&c->cond);
+		core_unlock(c);
+		pthread_join(c->timer, NULL);
+		c->timer_started = false;
+	}
+	/* The writer's callbacks take the lock: not held here. */
+	store_writer_stop(c->writer, patience_ms);
+	c->writer = NULL;
 }
 
 void core_free(struct core *c)
 {
 	if (!c)
 		return;
-	if (c->timer_started) {
-		pthread_mutex_lock(&c->mu);
-		c->stopping = true;
-		pthread_cond_broadcast(&c->cond);
-		pthread_mutex_unlock(&c->mu);
-		pthread_join(c->timer, NULL);
-	}
+	core_stop(c, 0);
 	/* Active jobs stay in the store; free their memory. */
 	size_t pos = 0;
 	struct job *j;
@@ -77,6 +125,11 @@ void core_free(struct core *c)
 		job_free(c, j);
 	}
 	hmap_free(&c->jobs);
+	pos = 0;
+	while ((j = hmap_next(&c->finishing, &pos, NULL, NULL)))
+		job_free(c, j);
+	hmap_free(&c->finishing);
+	hmap_free(&c->idem);
 	hmap_free(&c->islands);
 	hmap_free(&c->pending);
 	hmap_free(&c->by_key);

@@ -4,11 +4,14 @@
  * requests into these calls and send what the core hands to the ops
  * tables below.
  *
- * Jobs: an accepted job is written to the store before core_submit
- * returns. Active jobs (pending, queued, running) also live in memory;
- * final ones only in the store. Each job reaches exactly one final state:
- * results for an older attempt, from an island that no longer holds the
- * job, or after the job became final are ignored.
+ * Jobs: an accepted job is routed at once and answered once its insert
+ * is durable (the store writer batches inserts and final writes). Active
+ * jobs (pending, queued, running) live in memory, which is the truth
+ * about their progress; the store has them as accepted, then final. A
+ * final job stays in memory until its final write lands. Each job reaches
+ * exactly one final state: results for an older attempt, from an island
+ * that no longer holds the job, or after the job became final are
+ * ignored.
  *
  * Threads: every entry point may be called from any thread; the ops
  * callbacks run with the core's lock held and must only queue work (they
@@ -111,6 +114,10 @@ int core_new(const struct coord_config *cfg, struct store *st,
 	     size_t err_size);
 /* Start the timer thread. */
 int core_start(struct core *c);
+/* Stop the timer thread, then land the writes still queued (for up to
+ * patience_ms while the store fails). After the server stopped, before
+ * core_free; idempotent. */
+void core_stop(struct core *c, int64_t patience_ms);
 /* End island streams and watchers (server shutdown hook). */
 void core_shutdown(void *c);
 /* Stop the timer thread and free. Accepts NULL. */
@@ -139,12 +146,32 @@ struct core_submit {
 	size_t he_public_key_len;
 	uint32_t timeout_seconds; /* 0: the workload's */
 	const char *idempotency_key;
+	/* Answer with the final job (and its output) instead of the accepted
+	 * one. Such answers may come with the core's lock held: the callback
+	 * must only queue work. */
+	bool wait_final;
 };
 
-/* 0 with *ret_row (the job as it stands; free with job_row_clear), or
- * -errno with err. */
+/* The answer to a submit: 0 with the job as it stands (or the job the
+ * idempotency key created before), valid during the call only; or -errno
+ * with msg. Runs on the store writer's thread, without the core's lock. */
+typedef void (*core_submit_cb)(void *ud, int err, const struct job_row *row, const char *msg);
+/* Checks the request and queues the job: -errno with err when refused at
+ * once (cb is not called), 0 when cb will answer (it may run before this
+ * returns). */
+int core_submit_async(struct core *c, const char *tenant, const struct core_submit *req,
+		      core_submit_cb cb, void *ud, char *err, size_t err_size);
+/* The same, waiting for the answer: 0 with *ret_row (free with
+ * job_row_clear), or -errno with err. */
 int core_submit(struct core *c, const char *tenant, const struct core_submit *req,
 		struct job_row *ret_row, char *err, size_t err_size);
+/* The tenant's job as it stands (with its output once final), from
+ * memory while the job is active or its end not yet stored, else from
+ * the store. 0 or -ENOENT (also for another tenant's job). */
+int core_get_job(struct core *c, const char *tenant, const char *id, struct job_row *ret_row);
+/* Rows read from the store whose jobs are in memory become the jobs as
+ * they stand (their rowid kept). */
+void core_overlay(struct core *c, struct job_row *rows, size_t n);
 int core_cancel(struct core *c, const char *tenant, const char *job_id, const char *reason,
 		struct job_row *ret_row, char *err, size_t err_size);
 /* Register peer as a watcher: it gets the job now, then every output
@@ -213,6 +240,14 @@ struct core_limit {
 size_t core_limit_counts(struct core *c, struct core_limit *out, size_t max);
 /* Report a limit hit outside the core (the gRPC layer's send backlog). */
 void core_limit_report(struct core *c, const char *what, const char *detail);
+
+/* How the core's one lock is used, since start: for benchmarks and
+ * metrics (the coordinator logs it when it stops). */
+struct core_lock_stats {
+	uint64_t acquisitions, contended;
+	int64_t wait_ns, hold_ns, uptime_ns;
+};
+void core_lock_stats(struct core *c, struct core_lock_stats *out);
 
 /* ---- views ---- */
 

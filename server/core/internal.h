@@ -4,13 +4,15 @@
  *   queue.c     deadline heap, per-workload pools (FIFO of waiting jobs +
  *               heap of islands with a free slot), TEE queues by key
  *   router.c    placing a job on an island, filling an island's slots
- *   jobs.c      submit, finish, requeue, cancel
+ *   submit.c    checking a submit, queuing its insert, answering it
+ *   jobs.c      finish (and its write), requeue, cancel, reads
  *   watch.c     watchers of a job
  *   sessions.c  island streams: hello, heartbeats, job messages, close
  *   attest.c    challenges, judging evidence, policy reloads
  *   views.c     stats, island lists, attested keys
  *   timers.c    deadlines, heartbeat timeouts, attestation timers
  *   recover.c   reloading active jobs from the store at start
+ *   (store/writer.c writes jobs in batches; jobs.c queues the writes)
  *   core.c      construction, shutdown */
 #ifndef ATOLL_SERVER_CORE_INTERNAL_H
 #define ATOLL_SERVER_CORE_INTERNAL_H
@@ -18,8 +20,10 @@
 #include <pthread.h>
 
 #include "core/core.h"
+#include "store/writer.h"
 #include "util/buf.h"
 #include "util/hmap.h"
+#include "util/timeutil.h"
 
 /* Pools per workload: plain and homomorphic (TEE jobs route by key). */
 #define POOL_PLAIN 0
@@ -96,6 +100,22 @@ struct job {
 	size_t deadline_pos;
 	struct outbuf *out; /* the current attempt's output */
 	struct watcher *watchers;
+
+	/* The store (store/writer.h): the insert, then the final write. */
+	bool stored;               /* the insert landed: SubmitJob may answer */
+	struct submit_waiter *waiters; /* SubmitJob calls waiting on the insert */
+	struct submit_waiter *final_waiters; /* ... and then on the end */
+	struct store_op *fin_op;   /* final: its write, until it lands (the job
+				    * is then in core->finishing) */
+};
+
+/* A SubmitJob call that answers once the job's insert has landed (the
+ * submitter, or a retry with the same idempotency key). */
+struct submit_waiter {
+	struct submit_waiter *next;
+	core_submit_cb cb;
+	void *ud;
+	bool want_final;
 };
 
 struct offer {
@@ -153,6 +173,7 @@ struct core {
 	/* The policy in force: cfg's, or a later SIGHUP reload's. */
 	const struct attest_policy *policy;
 	struct store *store;
+	struct store_writer *writer;
 	const struct attest_verifier *verifier;
 
 	pthread_mutex_t mu;
@@ -162,6 +183,8 @@ struct core {
 	bool timer_started, stopping, shut;
 
 	struct hmap jobs;       /* id -> struct job (active only) */
+	struct hmap finishing;  /* id -> struct job final, its write not landed yet */
+	struct hmap idem;       /* tenant NUL key -> struct job, until its end landed */
 	struct hmap islands;    /* id -> struct session (registered) */
 	struct hmap pending;    /* id -> struct session waiting to attest */
 	struct hmap by_key;     /* enclave key -> struct session (attested only) */
@@ -178,10 +201,33 @@ struct core {
 		uint64_t n;
 	} limits[16];
 	size_t n_limits;
+	/* The lock's use (core_lock): acquisitions, how many waited, for how
+	 * long in all, and how long it was held in all. */
+	uint64_t lock_n, lock_contended;
+	int64_t lock_wait_ns, lock_hold_ns, lock_since_ns, started_ns;
 	struct job **deadlines; /* min-heap by row.deadline_ms */
 	size_t n_deadlines, cap_deadlines;
 	int64_t last_island_scan_ms;
 };
+
+/* The core's lock, measured (core_lock_stats). */
+static inline void core_lock(struct core *c)
+{
+	int64_t t0 = time_mono_ns();
+	if (pthread_mutex_trylock(&c->mu) != 0) {
+		pthread_mutex_lock(&c->mu);
+		c->lock_contended++;
+		c->lock_wait_ns += time_mono_ns() - t0;
+	}
+	c->lock_n++;
+	c->lock_since_ns = time_mono_ns();
+}
+
+static inline void core_unlock(struct core *c)
+{
+	c->lock_hold_ns += time_mono_ns() - c->lock_since_ns;
+	pthread_mutex_unlock(&c->mu);
+}
 
 /* queue.c */
 int deadline_push(struct core *c, struct job *j);
@@ -207,8 +253,18 @@ void session_fill(struct core *c, struct session *s);
 /* The job no longer runs on its island. */
 void job_detach(struct core *c, struct job *j);
 
+/* submit.c */
+/* The job ended: answer the submits that wait for its end (lock held). */
+void job_answer_final(struct core *c, struct job *j);
+/* Shutdown: answer them with -ESHUTDOWN. */
+void job_answer_shutdown(struct job *j);
+/* The key of core->idem for a tenant's idempotency key. */
+size_t idem_key(const char *tenant, const char *key, char *out, size_t out_size);
+
 /* jobs.c */
 void job_free(struct core *c, struct job *j);
+/* A copy of the job as it stands (with its output once final). */
+int job_snapshot(const struct job *j, struct job_row *out);
 size_t tenant_active(struct core *c, const char *tenant);
 void tenant_count(struct core *c, const char *tenant, int delta);
 void job_finish(struct core *c, struct job *j, int state, const char *error);

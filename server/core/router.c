@@ -59,8 +59,6 @@ static void assign(struct core *c, struct job *j, struct session *s)
 		j->out = o;
 		watch_new_attempt(c, j);
 	}
-	if (store_update_job(c->store, &j->row) < 0)
-		log_error("store: cannot record the assignment of %s", j->row.id);
 
 	struct core_assignment a = {
 		.job_id = j->row.id,

@@ -26,10 +26,10 @@ int core_session_open(struct core *c, const struct session_ops *ops, void *peer,
 	enc_random_id("s_", s->session_id, sizeof s->session_id);
 	s->connected_ms = s->last_seen_ms = time_now_ms();
 	s->state = ISLAND_UNATTESTED;
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	/* Every stream counts, said hello or not: silent ones too. */
 	if (c->n_sessions >= c->cfg->limits.max_islands) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		free(s);
 		snprintf(err, err_size, "the coordinator holds its maximum of %u island streams",
 			 c->cfg->limits.max_islands);
@@ -40,7 +40,7 @@ int core_session_open(struct core *c, const struct session_ops *ops, void *peer,
 		c->sessions->sprev = s;
 	c->sessions = s;
 	c->n_sessions++;
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	*ret = s;
 	return 0;
 }
@@ -260,15 +260,15 @@ out:
  * to be ignored or refused. */
 static bool enter(struct core *c, struct session *s)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	s->last_seen_ms = time_now_ms();
 	if (!s->hello) {
 		refuse(s, -EINVAL, "the first message on Islands/Connect must be hello");
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		return false;
 	}
 	if (!s->registered && !s->pending) {
-		pthread_mutex_unlock(&c->mu); /* dropped: ignore until the stream ends */
+		core_unlock(c); /* dropped: ignore until the stream ends */
 		return false;
 	}
 	return true;
@@ -276,7 +276,7 @@ static bool enter(struct core *c, struct session *s)
 
 void core_session_hello(struct core *c, struct session *s, const struct core_hello *h)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	s->last_seen_ms = time_now_ms();
 	if (s->hello) {
 		if (s->registered || s->pending)
@@ -284,13 +284,13 @@ void core_session_hello(struct core *c, struct session *s, const struct core_hel
 	} else {
 		on_hello(c, s, h);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void core_session_heartbeat(struct core *c, struct session *s)
 {
 	if (enter(c, s))
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 }
 
 void core_session_evidence(struct core *c, struct session *s, const struct attest_input *ev)
@@ -298,7 +298,7 @@ void core_session_evidence(struct core *c, struct session *s, const struct attes
 	if (!enter(c, s))
 		return;
 	attest_evidence(c, s, ev);
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void core_session_invalid(struct core *c, struct session *s, const char *why)
@@ -306,7 +306,7 @@ void core_session_invalid(struct core *c, struct session *s, const char *why)
 	if (!enter(c, s))
 		return;
 	refuse(s, -EINVAL, why);
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 /* The job a message is about, if this island still holds that attempt;
@@ -329,7 +329,7 @@ void core_session_started(struct core *c, struct session *s, const char *job_id,
 		j->row.started_ms = time_now_ms();
 		watch_notify_state(j);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void core_session_output(struct core *c, struct session *s, const char *job_id,
@@ -355,7 +355,7 @@ void core_session_output(struct core *c, struct session *s, const char *job_id,
 	}
 	watch_notify_chunk(c, j);
 out:
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void core_session_result(struct core *c, struct session *s, const char *job_id,
@@ -379,7 +379,7 @@ void core_session_result(struct core *c, struct session *s, const char *job_id,
 			job_finish(c, j, JOB_FAILED, err);
 		}
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void core_session_hand_back(struct core *c, struct session *s, const char *job_id,
@@ -397,12 +397,12 @@ void core_session_hand_back(struct core *c, struct session *s, const char *job_i
 		job_requeue(c, j, s, why);
 		session_refresh(c, s);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void core_session_close(struct core *c, struct session *s)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	session_drop(c, s, "stream closed");
 	if (s->sprev)
 		s->sprev->snext = s->snext;
@@ -411,7 +411,7 @@ void core_session_close(struct core *c, struct session *s)
 	if (s->snext)
 		s->snext->sprev = s->sprev;
 	c->n_sessions--;
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	attest_forget(s);
 	free(s->offers);
 	free(s);

@@ -65,12 +65,15 @@ static void tick(struct core *c, int64_t now)
 static void *timer_thread(void *arg)
 {
 	struct core *c = arg;
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	while (!c->stopping) {
 		tick(c, time_now_ms());
+		/* The wait releases the lock: not held meanwhile. */
+		c->lock_hold_ns += time_mono_ns() - c->lock_since_ns;
 		time_cond_wait_ms(&c->cond, &c->mu, TICK_MS);
+		c->lock_since_ns = time_mono_ns();
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	return NULL;
 }
 

@@ -25,13 +25,13 @@ static void count(struct core_count *list, size_t *n, const char *name)
 int core_stats(struct core *c, struct core_stats *out)
 {
 	memset(out, 0, sizeof *out);
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	size_t n = c->islands.count;
 	/* At most one entry per island in each list. */
 	out->attested_by_tee = calloc(n + 1, sizeof *out->attested_by_tee);
 	out->connected_by_tee = calloc(n + 1, sizeof *out->connected_by_tee);
 	if (!out->attested_by_tee || !out->connected_by_tee) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		core_stats_clear(out);
 		return -ENOMEM;
 	}
@@ -52,7 +52,7 @@ int core_stats(struct core *c, struct core_stats *out)
 		if (s->state == ISLAND_ATTESTED)
 			count(out->attested_by_tee, &out->n_attested_by_tee, s->tee_type);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	return 0;
 }
 
@@ -129,7 +129,7 @@ static bool serves(const struct session *s, uint32_t workload_id)
 int core_list_islands(struct core *c, uint32_t workload_id, bool include_unattested,
 		      struct island_view **ret, size_t *ret_n)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	struct island_view *list = calloc(c->islands.count + 1, sizeof *list);
 	size_t k = 0, pos = 0;
 	int e = list ? 0 : -ENOMEM;
@@ -139,7 +139,7 @@ int core_list_islands(struct core *c, uint32_t workload_id, bool include_unattes
 			continue;
 		e = view_of(s, &list[k++]);
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	if (e < 0) {
 		island_views_free(list, k);
 		return e;
@@ -168,7 +168,7 @@ size_t core_attested_keys(struct core *c, uint32_t workload_id, uint8_t (*keys)[
 {
 	size_t n = 0, pos = 0;
 	struct session *s;
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	while (n < max && (s = hmap_next(&c->islands, &pos, NULL, NULL))) {
 		if (s->state != ISLAND_ATTESTED || !s->has_pub)
 			continue;
@@ -183,7 +183,7 @@ size_t core_attested_keys(struct core *c, uint32_t workload_id, uint8_t (*keys)[
 		snprintf(ids[n], 128, "%s", s->id);
 		n++;
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	return n;
 }
 

@@ -213,17 +213,17 @@ static int watch_limit_refuse(struct core *c, const char *tenant, char *err, siz
 int core_watch(struct core *c, const char *tenant, const char *job_id,
 	       const struct watch_ops *ops, void *peer, char *err, size_t err_size)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	if (c->cfg->limits.max_watches_per_tenant &&
 	    tenant_watches(c, tenant) >= c->cfg->limits.max_watches_per_tenant) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		return watch_limit_refuse(c, tenant, err, err_size);
 	}
 	struct job *j = hmap_gets(&c->jobs, job_id);
 	if (j && strcmp(j->row.tenant, tenant) == 0) {
 		struct watcher *w = add_watcher(c, ops, peer, tenant);
 		if (!w) {
-			pthread_mutex_unlock(&c->mu);
+			core_unlock(c);
 			snprintf(err, err_size, "out of memory");
 			return -ENOMEM;
 		}
@@ -234,21 +234,43 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 		/* The job as it stands, then its output from the first chunk. */
 		ops->job(peer, &j->row);
 		pump(c, w);
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		return 0;
 	}
-	pthread_mutex_unlock(&c->mu);
+	/* Final, its end on the way to the store: its output is still here. */
+	j = hmap_gets(&c->finishing, job_id);
+	if (j && strcmp(j->row.tenant, tenant) == 0) {
+		struct watcher *w = add_watcher(c, ops, peer, tenant);
+		if (w && !(w->final = final_copy(&j->row))) {
+			hmap_del(&c->watchers, &peer, sizeof peer);
+			free(w);
+			w = NULL;
+		}
+		if (w) {
+			/* The output the store keeps, the same later watchers get. */
+			if (j->fin_op && j->fin_op->row.output)
+				w->out = outbuf_ref(j->out);
+			pump(c, w);
+		}
+		core_unlock(c);
+		if (!w) {
+			snprintf(err, err_size, "out of memory");
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	core_unlock(c);
 	/* Final already (or unknown): from the store, outside the lock. */
 	struct job_row r;
 	if (store_get_job(c->store, tenant, job_id, &r) < 0) {
 		snprintf(err, err_size, "no job %s", job_id);
 		return -ENOENT;
 	}
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	/* Checked again: other watches may have opened meanwhile. */
 	if (c->cfg->limits.max_watches_per_tenant &&
 	    tenant_watches(c, tenant) >= c->cfg->limits.max_watches_per_tenant) {
-		pthread_mutex_unlock(&c->mu);
+		core_unlock(c);
 		job_row_clear(&r);
 		return watch_limit_refuse(c, tenant, err, err_size);
 	}
@@ -269,7 +291,7 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 		pump(c, w);
 	else
 		e = -ENOMEM;
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	/* The watcher kept copies: the final row without its blobs, the
 	 * output in the shared outbuf. */
 	job_row_clear(&r);
@@ -280,16 +302,16 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 
 void core_watch_drain(struct core *c, void *peer)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	struct watcher *w = hmap_get(&c->watchers, &peer, sizeof peer);
 	if (w)
 		pump(c, w);
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 }
 
 void core_unwatch(struct core *c, void *peer)
 {
-	pthread_mutex_lock(&c->mu);
+	core_lock(c);
 	struct watcher *w = hmap_del(&c->watchers, &peer, sizeof peer);
 	if (w && w->job) {
 		for (struct watcher **pp = &w->job->watchers; *pp; pp = &(*pp)->next)
@@ -305,6 +327,6 @@ void core_unwatch(struct core *c, void *peer)
 			free(w->final);
 		}
 	}
-	pthread_mutex_unlock(&c->mu);
+	core_unlock(c);
 	free(w);
 }

@@ -319,7 +319,7 @@ static void job_events(struct gateway *g, const char *tenant, const char *job_id
 	/* A finished job's stored chunks come before its job event: they are
 	 * its last attempt's. */
 	struct job_row row;
-	if (store_get_job(g->co->store, tenant, job_id, &row) == 0) {
+	if (core_get_job(g->co->core, tenant, job_id, &row) == 0) {
 		w->attempt = row.attempts;
 		job_row_clear(&row);
 	}

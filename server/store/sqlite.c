@@ -12,11 +12,15 @@
 #include <sqlite3.h>
 
 
+/* Two connections: db writes (the store writer's batches, keys) and rdb
+ * reads, so that reads never wait behind a batch's commit (WAL lets them
+ * see the last committed state meanwhile). mu is recursive: a batch holds
+ * it from begin to commit around the single writes. */
 struct store {
-	sqlite3 *db;
-	pthread_mutex_t mu;
-	sqlite3_stmt *insert_job, *update_job, *finish_job, *get_job, *get_idem, *insert_key,
-		*get_key;
+	sqlite3 *db, *rdb;
+	pthread_mutex_t mu, rmu;
+	sqlite3_stmt *insert_job, *finish_job, *get_idem, *insert_key; /* db */
+	sqlite3_stmt *get_job, *get_key, *find_idem;                     /* rdb */
 	void (*on_commit)(int64_t us);
 };
 
@@ -110,13 +114,32 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t err_size)
 	return 0;
 }
 
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **out, char *err,
-		   size_t err_size)
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *err, size_t err_size)
 {
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
-		snprintf(err, err_size, "prepare: %s", sqlite3_errmsg(s->db));
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
+		snprintf(err, err_size, "prepare: %s", sqlite3_errmsg(db));
 		return -EIO;
 	}
+	return 0;
+}
+
+static int open_db(const char *path, bool synchronous_full, sqlite3 **ret, char *what,
+		   size_t what_size)
+{
+	if (sqlite3_open_v2(path, ret,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		snprintf(what, what_size, "%s", *ret ? sqlite3_errmsg(*ret) : "out of memory");
+		return -EIO;
+	}
+	sqlite3_busy_timeout(*ret, 5000);
+	int e;
+	if ((e = exec(*ret, "PRAGMA journal_mode = WAL", what, what_size)) < 0 ||
+	    (e = exec(*ret, synchronous_full ? "PRAGMA synchronous = FULL"
+					     : "PRAGMA synchronous = NORMAL",
+		      what, what_size)) < 0 ||
+	    (e = exec(*ret, "PRAGMA foreign_keys = ON", what, what_size)) < 0)
+		return e;
 	return 0;
 }
 
@@ -163,50 +186,43 @@ int store_open(const char *path, bool synchronous_full, struct store **ret, char
 	struct store *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->mu, NULL);
-	int e = -EIO;
-	if (sqlite3_open_v2(path, &s->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
-		snprintf(err, err_size, "cannot open store %s: %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
+	pthread_mutex_init(&s->rmu, NULL);
+	int e;
 	char what[512];
-	if ((e = exec(s->db, "PRAGMA journal_mode = WAL", what, sizeof what)) < 0 ||
-	    (e = exec(s->db, synchronous_full ? "PRAGMA synchronous = FULL"
-					      : "PRAGMA synchronous = NORMAL",
-		      what, sizeof what)) < 0 ||
-	    (e = exec(s->db, "PRAGMA foreign_keys = ON", what, sizeof what)) < 0 ||
-	    (e = migrate(s, what, sizeof what)) < 0) {
+	if ((e = open_db(path, synchronous_full, &s->db, what, sizeof what)) < 0 ||
+	    (e = migrate(s, what, sizeof what)) < 0 ||
+	    (e = open_db(path, synchronous_full, &s->rdb, what, sizeof what)) < 0) {
 		snprintf(err, err_size, "store %s: %s", path, what);
 		goto fail;
 	}
-	if ((e = prepare(s,
+	if ((e = prepare(s->db,
 			 "INSERT INTO jobs (id, tenant, workload_id, workload, confidential, mode,"
 			 " key_id, state, created_ms, deadline_ms, input, client_pub,"
 			 " idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			 &s->insert_job, what, sizeof what)) < 0 ||
-	    (e = prepare(s,
-			 "UPDATE jobs SET state = ?, attempts = ?, island_id = ?, started_ms = ?,"
-			 " error = ? WHERE id = ?",
-			 &s->update_job, what, sizeof what)) < 0 ||
-	    (e = prepare(s,
+	    (e = prepare(s->db,
 			 "UPDATE jobs SET state = ?, attempts = ?, island_id = ?, started_ms = ?,"
 			 " error = ?, completed_ms = ?, duration_ms = ?, credits = ?, output = ?,"
 			 " output_encrypted = ?, output_chunks = ? WHERE id = ?",
 			 &s->finish_job, what, sizeof what)) < 0 ||
-	    (e = prepare(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ? AND tenant = ?",
+	    (e = prepare(s->rdb, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ? AND tenant = ?",
 			 &s->get_job, what, sizeof what)) < 0 ||
-	    (e = prepare(s,
+	    (e = prepare(s->db,
 			 "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant = ? AND idempotency_key = ?",
 			 &s->get_idem, what, sizeof what)) < 0 ||
-	    (e = prepare(s,
+	    (e = prepare(s->db,
 			 "INSERT INTO keys (id, tenant, algorithm, public_key, private_key, label,"
 			 " created_ms) VALUES (?,?,?,?,?,?,?)",
 			 &s->insert_key, what, sizeof what)) < 0 ||
-	    (e = prepare(s,
+	    (e = prepare(s->rdb,
+			 "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant = ? AND idempotency_key = ?",
+			 &s->find_idem, what, sizeof what)) < 0 ||
+	    (e = prepare(s->rdb,
 			 "SELECT id, tenant, algorithm, public_key, private_key, label, created_ms"
 			 " FROM keys WHERE id = ? AND tenant = ?",
 			 &s->get_key, what, sizeof what)) < 0) {
@@ -225,15 +241,57 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	sqlite3_finalize(s->insert_job);
-	sqlite3_finalize(s->update_job);
 	sqlite3_finalize(s->finish_job);
 	sqlite3_finalize(s->get_job);
 	sqlite3_finalize(s->get_idem);
 	sqlite3_finalize(s->insert_key);
 	sqlite3_finalize(s->get_key);
+	sqlite3_finalize(s->find_idem);
+	sqlite3_close(s->rdb);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->rmu);
 	free(s);
+}
+
+int store_batch_begin(struct store *s, char *err, size_t err_size)
+{
+	pthread_mutex_lock(&s->mu);
+	int e = exec(s->db, "BEGIN IMMEDIATE", err, err_size);
+	if (e < 0) {
+		pthread_mutex_unlock(&s->mu);
+		return e;
+	}
+	return 0;
+}
+
+void store_on_commit(struct store *s, void (*fn)(int64_t us))
+{
+	s->on_commit = fn;
+}
+
+int store_batch_commit(struct store *s, char *err, size_t err_size)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int e = exec(s->db, "COMMIT", err, err_size);
+	if (e == 0 && s->on_commit) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->on_commit((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	}
+	if (e < 0) {
+		char ignored[64];
+		exec(s->db, "ROLLBACK", ignored, sizeof ignored);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+void store_batch_rollback(struct store *s)
+{
+	char ignored[64];
+	exec(s->db, "ROLLBACK", ignored, sizeof ignored);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
@@ -290,22 +348,10 @@ static void read_job(sqlite3_stmt *st, struct job_row *r)
 	r->output_chunks = copy_blob(st, 23, &r->output_chunks_len);
 }
 
-void store_on_commit(struct store *s, void (*fn)(int64_t us))
-{
-	s->on_commit = fn;
-}
-
-/* Run a prepared statement (a write, in its own transaction) to
- * completion. */
+/* Run a prepared statement to completion. */
 static int step_done(struct store *s, sqlite3_stmt *st)
 {
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = sqlite3_step(st);
-	if (s->on_commit && rc == SQLITE_DONE) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		s->on_commit((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_DONE)
@@ -360,21 +406,6 @@ int store_insert_job(struct store *s, const struct job_row *r, struct job_row *e
 	return e;
 }
 
-int store_update_job(struct store *s, const struct job_row *r)
-{
-	pthread_mutex_lock(&s->mu);
-	sqlite3_stmt *st = s->update_job;
-	sqlite3_bind_int(st, 1, r->state);
-	sqlite3_bind_int(st, 2, (int)r->attempts);
-	sqlite3_bind_text(st, 3, r->island_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, r->started_ms);
-	sqlite3_bind_text(st, 5, r->error, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, r->id, -1, SQLITE_STATIC);
-	int e = step_done(s, st);
-	pthread_mutex_unlock(&s->mu);
-	return e;
-}
-
 int store_finish_job(struct store *s, const struct job_row *r)
 {
 	pthread_mutex_lock(&s->mu);
@@ -405,7 +436,7 @@ int store_finish_job(struct store *s, const struct job_row *r)
 
 int store_get_job(struct store *s, const char *tenant, const char *id, struct job_row *out)
 {
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st = s->get_job;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
@@ -414,7 +445,23 @@ int store_get_job(struct store *s, const char *tenant, const char *id, struct jo
 		read_job(st, out);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->rmu);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+int store_find_idempotent(struct store *s, const char *tenant, const char *idempotency_key,
+			  struct job_row *out)
+{
+	pthread_mutex_lock(&s->rmu);
+	sqlite3_stmt *st = s->find_idem;
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, idempotency_key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_job(st, out);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->rmu);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
@@ -426,16 +473,18 @@ int store_list_jobs(struct store *s, const char *tenant, int state, uint32_t wor
 	snprintf(sql, sizeof sql,
 		 "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant = ?1 %s %s %s"
 		 " ORDER BY rowid DESC LIMIT ?5",
-		 state ? "AND state = ?2" : "", workload_id ? "AND workload_id = ?3" : "",
+		 state == STORE_STATE_ACTIVE ? "AND state IN (1, 2, 3)"
+		 : state		     ? "AND state = ?2"
+					     : "", workload_id ? "AND workload_id = ?3" : "",
 		 before ? "AND rowid < ?4" : "");
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&s->mu);
+	if (sqlite3_prepare_v2(s->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&s->rmu);
 		return -EIO;
 	}
 	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	if (state)
+	if (state > 0)
 		sqlite3_bind_int(st, 2, state);
 	if (workload_id)
 		sqlite3_bind_int64(st, 3, workload_id);
@@ -456,7 +505,7 @@ int store_list_jobs(struct store *s, const char *tenant, int state, uint32_t wor
 		n++;
 	}
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->rmu);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -466,13 +515,13 @@ int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), 
 	 * that the callback may write to the store. */
 	struct job_row *rows = NULL;
 	size_t n = 0, cap = 0;
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
+	if (sqlite3_prepare_v2(s->rdb,
 			       "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2, 3)"
 			       " ORDER BY rowid",
 			       -1, &st, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&s->rmu);
 		return -EIO;
 	}
 	int rc;
@@ -490,7 +539,7 @@ int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), 
 		read_job(st, &rows[n++]);
 	}
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->rmu);
 	for (size_t i = 0; i < n; i++) {
 		if (rc == SQLITE_DONE)
 			cb(&rows[i], ud);
@@ -504,15 +553,15 @@ int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), 
 int store_usage(struct store *s, const char *tenant, int64_t since_ms,
 		void (*cb)(const struct usage_row *u, void *ud), void *ud)
 {
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
+	if (sqlite3_prepare_v2(s->rdb,
 			       "SELECT workload_id, max(workload), count(*), sum(confidential),"
 			       " sum(credits) FROM jobs WHERE tenant = ? AND completed_ms >= ?"
 			       " AND (state = 4 OR (state = 6 AND duration_ms > 0))"
 			       " GROUP BY workload_id ORDER BY workload_id",
 			       -1, &st, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&s->rmu);
 		return -EIO;
 	}
 	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
@@ -528,7 +577,7 @@ int store_usage(struct store *s, const char *tenant, int64_t since_ms,
 		cb(&u, ud);
 	}
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->rmu);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -553,7 +602,7 @@ int store_insert_key(struct store *s, const struct key_row *k)
 
 int store_get_key(struct store *s, const char *tenant, const char *id, struct key_row *out)
 {
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st = s->get_key;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
@@ -570,6 +619,6 @@ int store_get_key(struct store *s, const char *tenant, const char *id, struct ke
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->rmu);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }

@@ -1,8 +1,13 @@
-/* The job store: SQLite in WAL mode, one connection behind a mutex.
+/* The job store: SQLite in WAL mode, a connection for writes and one for
+ * reads.
  *
- * What is durable: every accepted job (from SubmitJob's reply on), every
- * state change, final results and billing, and registered client keys.
- * Islands are not stored: they are soft state rebuilt from their streams.
+ * What is durable: every accepted job (from SubmitJob's reply on), final
+ * results and billing, and registered client keys. A job's progress
+ * between the two (queued, running where, which attempt) is soft state,
+ * kept in the coordinator's memory: after a restart every job the store
+ * holds as not final is queued again. Islands are not stored either: they
+ * are rebuilt from their streams. Job writes go through the store writer
+ * (store/writer.h), which batches them.
  *
  * The schema is versioned with PRAGMA user_version; opening a store written
  * by a newer version fails, an older one is migrated in a transaction. */
@@ -78,21 +83,33 @@ int store_open(const char *path, bool synchronous_full, struct store **ret, char
 	       size_t err_size);
 void store_close(struct store *s);
 
+/* A batch of writes in one transaction: begin, any number of
+ * store_insert_job / store_finish_job, then commit (one fsync under
+ * synchronous: full) or rollback. Other writers wait meanwhile; readers
+ * do not. 0 or -EIO with err. */
+int store_batch_begin(struct store *s, char *err, size_t err_size);
+int store_batch_commit(struct store *s, char *err, size_t err_size);
+void store_batch_rollback(struct store *s);
+/* Called after each batch commits, with the COMMIT's duration in
+ * microseconds (metrics); NULL to stop. Set before the store is used. */
+void store_on_commit(struct store *s, void (*fn)(int64_t us));
+
 /* Insert a new job. -EEXIST when the tenant already has a job with the
  * same idempotency key (then *existing holds it). */
 int store_insert_job(struct store *s, const struct job_row *r, struct job_row *existing);
-/* Record a state change of an active job (state, attempts, island,
- * started_ms, error). */
-int store_update_job(struct store *s, const struct job_row *r);
 /* Record a final state with its output and billing. */
 int store_finish_job(struct store *s, const struct job_row *r);
-/* Called after each write transaction commits, with its duration in
- * microseconds (metrics); NULL to stop. */
-void store_on_commit(struct store *s, void (*fn)(int64_t us));
-/* The job if it belongs to tenant; -ENOENT otherwise. */
+/* The job if it belongs to tenant; -ENOENT otherwise. As committed: a
+ * job's state in the coordinator's memory may be ahead. */
 int store_get_job(struct store *s, const char *tenant, const char *id, struct job_row *out);
+/* The tenant's job made with idempotency_key, as committed; -ENOENT. */
+int store_find_idempotent(struct store *s, const char *tenant, const char *idempotency_key,
+			  struct job_row *out);
+/* state for store_list_jobs: any of pending, queued, running. */
+#define STORE_STATE_ACTIVE (-1)
 /* Newest first, rowid below before (0: from the newest), at most limit.
- * state/workload 0 = any. The callback takes the row over (must clear it).
+ * state (a job state, STORE_STATE_ACTIVE, or 0 for any) and workload (0
+ * for any) filter. The callback takes the row over (must clear it).
  * *ret_more says whether older rows exist past the page. */
 int store_list_jobs(struct store *s, const char *tenant, int state, uint32_t workload_id,
 		    int64_t before, uint32_t limit,

@@ -227,7 +227,7 @@ int svc_op_decrypt(struct coordinator *co, const char *tenant, const ProtobufCMe
 		job_id = hdr.job_id;
 	struct job_row job;
 	struct buf pt = { 0 };
-	if (!job_id[0] || store_get_job(co->store, tenant, job_id, &job) < 0) {
+	if (!job_id[0] || core_get_job(co->core, tenant, job_id, &job) < 0) {
 		snprintf(err, err_size, "no job %s", job_id);
 		key_row_clear(&k);
 		return -ENOENT;

@@ -171,6 +171,7 @@ static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
 		.key_id = "",
 		.timeout_seconds = req->timeout_seconds,
 		.idempotency_key = req->idempotency_key,
+		.wait_final = req->wait,
 	};
 	if (mode == ATOLL_MODE_TEE) {
 		if (!in->encrypted || !in->ciphertext.len) {
@@ -218,6 +219,8 @@ static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
 	return 0;
 }
 
+/* HTTP (and any caller that may block): the answer once the job is
+ * durable, or final with wait_final. */
 int svc_op_submit(struct coordinator *co, const char *tenant, const ProtobufCMessage *req,
 		  const struct svc_reply *out, char *err, size_t err_size)
 {
@@ -235,6 +238,42 @@ int svc_op_submit(struct coordinator *co, const char *tenant, const ProtobufCMes
 	return 0;
 }
 
+/* gRPC: the answer once the job is durable; the call is held until then,
+ * without holding a completion-queue thread. */
+static void submitted(void *ud, int err, const struct job_row *row, const char *msg)
+{
+	rpc_call *call = ud;
+	if (err < 0) {
+		rpc_call_fail(call, err, msg);
+	} else {
+		struct jobview v;
+		jobview_init(&v, row);
+		rpc_call_reply(call, &v.job.base);
+	}
+	rpc_call_unref(call);
+}
+
+static void submit(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	struct coordinator *co = ud;
+	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
+	if (!t)
+		return;
+	struct core_submit cs;
+	struct buf doc = { 0 };
+	char err[1024];
+	int e = shape(co, (const Atoll__V1__SubmitJobRequest *)req, &cs, &doc, err, sizeof err);
+	if (e == 0) {
+		rpc_call_ref(call);
+		e = core_submit_async(co->core, t->name, &cs, submitted, call, err, sizeof err);
+		if (e < 0)
+			rpc_call_unref(call);
+	}
+	buf_free(&doc);
+	if (e < 0)
+		rpc_call_fail(call, e, err);
+}
+
 int svc_op_get(struct coordinator *co, const char *tenant, const ProtobufCMessage *req,
 	       const struct svc_reply *out, char *err, size_t err_size)
 {
@@ -243,7 +282,7 @@ int svc_op_get(struct coordinator *co, const char *tenant, const ProtobufCMessag
 	if (e < 0)
 		return e;
 	struct job_row r;
-	if (store_get_job(co->store, tenant, g->job_id, &r) < 0) {
+	if (core_get_job(co->core, tenant, g->job_id, &r) < 0) {
 		/* Another tenant's job looks exactly like a missing one. */
 		snprintf(err, err_size, "no job %s", g->job_id);
 		return -ENOENT;
@@ -287,11 +326,28 @@ int svc_op_list(struct coordinator *co, const char *tenant, const ProtobufCMessa
 	}
 	bool more = false;
 	int e = 0;
-	if (store_list_jobs(co->store, tenant, (int)l->state, l->workload_id, before, size,
-			    collect_row, &p, &more) < 0) {
+	/* Active jobs are stored as accepted: their progress is in memory.
+	 * Asked for one active state, the page is the active jobs it covers
+	 * that are in that state now (it may be shorter than page_size). */
+	int want = (int)l->state;
+	bool active = want == JOB_PENDING || want == JOB_QUEUED || want == JOB_RUNNING;
+	int64_t last_rowid = 0;
+	if (store_list_jobs(co->store, tenant, active ? STORE_STATE_ACTIVE : want, l->workload_id,
+			    before, size, collect_row, &p, &more) < 0) {
 		snprintf(err, err_size, "cannot read the job store");
 		e = -EIO;
 	} else {
+		if (p.n)
+			last_rowid = p.rows[p.n - 1].rowid;
+		core_overlay(co->core, p.rows, p.n);
+		size_t kept = 0;
+		for (size_t i = 0; i < p.n; i++) {
+			if (want && p.rows[i].state != want)
+				job_row_clear(&p.rows[i]);
+			else
+				p.rows[kept++] = p.rows[i];
+		}
+		p.n = kept;
 		Atoll__V1__ListJobsResponse resp = ATOLL__V1__LIST_JOBS_RESPONSE__INIT;
 		struct jobview *views = calloc(p.n + 1, sizeof *views);
 		Atoll__V1__Job **jobs = calloc(p.n + 1, sizeof *jobs);
@@ -306,8 +362,8 @@ int svc_op_list(struct coordinator *co, const char *tenant, const ProtobufCMessa
 			}
 			resp.n_jobs = p.n;
 			resp.jobs = jobs;
-			if (more && p.n)
-				snprintf(token, sizeof token, "p%lld", (long long)p.rows[p.n - 1].rowid);
+			if (more && last_rowid)
+				snprintf(token, sizeof token, "p%lld", (long long)last_rowid);
 			resp.next_page_token = token;
 			out->send(out->ctx, &resp.base);
 		}
@@ -498,8 +554,10 @@ int svc_jobs_register(struct coordinator *co)
 				     &atoll__v1__watch_job_request__descriptor, watch, NULL, NULL,
 				     watch_done, co };
 	int e;
-	if ((e = svc_bind(co, "/atoll.v1.Jobs/SubmitJob", &atoll__v1__submit_job_request__descriptor,
-			  svc_op_submit)) < 0 ||
+	const rpc_method submit_m = { "/atoll.v1.Jobs/SubmitJob", RPC_UNARY,
+				      &atoll__v1__submit_job_request__descriptor, submit, NULL, NULL,
+				      NULL, co };
+	if ((e = rpc_server_add_method(co->srv, &submit_m)) < 0 ||
 	    (e = svc_bind(co, "/atoll.v1.Jobs/GetJob", &atoll__v1__get_job_request__descriptor,
 			  svc_op_get)) < 0 ||
 	    (e = svc_bind(co, "/atoll.v1.Jobs/ListJobs", &atoll__v1__list_jobs_request__descriptor,

@@ -66,7 +66,19 @@ static void test_config(void)
 			CHECK_INT(p->min_svn, 2);
 			CHECK_INT(p->n_measurements, 1);
 			CHECK_INT(p->measurements[0].len, 4);
+			CHECK_INT(p->require_tcb_status, -1); /* unset: the TEE's default */
 		}
+	}
+	attest_config_free(ac);
+	ac = NULL;
+	snprintf(text, sizeof text,
+		 "drivers:\n  - name: sim\n    path: %s\n"
+		 "policy:\n  tee:\n    sim: {require_tcb_status: false}\n",
+		 sim_path);
+	CHECK_INT(attest_config_load(write_tmp("notcb.yaml", text), &ac, err, sizeof err), 0);
+	if (ac) {
+		const struct attest_tee_policy *p = attest_policy_for(&ac->policy, "sim");
+		CHECK(p && p->require_tcb_status == 0 && !attest_tcb_status_needed(p, "sim"));
 	}
 	attest_config_free(ac);
 
@@ -95,46 +107,63 @@ static void test_policy_check(void)
 	struct attest_tee_policy p = { .tee = "sim" };
 	char why[512];
 	int64_t now = 1700000000000LL;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), 0);
-	CHECK_INT(attest_policy_check(NULL, &cl, now, why, sizeof why), 0);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), 0);
+	CHECK_INT(attest_policy_check(NULL, "sev_snp", &cl, now, why, sizeof why), 0);
+
+	/* SGX and TDX evidence verified without collateral has no TCB status:
+	 * refused unless the policy says so explicitly. */
+	struct attest_tee_policy q = { .tee = "sgx", .require_tcb_status = -1 };
+	CHECK_INT(attest_policy_check(NULL, "sgx", &cl, now, why, sizeof why), -EACCES);
+	CHECK(strstr(why, "no TCB status") && strstr(why, "policy.tee.sgx.require_tcb_status"));
+	CHECK_INT(attest_policy_check(NULL, "tdx", &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(&q, "sgx", &cl, now, why, sizeof why), -EACCES);
+	q.require_tcb_status = 0;
+	CHECK_INT(attest_policy_check(&q, "sgx", &cl, now, why, sizeof why), 0);
+	q.require_tcb_status = 1;
+	CHECK_INT(attest_policy_check(&q, "sev_snp", &cl, now, why, sizeof why), -EACCES);
+	cl.has_tcb_status = true;
+	snprintf(cl.tcb_status, sizeof cl.tcb_status, "UpToDate");
+	CHECK_INT(attest_policy_check(NULL, "sgx", &cl, now, why, sizeof why), 0);
+	cl.has_tcb_status = false;
+	cl.tcb_status[0] = 0;
 
 	p.measurements = &other;
 	p.n_measurements = 1;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), -EACCES);
 	CHECK(strstr(why, "measurement 010203 is not in the policy's allowed list") != NULL);
 	p.measurements = &allowed;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), 0);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), 0);
 
 	p.min_svn = 6;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), -EACCES);
 	CHECK_STR(why, "svn 5 is below the policy minimum 6");
 	p.min_svn = 0;
 	p.min_tcb = 0x11;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), -EACCES);
 	CHECK(strstr(why, "TCB 0x10 is below") != NULL);
 	p.min_tcb = 0;
 
 	cl.debug = 1;
-	CHECK_INT(attest_policy_check(NULL, &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(NULL, "sev_snp", &cl, now, why, sizeof why), -EACCES);
 	CHECK_STR(why, "debug enclave refused by policy (allow_debug: false)");
 	p.allow_debug = true;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), 0);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), 0);
 
 	/* The default TCB statuses refuse OutOfDate; a policy may list it. */
 	cl.has_tcb_status = true;
 	snprintf(cl.tcb_status, sizeof cl.tcb_status, "OutOfDate");
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), -EACCES);
 	CHECK_STR(why, "TCB status OutOfDate is not accepted by policy");
 	char *statuses[] = { "OutOfDate", NULL };
 	p.tcb_statuses = statuses;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), 0);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), 0);
 
 	cl.issued_at = now / 1000 - 120;
 	p.max_evidence_age_ms = 60000;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), -EACCES);
 	CHECK_STR(why, "evidence is 120 s old, the policy allows 60 s");
 	cl.issued_at = now / 1000 + 3600;
-	CHECK_INT(attest_policy_check(&p, &cl, now, why, sizeof why), -EACCES);
+	CHECK_INT(attest_policy_check(&p, "sev_snp", &cl, now, why, sizeof why), -EACCES);
 	CHECK_STR(why, "evidence is dated 3600 s in the future");
 }
 

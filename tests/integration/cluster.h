@@ -43,6 +43,9 @@ struct cluster {
 	const char *listen_tls_yaml;
 	const char *island_tls_yaml;
 	const struct rpc_client_opts *client_opts;
+	/* store.synchronous of coordinator.yaml (default "normal"; the
+	 * shipped setting is "full"). */
+	const char *store_sync;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
 	/* The enclave runtime and the echo backend of the next island added

@@ -149,7 +149,11 @@ int main(void)
 			"bytes (+%ld KiB)\n",
 		before, after, UNREAD_WATCHERS, OUTPUT_BYTES, after - before);
 	CHECK(before > 0 && after > 0);
+#if ATOLL_SANITIZED
+	fprintf(stderr, "sanitizer build: the memory bound is not checked\n");
+#else
 	CHECK(after - before < 64 * 1024);
+#endif
 
 	/* The other tenant opens 3,000 streams on one connection, on a slow
 	 * running job: past its watch limit they are refused at once; the

@@ -330,8 +330,11 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 			       "(certificates, CRLs, TCB info...: recognized by content). Without\n"
 			       "--policy the safe default applies: debug refused, any measurement,\n"
 			       "TCB status UpToDate/SWHardeningNeeded/ConfigurationNeeded/\n"
-			       "ConfigurationAndSWHardeningNeeded. Prints the verdict and claims as\n"
-			       "JSON; exits 0 only when evidence and policy pass.\n");
+			       "ConfigurationAndSWHardeningNeeded, and for sgx and tdx a TCB status\n"
+			       "is required (their drivers give one only with collateral: pass\n"
+			       "--collateral, or a policy with require_tcb_status: false). Prints\n"
+			       "the verdict and claims as JSON; exits 0 only when evidence and\n"
+			       "policy pass.\n");
 			return 0;
 		default: return 2;
 		}
