@@ -16,4 +16,10 @@ check(j["state"] == "JOB_STATE_COMPLETED", "completed: " + j["state"])
 out = j.get("output", {})
 check(not out.get("encrypted") and out.get("text") == prompt, "the output comes back opened")
 print(out.get("text", ""))
+
+# With "wait": true the answer is the final job, opened here.
+j = ok(PROXY, "POST", "/api/v1/jobs", {"workload_id": 42, "confidential": True, "wait": True,
+                                       "input": {"prompt": prompt + " again"}})
+check(j["state"] == "JOB_STATE_COMPLETED", "wait: completed in one call: " + j["state"])
+check(j.get("output", {}).get("text") == prompt + " again", "wait: the output opened")
 done("transparent")

@@ -709,6 +709,15 @@ static void submit(struct preq *q)
 			goto out;
 		}
 	}
+	if ((transparent || he_in) && job->state >= ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED) {
+		/* "wait": true: the final job, opened for a client that sent
+		 * plain input. */
+		struct opened o;
+		if (proxy_open_job(q, job, &o) >= 0)
+			reply_opened(q, job, &o);
+		opened_free(&o);
+		goto out;
+	}
 	proxy_reply(q, &job->base);
 out:
 	r->input = orig_in;
