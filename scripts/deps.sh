@@ -11,6 +11,7 @@ PKGS="build-essential cmake pkg-config git
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
       libssl-dev libyaml-dev libsqlite3-dev libcbor-dev zlib1g-dev
       clang libclang-rt-14-dev sqlite3 valgrind openssl python3
+      libmicrohttpd-dev curl prometheus
       libtesseract-dev libleptonica-dev tesseract-ocr-eng
       libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
       libfreetype-dev libjpeg-dev

@@ -12,7 +12,7 @@
 #define MAX_WORKLOAD_ID 0xffffffffu
 
 static const char *const TOP_KEYS[] = { "listen", "limits", "store", "tenants", "islands",
-					"keys", "drivers", "policy", "workloads", NULL };
+					"keys", "drivers", "policy", "workloads", "http", NULL };
 
 static int read_listen(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
@@ -324,6 +324,7 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	cc->islands.heartbeat_interval_ms = 5000;
 	cc->islands.heartbeat_timeout_ms = 15000;
 	cc->islands.hello_timeout_ms = 10000;
+	coord_config_http_defaults(cc);
 
 	if (!(cc->file = strdup(path))) {
 		e = -ENOMEM;
@@ -338,7 +339,8 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	    (e = read_tenants(&c, root, cc)) < 0 ||
 	    (e = read_islands(&c, root, cc)) < 0 ||
 	    (e = attest_config_read(&c, root, &cc->attest)) < 0 ||
-	    (e = read_workloads(&c, root, cc)) < 0)
+	    (e = read_workloads(&c, root, cc)) < 0 ||
+	    (e = coord_config_read_http(&c, root, cc)) < 0)
 		goto fail;
 	const struct ynode *keys = cfg_get(root, "keys");
 	if (keys) {
@@ -386,6 +388,7 @@ void coord_config_free(struct coord_config *cc)
 		free(cc->workloads[i].model);
 	}
 	free(cc->workloads);
+	coord_config_http_free(cc);
 	free(cc);
 }
 

@@ -82,6 +82,16 @@ struct coord_config {
 	struct attest_config attest;
 	struct workload_cfg *workloads;
 	size_t n_workloads;
+	/* The HTTP/JSON gateway and /metrics (config_http.c); off when
+	 * address is NULL. */
+	struct {
+		char *address;
+		char *tls_cert, *tls_key;
+		uint32_t max_body_bytes;
+		uint32_t max_connections;
+		int64_t idle_timeout_ms;
+		int64_t sse_keepalive_ms;
+	} http;
 };
 
 /* Load and validate. On failure err holds "file:line:col: key.path: what". */
@@ -92,5 +102,12 @@ void coord_config_free(struct coord_config *c);
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id);
 /* May a stream with this token say it is island id? */
 bool island_token_allows(const struct island_token_cfg *t, const char *id);
+
+/* The `http:` section (config_http.c). */
+struct cfg;
+struct ynode;
+void coord_config_http_defaults(struct coord_config *cc);
+int coord_config_read_http(struct cfg *c, const struct ynode *root, struct coord_config *cc);
+void coord_config_http_free(struct coord_config *cc);
 
 #endif

@@ -1,5 +1,6 @@
 /* Coordinator assembly: store, drivers, core, services on the server,
- * health, reflection; start, reload and orderly stop. */
+ * health, reflection, the HTTP gateway and metrics; start, reload and
+ * orderly stop. */
 #include "coordinator.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "metrics.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -57,6 +59,7 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 			    err_size)) < 0 ||
 	    (e = core_new(cfg, co->store, &co->verifier, &co->core, err, err_size)) < 0)
 		goto fail;
+	store_on_commit(co->store, metrics_store_commit);
 	struct rpc_server_opts opts = {
 		.threads = (int)cfg->limits.threads,
 		.max_message_bytes = (int)cfg->limits.max_message_bytes,
@@ -91,6 +94,7 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		free(pem[k]);
 	if (e < 0)
 		goto fail;
+	rpc_server_observe(co->srv, metrics_rpc);
 	if ((e = health_new(&co->health)) < 0 ||
 	    (e = health_register(co->health, co->srv)) < 0) {
 		snprintf(err, err_size, "cannot set up the health service");
@@ -121,6 +125,13 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 	if ((e = core_start(co->core)) < 0) {
 		snprintf(err, err_size, "cannot start the timer thread");
 		goto fail;
+	}
+	if (cfg->http.address) {
+		char herr[512];
+		if ((e = gw_start(co, NULL, &co->gw, &co->http_port, herr, sizeof herr)) < 0) {
+			snprintf(err, err_size, "http: %s", herr);
+			goto fail;
+		}
 	}
 	*ret = co;
 	return 0;
@@ -160,6 +171,10 @@ int coordinator_reload(struct coordinator *co, char *err, size_t err_size)
 
 void coordinator_stop(struct coordinator *co)
 {
+	/* HTTP first: /readyz turns 503, open event streams end. */
+	gw_draining(co->gw);
+	gw_stop(co->gw);
+	co->gw = NULL;
 	rpc_server_shutdown(co->srv, co->cfg->limits.drain_timeout_ms);
 }
 
@@ -167,6 +182,7 @@ void coordinator_free(struct coordinator *co)
 {
 	if (!co)
 		return;
+	gw_stop(co->gw);
 	/* Land the job writes still queued (their SubmitJob calls answer)
 	 * before the server goes. */
 	core_stop(co->core, co->cfg->limits.drain_timeout_ms);

@@ -9,9 +9,11 @@
 #include "attest/verifier.h"
 #include "config.h"
 #include "core/core.h"
+#include "http/gateway.h"
 #include "rpc/server.h"
 #include "store/store.h"
 #include "svc/health.h"
+#include "svc/ops.h"
 #include "svc/reflection.h"
 
 struct coordinator {
@@ -26,6 +28,12 @@ struct coordinator {
 	struct attest_verifier verifier;
 	struct core *core;
 	int port;
+	/* The HTTP/JSON gateway and /metrics (http.address), or NULL. */
+	struct gateway *gw;
+	int http_port;
+	/* The unary gRPC methods and the operations serving them. */
+	struct svc_binding bindings[16];
+	size_t n_bindings;
 };
 
 /* Load nothing, start nothing: build the services on cfg (taken over) and

@@ -62,6 +62,7 @@ struct rpc_server {
 	size_t nmethods;
 	struct hook hooks[MAX_HOOKS];
 	size_t nhooks;
+	void (*observer)(const char *path, int code);
 	atomic_bool shutting_down;
 	atomic_int live_calls;
 	atomic_int pending_requests;
@@ -318,6 +319,8 @@ static void pump_locked(rpc_call *c)
 	if (status) {
 		c->q_head = status->next;
 		details = grpc_slice_from_copied_string(status->details ? status->details : "");
+		if (c->srv->observer)
+			c->srv->observer(c->me->m.path, status->code);
 		ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
 		ops[n].data.send_status_from_server.status = status->code;
 		ops[n].data.send_status_from_server.status_details = &details;
@@ -842,6 +845,11 @@ int rpc_server_add_method(rpc_server *s, const rpc_method *m)
 		return -EEXIST;
 	s->nmethods++;
 	return 0;
+}
+
+void rpc_server_observe(rpc_server *s, void (*fn)(const char *path, int code))
+{
+	s->observer = fn;
 }
 
 void rpc_server_on_shutdown(rpc_server *s, void (*fn)(void *ud), void *ud)

@@ -100,6 +100,9 @@ int rpc_server_add_method(rpc_server *s, const rpc_method *m);
 /* Called at the start of shutdown, before draining, so that services can
  * end their long-lived streams gracefully. */
 void rpc_server_on_shutdown(rpc_server *s, void (*fn)(void *ud), void *ud);
+/* Called with the method path and status code of every call that sends
+ * a status (metrics); set before rpc_server_start. */
+void rpc_server_observe(rpc_server *s, void (*fn)(const char *path, int code));
 /* Bind addr ("127.0.0.1:0" picks a free port) and start serving.
  * *ret_port is the bound port. */
 int rpc_server_start(rpc_server *s, const char *addr, int *ret_port, char *err,

@@ -1,5 +1,5 @@
 /* The one mapping from internal errors (negative errno) to gRPC status
- * codes, and status names for messages. */
+ * codes, status names for messages, and gRPC codes to HTTP statuses. */
 #include "rpc/status.h"
 
 #include <errno.h>
@@ -50,4 +50,29 @@ const char *rpc_status_name(grpc_status_code code)
 	case GRPC_STATUS__DO_NOT_USE: break;
 	}
 	return "?";
+}
+
+unsigned rpc_http_status(grpc_status_code code)
+{
+	switch (code) {
+	case GRPC_STATUS_OK: return 200;
+	case GRPC_STATUS_INVALID_ARGUMENT: return 400;
+	case GRPC_STATUS_OUT_OF_RANGE: return 400;
+	case GRPC_STATUS_UNAUTHENTICATED: return 401;
+	case GRPC_STATUS_PERMISSION_DENIED: return 403;
+	case GRPC_STATUS_NOT_FOUND: return 404;
+	case GRPC_STATUS_ALREADY_EXISTS: return 409;
+	case GRPC_STATUS_ABORTED: return 409;
+	case GRPC_STATUS_FAILED_PRECONDITION: return 412;
+	case GRPC_STATUS_RESOURCE_EXHAUSTED: return 429;
+	case GRPC_STATUS_CANCELLED: return 499;
+	case GRPC_STATUS_UNIMPLEMENTED: return 501;
+	case GRPC_STATUS_UNAVAILABLE: return 503;
+	case GRPC_STATUS_DEADLINE_EXCEEDED: return 504;
+	case GRPC_STATUS_UNKNOWN: return 500;
+	case GRPC_STATUS_INTERNAL: return 500;
+	case GRPC_STATUS_DATA_LOSS: return 500;
+	case GRPC_STATUS__DO_NOT_USE: break;
+	}
+	return 500;
 }

@@ -32,4 +32,15 @@
 grpc_status_code rpc_status_from_errno(int err);
 const char *rpc_status_name(grpc_status_code code);
 
+/* The HTTP status the gateway and atoll-proxy answer for a gRPC status,
+ * so that HTTP and gRPC clients see the same failure the same way:
+ *   OK 200, INVALID_ARGUMENT 400, OUT_OF_RANGE 400, UNAUTHENTICATED 401,
+ *   PERMISSION_DENIED 403, NOT_FOUND 404, ALREADY_EXISTS 409, ABORTED 409,
+ *   FAILED_PRECONDITION 412 (e.g. encrypt on a non-custodial coordinator),
+ *   RESOURCE_EXHAUSTED 429, CANCELLED 499, INTERNAL/UNKNOWN/DATA_LOSS 500,
+ *   UNIMPLEMENTED 501, UNAVAILABLE 503, DEADLINE_EXCEEDED 504.
+ * An oversized request body is the one HTTP-only case: 413 with code
+ * RESOURCE_EXHAUSTED. */
+unsigned rpc_http_status(grpc_status_code code);
+
 #endif

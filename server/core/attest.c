@@ -4,6 +4,7 @@
  * stream: UNATTESTED, ATTESTED, REVOKED. The judgement itself lives in
  * lib/attest; this file owns only the session side. */
 #include "core/internal.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -136,6 +137,7 @@ void attest_evidence(struct core *c, struct session *s, const struct attest_inpu
 	/* Freshness: the nonce must be the open challenge's, used once. */
 	if (!s->challenge_open || ev->nonce_len != CORE_NONCE_LEN ||
 	    CRYPTO_memcmp(ev->nonce, s->nonce, CORE_NONCE_LEN) != 0) {
+		metrics_attestation(false, "challenge");
 		set_unattested(c, s, "evidence answers no open challenge (nonce reused, unknown or expired)");
 		return;
 	}
@@ -143,16 +145,19 @@ void attest_evidence(struct core *c, struct session *s, const struct attest_inpu
 	OPENSSL_cleanse(s->nonce, CORE_NONCE_LEN);
 	s->next_challenge_ms = now + c->policy->reattest_interval_ms;
 	if (now > s->challenge_expires_ms) {
+		metrics_attestation(false, "challenge");
 		set_unattested(c, s, "evidence arrived after the challenge expired");
 		return;
 	}
 	if (strcmp(ev->tee, s->tee_type) != 0) {
+		metrics_attestation(false, "mismatch");
 		set_unattested(c, s, "evidence of TEE '%s' from an island that said '%s'",
 			       ev->tee, s->tee_type);
 		return;
 	}
 	if (ev->enclave_pub_len != CORE_KEY_LEN ||
 	    CRYPTO_memcmp(ev->enclave_pub, s->enclave_pub, CORE_KEY_LEN) != 0) {
+		metrics_attestation(false, "mismatch");
 		set_unattested(c, s, "evidence names another enclave key than the hello");
 		return;
 	}
@@ -162,16 +167,19 @@ void attest_evidence(struct core *c, struct session *s, const struct attest_inpu
 	in.at_ms = now;
 	struct attest_verdict vd;
 	if (attest_judge(c->verifier, c->policy, &in, &vd) < 0) {
+		metrics_attestation(false, attest_verdict_class(&vd));
 		set_unattested(c, s, "%s", vd.why);
 		attest_verdict_clear(&vd);
 		return;
 	}
 	char why[256];
 	if (session_attested(c, s, why, sizeof why) < 0) {
+		metrics_attestation(false, "identity");
 		attest_verdict_clear(&vd);
 		set_unattested(c, s, "%s", why);
 		return;
 	}
+	metrics_attestation(true, "pass");
 	remember(s, ev, &vd);
 	/* TEE jobs of a workload go only where the attested manifest runs it
 	 * in TEE mode: the host's Hello is no authority on that. */

@@ -298,4 +298,9 @@ void island_views_free(struct island_view *v, size_t n);
 size_t core_attested_keys(struct core *c, uint32_t workload_id, uint8_t (*keys)[32],
 			  char (*ids)[128], size_t max);
 
+/* The gauges /metrics shows: active jobs by mode and state, queue depth,
+ * islands by state and TEE type, open watches. */
+struct metrics_gauges;
+void core_metrics(struct core *c, struct metrics_gauges *g);
+
 #endif

@@ -2,6 +2,7 @@
  * final write, requeuing after a lost island, cancelling; and reading a
  * job as it stands (memory first, then the store). */
 #include "core/internal.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -166,6 +167,7 @@ void job_finish(struct core *c, struct job *j, int state, const char *error)
 		free(op);
 		op = NULL;
 	}
+	metrics_job_final(j->row.mode, state, now - j->row.created_ms);
 	watch_end_all(c, j);
 	job_answer_final(c, j);
 	if (!op)

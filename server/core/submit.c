@@ -4,6 +4,7 @@
  * stored is forgotten: it is cancelled where it runs and its caller gets
  * UNAVAILABLE (never an answer for a job the store does not have). */
 #include "core/internal.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -361,6 +362,7 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 	if (deadline_push(c, j) < 0 || (ikl && hmap_put(&c->idem, ik, ikl, j) < 0))
 		log_error("out of memory tracking %s", r->id); /* it still runs */
 	tenant_count(c, tenant, 1);
+	metrics_job_submitted(r->mode);
 	r->state = JOB_QUEUED;
 	op->kind = STORE_OP_INSERT_JOB;
 	op->row = *r; /* the input stays the job's until the insert is done */

@@ -2,6 +2,7 @@
  * attestation, the enclave keys a custodial Encrypt seals to. Each view
  * copies what it returns, so callers use it without the core's lock. */
 #include "core/internal.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -184,4 +185,43 @@ size_t core_attested_keys(struct core *c, uint32_t workload_id, uint8_t (*keys)[
 	}
 	core_unlock(c);
 	return n;
+}
+
+void core_metrics(struct core *c, struct metrics_gauges *g)
+{
+	memset(g, 0, sizeof *g);
+	pthread_mutex_lock(&c->mu);
+	size_t pos = 0;
+	struct job *j;
+	while ((j = hmap_next(&c->jobs, &pos, NULL, NULL))) {
+		if (j->row.mode < 4 && j->row.state >= 1 && j->row.state < 4)
+			g->jobs[j->row.mode][j->row.state]++;
+		if (j->row.state == JOB_QUEUED)
+			g->queue_depth++;
+	}
+	pos = 0;
+	struct session *s;
+	while ((s = hmap_next(&c->islands, &pos, NULL, NULL))) {
+		size_t k = 0;
+		while (k < g->n_islands && strcmp(g->islands[k].tee, s->tee_type) != 0)
+			k++;
+		if (k == g->n_islands) {
+			/* TEE types come from the loaded drivers: a handful. */
+			if (k == sizeof g->islands / sizeof g->islands[0])
+				continue;
+			snprintf(g->islands[k].tee, sizeof g->islands[k].tee, "%s", s->tee_type);
+			g->n_islands++;
+		}
+		if (s->state >= 1 && s->state < 4)
+			g->islands[k].by_state[s->state]++;
+	}
+	g->watchers = (uint32_t)c->watchers.count;
+	pthread_mutex_unlock(&c->mu);
+	struct core_limit lim[32];
+	size_t n = core_limit_counts(c, lim, 32);
+	for (size_t i = 0; i < n; i++) {
+		g->limits[i].what = lim[i].what;
+		g->limits[i].n = lim[i].n;
+	}
+	g->n_limits = n;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <sqlite3.h>
@@ -20,6 +21,7 @@ struct store {
 	pthread_mutex_t mu, rmu;
 	sqlite3_stmt *insert_job, *finish_job, *get_idem, *insert_key; /* db */
 	sqlite3_stmt *get_job, *get_key, *find_idem;                     /* rdb */
+	void (*on_commit)(int64_t us);
 };
 
 /* Version 1. Later versions append their migration to MIGRATIONS. */
@@ -263,9 +265,20 @@ int store_batch_begin(struct store *s, char *err, size_t err_size)
 	return 0;
 }
 
+void store_on_commit(struct store *s, void (*fn)(int64_t us))
+{
+	s->on_commit = fn;
+}
+
 int store_batch_commit(struct store *s, char *err, size_t err_size)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int e = exec(s->db, "COMMIT", err, err_size);
+	if (e == 0 && s->on_commit) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->on_commit((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	}
 	if (e < 0) {
 		char ignored[64];
 		exec(s->db, "ROLLBACK", ignored, sizeof ignored);

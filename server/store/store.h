@@ -90,6 +90,9 @@ void store_close(struct store *s);
 int store_batch_begin(struct store *s, char *err, size_t err_size);
 int store_batch_commit(struct store *s, char *err, size_t err_size);
 void store_batch_rollback(struct store *s);
+/* Called after each batch commits, with the COMMIT's duration in
+ * microseconds (metrics); NULL to stop. Set before the store is used. */
+void store_on_commit(struct store *s, void (*fn)(int64_t us));
 
 /* Insert a new job. -EEXIST when the tenant already has a job with the
  * same idempotency key (then *existing holds it). */

@@ -1,6 +1,8 @@
 /* atoll.v1.Jobs: submit, read, list, watch and cancel jobs; usage. The
  * shape of a request (its mode, its input as the document an island
- * receives) is settled here; the core checks what needs its state. */
+ * receives) is settled here; the core checks what needs its state. The
+ * unary calls are operations (svc/ops.h) that the HTTP gateway serves
+ * too; WatchJob is the gRPC side of core_watch. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,28 +12,29 @@
 #include "auth.h"
 #include "coordinator.h"
 #include "json/json.h"
+#include "svc/ops.h"
 #include "svc/pbconv.h"
 #include "util/buf.h"
 
 #define DEFAULT_PAGE 50
 #define MAX_PAGE 1000
 
-static void reply_row(rpc_call *call, const struct job_row *r)
+static void reply_row(const struct svc_reply *out, const struct job_row *r)
 {
 	struct jobview v;
 	jobview_init(&v, r);
-	rpc_call_reply(call, &v.job.base);
+	out->send(out->ctx, &v.job.base);
 }
 
-static bool need_id(rpc_call *call, const char *id)
+static int need_id(const char *id, char *err, size_t err_size)
 {
 	if (id[0])
-		return true;
-	rpc_call_fail(call, -EINVAL, "job_id is required");
-	return false;
+		return 0;
+	snprintf(err, err_size, "job_id is required");
+	return -EINVAL;
 }
 
-static int input_doc(const Atoll__V1__JobInput *in, bool homomorphic, struct buf *out, char *err,
+int svc_input_doc(const Atoll__V1__JobInput *in, bool homomorphic, struct buf *out, char *err,
 		     size_t err_size)
 {
 	struct json_writer w;
@@ -208,7 +211,7 @@ static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
 		out->he_public_key = h->public_key.data;
 		out->he_public_key_len = h->public_key.len;
 	}
-	int e = input_doc(in, mode == ATOLL_MODE_HOMOMORPHIC, doc, err, err_size);
+	int e = svc_input_doc(in, mode == ATOLL_MODE_HOMOMORPHIC, doc, err, err_size);
 	if (e < 0)
 		return e;
 	out->input = doc->data;
@@ -216,14 +219,37 @@ static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
 	return 0;
 }
 
-/* The answer once the job is durable; the call is held until then. */
+/* HTTP (and any caller that may block): the answer once the job is
+ * durable, or final with wait_final. */
+int svc_op_submit(struct coordinator *co, const char *tenant, const ProtobufCMessage *req,
+		  const struct svc_reply *out, char *err, size_t err_size)
+{
+	struct job_row r;
+	struct core_submit cs;
+	struct buf doc = { 0 };
+	int e = shape(co, (const Atoll__V1__SubmitJobRequest *)req, &cs, &doc, err, err_size);
+	if (e == 0)
+		e = core_submit(co->core, tenant, &cs, &r, err, err_size);
+	buf_free(&doc);
+	if (e < 0)
+		return e;
+	reply_row(out, &r);
+	job_row_clear(&r);
+	return 0;
+}
+
+/* gRPC: the answer once the job is durable; the call is held until then,
+ * without holding a completion-queue thread. */
 static void submitted(void *ud, int err, const struct job_row *row, const char *msg)
 {
 	rpc_call *call = ud;
-	if (err < 0)
+	if (err < 0) {
 		rpc_call_fail(call, err, msg);
-	else
-		reply_row(call, row);
+	} else {
+		struct jobview v;
+		jobview_init(&v, row);
+		rpc_call_reply(call, &v.job.base);
+	}
 	rpc_call_unref(call);
 }
 
@@ -248,21 +274,22 @@ static void submit(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		rpc_call_fail(call, e, err);
 }
 
-static void get(rpc_call *call, const ProtobufCMessage *req, void *ud)
+int svc_op_get(struct coordinator *co, const char *tenant, const ProtobufCMessage *req,
+	       const struct svc_reply *out, char *err, size_t err_size)
 {
-	struct coordinator *co = ud;
 	const Atoll__V1__GetJobRequest *g = (const void *)req;
-	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
-	if (!t || !need_id(call, g->job_id))
-		return;
+	int e = need_id(g->job_id, err, err_size);
+	if (e < 0)
+		return e;
 	struct job_row r;
-	if (core_get_job(co->core, t->name, g->job_id, &r) < 0) {
+	if (core_get_job(co->core, tenant, g->job_id, &r) < 0) {
 		/* Another tenant's job looks exactly like a missing one. */
-		rpc_call_finishf(call, GRPC_STATUS_NOT_FOUND, "no job %s", g->job_id);
-		return;
+		snprintf(err, err_size, "no job %s", g->job_id);
+		return -ENOENT;
 	}
-	reply_row(call, &r);
+	reply_row(out, &r);
 	job_row_clear(&r);
+	return 0;
 }
 
 struct page {
@@ -276,13 +303,10 @@ static void collect_row(struct job_row *r, void *ud)
 	p->rows[p->n++] = *r;
 }
 
-static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
+int svc_op_list(struct coordinator *co, const char *tenant, const ProtobufCMessage *req,
+		const struct svc_reply *out, char *err, size_t err_size)
 {
-	struct coordinator *co = ud;
 	const Atoll__V1__ListJobsRequest *l = (const void *)req;
-	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
-	if (!t)
-		return;
 	uint32_t size = l->page_size ? l->page_size : DEFAULT_PAGE;
 	if (size > MAX_PAGE)
 		size = MAX_PAGE;
@@ -291,25 +315,27 @@ static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		char *end;
 		before = l->page_token[0] == 'p' ? strtoll(l->page_token + 1, &end, 10) : 0;
 		if (before <= 0 || *end) {
-			rpc_call_fail(call, -EINVAL, "page_token is not one this server gave out");
-			return;
+			snprintf(err, err_size, "page_token is not one this server gave out");
+			return -EINVAL;
 		}
 	}
 	struct page p = { calloc(size + 1, sizeof *p.rows), 0 };
 	if (!p.rows) {
-		rpc_call_fail(call, -ENOMEM, "out of memory");
-		return;
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
 	}
 	bool more = false;
+	int e = 0;
 	/* Active jobs are stored as accepted: their progress is in memory.
 	 * Asked for one active state, the page is the active jobs it covers
 	 * that are in that state now (it may be shorter than page_size). */
 	int want = (int)l->state;
 	bool active = want == JOB_PENDING || want == JOB_QUEUED || want == JOB_RUNNING;
 	int64_t last_rowid = 0;
-	if (store_list_jobs(co->store, t->name, active ? STORE_STATE_ACTIVE : want, l->workload_id,
+	if (store_list_jobs(co->store, tenant, active ? STORE_STATE_ACTIVE : want, l->workload_id,
 			    before, size, collect_row, &p, &more) < 0) {
-		rpc_call_fail(call, -EIO, "cannot read the job store");
+		snprintf(err, err_size, "cannot read the job store");
+		e = -EIO;
 	} else {
 		if (p.n)
 			last_rowid = p.rows[p.n - 1].rowid;
@@ -327,7 +353,8 @@ static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
 		Atoll__V1__Job **jobs = calloc(p.n + 1, sizeof *jobs);
 		char token[32] = "";
 		if (!views || !jobs) {
-			rpc_call_fail(call, -ENOMEM, "out of memory");
+			snprintf(err, err_size, "out of memory");
+			e = -ENOMEM;
 		} else {
 			for (size_t i = 0; i < p.n; i++) {
 				jobview_init(&views[i], &p.rows[i]);
@@ -338,7 +365,7 @@ static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
 			if (more && last_rowid)
 				snprintf(token, sizeof token, "p%lld", (long long)last_rowid);
 			resp.next_page_token = token;
-			rpc_call_reply(call, &resp.base);
+			out->send(out->ctx, &resp.base);
 		}
 		free(views);
 		free(jobs);
@@ -346,6 +373,7 @@ static void list(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	for (size_t i = 0; i < p.n; i++)
 		job_row_clear(&p.rows[i]);
 	free(p.rows);
+	return e;
 }
 
 static void watch_job(void *peer, const struct job_row *r)
@@ -403,11 +431,14 @@ static void watch(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	struct coordinator *co = ud;
 	const Atoll__V1__WatchJobRequest *w = (const void *)req;
 	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
-	if (!t || !need_id(call, w->job_id))
+	if (!t)
 		return;
 	char err[256];
-	rpc_call_on_drain(call, watch_drained, co);
-	int e = core_watch(co->core, t->name, w->job_id, &WATCH_OPS, call, err, sizeof err);
+	int e = need_id(w->job_id, err, sizeof err);
+	if (e == 0) {
+		rpc_call_on_drain(call, watch_drained, co);
+		e = core_watch(co->core, t->name, w->job_id, &WATCH_OPS, call, err, sizeof err);
+	}
 	if (e < 0)
 		rpc_call_fail(call, e, err);
 }
@@ -418,22 +449,19 @@ static void watch_done(rpc_call *call, bool cancelled, void *ud)
 	core_unwatch(co->core, call);
 }
 
-static void cancel(rpc_call *call, const ProtobufCMessage *req, void *ud)
+int svc_op_cancel(struct coordinator *co, const char *tenant, const ProtobufCMessage *req,
+		  const struct svc_reply *out, char *err, size_t err_size)
 {
-	struct coordinator *co = ud;
 	const Atoll__V1__CancelJobRequest *cr = (const void *)req;
-	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
-	if (!t || !need_id(call, cr->job_id))
-		return;
+	int e = need_id(cr->job_id, err, err_size);
+	if (e < 0)
+		return e;
 	struct job_row r;
-	char err[256];
-	int e = core_cancel(co->core, t->name, cr->job_id, cr->reason, &r, err, sizeof err);
-	if (e < 0) {
-		rpc_call_fail(call, e, err);
-		return;
-	}
-	reply_row(call, &r);
+	if ((e = core_cancel(co->core, tenant, cr->job_id, cr->reason, &r, err, err_size)) < 0)
+		return e;
+	reply_row(out, &r);
 	job_row_clear(&r);
+	return 0;
 }
 
 struct usage_acc {
@@ -462,53 +490,83 @@ static void add_usage(const struct usage_row *row, void *ud)
 	a->u->credits_used += row->credits;
 }
 
-static void usage(rpc_call *call, const ProtobufCMessage *req, void *ud)
+int svc_op_usage(struct coordinator *co, const char *tenant, const ProtobufCMessage *req,
+		 const struct svc_reply *out, char *err, size_t err_size)
 {
-	struct coordinator *co = ud;
 	const Atoll__V1__GetUsageRequest *g = (const void *)req;
-	const struct tenant_cfg *t = auth_tenant_or_fail(co->cfg, call);
-	if (!t)
-		return;
 	int64_t since = pb_ts_ms(g->since);
 	Atoll__V1__Usage u = ATOLL__V1__USAGE__INIT;
-	u.tenant = (char *)t->name;
+	u.tenant = (char *)tenant;
 	/* Usage rows are per workload; workloads that left the config still
 	 * have their history, so size by both. */
 	size_t cap = co->cfg->n_workloads + 256;
 	struct usage_acc a = { &u, calloc(cap, sizeof *a.rows), cap, calloc(cap, 128) };
 	u.workloads = calloc(cap, sizeof *u.workloads);
+	int e = 0;
 	if (!a.rows || !a.names || !u.workloads) {
-		rpc_call_fail(call, -ENOMEM, "out of memory");
-	} else if (store_usage(co->store, t->name, since, add_usage, &a) < 0) {
-		rpc_call_fail(call, -EIO, "cannot read the job store");
+		snprintf(err, err_size, "out of memory");
+		e = -ENOMEM;
+	} else if (store_usage(co->store, tenant, since, add_usage, &a) < 0) {
+		snprintf(err, err_size, "cannot read the job store");
+		e = -EIO;
 	} else {
-		rpc_call_reply(call, &u.base);
+		out->send(out->ctx, &u.base);
 	}
 	free(a.rows);
 	free(a.names);
 	free(u.workloads);
+	return e;
+}
+
+static void grpc_send(void *ctx, const ProtobufCMessage *m)
+{
+	rpc_call_reply(ctx, m);
+}
+
+void svc_unary(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	const struct svc_binding *b = ud;
+	const struct tenant_cfg *t = auth_tenant_or_fail(b->co->cfg, call);
+	if (!t)
+		return;
+	struct svc_reply out = { grpc_send, call };
+	char err[1024];
+	int e = b->op(b->co, t->name, req, &out, err, sizeof err);
+	if (e < 0)
+		rpc_call_fail(call, e, err);
+}
+
+int svc_bind(struct coordinator *co, const char *path, const ProtobufCMessageDescriptor *d,
+	     svc_op op)
+{
+	if (co->n_bindings == sizeof co->bindings / sizeof co->bindings[0])
+		return -ENOSPC;
+	struct svc_binding *b = &co->bindings[co->n_bindings++];
+	b->co = co;
+	b->op = op;
+	const rpc_method m = { path, RPC_UNARY, d, svc_unary, NULL, NULL, NULL, b };
+	return rpc_server_add_method(co->srv, &m);
 }
 
 int svc_jobs_register(struct coordinator *co)
 {
-	const rpc_method methods[] = {
-		{ "/atoll.v1.Jobs/SubmitJob", RPC_UNARY, &atoll__v1__submit_job_request__descriptor,
-		  submit, NULL, NULL, NULL, co },
-		{ "/atoll.v1.Jobs/GetJob", RPC_UNARY, &atoll__v1__get_job_request__descriptor, get,
-		  NULL, NULL, NULL, co },
-		{ "/atoll.v1.Jobs/ListJobs", RPC_UNARY, &atoll__v1__list_jobs_request__descriptor,
-		  list, NULL, NULL, NULL, co },
-		{ "/atoll.v1.Jobs/WatchJob", RPC_SERVER_STREAM,
-		  &atoll__v1__watch_job_request__descriptor, watch, NULL, NULL, watch_done, co },
-		{ "/atoll.v1.Jobs/CancelJob", RPC_UNARY, &atoll__v1__cancel_job_request__descriptor,
-		  cancel, NULL, NULL, NULL, co },
-		{ "/atoll.v1.Jobs/GetUsage", RPC_UNARY, &atoll__v1__get_usage_request__descriptor,
-		  usage, NULL, NULL, NULL, co },
-	};
-	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		int e = rpc_server_add_method(co->srv, &methods[i]);
-		if (e < 0)
-			return e;
-	}
+	const rpc_method watch_m = { "/atoll.v1.Jobs/WatchJob", RPC_SERVER_STREAM,
+				     &atoll__v1__watch_job_request__descriptor, watch, NULL, NULL,
+				     watch_done, co };
+	int e;
+	const rpc_method submit_m = { "/atoll.v1.Jobs/SubmitJob", RPC_UNARY,
+				      &atoll__v1__submit_job_request__descriptor, submit, NULL, NULL,
+				      NULL, co };
+	if ((e = rpc_server_add_method(co->srv, &submit_m)) < 0 ||
+	    (e = svc_bind(co, "/atoll.v1.Jobs/GetJob", &atoll__v1__get_job_request__descriptor,
+			  svc_op_get)) < 0 ||
+	    (e = svc_bind(co, "/atoll.v1.Jobs/ListJobs", &atoll__v1__list_jobs_request__descriptor,
+			  svc_op_list)) < 0 ||
+	    (e = rpc_server_add_method(co->srv, &watch_m)) < 0 ||
+	    (e = svc_bind(co, "/atoll.v1.Jobs/CancelJob", &atoll__v1__cancel_job_request__descriptor,
+			  svc_op_cancel)) < 0 ||
+	    (e = svc_bind(co, "/atoll.v1.Jobs/GetUsage", &atoll__v1__get_usage_request__descriptor,
+			  svc_op_usage)) < 0)
+		return e;
 	return 0;
 }

@@ -6,38 +6,13 @@
 
 #include "atoll/mode.h"
 #include "crypto/envelope.h"
+#include "util/enc.h"
 
 void pb_ts_set(Google__Protobuf__Timestamp *ts, int64_t ms)
 {
 	google__protobuf__timestamp__init(ts);
 	ts->seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
 	ts->nanos = (int32_t)((ms - ts->seconds * 1000) * 1000000);
-}
-
-static bool valid_utf8(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t b = p[i];
-		size_t k = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 && b >= 0xc2 ? 2
-			 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 && b <= 0xf4 ? 4 : 0;
-		if (!k || i + k > n)
-			return false;
-		for (size_t m = 1; m < k; m++)
-			if ((p[i + m] & 0xc0) != 0x80)
-				return false;
-		if (k == 3) {
-			uint32_t cp = (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6;
-			if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
-				return false;
-		}
-		if (k == 4 && ((b == 0xf0 && p[i + 1] < 0x90) || (b == 0xf4 && p[i + 1] > 0x8f)))
-			return false;
-		if (memchr(p + i, 0, k))
-			return false; /* NUL cannot travel in a C string field */
-		i += k;
-	}
-	return true;
 }
 
 void jobview_init(struct jobview *v, const struct job_row *r)
@@ -84,7 +59,7 @@ void jobview_init(struct jobview *v, const struct job_row *r)
 			v->output.key_id = (char *)r->key_id;
 			v->output.ciphertext.data = r->output;
 			v->output.ciphertext.len = r->output_len;
-		} else if (r->output && valid_utf8(r->output, r->output_len)) {
+		} else if (r->output && enc_utf8_text(r->output, r->output_len)) {
 			/* The store keeps a NUL after every blob it returns, and
 			 * active rows are built the same way (see output_cstr). */
 			v->output.text = (char *)r->output;

@@ -20,7 +20,7 @@
 static int key_path(struct ctl *c, const char *key_id, char *out, size_t size)
 {
 	char dir[4096];
-	if (keystore_dir_path(c, dir, sizeof dir) < 0 || !ctl_id_ok(key_id, 64))
+	if (keystore_dir_path(c, dir, sizeof dir) < 0 || !cl_id_ok(key_id, 64))
 		return -EINVAL;
 	snprintf(out, size, "%s/%s.paillier.json", dir, key_id);
 	return 0;

@@ -209,7 +209,7 @@ int cmd_submit(struct ctl *c, int argc, char **argv)
 		     (ProtobufCMessage **)&job))
 		goto out;
 	/* An input sealed here: remember the job it became. */
-	struct sealed_record rec;
+	struct cl_sealed rec;
 	int bound = job_bind_sealed(c, req->input, job->id, &rec);
 	if (bound < 0 && bound != -ENOENT) {
 		protobuf_c_message_free_unpacked(&job->base, NULL);
@@ -221,10 +221,10 @@ int cmd_submit(struct ctl *c, int argc, char **argv)
 		protobuf_c_message_free_unpacked(&job->base, NULL);
 		if (!c->json)
 			fprintf(stderr, "submitted %s\n", id);
-		struct local_key k = { 0 };
+		struct cl_key k = { 0 };
 		int e = bound == 0 ? keystore_load(c, rec.key_id, &k) : -ENOENT;
 		rc = watch_job(c, id, e == 0 ? &rec : NULL, e == 0 ? &k : NULL, false);
-		local_key_wipe(&k);
+		cl_key_wipe(&k);
 		goto out;
 	}
 	rc = show_job(c, job);
@@ -265,11 +265,9 @@ int cmd_get(struct ctl *c, int argc, char **argv)
  * job whose input this client sealed is opened record by record against
  * the local record; a chunk with seq 0 starts a new attempt's stream. */
 struct live {
-	const struct sealed_record *rec; /* NULL: not sealed here */
-	const struct local_key *k;
-	env_output_opener *opener;
-	uint32_t attempt;
-	bool broken;
+	const struct cl_sealed *rec; /* NULL: not sealed here */
+	const struct cl_key *k;
+	struct cl_live open; /* the sealed stream, when rec */
 	int last_byte; /* of what went to stdout, -1 for nothing */
 	bool saw_chunks;
 };
@@ -285,52 +283,26 @@ static void out_write(struct live *lv, const uint8_t *p, size_t n)
 
 static void live_sealed(struct live *lv, const char *job_id, const Atoll__V1__OutputChunk *ch)
 {
-	const uint8_t *p = ch->data.data;
-	size_t left = ch->data.len;
-	if (ch->seq == 0) {
-		/* A new attempt's stream: its header comes first. */
-		if (lv->opener && env_output_opener_done(lv->opener) != ENV_OK)
-			fprintf(stderr, "[%s] the job was retried: its output starts again\n",
-				job_id);
-		lv->opener = env_output_opener_free(lv->opener);
-		lv->broken = false;
-		size_t n;
-		struct env_output_expect want = sealed_expect(lv->rec);
-		int r = env_output_record_len(p, left, true, &n);
-		if (r == ENV_OK)
-			r = env_output_opener_new(lv->k->priv, p, n, &want, &lv->opener);
-		if (r != ENV_OK) {
-			fprintf(stderr, "atollctl: sealed output refused: %s\n", env_strerror(r));
-			lv->broken = true;
-			return;
-		}
-		if (env_output_opener_info(lv->opener)->attempt < lv->attempt) {
-			fprintf(stderr, "atollctl: sealed output of an earlier attempt refused\n");
-			lv->opener = env_output_opener_free(lv->opener);
-			lv->broken = true;
-			return;
-		}
-		lv->attempt = env_output_opener_info(lv->opener)->attempt;
-		p += n;
-		left -= n;
-	}
-	while (left && !lv->broken) {
-		size_t n;
-		struct buf pt = { 0 };
-		bool final;
-		int r = lv->opener ? env_output_record_len(p, left, false, &n) : ENV_E_UNFINISHED;
-		if (r == ENV_OK)
-			r = env_output_open(lv->opener, p, n, &pt, &final);
-		if (r != ENV_OK) {
-			fprintf(stderr, "atollctl: sealed output chunk refused: %s\n", env_strerror(r));
-			lv->broken = true;
-			buf_free(&pt);
-			return;
-		}
-		out_write(lv, pt.data, pt.len);
-		buf_free(&pt);
-		p += n;
-		left -= n;
+	struct buf pt = { 0 };
+	bool restarted;
+	int r = cl_live_chunk(&lv->open, ch->seq, ch->data.data, ch->data.len, &pt, &restarted);
+	if (restarted)
+		fprintf(stderr, "[%s] the job was retried: its output starts again\n", job_id);
+	out_write(lv, pt.data, pt.len);
+	buf_free(&pt);
+	if (r == ENV_OK)
+		return;
+	switch (lv->open.refused) {
+	case CL_LIVE_HEADER:
+		fprintf(stderr, "atollctl: sealed output refused: %s\n", env_strerror(r));
+		break;
+	case CL_LIVE_ATTEMPT:
+		fprintf(stderr, "atollctl: sealed output of an earlier attempt refused\n");
+		break;
+	case CL_LIVE_CHUNK:
+	case CL_LIVE_OK:
+		fprintf(stderr, "atollctl: sealed output chunk refused: %s\n", env_strerror(r));
+		break;
 	}
 }
 
@@ -350,12 +322,11 @@ static void live_chunk(struct ctl *c, struct live *lv, const char *job_id,
 
 /* Open a job's whole sealed output against the local record; prints the
  * plaintext, or the job's sealed error. 0 when the job succeeded. */
-static int open_sealed(const struct sealed_record *rec, const struct local_key *k,
+static int open_sealed(const struct cl_sealed *rec, const struct cl_key *k,
 		       const uint8_t *ct, size_t len, struct buf *pt)
 {
-	struct env_output_expect want = sealed_expect(rec);
 	struct buf err = { 0 };
-	int e = env_open_output(k->priv, ct, len, &want, pt, &err);
+	int e = cl_open_output(rec, k, ct, len, pt, &err);
 	if (e == ENV_E_JOB_FAILED)
 		ctl_fail("job %s failed: %s", rec->job_id, buf_cstr(&err));
 	else if (e != ENV_OK)
@@ -364,7 +335,7 @@ static int open_sealed(const struct sealed_record *rec, const struct local_key *
 	return e == ENV_OK ? 0 : 1;
 }
 
-int job_open_output(const struct sealed_record *rec, const struct local_key *k,
+int job_open_output(const struct cl_sealed *rec, const struct cl_key *k,
 		    const Atoll__V1__JobOutput *o, struct buf *pt)
 {
 	if (!o || !o->encrypted)
@@ -388,8 +359,8 @@ static void print_plain_output(const Atoll__V1__JobOutput *o)
 		fwrite(o->data.data, 1, o->data.len, stdout);
 }
 
-int watch_job(struct ctl *c, const char *job_id, const struct sealed_record *rec,
-	      const struct local_key *k, bool quiet_state)
+int watch_job(struct ctl *c, const char *job_id, const struct cl_sealed *rec,
+	      const struct cl_key *k, bool quiet_state)
 {
 	Atoll__V1__WatchJobRequest req = ATOLL__V1__WATCH_JOB_REQUEST__INIT;
 	req.job_id = (char *)job_id;
@@ -397,6 +368,8 @@ int watch_job(struct ctl *c, const char *job_id, const struct sealed_record *rec
 	if (ctl_stream(c, "/atoll.v1.Jobs/WatchJob", &req.base, &s))
 		return 1;
 	struct live lv = { .rec = rec && k ? rec : NULL, .k = k, .last_byte = -1 };
+	lv.open.rec = lv.rec;
+	lv.open.k = k;
 	int rc = 1;
 	bool refused = false;
 	Atoll__V1__JobState last = ATOLL__V1__JOB_STATE__JOB_STATE_UNSPECIFIED;
@@ -465,8 +438,7 @@ int watch_job(struct ctl *c, const char *job_id, const struct sealed_record *rec
 		/* Sealed output must have ended with its final record; a
 		 * failed job's error is sealed in it. */
 		const char *code, *msg;
-		int e = lv.opener && !lv.broken ? env_output_opener_result(lv.opener, &code, &msg)
-						: ENV_E_UNFINISHED;
+		int e = cl_live_result(&lv.open, &code, &msg);
 		if (e == ENV_E_JOB_FAILED)
 			ctl_fail("job %s failed: %s: %s", job_id, code, msg);
 		else if (e != ENV_OK && final_job->state ==
@@ -482,13 +454,13 @@ int watch_job(struct ctl *c, const char *job_id, const struct sealed_record *rec
 	}
 	if (final_job)
 		protobuf_c_message_free_unpacked(&final_job->base, NULL);
-	env_output_opener_free(lv.opener);
+	cl_live_clear(&lv.open);
 	return rc;
 }
 
 /* The local record and key of a job this client sealed, if any. */
-int job_sealed_here(struct ctl *c, const char *job_id, struct sealed_record *rec,
-		    struct local_key *k)
+int job_sealed_here(struct ctl *c, const char *job_id, struct cl_sealed *rec,
+		    struct cl_key *k)
 {
 	int e = sealed_find_job(c, job_id, rec);
 	if (e < 0)
@@ -502,7 +474,7 @@ int job_sealed_here(struct ctl *c, const char *job_id, struct sealed_record *rec
 }
 
 int job_bind_sealed(struct ctl *c, const Atoll__V1__JobInput *in, const char *job_id,
-		    struct sealed_record *rec)
+		    struct cl_sealed *rec)
 {
 	struct env_input_info info;
 	if (!in || !in->encrypted ||
@@ -524,13 +496,13 @@ int cmd_watch(struct ctl *c, int argc, char **argv)
 	int r = one_id(argc, argv, "watch");
 	if (r)
 		return r < 0 ? 0 : r;
-	struct sealed_record rec;
-	struct local_key k = { 0 };
+	struct cl_sealed rec;
+	struct cl_key k = { 0 };
 	int e = job_sealed_here(c, argv[1], &rec, &k);
 	if (e == -ENOKEY)
 		return 1;
 	r = watch_job(c, argv[1], e == 0 ? &rec : NULL, e == 0 ? &k : NULL, false);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	return r;
 }
 

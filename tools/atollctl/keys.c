@@ -19,121 +19,16 @@
 #include "ctl.h"
 #include "json/json.h"
 #include "pbjson/pbjson.h"
-#include "attest/verifier.h"
-#include "attest/wire.h"
+#include "client/seal.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
 
-#define MAX_ISLANDS ENV_MAX_RECIPIENTS
-
-/* ---- keystore ---- */
-
-int keystore_dir_path(struct ctl *c, char *out, size_t size)
-{
-	if (c->keystore) {
-		snprintf(out, size, "%s", c->keystore);
-	} else {
-		const char *home = getenv("HOME");
-		if (!home)
-			return -ENOENT;
-		snprintf(out, size, "%s/.atoll", home);
-		mkdir(out, 0700);
-		snprintf(out, size, "%s/.atoll/keys", home);
-	}
-	if (mkdir(out, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-void local_key_wipe(struct local_key *k)
-{
-	OPENSSL_cleanse(k, sizeof *k);
-}
-
-static int keystore_save(struct ctl *c, const struct local_key *k)
-{
-	char dir[4096], path[4200];
-	int e = keystore_dir_path(c, dir, sizeof dir);
-	if (e < 0)
-		return e;
-	/* Key ids come from the coordinator: never let one steer the path. */
-	if (!ctl_id_ok(k->key_id, sizeof k->key_id))
-		return -EINVAL;
-	snprintf(path, sizeof path, "%s/%s.json", dir, k->key_id);
-	struct buf b = { 0 };
-	struct json_writer w;
-	char ts[40];
-	time_rfc3339_format(time_now_ms(), ts, sizeof ts);
-	jw_init(&w, &b);
-	jw_object_begin(&w);
-	jw_key(&w, "key_id");
-	jw_string(&w, k->key_id);
-	jw_key(&w, "algorithm");
-	jw_string(&w, "x25519-hpke");
-	jw_key(&w, "public_key");
-	jw_base64(&w, k->pub, 32);
-	jw_key(&w, "private_key");
-	jw_base64(&w, k->priv, 32);
-	jw_key(&w, "created_at");
-	jw_string(&w, ts);
-	jw_object_end(&w);
-	buf_putc(&b, '\n');
-	e = w.error ? w.error : fs_write_atomic(path, b.data, b.len, 0600);
-	buf_free(&b); /* wiped */
-	return e;
-}
-
-int keystore_load(struct ctl *c, const char *key_id, struct local_key *out)
-{
-	char dir[4096], path[4200];
-	int e = keystore_dir_path(c, dir, sizeof dir);
-	if (e < 0)
-		return e;
-	if (!ctl_id_ok(key_id, sizeof out->key_id))
-		return -EINVAL;
-	snprintf(path, sizeof path, "%s/%s.json", dir, key_id);
-	uint8_t *data;
-	size_t len;
-	if ((e = fs_read_file(path, 1 << 16, &data, &len)) < 0)
-		return e;
-	json_value *v = NULL;
-	char err[128];
-	e = json_parse((char *)data, len, &v, err, sizeof err);
-	OPENSSL_cleanse(data, len);
-	free(data);
-	if (e < 0)
-		return -EBADMSG;
-	const char *pub = json_string(json_get(v, "public_key"), NULL);
-	const char *priv = json_string(json_get(v, "private_key"), NULL);
-	uint8_t tmp[48];
-	e = -EBADMSG;
-	memset(out, 0, sizeof *out);
-	snprintf(out->key_id, sizeof out->key_id, "%s", key_id);
-	out->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
-	if (pub && priv && enc_base64_decode(pub, strlen(pub), tmp) == 32) {
-		memcpy(out->pub, tmp, 32);
-		if (enc_base64_decode(priv, strlen(priv), tmp) == 32) {
-			memcpy(out->priv, tmp, 32);
-			uint8_t check[32];
-			/* A file whose halves do not match is corrupt. */
-			if (x25519_public_from_private(out->priv, check) == 0 &&
-			    CRYPTO_memcmp(check, out->pub, 32) == 0)
-				e = 0;
-		}
-	}
-	OPENSSL_cleanse(tmp, sizeof tmp);
-	json_free(v);
-	if (e < 0)
-		local_key_wipe(out);
-	return e;
-}
 
 /* Make a key pair here and register its public half. */
-static int create_x25519(struct ctl *c, const char *label, struct local_key *k)
+static int create_x25519(struct ctl *c, const char *label, struct cl_key *k)
 {
-	memset(k, 0, sizeof *k);
-	if (x25519_keygen(k->priv, k->pub) != 0)
+	if (cl_key_generate(k) < 0)
 		return ctl_fail("cannot generate a key");
 	Atoll__V1__CreateKeyRequest req = ATOLL__V1__CREATE_KEY_REQUEST__INIT;
 	req.algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
@@ -143,21 +38,24 @@ static int create_x25519(struct ctl *c, const char *label, struct local_key *k)
 	Atoll__V1__Key *key;
 	if (ctl_call(c, "/atoll.v1.Confidential/CreateKey", &req.base, &atoll__v1__key__descriptor,
 		     (ProtobufCMessage **)&key)) {
-		local_key_wipe(k);
+		cl_key_wipe(k);
 		return 1;
 	}
 	snprintf(k->key_id, sizeof k->key_id, "%s", key->key_id);
 	k->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
 	protobuf_c_message_free_unpacked(&key->base, NULL);
-	int e = keystore_save(c, k);
+	const struct cl_keystore *ks;
+	int e = ctl_keystore(c, &ks);
+	if (e == 0)
+		e = cl_key_save(ks, k);
 	if (e < 0) {
-		local_key_wipe(k);
+		cl_key_wipe(k);
 		return ctl_fail("cannot write the keystore: %s", strerror(-e));
 	}
 	return 0;
 }
 
-static int print_key(const struct local_key *k)
+static int print_key(const struct cl_key *k)
 {
 	struct buf b = { 0 };
 	struct json_writer w;
@@ -228,127 +126,47 @@ int cmd_keys(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(type, "x25519") != 0)
 		return ctl_usage("--type: x25519 or paillier");
-	struct local_key k;
+	struct cl_key k;
 	int rc = create_x25519(c, label, &k);
 	if (rc)
 		return rc;
 	rc = print_key(&k);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	return rc;
 }
 
 /* ---- verifying islands and sealing ---- */
 
-/* The trust part of the client's policy file, loaded: its verifier
- * drivers and its policy. */
-struct client_trust {
-	struct attest_config *cfg;
-	struct attest_verifier v;
-};
-
-static void trust_free(struct client_trust *t)
-{
-	attest_verifier_unload(&t->v);
-	attest_config_free(t->cfg);
-}
-
-static int trust_load(const char *policy_path, struct client_trust *t)
-{
-	char err[1024];
-	memset(t, 0, sizeof *t);
-	if (attest_config_load(policy_path, &t->cfg, err, sizeof err) < 0 ||
-	    attest_verifier_load(t->cfg->drivers, t->cfg->n_drivers, &t->v, err, sizeof err) < 0)
-		return ctl_fail("%s", err);
-	return 0;
-}
-
-int seal_for_workload(struct ctl *c, const char *policy_path, const struct local_key *k,
+int seal_for_workload(struct ctl *c, const char *policy_path, const struct cl_key *k,
 		      uint32_t workload_id, const uint8_t *pt, size_t len, struct buf *out,
 		      struct buf *ids)
 {
 	if (!policy_path)
 		return ctl_usage("a policy file is needed to decide which islands to trust "
 				 "(--policy FILE or ATOLL_POLICY)");
-	struct client_trust t;
-	if (trust_load(policy_path, &t)) {
-		trust_free(&t);
-		return 1;
-	}
+	struct cl_trust *t;
+	char err[4096];
+	if (cl_trust_load(policy_path, &t, err, sizeof err) < 0)
+		return ctl_fail("%s", err);
 	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
 	req.workload_id = workload_id;
 	Atoll__V1__ListAttestedIslandsResponse *resp = NULL;
 	if (ctl_call(c, "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
 		     &atoll__v1__list_attested_islands_response__descriptor,
 		     (ProtobufCMessage **)&resp)) {
-		trust_free(&t);
+		cl_trust_free(t);
 		return 1;
 	}
-	uint8_t(*keys)[32] = calloc(MAX_ISLANDS, 32);
-	struct buf why = { 0 };
-	size_t n = 0;
-	int rc = 1;
-	if (!keys) {
-		ctl_fail("out of memory");
-		goto out;
-	}
-	/* Trust no claim of the coordinator: every island is judged here. */
-	for (size_t i = 0; i < resp->n_islands && n < MAX_ISLANDS; i++) {
-		Atoll__V1__AttestedIsland *a = resp->islands[i];
-		if (a->enclave_public_key.len != 32 || !a->nonce.len) {
-			buf_printf(&why, "\n  %s: no enclave key or challenge", a->island_id);
-			continue;
-		}
-		struct attest_input in;
-		if (attest_input_from_pb(a->tee_type, &a->evidence, a->collateral, a->n_collateral,
-					 &a->nonce, &a->enclave_public_key, &a->manifest, &in) < 0)
-			continue;
-		in.at_ms = time_now_ms();
-		/* The island must run this workload on files the policy pins. */
-		in.workload_id = workload_id;
-		struct attest_verdict vd;
-		int r = attest_judge(&t.v, &t.cfg->policy, &in, &vd);
-		attest_input_release(&in);
-		attest_verdict_clear(&vd);
-		if (r < 0) {
-			buf_printf(&why, "\n  %s: %s", a->island_id, vd.why);
-			continue;
-		}
-		memcpy(keys[n++], a->enclave_public_key.data, 32);
-		if (ids->len)
-			buf_putc(ids, ',');
-		buf_puts(ids, a->island_id);
-	}
-	if (!n) {
-		ctl_fail("no island serving workload %u passed verification against %s%s",
-			 workload_id, policy_path,
-			 why.len ? buf_cstr(&why) : " (the coordinator lists no attested island)");
-		goto out;
-	}
-	size_t start = out->len;
-	int e = env_seal_input(HPKE_AEAD_AES_256_GCM, workload_id, k->pub,
-			       (const uint8_t(*)[32])keys, n, pt, len, out);
-	if (e != ENV_OK) {
-		ctl_fail("cannot seal the input: %s", env_strerror(e));
-		goto out;
-	}
-	/* Remember what was sealed: outputs are checked against it. */
-	struct env_input_info info;
-	struct sealed_record rec = { .workload_id = workload_id, .n_recipients = n };
-	env_inspect_input(out->data + start, out->len - start, &info);
-	memcpy(rec.envelope_id, info.envelope_id, ENV_ID_LEN);
-	snprintf(rec.key_id, sizeof rec.key_id, "%s", k->key_id);
-	memcpy(rec.recipients, keys, n * ENV_KEY_LEN);
-	if ((e = sealed_save(c, &rec)) < 0) {
-		ctl_fail("cannot record the sealed input in the keystore: %s", strerror(-e));
-		goto out;
-	}
-	rc = 0;
-out:
-	free(keys);
-	buf_free(&why);
+	const struct cl_keystore *ks;
+	int e = ctl_keystore(c, &ks);
+	if (e < 0)
+		snprintf(err, sizeof err, "no keystore: %s", strerror(-e));
+	else
+		e = cl_seal_for_workload(ks, t, k, workload_id, resp, pt, len, out, ids, NULL, err,
+					 sizeof err);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	trust_free(&t);
-	return rc;
+	cl_trust_free(t);
+	return e < 0 ? ctl_fail("%s", err) : 0;
 }
 
 /* The media type of a document from its magic bytes, or NULL. */
@@ -526,7 +344,7 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	}
 	if (!key_id || workload <= 0)
 		return ctl_usage("--key-id and --workload are needed");
-	struct local_key k;
+	struct cl_key k;
 	if ((r = keystore_load(c, key_id, &k)) < 0)
 		return ctl_fail("key %s is not in the local keystore: %s", key_id, strerror(-r));
 	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
@@ -553,7 +371,7 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	buf_free(&doc);
 	buf_free(&env);
 	buf_free(&ids);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	return rc;
 }
 
@@ -626,8 +444,8 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 		return he_decrypt_job(c, job_id, key_id, classes, aggregate);
 	/* What to expect comes from the local record of what was sealed:
 	 * never from the coordinator's account of the job. */
-	struct sealed_record rec;
-	struct local_key k = { 0 };
+	struct cl_sealed rec;
+	struct cl_key k = { 0 };
 	Atoll__V1__Job *job = NULL;
 	struct buf pt = { 0 }, raw = { 0 };
 	uint8_t *ctbuf = NULL;
@@ -684,7 +502,7 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 		out_msg = job->output;
 	}
 	if (c->json) {
-		struct env_output_expect want = sealed_expect(&rec);
+		struct env_output_expect want = cl_sealed_expect(&rec);
 		struct buf err = { 0 };
 		e = out_msg && out_msg->encrypted ? env_open_output(k.priv, out_msg->ciphertext.data, out_msg->ciphertext.len,
 							&want, &pt, &err)
@@ -703,7 +521,7 @@ out:
 	free(ctbuf);
 	buf_free(&raw);
 	buf_free(&pt);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	if (job)
 		protobuf_c_message_free_unpacked(&job->base, NULL);
 	return rc;
@@ -784,7 +602,7 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	if (he.he)
 		return run_homomorphic(c, (uint32_t)workload, key_id, src.arg, &he, (uint32_t)timeout);
 	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
-	struct local_key k = { 0 };
+	struct cl_key k = { 0 };
 	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
 	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
 	Atoll__V1__Job *job = NULL;
@@ -834,7 +652,7 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	if (rc)
 		goto out;
 	fprintf(stderr, "submitted %s\n", job->id);
-	struct sealed_record rec;
+	struct cl_sealed rec;
 	if (conf) {
 		/* The coordinator must report the envelope this client sealed. */
 		struct env_input_info info;
@@ -856,6 +674,6 @@ out:
 	buf_free(&doc);
 	buf_free(&env);
 	buf_free(&ids);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	return rc;
 }
