@@ -42,7 +42,7 @@ struct cluster {
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
 	/* The enclave runtime of the next island added (default: the built
-	 * atoll-enclave). */
+	 * atoll-enclave; "" for none: a runtime the island connects to). */
 	const char *enclave_path;
 	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
 	 * "  - {name: x, path: /p/x.so}\n"). */
@@ -56,7 +56,8 @@ int cluster_init(struct cluster *cl, const char *name);
  * started before, it reuses the port and store. */
 int cluster_start_coordinator(struct cluster *cl);
 /* An island: a key from the sim CA, island.yaml with the given enclave
- * workloads YAML (a list) and driver options, started. Returns its index. */
+ * workloads YAML (a list; "" for no backends and workloads) and driver
+ * options, started. Returns its index. */
 int cluster_add_island(struct cluster *cl, const char *id, int slots, const char *workloads_yaml,
 		       const char *driver_yaml, const char *token);
 /* Poll GetStats until connected/attested counts are reached. */
