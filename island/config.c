@@ -172,7 +172,7 @@ static int read_transport(struct cfg *c, const struct ynode *n, struct island_co
 	ic->enclave.transport = TRANSPORT_CHILD;
 	if (kind && transport_kind_parse(kind, &ic->enclave.transport) < 0) {
 		e = cfg_error(c, cfg_get(n, "transport"), "enclave.transport",
-			      "'%s' is not child, vsock or unix", kind);
+			      "'%s' is not child, vsock, unix or tcp", kind);
 		free(kind);
 		return e;
 	}
@@ -180,14 +180,20 @@ static int read_transport(struct cfg *c, const struct ynode *n, struct island_co
 	struct transport_addr *a = &ic->enclave.addr;
 	a->kind = ic->enclave.transport;
 	/* Keys of the other transports would be silently ignored: refuse. */
-	static const char *const only[][2] = { { "cid", "vsock" }, { "port", "vsock" },
-					       { "socket", "unix" }, { "path", "child" } };
+	static const char *const only[][3] = { { "cid", "vsock", "vsock" },
+					       { "port", "vsock", "tcp" },
+					       { "address", "tcp", "tcp" },
+					       { "socket", "unix", "unix" },
+					       { "path", "child", "child" } };
 	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
 		const struct ynode *k = cfg_get(n, only[i][0]);
-		if (k && strcmp(transport_kind_name(a->kind), only[i][1]) != 0) {
+		const char *kn = transport_kind_name(a->kind);
+		if (k && strcmp(kn, only[i][1]) != 0 && strcmp(kn, only[i][2]) != 0) {
 			char pk[64];
 			cfg_path(pk, sizeof pk, P, only[i][0]);
-			return cfg_error(c, k, pk, "only used with transport: %s", only[i][1]);
+			return cfg_error(c, k, pk, "only used with transport: %s%s%s", only[i][1],
+					 strcmp(only[i][1], only[i][2]) ? " or " : "",
+					 strcmp(only[i][1], only[i][2]) ? only[i][2] : "");
 		}
 	}
 	if (a->kind == TRANSPORT_VSOCK) {
@@ -199,6 +205,19 @@ static int read_transport(struct cfg *c, const struct ynode *n, struct island_co
 			return e;
 		a->cid = (uint32_t)cid;
 		a->port = (uint32_t)port;
+	} else if (a->kind == TRANSPORT_TCP) {
+		char *addr = NULL, spec[96], why[160];
+		uint64_t port = 0;
+		if ((e = cfg_str(c, n, P, "address", true, &addr)) < 0 ||
+		    (e = cfg_uint(c, n, P, "port", true, 1, 65535, &port)) < 0) {
+			free(addr);
+			return e;
+		}
+		snprintf(spec, sizeof spec, "tcp:%.40s:%u", addr, (unsigned)port);
+		free(addr);
+		if (transport_parse(spec, a, why, sizeof why) < 0)
+			return cfg_error(c, cfg_get(n, "address"), "enclave.address",
+					 "expected an IPv4 address, e.g. 127.0.0.1");
 	} else if (a->kind == TRANSPORT_UNIX) {
 		char *sock = NULL;
 		if ((e = cfg_path_value(c, n, P, "socket", true, &sock)) < 0)
@@ -269,7 +288,7 @@ static int read_driver(struct cfg *c, const struct ynode *n, struct island_confi
 static int read_enclave(struct cfg *c, const struct ynode *root, unsigned what,
 			struct island_config *ic)
 {
-	static const char *const keys[] = { "transport", "path", "cid", "port", "socket",
+	static const char *const keys[] = { "transport", "path", "cid", "port", "socket", "address",
 					    "max_frame_bytes", "start_timeout", "driver",
 					    "driver_dir", "driver_config", "backends", "workloads",
 					    NULL };

@@ -13,7 +13,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "util/timeutil.h"
 
@@ -25,6 +28,8 @@ int transport_kind_parse(const char *s, enum transport_kind *ret)
 		*ret = TRANSPORT_VSOCK;
 	else if (strcmp(s, "unix") == 0)
 		*ret = TRANSPORT_UNIX;
+	else if (strcmp(s, "tcp") == 0)
+		*ret = TRANSPORT_TCP;
 	else
 		return -EINVAL;
 	return 0;
@@ -36,6 +41,7 @@ const char *transport_kind_name(enum transport_kind k)
 	case TRANSPORT_CHILD: return "child";
 	case TRANSPORT_VSOCK: return "vsock";
 	case TRANSPORT_UNIX: return "unix";
+	case TRANSPORT_TCP: return "tcp";
 	}
 	return "?";
 }
@@ -84,8 +90,21 @@ int transport_parse(const char *spec, struct transport_addr *ret, char *err, siz
 			snprintf(err, err_size, "'%s': expected vsock:PORT or vsock:CID:PORT", spec);
 			return -EINVAL;
 		}
+	} else if (strncmp(spec, "tcp:", 4) == 0) {
+		char tmp[64];
+		snprintf(tmp, sizeof tmp, "%s", spec + 4);
+		char *colon = strrchr(tmp, ':');
+		a.kind = TRANSPORT_TCP;
+		if (colon)
+			*colon = 0;
+		if (!colon || inet_pton(AF_INET, tmp, a.ipv4) != 1 || parse_u32(colon + 1, &a.port) < 0 ||
+		    a.port == 0 || a.port > 65535) {
+			snprintf(err, err_size, "'%s': expected tcp:IPV4:PORT", spec);
+			return -EINVAL;
+		}
 	} else {
-		snprintf(err, err_size, "'%s': expected vsock:PORT, vsock:CID:PORT or unix:PATH", spec);
+		snprintf(err, err_size,
+			 "'%s': expected vsock:PORT, vsock:CID:PORT, unix:PATH or tcp:IPV4:PORT", spec);
 		return -EINVAL;
 	}
 	*ret = a;
@@ -103,6 +122,10 @@ void transport_describe(const struct transport_addr *a, char *buf, size_t size)
 		return;
 	case TRANSPORT_UNIX:
 		snprintf(buf, size, "unix:%s", a->path);
+		return;
+	case TRANSPORT_TCP:
+		snprintf(buf, size, "tcp:%u.%u.%u.%u:%u", a->ipv4[0], a->ipv4[1], a->ipv4[2],
+			 a->ipv4[3], a->port);
 		return;
 	case TRANSPORT_CHILD:
 		snprintf(buf, size, "child");
@@ -122,6 +145,14 @@ static int sockaddr_of(const struct transport_addr *a, bool listen, struct socka
 		vm->svm_port = a->port;
 		*ret_len = sizeof *vm;
 		return AF_VSOCK;
+	}
+	if (a->kind == TRANSPORT_TCP) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)a->port);
+		memcpy(&in->sin_addr, a->ipv4, 4);
+		*ret_len = sizeof *in;
+		return AF_INET;
 	}
 	if (a->kind == TRANSPORT_UNIX) {
 		struct sockaddr_un *un = (struct sockaddr_un *)ss;
@@ -158,6 +189,10 @@ int transport_listen(const struct transport_addr *a, int *ret_fd, char *err, siz
 		struct stat st;
 		if (lstat(a->path, &st) == 0 && S_ISSOCK(st.st_mode))
 			unlink(a->path);
+	}
+	if (family == AF_INET) {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	}
 	mode_t old = umask(0117);
 	int r = bind(fd, (struct sockaddr *)&ss, sl);
@@ -199,6 +234,11 @@ static int connect_once(int family, const struct sockaddr_storage *ss, socklen_t
 			close(fd);
 			return -e;
 		}
+	}
+	if (family == AF_INET) {
+		/* Frames are written whole; do not hold small ones back. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {

@@ -13,6 +13,8 @@ enum transport_kind {
 	TRANSPORT_CHILD = 0, /* a child process on a socketpair */
 	TRANSPORT_VSOCK = 1, /* AF_VSOCK: the host connects to CID:port */
 	TRANSPORT_UNIX = 2,  /* AF_UNIX stream socket: containers */
+	TRANSPORT_TCP = 3,   /* TCP on a local address: SGX under Gramine,
+			      * whose Unix sockets reach no host process */
 };
 
 #define TRANSPORT_PATH_MAX 108 /* sizeof sun_path */
@@ -20,16 +22,17 @@ enum transport_kind {
 struct transport_addr {
 	enum transport_kind kind;
 	uint32_t cid;  /* vsock: the peer to connect to (listeners bind any) */
-	uint32_t port; /* vsock */
+	uint32_t port; /* vsock, tcp */
 	char path[TRANSPORT_PATH_MAX]; /* unix */
+	uint8_t ipv4[4]; /* tcp */
 };
 
-/* "child", "vsock", "unix" -> kind; -EINVAL for anything else. */
+/* "child", "vsock", "unix", "tcp" -> kind; -EINVAL for anything else. */
 int transport_kind_parse(const char *s, enum transport_kind *ret);
 const char *transport_kind_name(enum transport_kind k);
 
-/* Parse a --listen spec: "vsock:PORT", "vsock:CID:PORT" or "unix:PATH".
- * 0 or -EINVAL with the reason in err. */
+/* Parse a --listen spec: "vsock:PORT", "vsock:CID:PORT", "unix:PATH" or
+ * "tcp:IPV4:PORT". 0 or -EINVAL with the reason in err. */
 int transport_parse(const char *spec, struct transport_addr *ret, char *err, size_t err_size);
 
 /* "vsock:16:5005" or "unix:/run/atoll/enclave.sock", for messages. */

@@ -1,12 +1,13 @@
 /* The host <-> enclave protocol over every transport: a child runtime on a
- * socketpair, a runtime listening on a Unix socket, and one listening on
- * vsock through the kernel's vsock loopback when this machine has it.
+ * socketpair, a runtime listening on a Unix socket or on TCP at 127.0.0.1,
+ * and one listening on vsock through the kernel's vsock loopback when this
+ * machine has it.
  * Each gets the same suite (Ready, an attestation whose report data binds
  * the nonce, key and manifest, a job, a frame over the limit) and a
  * listening runtime must serve a second host with a fresh key. Then whole
  * islands reach their runtime over the Unix socket (and vsock): a job
  * runs through the coordinator, and a runtime with another frame limit is
- * refused. */
+ * refused, as are transport keys that do not belong to the transport. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -348,6 +349,11 @@ int main(void)
 	test_listener(cl.dir, "unix", spec, &ua);
 
 	uint32_t port = 20000 + (uint32_t)getpid() % 20000;
+	struct transport_addr ta;
+	snprintf(spec, sizeof spec, "tcp:127.0.0.1:%u", port + 3);
+	CHECK_INT(transport_parse(spec, &ta, err, sizeof err), 0);
+	test_listener(cl.dir, "tcp", spec, &ta);
+
 	bool vsock = vsock_loopback(port, why, sizeof why);
 	if (vsock) {
 		struct transport_addr va = { .kind = TRANSPORT_VSOCK, .cid = VMADDR_CID_LOCAL,
@@ -364,8 +370,11 @@ int main(void)
 	char yaml[1024];
 	snprintf(spec, sizeof spec, "unix:%s/island.sock", cl.dir);
 	snprintf(yaml, sizeof yaml, "  transport: unix\n  socket: island.sock\n");
-	struct proc rts[2] = { 0 };
+	struct proc rts[3] = { 0 };
 	test_island(&cl, "u1", spec, yaml, &rts[0]);
+	snprintf(spec, sizeof spec, "tcp:127.0.0.1:%u", port + 4);
+	snprintf(yaml, sizeof yaml, "  transport: tcp\n  address: 127.0.0.1\n  port: %u\n", port + 4);
+	test_island(&cl, "t1", spec, yaml, &rts[2]);
 	if (vsock) {
 		snprintf(spec, sizeof spec, "vsock:%u", port + 2);
 		snprintf(yaml, sizeof yaml, "  transport: vsock\n  cid: 1\n  port: %u\n", port + 2);
@@ -375,7 +384,7 @@ int main(void)
 		cluster_dump_logs(&cl);
 	}
 	cluster_stop(&cl);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (rts[i].pid > 0)
 			CHECK_INT(h_stop(&rts[i], SIGTERM, 10000, NULL), 0);
 	grpc_shutdown();
