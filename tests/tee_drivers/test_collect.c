@@ -1,6 +1,6 @@
 /* The island side of the drivers against fake interfaces that hand out
  * real evidence: the collect() of sgx (Gramine's /dev/attestation files),
- * cca and sev_snp (configfs-tsm), nitro (/dev/nsm) and psa (a token
+ * cca, sev_snp and tdx (configfs-tsm), nitro (/dev/nsm) and psa (a token
  * provider program), each followed by the driver's own verify().
  *
  * configfs and the NSM are emulated in this process: the program defines
@@ -459,6 +459,55 @@ static void test_snp_tsm(void)
 	free(report);
 }
 
+static void test_tdx_tsm(void)
+{
+	printf("tdx: configfs-tsm (tdx_guest)\n");
+	size_t len;
+	uint8_t *quote = tdrv_read("tdx/phala-dcap-qvl/tdx_quote", &len);
+	if (!quote) {
+		printf("skipped: no evidence dir (tdx quote)\n");
+		return;
+	}
+	const char *tsm = mkdir_tmp("tsm-tdx");
+	snprintf(fake_tsm, sizeof fake_tsm, "%s", tsm);
+	put(tdrv_tmpdir(), "tdx_guest", "", 0);
+	char dev[600];
+	snprintf(dev, sizeof dev, "%s/tdx_guest", tdrv_tmpdir());
+	fake_provider = "tdx_guest\n";
+	fake_outblob = quote;
+	fake_outblob_len = len;
+	atoll_kv kv[] = { { "tsm_dir", tsm }, { "device", dev } };
+	struct loaded_driver ld = load("tdx", kv, 2);
+	if (ld.d) {
+		atoll_err err;
+		uint8_t rd[64];
+		rd_fill(rd, 7);
+		CHECK_INT(plugin_driver_detect(&ld, &err), ATOLL_OK);
+		atoll_evidence *ev = NULL;
+		CHECK_INT(collect(&ld, rd, &ev, &err), ATOLL_OK);
+		CHECK(ev && ev->len == len && memcmp(ev->data, quote, len) == 0);
+		CHECK_INT(last_inblob_len, 64);
+		CHECK(memcmp(last_inblob, rd, 64) == 0);
+		if (ev) {
+			/* The quote from the fake is Phala's, genuine as of its
+			 * collateral's time. */
+			atoll_claims *c = NULL;
+			CHECK_INT(verify(&ld, ev->data, ev->len, tdrv_time("2025-06-20T00:00:00Z"), NULL,
+					 &c),
+				  ATOLL_OK);
+			plugin_driver_claims_free(&ld, c);
+		}
+		plugin_driver_evidence_free(&ld, ev);
+		fake_provider = "arm_cca_guest\n";
+		CHECK_INT(collect(&ld, rd, &ev, &err), ATOLL_E_UNAVAILABLE);
+		CHECK(strstr(err.msg, "not tdx_guest") != NULL);
+		plugin_unload_driver(&ld);
+	}
+	CHECK_INT(entries_made, entries_removed);
+	fake_tsm[0] = 0;
+	free(quote);
+}
+
 /* ---- NSM ---- */
 
 static void test_nsm_encoding(void)
@@ -703,6 +752,7 @@ int main(int argc, char **argv)
 	test_sgx_gramine();
 	test_cca_tsm();
 	test_snp_tsm();
+	test_tdx_tsm();
 	test_nsm_encoding();
 	test_nitro_nsm();
 	test_psa_provider();
