@@ -475,7 +475,7 @@ static int build_manifest(struct enclave *e)
 	manifest_clear(&m);
 	free(include);
 	if (r < 0) {
-		snprintf(e->tee_error, sizeof e->tee_error, "cannot build the enclave manifest: %s",
+		snprintf(e->tee_error, sizeof e->tee_error, "cannot build the enclave manifest: %.980s",
 			 err[0] ? err : strerror(-r));
 		log_error("%s", e->tee_error);
 		e->has_tee = false;
