@@ -103,7 +103,8 @@ int manifest_encode(const struct manifest *m, struct buf *out)
 			out->len = start;
 			return -ENOMEM;
 		}
-		memcpy(sorted, wl->options, wl->n_options * sizeof *sorted);
+		if (wl->n_options)
+			memcpy(sorted, wl->options, wl->n_options * sizeof *sorted);
 		qsort(sorted, wl->n_options, sizeof *sorted, cmp_option);
 		for (size_t k = 0; k < wl->n_options; k++) {
 			jw_key(&w, sorted[k].key);
