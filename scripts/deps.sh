@@ -8,7 +8,8 @@
 # ImageMagick render the OCR test corpus (scripts/render-text.sh).
 #
 # Packages: cpack builds the .debs with dpkg-deb and dpkg-shlibdeps
-# (dpkg-dev, from build-essential); systemd brings systemd-analyze, which
+# (dpkg-dev, from build-essential), which needs file; systemd brings
+# systemd-analyze, which
 # verifies the units (it is not started: nothing here needs it running).
 set -eu
 PKGS="build-essential cmake pkg-config git
@@ -19,7 +20,7 @@ PKGS="build-essential cmake pkg-config git
       libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
       libfreetype-dev libjpeg-dev
       ghostscript imagemagick
-      systemd"
+      file systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
