@@ -5,7 +5,8 @@
 # header declares visible, no undefined symbols, and --exclude-libs,ALL so
 # that static libraries linked in (atoll_util, atoll_json, ...) export
 # nothing either; a version script (cmake/plugin.map) keeps the dynamic
-# symbol table to the entry point alone (test builds may name another map). It lands in ${ATOLL_PLUGIN_DIR} and is installed, unless
+# symbol table to the entry point alone (test builds may name another map). It lands in ${ATOLL_PLUGIN_DIR} and is installed
+# (drivers into lib/atoll/drivers, backends into lib/atoll/backends), unless
 # OUTPUT_DIRECTORY and NO_INSTALL say otherwise (modules built for tests).
 # Installed modules are listed in the global property ATOLL_PLUGIN_MODULES
 # for the test that checks what they export.
@@ -31,7 +32,16 @@ function(atoll_plugin target outname)
     target_link_libraries(${target} PRIVATE ${P_LIBS})
   endif()
   if(NOT P_NO_INSTALL)
-    install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/atoll)
+    # TEE drivers (drivers/) go where islands probe them and into the
+    # atoll-drivers package; backends (plugins/) into atoll-island.
+    string(FIND "${CMAKE_CURRENT_SOURCE_DIR}/" "${CMAKE_SOURCE_DIR}/drivers/" in_drivers)
+    if(in_drivers EQUAL 0)
+      install(TARGETS ${target} LIBRARY DESTINATION ${ATOLL_INSTALL_DRIVER_DIR}
+              COMPONENT drivers)
+    else()
+      install(TARGETS ${target} LIBRARY DESTINATION ${ATOLL_INSTALL_BACKEND_DIR}
+              COMPONENT island)
+    endif()
     set_property(GLOBAL APPEND PROPERTY ATOLL_PLUGIN_MODULES ${target})
   endif()
 endfunction()

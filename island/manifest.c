@@ -24,15 +24,15 @@ static const char *backend_path(const struct island_config *ic, const char *name
 }
 
 int island_manifest(const struct island_config *ic, const char *runtime_path,
-		    const bool *include, struct manifest *m, char *err, size_t err_size)
+		    const char *driver_name, const char *driver_path, const bool *include,
+		    struct manifest *m, char *err, size_t err_size)
 {
 	int e;
 	if ((e = hash("enclave runtime", runtime_path, m->runtime_sha256, err, err_size)) < 0)
 		return e;
-	if (ic->enclave.has_driver) {
-		const struct plugin_cfg *d = &ic->enclave.driver;
-		snprintf(m->driver, sizeof m->driver, "%s", d->name);
-		if ((e = hash("driver", d->path, m->driver_sha256, err, err_size)) < 0)
+	if (driver_name && driver_path) {
+		snprintf(m->driver, sizeof m->driver, "%s", driver_name);
+		if ((e = hash("driver", driver_path, m->driver_sha256, err, err_size)) < 0)
 			return e;
 		m->has_driver = true;
 	}

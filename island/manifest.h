@@ -12,10 +12,13 @@
 #include "config.h"
 
 /* Fill *out (zeroed by the caller; release with manifest_clear) from ic:
- * the runtime file (the enclave's own binary), the driver, and each
- * workload i for which include is NULL or include[i] is true. 0, or
- * -errno with the file that could not be read in err. */
+ * the runtime file (the enclave's own binary), the driver the enclave
+ * uses (driver_name and driver_path, both NULL without a TEE: the one
+ * named in the config, or the one probing found), and each workload i
+ * for which include is NULL or include[i] is true. 0, or -errno with the
+ * file that could not be read in err. */
 int island_manifest(const struct island_config *ic, const char *runtime_path,
-		    const bool *include, struct manifest *out, char *err, size_t err_size);
+		    const char *driver_name, const char *driver_path, const bool *include,
+		    struct manifest *out, char *err, size_t err_size);
 
 #endif

@@ -6,6 +6,11 @@
 # MuPDF for PDFs; libmupdf-dev is a static library that declares none of
 # the libraries it needs, so they are listed beside it. Ghostscript and
 # ImageMagick render the OCR test corpus (scripts/render-text.sh).
+#
+# Packages: cpack builds the .debs with dpkg-deb and dpkg-shlibdeps
+# (dpkg-dev, from build-essential), which needs file; systemd brings
+# systemd-analyze, which
+# verifies the units (it is not started: nothing here needs it running).
 set -eu
 PKGS="build-essential cmake pkg-config git
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
@@ -15,7 +20,8 @@ PKGS="build-essential cmake pkg-config git
       libtesseract-dev libleptonica-dev tesseract-ocr-eng
       libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
       libfreetype-dev libjpeg-dev
-      ghostscript imagemagick"
+      ghostscript imagemagick
+      file systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

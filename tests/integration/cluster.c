@@ -131,22 +131,28 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 		   cl->coord.port, token ? token : "it_demo", cl->island_tls_yaml ? ", " : "",
 		   cl->island_tls_yaml ? cl->island_tls_yaml : "");
 	buf_printf(&y, "shutdown: {grace: 2s}\n");
-	buf_printf(&y, "enclave:\n  path: %s\n",
-		   cl->enclave_path ? cl->enclave_path : h_build_path("island/atoll-enclave"));
+	/* An empty enclave_path: a runtime the island does not start. */
+	buf_printf(&y, "enclave:\n");
+	if (!cl->enclave_path || cl->enclave_path[0])
+		buf_printf(&y, "  path: %s\n",
+			   cl->enclave_path ? cl->enclave_path : h_build_path("island/atoll-enclave"));
 	if (driver_yaml)
 		buf_printf(&y, "%s", driver_yaml);
 	else
 		buf_printf(&y, "  driver: {name: sim, path: %s/sim.so, config: {key_file: keys/%s.key,"
 			       " cert_file: keys/%s.pem}}\n",
 			   h_module_dir(), id, id);
-	char echo[700];
-	snprintf(echo, sizeof echo, "%s/echo.so", h_module_dir());
-	buf_printf(&y, "  backends: [{name: echo, path: %s}%s]\n",
-		   cl->echo_path ? cl->echo_path : echo,
-		   cl->extra_backends_yaml ? cl->extra_backends_yaml : "");
-	buf_printf(&y, "  workloads:\n%s",
-		   workloads_yaml ? workloads_yaml
-				  : "    - {id: 42, backend: echo, modes: [plain, tee]}\n");
+	/* Empty workloads_yaml: none, nor backends (a remote runtime's). */
+	if (!workloads_yaml || workloads_yaml[0]) {
+		char echo[700];
+		snprintf(echo, sizeof echo, "%s/echo.so", h_module_dir());
+		buf_printf(&y, "  backends: [{name: echo, path: %s}%s]\n",
+			   cl->echo_path ? cl->echo_path : echo,
+			   cl->extra_backends_yaml ? cl->extra_backends_yaml : "");
+		buf_printf(&y, "  workloads:\n%s",
+			   workloads_yaml ? workloads_yaml
+					  : "    - {id: 42, backend: echo, modes: [plain, tee]}\n");
+	}
 	char name[128], path[1024], log[1024];
 	snprintf(name, sizeof name, "island-%s.yaml", id);
 	int e = h_write(cl->dir, name, buf_cstr(&y), path, sizeof path);

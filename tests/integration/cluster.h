@@ -48,8 +48,9 @@ struct cluster {
 	const char *store_sync;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
-	/* The enclave runtime and the echo backend of the next island added
-	 * (default: the built atoll-enclave and echo.so). */
+	/* The enclave runtime of the next island added (default: the built
+	 * atoll-enclave; "" for none: a runtime the island connects to), and
+	 * its echo backend (default: the built echo.so). */
 	const char *enclave_path;
 	const char *echo_path;
 	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
@@ -64,7 +65,8 @@ int cluster_init(struct cluster *cl, const char *name);
  * started before, it reuses the port and store. */
 int cluster_start_coordinator(struct cluster *cl);
 /* An island: a key from the sim CA, island.yaml with the given enclave
- * workloads YAML (a list) and driver options, started. Returns its index. */
+ * workloads YAML (a list; "" for no backends and workloads) and driver
+ * options, started. Returns its index. */
 int cluster_add_island(struct cluster *cl, const char *id, int slots, const char *workloads_yaml,
 		       const char *driver_yaml, const char *token);
 /* Poll GetStats until connected/attested counts are reached. */

@@ -202,40 +202,6 @@ bool tdrv_absent(struct tdrv *t, void *ctx, const char *detect_part,
 	return ok;
 }
 
-bool tdrv_verify_only(struct tdrv *t, void *ctx)
-{
-	struct loaded_driver ld = tdrv_loaded(t, ctx);
-	atoll_evidence *ev = NULL;
-	uint8_t rd[ATOLL_REPORT_DATA_LEN] = { 0 };
-	atoll_err err;
-	char want[ATOLL_ERR_MAX];
-	bool ok = true;
-
-	if (t->drv->detect || t->drv->collect || t->drv->evidence_free) {
-		fprintf(stderr, "%s: the collect side is not NULL\n",
-			t->drv->name);
-		ok = false;
-	}
-	snprintf(want, sizeof(want),
-		 "driver '%s' is verify-only: it has no collect()",
-		 t->drv->name);
-	if (plugin_driver_collect(&ld, rd, &ev, &err) != ATOLL_E_UNSUPPORTED ||
-	    ev || strcmp(err.msg, want) != 0) {
-		fprintf(stderr, "collect: '%s', want '%s'\n", err.msg, want);
-		ok = false;
-	}
-	if (plugin_driver_detect(&ld, &err) != ATOLL_E_UNSUPPORTED) {
-		fprintf(stderr, "detect: not ATOLL_E_UNSUPPORTED\n");
-		ok = false;
-	}
-	if (!plugin_driver_can_verify(&ld) || plugin_driver_can_collect(&ld)) {
-		fprintf(stderr, "%s: wrong sides\n", t->drv->name);
-		ok = false;
-	}
-	t->drv->claims_free(ctx, NULL);
-	return ok;
-}
-
 const char *tdrv_evidence_dir(void)
 {
 	static char path[1024];

@@ -71,10 +71,6 @@ bool tdrv_truncations_refused(struct tdrv *t, void *ctx, const uint8_t *ev,
  * take NULL. */
 bool tdrv_absent(struct tdrv *t, void *ctx, const char *detect_part,
 		 int collect_want);
-/* A verify-only driver: detect, collect and evidence_free are NULL, the
- * loader's calls answer ATOLL_E_UNSUPPORTED naming the driver, and
- * claims_free() takes NULL. */
-bool tdrv_verify_only(struct tdrv *t, void *ctx);
 
 /* The evidence folder ($ATOLL_SHARED_DIR/evidence), or NULL when absent. */
 const char *tdrv_evidence_dir(void);

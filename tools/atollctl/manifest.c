@@ -4,6 +4,7 @@
  * exists (docs/confidential.md). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attest/manifest.h"
@@ -76,22 +77,30 @@ int cmd_manifest(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "policy", no_argument, NULL, 'p' },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ "driver", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	bool policy = false;
+	const char *runtime = NULL, *driver = NULL;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p': policy = true; break;
+		case 'r': runtime = optarg; break;
+		case 'd': driver = optarg; break;
 		case 'h':
-			printf("usage: atollctl manifest [--policy] ISLAND_YAML\n"
+			printf("usage: atollctl manifest [--policy] [--runtime FILE] [--driver NAME] ISLAND_YAML\n"
 			       "Computes the enclave manifest the island's enclave will attest to,\n"
-			       "from the files its enclave section names: the runtime (enclave.path),\n"
-			       "the TEE driver, and each workload's backend and model files. Prints\n"
-			       "the manifest and its SHA-256, or with --policy the policy.manifest\n"
-			       "section that pins them (paste it under `policy:` in coordinator.yaml\n"
-			       "or in your client policy file).\n");
+			       "from the files its enclave section names: the runtime (enclave.path,\n"
+			       "or --runtime for a runtime the island does not start itself), the TEE\n"
+			       "driver, and each workload's backend and model files. An island that\n"
+			       "names no driver probes enclave.driver_dir; --driver names the one it\n"
+			       "finds there (atoll-island --detect tells). Prints the manifest and its\n"
+			       "SHA-256, or with --policy the policy.manifest section that pins them\n"
+			       "(paste it under `policy:` in coordinator.yaml or in your client\n"
+			       "policy file).\n");
 			return 0;
 		default: return 2;
 		}
@@ -100,12 +109,40 @@ int cmd_manifest(struct ctl *c, int argc, char **argv)
 		return ctl_usage("manifest needs one island.yaml");
 	struct island_config *ic = NULL;
 	char err[1024];
-	if (island_config_load(argv[optind], &ic, err, sizeof err) < 0)
+	if (island_config_load(argv[optind], ISLAND_CFG_ENCLAVE, &ic, err, sizeof err) < 0)
 		return ctl_fail("%s", err);
 	struct manifest m = { 0 };
 	struct buf bytes = { 0 };
+	char *probed = NULL;
+	const char *dname = NULL, *dpath = NULL;
 	int rc = 1;
-	if (island_manifest(ic, ic->enclave.path, NULL, &m, err, sizeof err) < 0) {
+	if (!runtime)
+		runtime = ic->enclave.path;
+	if (!runtime) {
+		ctl_fail("%s has no enclave.path: name the runtime with --runtime", argv[optind]);
+		goto out;
+	}
+	if (ic->enclave.has_driver) {
+		dname = ic->enclave.driver.name;
+		dpath = ic->enclave.driver.path;
+		if (driver && strcmp(driver, dname) != 0) {
+			ctl_fail("--driver %s, but the island names driver %s", driver, dname);
+			goto out;
+		}
+	} else if (!ic->enclave.no_tee) {
+		if (!driver) {
+			ctl_fail("%s names no driver (the enclave probes %s): name the one it "
+				 "detects with --driver", argv[optind], ic->enclave.driver_dir);
+			goto out;
+		}
+		if (asprintf(&probed, "%s/%s.so", ic->enclave.driver_dir, driver) < 0) {
+			ctl_fail("out of memory");
+			goto out;
+		}
+		dname = driver;
+		dpath = probed;
+	}
+	if (island_manifest(ic, runtime, dname, dpath, NULL, &m, err, sizeof err) < 0) {
 		ctl_fail("%s", err);
 		goto out;
 	}
@@ -124,6 +161,7 @@ int cmd_manifest(struct ctl *c, int argc, char **argv)
 	}
 	rc = 0;
 out:
+	free(probed);
 	manifest_clear(&m);
 	buf_free(&bytes);
 	island_config_free(ic);

@@ -217,7 +217,7 @@ static int find_driver(const char *tee, char *out, size_t size)
 		n = 0;
 	exe[n] = 0;
 	fs_dirname(exe, dir, sizeof dir);
-	const char *fmts[] = { "%s/%s.so", "%s/../modules/%s.so", "%s/../lib/atoll/%s.so" };
+	const char *fmts[] = { "%s/%s.so", "%s/../modules/%s.so", "%s/../lib/atoll/drivers/%s.so" };
 	const char *bases[] = { env, dir, dir };
 	for (int i = 0; i < 3; i++) {
 		if (!bases[i])
