@@ -532,19 +532,6 @@ static int bench_attest(int n)
 
 /* ---- idle island streams ---- */
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	long kib = -1;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
 
 static int bench_idle(int islands)
 {
@@ -556,7 +543,7 @@ static int bench_idle(int islands)
 	if (cluster_start_coordinator(&cl) < 0)
 		return 1;
 	time_sleep_ms(500);
-	long before = rss_kib(cl.coord.pid);
+	long before = h_rss_kib(cl.coord.pid);
 	rpc_client **clients = calloc((size_t)islands, sizeof *clients);
 	rpc_stream **streams = calloc((size_t)islands, sizeof *streams);
 	struct rpc_md md = { "authorization", "Bearer it_demo" };
@@ -594,7 +581,7 @@ static int bench_idle(int islands)
 	}
 	int64_t took = time_mono_ms() - t0;
 	time_sleep_ms(500);
-	long after = rss_kib(cl.coord.pid);
+	long after = h_rss_kib(cl.coord.pid);
 	Atoll__V1__Stats *st = NULL;
 	c_stats(&cl, &st);
 	printf("%d idle island streams (own connections) welcomed in %lld ms; coordinator RSS %ld -> "

@@ -10,6 +10,10 @@
 #include "atoll/tee_driver.h"
 #include "dc_x509.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What a dc_config_fn returns for a key it does not know. */
 #define DC_CONFIG_UNKNOWN (-1)
 
@@ -60,5 +64,9 @@ void dc_driver_claims_free(void *ctx, atoll_claims *claims);
 /* evidence_free() of drivers whose evidence is a malloc'd atoll_evidence
  * holding malloc'd data and no collateral. Accepts NULL. */
 void dc_driver_evidence_free(void *ctx, atoll_evidence *evidence);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

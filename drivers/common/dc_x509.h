@@ -18,6 +18,10 @@
 
 #include "atoll/tee_driver.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Upper bound on one collateral blob; larger ones are refused. */
 #define DC_COLLATERAL_MAX_BLOB (1u << 20)
 
@@ -134,5 +138,9 @@ int dc_cert_ext(X509 *cert, const char *oid, const uint8_t **ret_data,
 int dc_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg,
 			size_t msg_len, const uint8_t *sig, size_t sig_len,
 			bool little_endian, atoll_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

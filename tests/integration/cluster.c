@@ -332,3 +332,24 @@ int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const
 		fprintf(stderr, "atollctl %s exited %d:\n%s\n", args[0], rc, out);
 	return rc;
 }
+
+Atoll__V1__ListAttestedIslandsResponse *c_list_islands(struct cluster *cl)
+{
+	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
+	req.include_unattested = true;
+	Atoll__V1__ListAttestedIslandsResponse *r = NULL;
+	struct rpc_status st;
+	c_call(cl, "ak_demo", "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
+	       &atoll__v1__list_attested_islands_response__descriptor, (ProtobufCMessage **)&r,
+	       &st);
+	return r;
+}
+
+Atoll__V1__AttestedIsland *c_find_island(Atoll__V1__ListAttestedIslandsResponse *r,
+					 const char *id)
+{
+	for (size_t i = 0; r && i < r->n_islands; i++)
+		if (strcmp(r->islands[i]->island_id, id) == 0)
+			return r->islands[i];
+	return NULL;
+}

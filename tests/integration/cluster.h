@@ -88,6 +88,11 @@ Atoll__V1__Job *c_wait_final(struct cluster *cl, const char *id, int timeout_ms)
 int c_call(struct cluster *cl, const char *api_key, const char *method,
 	   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp,
 	   ProtobufCMessage **ret, struct rpc_status *st);
+/* ListAttestedIslands with unattested islands too (NULL on failure), and
+ * one island of its answer by id (NULL when absent). */
+Atoll__V1__ListAttestedIslandsResponse *c_list_islands(struct cluster *cl);
+Atoll__V1__AttestedIsland *c_find_island(Atoll__V1__ListAttestedIslandsResponse *r,
+					 const char *id);
 /* A client policy file dir/name trusting the sim CA and the enclave
  * measurement, with the manifest pins `atollctl manifest --policy` prints
  * for island-<island_id>.yaml. */

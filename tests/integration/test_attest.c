@@ -235,25 +235,7 @@ out:
 }
 
 /* The real islands: debug and wrong measurement stay unattested. */
-static Atoll__V1__AttestedIsland *find_island(Atoll__V1__ListAttestedIslandsResponse *r,
-					      const char *id)
-{
-	for (size_t i = 0; i < r->n_islands; i++)
-		if (strcmp(r->islands[i]->island_id, id) == 0)
-			return r->islands[i];
-	return NULL;
-}
 
-static Atoll__V1__ListAttestedIslandsResponse *list_all(struct cluster *cl)
-{
-	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
-	req.include_unattested = true;
-	Atoll__V1__ListAttestedIslandsResponse *r = NULL;
-	struct rpc_status st;
-	c_call(cl, "ak_demo", "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
-	       &atoll__v1__list_attested_islands_response__descriptor, (ProtobufCMessage **)&r, &st);
-	return r;
-}
 
 /* A registered client key, and an envelope sealed to the given enclave key. */
 static uint8_t client_priv[32], client_pub[32];
@@ -317,12 +299,12 @@ static Atoll__V1__Job *run_sealed(struct cluster *cl, const uint8_t *enclave_pub
 
 static void test_real_islands(struct cluster *cl)
 {
-	Atoll__V1__ListAttestedIslandsResponse *r = list_all(cl);
+	Atoll__V1__ListAttestedIslandsResponse *r = c_list_islands(cl);
 	CHECK(r != NULL);
 	if (!r)
 		return;
-	Atoll__V1__AttestedIsland *good = find_island(r, "good"), *dbg = find_island(r, "debug"),
-				  *meas = find_island(r, "measured");
+	Atoll__V1__AttestedIsland *good = c_find_island(r, "good"), *dbg = c_find_island(r, "debug"),
+				  *meas = c_find_island(r, "measured");
 	CHECK(good && good->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED);
 	CHECK(dbg && dbg->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_UNATTESTED);
 	CHECK(meas && meas->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_UNATTESTED);
@@ -445,8 +427,8 @@ static void test_policy_reload(struct cluster *cl)
 		time_sleep_ms(50);
 	}
 	CHECK_INT(attested, 0);
-	Atoll__V1__ListAttestedIslandsResponse *r = list_all(cl);
-	Atoll__V1__AttestedIsland *good = r ? find_island(r, "good") : NULL;
+	Atoll__V1__ListAttestedIslandsResponse *r = c_list_islands(cl);
+	Atoll__V1__AttestedIsland *good = r ? c_find_island(r, "good") : NULL;
 	CHECK(good && good->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_REVOKED);
 	if (good)
 		CHECK_STR(good->reason, "policy reload: no policy for TEE 'sim' any more");

@@ -71,25 +71,7 @@ static struct rpc_status drain(rpc_stream *s)
 	return st;
 }
 
-static Atoll__V1__AttestedIsland *find(Atoll__V1__ListAttestedIslandsResponse *r, const char *id)
-{
-	for (size_t i = 0; r && i < r->n_islands; i++)
-		if (!strcmp(r->islands[i]->island_id, id))
-			return r->islands[i];
-	return NULL;
-}
 
-static Atoll__V1__ListAttestedIslandsResponse *list_all(struct cluster *cl)
-{
-	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
-	req.include_unattested = true;
-	Atoll__V1__ListAttestedIslandsResponse *r = NULL;
-	struct rpc_status st;
-	c_call(cl, "ak_demo", "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
-	       &atoll__v1__list_attested_islands_response__descriptor, (ProtobufCMessage **)&r,
-	       &st);
-	return r;
-}
 
 static void test_token_bound(struct cluster *cl)
 {
@@ -149,8 +131,8 @@ static void test_silent_and_counted(struct cluster *cl)
 
 static void test_squatter(struct cluster *cl)
 {
-	Atoll__V1__ListAttestedIslandsResponse *r = list_all(cl);
-	Atoll__V1__AttestedIsland *b = find(r, "b");
+	Atoll__V1__ListAttestedIslandsResponse *r = c_list_islands(cl);
+	Atoll__V1__AttestedIsland *b = c_find_island(r, "b");
 	CHECK(b && b->enclave_public_key.len == 32);
 	if (!b) {
 		if (r)
@@ -210,8 +192,8 @@ static void test_squatter(struct cluster *cl)
 		hb.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_HEARTBEAT;
 		hb.heartbeat = &h;
 		rpc_stream_send(sq, &hb.base);
-		r = list_all(cl);
-		Atoll__V1__AttestedIsland *real = find(r, "b"), *fake = find(r, "squat");
+		r = c_list_islands(cl);
+		Atoll__V1__AttestedIsland *real = c_find_island(r, "b"), *fake = c_find_island(r, "squat");
 		b_attested = real && real->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED;
 		if (b_attested)
 			CHECK(fake && fake->state != ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED);

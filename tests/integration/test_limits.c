@@ -26,19 +26,6 @@
 #define STORM 3000
 #define WATCH_LIMIT 400
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	long kib = -1;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
 
 static rpc_stream *watch(rpc_client *c, const char *auth, const char *job_id, int64_t timeout_ms)
 {
@@ -134,7 +121,7 @@ int main(void)
 	if (f)
 		protobuf_c_message_free_unpacked(&f->base, NULL);
 	time_sleep_ms(500);
-	long before = rss_kib(cl.coord.pid);
+	long before = h_rss_kib(cl.coord.pid);
 
 	/* 150 watchers on one connection that never read. */
 	rpc_client *lazy = NULL;
@@ -144,7 +131,7 @@ int main(void)
 		unread[i] = watch(lazy, "Bearer ak_demo", job_id, 0);
 	time_sleep_ms(2000);
 	tenant_works(&cl, "ak_other");
-	long after = rss_kib(cl.coord.pid);
+	long after = h_rss_kib(cl.coord.pid);
 	fprintf(stderr, "coordinator RSS: %ld KiB before, %ld KiB with %d unread watchers of %u "
 			"bytes (+%ld KiB)\n",
 		before, after, UNREAD_WATCHERS, OUTPUT_BYTES, after - before);

@@ -39,25 +39,7 @@ static bool leaked(const char *needle)
 	return h_file_contains(leak_file, needle);
 }
 
-static Atoll__V1__AttestedIsland *find(Atoll__V1__ListAttestedIslandsResponse *r, const char *id)
-{
-	for (size_t i = 0; r && i < r->n_islands; i++)
-		if (!strcmp(r->islands[i]->island_id, id))
-			return r->islands[i];
-	return NULL;
-}
 
-static Atoll__V1__ListAttestedIslandsResponse *list_all(struct cluster *cl)
-{
-	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
-	req.include_unattested = true;
-	Atoll__V1__ListAttestedIslandsResponse *r = NULL;
-	struct rpc_status st;
-	c_call(cl, "ak_demo", "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
-	       &atoll__v1__list_attested_islands_response__descriptor, (ProtobufCMessage **)&r,
-	       &st);
-	return r;
-}
 
 static void test_clients(struct cluster *cl)
 {
@@ -126,9 +108,9 @@ static void test_coordinator_pins(struct cluster *cl)
 	for (int i = 0; i < 100; i++) {
 		if (r)
 			protobuf_c_message_free_unpacked(&r->base, NULL);
-		r = list_all(cl);
-		swap = find(r, "swap");
-		real = find(r, "real");
+		r = c_list_islands(cl);
+		swap = c_find_island(r, "swap");
+		real = c_find_island(r, "real");
 		if (swap && swap->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_REVOKED)
 			break;
 		time_sleep_ms(50);

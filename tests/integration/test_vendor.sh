@@ -50,6 +50,28 @@ for h in $(cd "$prefix/include" && find atoll -name '*.h' | sort); do
 done
 echo "$n headers"
 
+step "the headers from C++: syntax, and C linkage at link time"
+{
+	for h in $(cd "$prefix/include" && find atoll -name '*.h' | sort); do
+		printf '#include <%s>\n' "$h"
+	done
+	cat <<'CXX'
+int main()
+{
+	/* Mangled names would not resolve against the C archive. */
+	struct dc_collateral *c = dc_collateral_new();
+	dc_collateral_free(c);
+	char hex[16];
+	const unsigned char b[2] = { 1, 2 };
+	dc_hex_short(b, 2, 2, hex, sizeof hex);
+	return hex[0] == '0' ? 0 : 1;
+}
+CXX
+} >"$tmp/cxx.cc"
+c++ -std=c++17 -Wall -Wextra -Werror $cflags "$tmp/cxx.cc" -o "$tmp/cxx" $libs ||
+	fail "the installed headers do not serve a C++ program"
+"$tmp/cxx" || fail "the C++ program did not run"
+
 step "CMake builds of docs/examples against $prefix"
 for ex in template_driver template_backend; do
 	cmake -S "$examples/$ex" -B "$tmp/$ex" -DCMAKE_PREFIX_PATH="$prefix" \
