@@ -27,7 +27,9 @@ struct island_config {
 	char *id;
 	uint32_t slots;
 	struct {
-		char *address;
+		char *address;     /* the first of addresses */
+		char **addresses;  /* tried in order (NULL-terminated) */
+		size_t n_addresses;
 		char *token;
 		char *tls_ca;
 		char *tls_cert;
@@ -35,6 +37,7 @@ struct island_config {
 		char *tls_server_name;
 		int64_t reconnect_min_ms;
 		int64_t reconnect_max_ms;
+		int64_t connect_timeout_ms; /* one address, before the next is tried */
 	} coordinator;
 	struct {
 		char *path; /* the atoll-enclave program */

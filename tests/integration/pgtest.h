@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 struct pgtest {
-	char bin[256];  /* folder of initdb, pg_ctl */
+	char bin[512];  /* folder of initdb, pg_ctl */
 	char dir[512];  /* data directory (and its socket) */
 	char log[600];
 	int port;
