@@ -63,7 +63,7 @@ static int free_port(void)
  * the log. Its exit status. */
 static int run(struct pgtest *pg, const char *prog, const char *const *args)
 {
-	char path[512];
+	char path[600];
 	snprintf(path, sizeof path, "%s/%s", pg->bin, prog);
 	const char *argv[32];
 	size_t n = 0;
