@@ -48,7 +48,11 @@ static int start_coord(struct cluster *cl, int i, int port)
 	char cfg[700], log[700], listen[64];
 	snprintf(cfg, sizeof cfg, "%s/coordinator.yaml", cl->dir);
 	snprintf(log, sizeof log, "%s/coordinator-%d.log", cl->dir, i);
-	snprintf(coords[i].portfile, sizeof coords[i].portfile, "%s/coordinator-%d.port", cl->dir, i);
+	char portfile[700];
+	snprintf(portfile, sizeof portfile, "%s/coordinator-%d.port", cl->dir, i);
+	if (strlen(portfile) >= sizeof coords[i].portfile)
+		return -ENAMETOOLONG;
+	memcpy(coords[i].portfile, portfile, strlen(portfile) + 1);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	unlink(coords[i].portfile);
 	char *argv[] = { (char *)h_build_path("server/atoll-coordinator"), "--config", cfg,
