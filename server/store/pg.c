@@ -184,13 +184,23 @@ const char *pg_i64(char *buf, size_t size, int64_t v)
 	return buf;
 }
 
+/* Notices ("relation ... already exists, skipping") are not errors. */
+static void no_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static PGconn *connect_db(const char *dsn)
 {
 	/* Defaults first: the DSN's own settings override them. */
 	const char *const keys[] = { "connect_timeout", "application_name", "keepalives_idle",
 				     "keepalives_interval", "keepalives_count", "dbname", NULL };
 	const char *const vals[] = { "3", "atoll-coordinator", "10", "5", "3", dsn, NULL };
-	return PQconnectdbParams(keys, vals, 1);
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (c)
+		PQsetNoticeProcessor(c, no_notices, NULL);
+	return c;
 }
 
 int pg_lock(struct pg_store *s, struct pgconn *c)

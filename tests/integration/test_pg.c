@@ -118,7 +118,7 @@ static int submit(int i, uint32_t workload, const char *prompt, const char *key,
 	char body[300];
 	snprintf(body, sizeof body,
 		 "{\"workload_id\": %u, \"input\": {\"prompt\": \"%s\"}, \"idempotency_key\": \"%s\"}",
-		 workload, prompt, key);
+		 workload, prompt, key ? key : "");
 	ProtobufCMessage *req;
 	char err[256];
 	if (pbjson_read(&atoll__v1__submit_job_request__descriptor, body, strlen(body), 0, &req,
@@ -198,18 +198,38 @@ static void kill_coord(int i)
 	fprintf(stderr, "killed coordinator %d\n", i);
 }
 
-/* How long until an island's log says it connected to coordinator 0. */
-static void measure_reconnect(struct cluster *cl, const char *island)
+static int count_in(const char *path, const char *text)
 {
-	char log[700], want[64];
+	uint8_t *data;
+	size_t len;
+	int n = 0;
+	if (fs_read_file(path, 64 << 20, &data, &len) < 0)
+		return 0;
+	for (const char *p = (const char *)data; (p = strstr(p, text)); p += strlen(text))
+		n++;
+	free(data);
+	return n;
+}
+
+/* How long until an island whose coordinator was killed says it
+ * connected to another one (printed: a figure, not a check). */
+static void measure_reconnect(struct cluster *cl, const char *island, int before)
+{
+	char log[700];
 	snprintf(log, sizeof log, "%s/island-%s.log", cl->dir, island);
-	snprintf(want, sizeof want, "connected to 127.0.0.1:%d", coords[0].port);
-	while (!h_file_contains(log, want) && time_mono_ms() - kill_at_ms < 20000)
-		time_sleep_ms(10);
+	while (count_in(log, "connected to") <= before && time_mono_ms() - kill_at_ms < 20000)
+		time_sleep_ms(5);
 	int64_t ms = time_mono_ms() - kill_at_ms;
-	fprintf(stderr, "island %s reconnected to coordinator 0 %lld ms after the kill\n", island,
-		(long long)ms);
-	CHECK(ms < 20000);
+	fprintf(stderr, "island %s reconnected to another coordinator %lld ms after the kill\n",
+		island, (long long)ms);
+	CHECK(count_in(log, "connected to") > before);
+}
+
+static int connections(struct cluster *cl, const char *island)
+{
+	char log[700];
+	snprintf(log, sizeof log, "%s/island-%s.log", cl->dir, island);
+	return count_in(log, "connected to");
 }
 
 static char ids[N_JOBS][64];
@@ -240,28 +260,35 @@ static void run_jobs(struct cluster *cl, struct pgtest *pg)
 			time_sleep_ms(50);
 		}
 		if (i == 250) {
+			int before = connections(cl, "i3");
 			kill_coord(1);
 			alive[1] = false;
 			int st;
 			h_stop(&cl->islands[0], SIGKILL, 2000, &st); /* i0, on coordinator 0 */
 			h_stop(&cl->islands[2], SIGKILL, 2000, &st); /* i2, on coordinator 1 */
-			measure_reconnect(cl, "i3");
+			measure_reconnect(cl, "i3", before);
 		}
 		if (i == 450) {
+			int before = connections(cl, "i5");
 			kill_coord(2);
 			alive[2] = false;
 			int st;
 			h_stop(&cl->islands[4], SIGKILL, 2000, &st); /* i4, on coordinator 2 */
-			measure_reconnect(cl, "i5");
+			measure_reconnect(cl, "i5", before);
 		}
 		if (i == 650) {
 			CHECK_INT(pgt_stop(pg), 0);
 			fprintf(stderr, "PostgreSQL stopped\n");
 			int64_t t0 = time_mono_ms();
-			/* Submits meanwhile must fail, never be acknowledged. */
+			/* Submits meanwhile must fail, never be acknowledged: one
+			 * that needs a read at once, one whose insert waits for
+			 * the store until it gives up. */
 			char id[64];
 			struct rpc_status st;
 			int e = submit(0, 42, "during-outage", "outage-1", id, &st);
+			CHECK(e < 0 && st.code == GRPC_STATUS_UNAVAILABLE);
+			fprintf(stderr, "submit during the outage: %d %s\n", (int)st.code, st.message);
+			e = submit(0, 42, "during-outage", NULL, id, &st);
 			CHECK(e < 0 && st.code == GRPC_STATUS_UNAVAILABLE);
 			fprintf(stderr, "submit during the outage: %d %s\n", (int)st.code, st.message);
 			int64_t left = 5000 - (time_mono_ms() - t0);
