@@ -100,9 +100,9 @@ static int server_start(struct pgtest *pg)
 {
 	char opts[700];
 	snprintf(opts, sizeof opts,
-		 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+		 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=%s -c max_connections=100"
 		 " -c shared_buffers=32MB",
-		 pg->port, pg->dir);
+		 pg->port, pg->dir, pg->durable ? "on" : "off");
 	char data[600];
 	snprintf(data, sizeof data, "%s/data", pg->dir);
 	const char *args[] = { "-D", data, "-o", opts, "-l", "server.log", "-w", "-t", "30",
@@ -110,9 +110,10 @@ static int server_start(struct pgtest *pg)
 	return run(pg, "pg_ctl", args) == 0 ? 0 : -EIO;
 }
 
-int pgt_start(struct pgtest *pg, char *why, size_t why_size)
+int pgt_start(struct pgtest *pg, bool durable, char *why, size_t why_size)
 {
 	memset(pg, 0, sizeof *pg);
+	pg->durable = durable;
 	if (find_bin(pg->bin, sizeof pg->bin) < 0) {
 		snprintf(why, why_size,
 			 "PostgreSQL not found (no initdb under /usr/lib/postgresql/*/bin or "

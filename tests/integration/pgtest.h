@@ -14,11 +14,12 @@ struct pgtest {
 	int port;
 	char dsn[256];
 	bool as_postgres; /* commands run as the postgres user */
+	bool durable;
 };
 
-/* Find PostgreSQL, initdb, start. 0; -ENOENT when PostgreSQL is not
+/* Find PostgreSQL, initdb, start (durable: with fsync, else without). 0; -ENOENT when PostgreSQL is not
  * installed (why says so: the test skips); another -errno on failure. */
-int pgt_start(struct pgtest *pg, char *why, size_t why_size);
+int pgt_start(struct pgtest *pg, bool durable, char *why, size_t why_size);
 /* Stop the server (fast shutdown), keeping its data. */
 int pgt_stop(struct pgtest *pg);
 /* Start it again on the same port. */

@@ -359,7 +359,7 @@ int main(void)
 {
 	struct pgtest pg;
 	char why[512];
-	int e = pgt_start(&pg, why, sizeof why);
+	int e = pgt_start(&pg, false, why, sizeof why);
 	if (e == -ENOENT) {
 		fprintf(stderr, "SKIP: %s\n", why);
 		return 77;
