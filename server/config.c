@@ -125,11 +125,13 @@ static int read_store(struct cfg *c, const struct ynode *root, struct coord_conf
 	static const char *const sqlite_only[] = { "path", "synchronous", NULL };
 	static const char *const pg_only[] = { "dsn", "lease", NULL };
 	const char *const *other = cc->store.driver ? sqlite_only : pg_only;
-	for (size_t i = 0; other[i]; i++)
+	for (size_t i = 0; other[i]; i++) {
+		char p[64];
+		cfg_path(p, sizeof p, "store", other[i]);
 		if (cfg_get(n, other[i]))
-			return cfg_error(c, cfg_get(n, other[i]), "store",
-					 "'%s' is not a key of the %s driver", other[i],
+			return cfg_error(c, cfg_get(n, other[i]), p, "not a key of the %s driver",
 					 cc->store.driver ? "postgres" : "sqlite");
+	}
 	if (cc->store.driver) {
 		if ((e = cfg_str(c, n, "store", "dsn", true, &cc->store.dsn)) < 0 ||
 		    (e = cfg_duration_ms(c, n, "store", "lease", false, 500, 600000,
