@@ -283,7 +283,12 @@ int events_watch(struct core *c, const char *tenant, const char *job_id,
 		 const struct watch_ops *ops, void *peer, char *err, size_t err_size)
 {
 	struct job_row r;
-	if (store_get_job(c->store, tenant, job_id, &r) < 0) {
+	int got = store_get_job(c->store, tenant, job_id, &r);
+	if (got == -EIO) {
+		snprintf(err, err_size, "the job store cannot be reached; try again");
+		return -EAGAIN;
+	}
+	if (got < 0) {
 		snprintf(err, err_size, "no job %s", job_id);
 		return -ENOENT;
 	}

@@ -256,7 +256,13 @@ static void get(rpc_call *call, const ProtobufCMessage *req, void *ud)
 	if (!t || !need_id(call, g->job_id))
 		return;
 	struct job_row r;
-	if (core_get_job(co->core, t->name, g->job_id, &r) < 0) {
+	int e = core_get_job(co->core, t->name, g->job_id, &r);
+	if (e == -EIO) {
+		/* The store cannot be read: not a sign the job is gone. */
+		rpc_call_fail(call, -EAGAIN, "the job store cannot be reached; try again");
+		return;
+	}
+	if (e < 0) {
 		/* Another tenant's job looks exactly like a missing one. */
 		rpc_call_finishf(call, GRPC_STATUS_NOT_FOUND, "no job %s", g->job_id);
 		return;
