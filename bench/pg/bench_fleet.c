@@ -90,7 +90,7 @@ static void *client(void *arg)
 	int k = l->index;
 	while (time_mono_ms() < l->until) {
 		rpc_client *c = l->su->clients[k++ % l->su->n];
-		Atoll__V1__Job *j;
+		Atoll__V1__Job *j = NULL;
 		struct rpc_status st;
 		int e = rpc_unary(c, "/atoll.v1.Jobs/SubmitJob", req, &atoll__v1__job__descriptor, &md,
 				  1, 30000, (ProtobufCMessage **)&j, &st);
