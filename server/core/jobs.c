@@ -95,7 +95,11 @@ static void finish_done(struct store_op *op, int err, void *ud)
 			if (hmap_get(&c->idem, k, kl) == j)
 				hmap_del(&c->idem, k, kl);
 		}
-		if (err < 0)
+		if (err == -ESTALE)
+			log_warn("job %s attempt %u: its end was not stored, the job is no longer "
+				 "this coordinator's (its lease ran out or it was cancelled)",
+				 op->row.id, op->row.attempts);
+		else if (err < 0)
 			log_error("store: the end of job %s was not stored; it runs again at the next "
 				  "start",
 				  op->row.id);
@@ -186,6 +190,11 @@ void job_requeue(struct core *c, struct job *j, struct session *from, const char
 		job_finish(c, j, JOB_FAILED, err);
 		return;
 	}
+	if (c->shared) {
+		/* Back to the store's queue, for any coordinator. */
+		claim_release(c, j, false);
+		return;
+	}
 	j->row.state = JOB_QUEUED;
 	snprintf(j->row.error, sizeof j->row.error, "%s", why);
 	watch_notify_state(j);
@@ -214,6 +223,22 @@ int core_cancel(struct core *c, const char *tenant, const char *job_id, const ch
 {
 	core_lock(c);
 	struct job *j = hmap_gets(&c->jobs, job_id);
+	char why[600];
+	snprintf(why, sizeof why, "cancelled%s%s", reason && *reason ? ": " : "",
+		 reason ? reason : "");
+	if (c->shared && (!j || strcmp(j->row.tenant, tenant) != 0)) {
+		/* Queued in the store or running elsewhere: cancelled there; its
+		 * owner stops it when the store tells it. */
+		core_unlock(c);
+		int e = store_cancel_job(c->store, tenant, job_id, why, ret_row);
+		if (e == -ENOENT)
+			snprintf(err, err_size, "no job %s", job_id);
+		else if (e == -EALREADY)
+			snprintf(err, err_size, "job %s is already final", job_id);
+		else if (e < 0)
+			snprintf(err, err_size, "the job store cannot be reached; try again");
+		return e == -EIO ? -EAGAIN : e;
+	}
 	if (!j || strcmp(j->row.tenant, tenant) != 0) {
 		core_unlock(c);
 		int e = core_get_job(c, tenant, job_id, ret_row);
@@ -226,9 +251,6 @@ int core_cancel(struct core *c, const char *tenant, const char *job_id, const ch
 		return -EALREADY;
 	}
 	job_cancel_on_island(j, "cancelled by the tenant");
-	char why[600];
-	snprintf(why, sizeof why, "cancelled%s%s", reason && *reason ? ": " : "",
-		 reason ? reason : "");
 	job_finish(c, j, JOB_CANCELLED, why);
 	/* The job as it ended (its end may still be on the way to the store). */
 	struct job *f = hmap_gets(&c->finishing, job_id);

@@ -64,11 +64,19 @@ static int apply(struct store *s, struct store_op *batch, int *results, char *er
 		case STORE_OP_FINISH_JOB:
 			e = store_finish_job(s, &op->row);
 			break;
+		case STORE_OP_RELEASE_JOB:
+			e = store_release_job(s, op->row.id, op->row.attempts, op->unclaim);
+			break;
+		case STORE_OP_OUTPUT:
+			e = store_append_output(s, op->row.id, op->row.attempts, op->seq,
+						op->row.output, op->row.output_len);
+			break;
 		default:
 			e = -EINVAL;
 		}
 		results[i] = e;
-		if (e < 0 && e != -EEXIST) {
+		/* Outcomes of one write, not failures of the batch. */
+		if (e < 0 && e != -EEXIST && e != -ESTALE) {
 			snprintf(err, err_size, "cannot write job %s", op->row.id);
 			store_batch_rollback(s);
 			return e;

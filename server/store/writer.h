@@ -25,6 +25,11 @@ struct store_writer;
 enum store_op_kind {
 	STORE_OP_INSERT_JOB,
 	STORE_OP_FINISH_JOB,
+	/* Shared stores: give a claimed job back (row.id, row.attempts;
+	 * unclaim when the attempt never ran), and one output chunk
+	 * (row.id, row.attempts, seq, row.output). */
+	STORE_OP_RELEASE_JOB,
+	STORE_OP_OUTPUT,
 };
 
 /* One write. The caller owns the struct (it may be embedded) and keeps it
@@ -33,12 +38,16 @@ struct store_op {
 	struct store_op *next;
 	enum store_op_kind kind;
 	struct job_row row;  /* a copy; blobs borrowed */
+	bool unclaim;        /* STORE_OP_RELEASE_JOB */
+	uint32_t seq;        /* STORE_OP_OUTPUT */
 	int64_t patience_ms; /* 0: until it lands */
 	int64_t queued_ms;
 	/* Called once: 0 when durable; -EEXIST for an insert whose tenant
 	 * already has a job with its idempotency key (existing holds that
-	 * job; done must take it over or clear it); -EIO when it gave up;
-	 * -ESHUTDOWN when the writer stopped first. */
+	 * job; done must take it over or clear it); -ESTALE for a final
+	 * write a shared store fenced off (the job is no longer this
+	 * coordinator's); -EIO when it gave up; -ESHUTDOWN when the writer
+	 * stopped first. */
 	void (*done)(struct store_op *op, int err, void *ud);
 	void *ud;
 	struct job_row existing;

@@ -46,6 +46,12 @@ struct cluster {
 	/* store.synchronous of coordinator.yaml (default "normal"; the
 	 * shipped setting is "full"). */
 	const char *store_sync;
+	/* The whole store section instead (e.g. PostgreSQL's). */
+	const char *store_yaml;
+	/* island.yaml's coordinator addresses for the next island added, as a
+	 * YAML list ("[127.0.0.1:1, 127.0.0.1:2]"), instead of the
+	 * coordinator's address. */
+	const char *island_addresses;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
 	/* The enclave runtime of the next island added (default: the built
