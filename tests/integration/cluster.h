@@ -52,6 +52,10 @@ struct cluster {
 	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
 	 * "  - {name: x, path: /p/x.so}\n"). */
 	const char *extra_drivers_yaml;
+	/* coordinator.yaml's store.synchronous (default "normal": the tests
+	 * restart coordinators often and need no power-loss durability; the
+	 * benchmarks use the shipped "full"). */
+	const char *store_synchronous;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
