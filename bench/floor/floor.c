@@ -346,6 +346,7 @@ int main(int argc, char **argv)
 	printf("%-10s %10s %10s %10s %16s\n", "in flight", "calls/s", "p50 ms", "p99 ms",
 	       "server CPU/call");
 	int rc = 0;
+	static char figs[4096];
 	char *list = strdup(levels), *save = NULL;
 	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		int n = atoi(tok);
@@ -371,14 +372,17 @@ int main(int argc, char **argv)
 					: 0;
 		printf("%-10d %10.0f %10.3f %10.3f %13.1f us%s\n", n, r.per_s, load_pct_ms(&r, 0.5),
 		       load_pct_ms(&r, 0.99), cpu_us, r.failed ? "  (failures)" : "");
-		printf("figure floor.%d.calls_per_s %.1f\n", n, r.per_s);
-		printf("figure floor.%d.p50_ms %.4f\n", n, load_pct_ms(&r, 0.5));
-		printf("figure floor.%d.p99_ms %.4f\n", n, load_pct_ms(&r, 0.99));
-		printf("figure floor.%d.server_cpu_us %.1f\n", n, cpu_us);
+		/* `figure` lines for bench/run-all, after the table. */
+		size_t used = strlen(figs);
+		snprintf(figs + used, sizeof figs - used,
+			 "figure floor.%d.calls_per_s %.1f\nfigure floor.%d.p50_ms %.4f\n"
+			 "figure floor.%d.p99_ms %.4f\nfigure floor.%d.server_cpu_us %.1f\n",
+			 n, r.per_s, n, load_pct_ms(&r, 0.5), n, load_pct_ms(&r, 0.99), n, cpu_us);
 		fflush(stdout);
 		load_result_free(&r);
 	}
 	free(list);
+	fputs(figs, stdout);
 	grpc_slice_unref(e.payload);
 	kill(server, SIGTERM);
 	waitpid(server, NULL, 0);
