@@ -43,9 +43,6 @@ struct cluster {
 	const char *listen_tls_yaml;
 	const char *island_tls_yaml;
 	const struct rpc_client_opts *client_opts;
-	/* store.synchronous of coordinator.yaml (default "normal"; the
-	 * shipped setting is "full"). */
-	const char *store_sync;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
 	/* The enclave runtime of the next island added (default: the built
@@ -56,6 +53,10 @@ struct cluster {
 	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
 	 * "  - {name: x, path: /p/x.so}\n"). */
 	const char *extra_drivers_yaml;
+	/* coordinator.yaml's store.synchronous (default "normal": the tests
+	 * restart coordinators often and need no power-loss durability; the
+	 * benchmarks use the shipped "full"). */
+	const char *store_synchronous;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
