@@ -10,7 +10,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "atoll/tee_driver.h"
@@ -237,19 +236,6 @@ static int parse_doc(const cbor_item_t *map, struct nitro_doc *d,
 	return status;
 }
 
-static X509 *der_cert(const uint8_t *p, size_t n)
-{
-	const unsigned char *q = p;
-	X509 *x = d2i_X509(NULL, &q, (long)n);
-
-	if (x && q != p + n) {
-		X509_free(x);
-		x = NULL;
-	}
-	ERR_clear_error();
-	return x;
-}
-
 static int build_claims(const struct nitro_doc *d,
 			const struct dc_chain_result *chain,
 			atoll_claims **ret)
@@ -344,7 +330,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 	if (status != ATOLL_OK)
 		goto out_free;
 
-	leaf = der_cert(d.cert, d.cert_len);
+	leaf = dc_cert_from_der(ctx->chain.parsed, d.cert, d.cert_len);
 	if (!leaf) {
 		status = dc_err(err, ATOLL_E_FORMAT,
 				"'certificate' is not a DER certificate");
@@ -360,7 +346,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 	if (status != ATOLL_OK)
 		goto out_free;
 
-	pool = dc_collateral_new();
+	pool = dc_collateral_new_cached(ctx->chain.parsed);
 	if (!pool ||
 	    dc_collateral_merge_certs(pool, ctx->chain.extra) != ATOLL_OK) {
 		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");
@@ -372,7 +358,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 		X509 *x;
 
 		dc_cbor_bytes(cbor_array_handle(d.cabundle)[i], &p, &len);
-		x = der_cert(p, len);
+		x = dc_cert_from_der(ctx->chain.parsed, p, len);
 		if (!x) {
 			status = dc_err(err, ATOLL_E_FORMAT,
 					"cabundle[%zu] is not a DER certificate",

@@ -360,7 +360,7 @@ static int snp_verify(void *vctx, const atoll_verify_args *args,
 		return dc_err(err, ATOLL_E_SIGNATURE,
 			      "report signature is masked (MASK_CHIP_KEY)");
 
-	col = dc_collateral_new();
+	col = dc_collateral_new_cached(ctx->chain.parsed);
 	if (!col ||
 	    dc_collateral_merge_certs(col, ctx->chain.extra) != ATOLL_OK) {
 		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");

@@ -61,7 +61,7 @@ int cluster_start_coordinator(struct cluster *cl)
 		buf_printf(&y, "%s", cl->store_yaml);
 	else
 		buf_printf(&y, "store: {path: atoll.db, synchronous: %s}\n",
-			   cl->store_sync ? cl->store_sync : "normal");
+			   cl->store_synchronous ? cl->store_synchronous : "normal");
 	buf_printf(&y, "tenants:\n  - name: demo\n    api_key_sha256: [");
 	sha_line(&y, "ak_demo");
 	buf_printf(&y, "]\n  - name: other\n    api_key_sha256: [");

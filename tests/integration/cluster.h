@@ -43,10 +43,8 @@ struct cluster {
 	const char *listen_tls_yaml;
 	const char *island_tls_yaml;
 	const struct rpc_client_opts *client_opts;
-	/* store.synchronous of coordinator.yaml (default "normal"; the
-	 * shipped setting is "full"). */
-	const char *store_sync;
-	/* The whole store section instead (e.g. PostgreSQL's). */
+	/* coordinator.yaml's whole store section, replacing the one
+	 * store_synchronous picks (e.g. PostgreSQL's). */
 	const char *store_yaml;
 	/* island.yaml's coordinator addresses for the next island added, as a
 	 * YAML list ("[127.0.0.1:1, 127.0.0.1:2]"), instead of the
@@ -62,6 +60,10 @@ struct cluster {
 	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
 	 * "  - {name: x, path: /p/x.so}\n"). */
 	const char *extra_drivers_yaml;
+	/* coordinator.yaml's store.synchronous (default "normal": the tests
+	 * restart coordinators often and need no power-loss durability; the
+	 * benchmarks use the shipped "full"). */
+	const char *store_synchronous;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */

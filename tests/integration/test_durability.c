@@ -256,7 +256,7 @@ int main(void)
 	if (cluster_init(&cl, "durability") < 0)
 		return 1;
 	grpc_init();
-	cl.store_sync = "full";
+	cl.store_synchronous = "full";
 	cl.workloads_yaml = "workloads:\n"
 			    "  - {id: 42, name: echo, backend: echo, modes: [plain]}\n"
 			    "  - {id: 43, name: slow, backend: echo, modes: [plain]}\n";
