@@ -191,12 +191,24 @@ static void no_notices(void *arg, const char *message)
 	(void)message;
 }
 
+/* Every connection is bounded in time, so that no thread waits on the
+ * database without end: a connection attempt gives up after 2 s (libpq's
+ * least); a peer that stops answering is noticed within about 4 s, both
+ * while we wait for a reply (keepalives: 2 s idle, then 2 probes 1 s
+ * apart) and while what we sent is not acknowledged (tcp_user_timeout);
+ * and the server ends a statement running for 30 s or a transaction left
+ * idle for 60 s (a coordinator stopped mid-transaction keeps no row
+ * locked). These are defaults: the DSN's own settings replace them (its
+ * options replace all of ours). */
 static PGconn *connect_db(const char *dsn)
 {
-	/* Defaults first: the DSN's own settings override them. */
-	const char *const keys[] = { "connect_timeout", "application_name", "keepalives_idle",
-				     "keepalives_interval", "keepalives_count", "dbname", NULL };
-	const char *const vals[] = { "3", "atoll-coordinator", "10", "5", "3", dsn, NULL };
+	const char *const keys[] = { "connect_timeout", "application_name", "keepalives",
+				     "keepalives_idle", "keepalives_interval", "keepalives_count",
+				     "tcp_user_timeout", "options", "dbname", NULL };
+	const char *const vals[] = { "2", "atoll-coordinator", "1", "2", "1", "2", "4000",
+				     "-c statement_timeout=30000"
+				     " -c idle_in_transaction_session_timeout=60000",
+				     dsn, NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (c)
 		PQsetNoticeProcessor(c, no_notices, NULL);
@@ -417,10 +429,18 @@ static int pg_batch_commit(struct store *base, char *err, size_t err_size)
 		e = pg_exec(c, "NOTIFY atoll_output", err, err_size);
 	if (!e && s->ev_final)
 		e = pg_exec(c, "NOTIFY atoll_final", err, err_size);
-	if (!e)
-		e = pg_exec(c, "COMMIT", err, err_size);
-	if (e < 0)
+	if (e < 0) {
 		pg_exec(c, "ROLLBACK", NULL, 0);
+		pg_unlock(c);
+		return e;
+	}
+	e = pg_exec(c, "COMMIT", err, err_size);
+	/* An error the server sent means it did not commit. A connection
+	 * that broke with COMMIT on its way says nothing either way. */
+	if (e < 0 && PQstatus(c->pg) == CONNECTION_OK)
+		pg_exec(c, "ROLLBACK", NULL, 0);
+	else if (e < 0)
+		e = -ECONNRESET;
 	pg_unlock(c);
 	return e;
 }

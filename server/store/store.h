@@ -113,7 +113,10 @@ const char *store_driver_name(const struct store *s);
 /* A batch of writes in one transaction: begin, any number of
  * store_insert_job / store_finish_job, then commit (one fsync under
  * synchronous: full) or rollback. Other writers wait meanwhile; readers
- * do not. 0 or -EIO with err. */
+ * do not. 0 or -EIO with err (nothing landed); commit also answers
+ * -ECONNRESET when the connection broke with COMMIT on its way: the
+ * batch may or may not have landed, and only trying the same writes
+ * again tells (each write is idempotent). */
 int store_batch_begin(struct store *s, char *err, size_t err_size);
 int store_batch_commit(struct store *s, char *err, size_t err_size);
 void store_batch_rollback(struct store *s);

@@ -77,12 +77,23 @@ static int start_coord(struct cluster *cl, int i, int port)
 	return -ECHILD;
 }
 
-static int call(int i, const char *method, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *resp, ProtobufCMessage **ret, struct rpc_status *st)
+/* Calls get a deadline no answer should come near, even on a loaded
+ * machine: a late answer shows as slowness, not as a failure. */
+#define CALL_MS 30000
+
+static int call_within(int i, const char *method, const ProtobufCMessage *req,
+		       const ProtobufCMessageDescriptor *resp, ProtobufCMessage **ret,
+		       struct rpc_status *st, int deadline_ms)
 {
 	struct rpc_md md = { "authorization", "Bearer ak_demo" };
 	*ret = NULL;
-	return rpc_unary(clients[i], method, req, resp, &md, 1, 10000, ret, st);
+	return rpc_unary(clients[i], method, req, resp, &md, 1, deadline_ms, ret, st);
+}
+
+static int call(int i, const char *method, const ProtobufCMessage *req,
+		const ProtobufCMessageDescriptor *resp, ProtobufCMessage **ret, struct rpc_status *st)
+{
+	return call_within(i, method, req, resp, ret, st, CALL_MS);
 }
 
 static Atoll__V1__Stats *stats(int i)
@@ -288,13 +299,14 @@ static void run_jobs(struct cluster *cl, struct pgtest *pg)
 			int e = submit(0, 42, "during-outage", "outage-1", id, &st);
 			CHECK(e < 0 && st.code == GRPC_STATUS_UNAVAILABLE);
 			fprintf(stderr, "submit during the outage: %d %s\n", (int)st.code, st.message);
+			int64_t t1 = time_mono_ms();
 			e = submit(0, 42, "during-outage", NULL, id, &st);
-			/* UNAVAILABLE once its insert gives up (5 s); a slow
-			 * (sanitized) build may reach the call's deadline first.
-			 * Either way: not acknowledged. */
-			CHECK(e < 0 && (st.code == GRPC_STATUS_UNAVAILABLE ||
-					st.code == GRPC_STATUS_DEADLINE_EXCEEDED));
-			fprintf(stderr, "submit during the outage: %d %s\n", (int)st.code, st.message);
+			/* UNAVAILABLE once its insert gives up (5 s after it was
+			 * queued; it was never sent), well before the call's
+			 * deadline: no job was made (usage below bills 1,000). */
+			CHECK(e < 0 && st.code == GRPC_STATUS_UNAVAILABLE);
+			fprintf(stderr, "submit during the outage: %d %s (after %lld ms)\n",
+				(int)st.code, st.message, (long long)(time_mono_ms() - t1));
 			int64_t left = 5000 - (time_mono_ms() - t0);
 			if (left > 0)
 				time_sleep_ms(left);
