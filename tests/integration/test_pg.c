@@ -1,13 +1,15 @@
 /* Several coordinators on one PostgreSQL (started here with initdb and
  * pg_ctl): 3 coordinators, 6 islands spread over them, 1,000 jobs
  * submitted round-robin. A watcher on one coordinator follows a job run
- * through another. During the run two coordinators and three islands are
+ * through another, and a SubmitJob with wait: true on one is answered
+ * with the end of a job run through another. During the run two coordinators and three islands are
  * killed with SIGKILL (their islands move to the coordinator left, their
  * claimed jobs come back after the lease) and PostgreSQL is stopped for
  * 5 s. Every acknowledged job completes exactly once with its own output,
  * and usage bills 1,000 jobs. Skips (exit 77) when PostgreSQL is not
  * installed. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +36,17 @@ static const char *WORKLOADS =
 	"workloads:\n"
 	"  - {id: 42, name: echo, backend: echo, modes: [plain], price_per_second: 1,"
 	" max_attempts: 6}\n"
-	"  - {id: 43, name: slow-echo, backend: echo, modes: [plain], max_attempts: 3}\n";
+	"  - {id: 43, name: slow-echo, backend: echo, modes: [plain], max_attempts: 3}\n"
+	"  - {id: 44, name: quick-echo, backend: echo, modes: [plain]}\n";
 
 /* About 40 ms per job: 9 characters in chunks of 3, 10 ms apart. */
 static const char *ISLAND_WL =
-	"    - {id: 42, backend: echo, modes: [plain], options: {chunk_size: 3, delay_ms: 10}}\n";
+	"    - {id: 42, backend: echo, modes: [plain], options: {chunk_size: 3, delay_ms: 10}}\n"
+	"    - {id: 44, backend: echo, modes: [plain]}\n";
 static const char *ISLAND_WL_SLOW =
 	"    - {id: 42, backend: echo, modes: [plain], options: {chunk_size: 3, delay_ms: 10}}\n"
-	"    - {id: 43, backend: echo, modes: [plain], options: {chunk_size: 1, delay_ms: 40}}\n";
+	"    - {id: 43, backend: echo, modes: [plain], options: {chunk_size: 1, delay_ms: 40}}\n"
+	"    - {id: 44, backend: echo, modes: [plain]}\n";
 
 static int start_coord(struct cluster *cl, int i, int port)
 {
@@ -197,6 +202,103 @@ static void test_remote_watch(void)
 	CHECK_INT(last, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
 	CHECK_STR(island, "i2"); /* on coordinator 1, watched on coordinator 0 */
 	fprintf(stderr, "remote watch: %d chunks in order from island %s\n", chunks, island);
+}
+
+/* SubmitJob with wait: true on coordinator 0 for a job of workload 43,
+ * which only an island of coordinator 1 serves: the answer is the final
+ * job with its output. */
+static void test_remote_wait(void)
+{
+	const char *body = "{\"workload_id\": 43, \"wait\": true,"
+			   " \"input\": {\"prompt\": \"waited-for-afar\"}}";
+	ProtobufCMessage *req;
+	char err[256];
+	CHECK_INT(pbjson_read(&atoll__v1__submit_job_request__descriptor, body, strlen(body), 0,
+			      &req, err, sizeof err),
+		  0);
+	Atoll__V1__Job *j;
+	struct rpc_status st;
+	int64_t t0 = time_mono_ms();
+	int e = call(0, "/atoll.v1.Jobs/SubmitJob", req, &atoll__v1__job__descriptor,
+		     (ProtobufCMessage **)&j, &st);
+	protobuf_c_message_free_unpacked(req, NULL);
+	CHECK_INT(e, 0);
+	CHECK_INT(st.code, GRPC_STATUS_OK);
+	if (e < 0 || st.code != GRPC_STATUS_OK || !j)
+		return;
+	CHECK_INT(j->state, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	CHECK(j->output && j->output->text);
+	CHECK_STR(j->output && j->output->text ? j->output->text : "", "waited-for-afar");
+	CHECK_STR(j->island_id, "i2");
+	fprintf(stderr, "remote wait: %s %s on island %s after %lld ms\n", j->id,
+		j->output && j->output->text ? j->output->text : "(no output)", j->island_id,
+		(long long)(time_mono_ms() - t0));
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+}
+
+/* Many SubmitJob calls with wait: true at once, on every coordinator,
+ * for jobs any island runs: each is answered with its own final job
+ * (a job claimed by the coordinator that inserted it before the insert's
+ * answer came back once left its caller unanswered). */
+#define WAIT_THREADS 6
+#define WAITS_EACH 20
+
+struct waits {
+	int index;
+	int ok;
+};
+
+static void *wait_many(void *arg)
+{
+	struct waits *w = arg;
+	for (int k = 0; k < WAITS_EACH; k++) {
+		char body[200], want[32];
+		snprintf(want, sizeof want, "w-%d-%d", w->index, k);
+		snprintf(body, sizeof body,
+			 "{\"workload_id\": 44, \"wait\": true, \"input\": {\"prompt\": \"%s\"}}",
+			 want);
+		ProtobufCMessage *req;
+		char err[256];
+		if (pbjson_read(&atoll__v1__submit_job_request__descriptor, body, strlen(body), 0,
+				&req, err, sizeof err) < 0)
+			continue;
+		Atoll__V1__Job *j;
+		struct rpc_status st;
+		int e = call((w->index + k) % N_COORDS, "/atoll.v1.Jobs/SubmitJob", req,
+			     &atoll__v1__job__descriptor, (ProtobufCMessage **)&j, &st);
+		protobuf_c_message_free_unpacked(req, NULL);
+		if (e == 0 && st.code == GRPC_STATUS_OK && j &&
+		    j->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED && j->output &&
+		    j->output->text && strcmp(j->output->text, want) == 0)
+			w->ok++;
+		else
+			fprintf(stderr, "wait %s: %s (%d %s)\n", want,
+				j ? (j->error[0] ? j->error : "not completed with its output")
+				  : "no answer",
+				(int)st.code, st.message);
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+	}
+	return NULL;
+}
+
+static void test_many_waits(void)
+{
+	pthread_t th[WAIT_THREADS];
+	struct waits ws[WAIT_THREADS];
+	int64_t t0 = time_mono_ms();
+	for (int i = 0; i < WAIT_THREADS; i++) {
+		ws[i] = (struct waits){ .index = i };
+		CHECK_INT(pthread_create(&th[i], NULL, wait_many, &ws[i]), 0);
+	}
+	int ok = 0;
+	for (int i = 0; i < WAIT_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		ok += ws[i].ok;
+	}
+	fprintf(stderr, "%d of %d waiting submits answered with their final job in %lld ms\n", ok,
+		WAIT_THREADS * WAITS_EACH, (long long)(time_mono_ms() - t0));
+	CHECK_INT(ok, WAIT_THREADS * WAITS_EACH);
 }
 
 static int64_t kill_at_ms;
@@ -421,11 +523,16 @@ int main(void)
 	if (!check_failures)
 		test_remote_watch();
 	if (!check_failures)
+		test_remote_wait();
+	if (!check_failures)
+		test_many_waits();
+	if (!check_failures)
 		run_jobs(&cl, &pg);
 	if (!check_failures)
 		check_results();
 	/* The islands left all ended up on coordinator 0. */
-	CHECK(fleet_is(0, 3, 3, 10000));
+	if (!check_failures)
+		CHECK(fleet_is(0, 3, 3, 10000));
 out:
 	if (check_failures) {
 		for (int i = 0; i < N_COORDS; i++) {
