@@ -81,13 +81,29 @@ void job_cancel_on_island(struct job *j, const char *reason)
 		s->ops->cancel(s->peer, j->row.id, j->row.attempts, reason);
 }
 
+/* Shared store: the submits waiting here for the end of a job this
+ * coordinator ran are answered as soon as its end has landed, without
+ * waiting for the store's event and reading the job back. Lock held;
+ * *ret_row gets the job to answer them with. */
+static struct submit_waiter *local_final_waits(struct core *c, struct job *j,
+					       struct job_row *ret_row)
+{
+	if (!c->shared || !hmap_gets(&c->final_waits, j->row.id) || job_snapshot(j, ret_row) < 0)
+		return NULL;
+	return hmap_dels(&c->final_waits, j->row.id);
+}
+
 /* The final write landed (or the writer stopped): the job leaves memory. */
 static void finish_done(struct store_op *op, int err, void *ud)
 {
 	struct core *c = ud;
+	struct submit_waiter *ws = NULL;
+	struct job_row snap = { 0 };
 	core_lock(c);
 	struct job *j = hmap_gets(&c->finishing, op->row.id);
 	if (j && j->fin_op == op) {
+		if (err == 0)
+			ws = local_final_waits(c, j, &snap);
 		hmap_dels(&c->finishing, op->row.id);
 		if (j->row.idempotency_key[0]) {
 			char k[300];
@@ -109,6 +125,13 @@ static void finish_done(struct store_op *op, int err, void *ud)
 		free(op);
 	}
 	core_unlock(c);
+	while (ws) {
+		struct submit_waiter *next = ws->next;
+		ws->cb(ws->ud, 0, &snap, "");
+		free(ws);
+		ws = next;
+	}
+	job_row_clear(&snap);
 }
 
 void job_finish(struct core *c, struct job *j, int state, const char *error)
