@@ -328,15 +328,22 @@ static void *claimer(void *arg)
 	int64_t lease = c->cfg->store.lease_ms;
 	bool more = true;
 	for (;;) {
+		/* Idle until kicked, but never past a renewal, sweep or
+		 * publication that is due: a late renewal costs a lease. */
+		int64_t now = time_mono_ms(), pause = IDLE_POLL_MS;
+		const int64_t due[] = { next_renew, next_sweep, next_publish };
+		for (size_t i = 0; i < sizeof due / sizeof due[0]; i++)
+			if (due[i] - now < pause)
+				pause = due[i] > now ? due[i] - now : 0;
 		pthread_mutex_lock(&c->kmu);
-		if (!c->kicked && !c->kstop && !more)
-			time_cond_wait_ms(&c->kcond, &c->kmu, IDLE_POLL_MS);
+		if (!c->kicked && !c->kstop && !more && pause > 0)
+			time_cond_wait_ms(&c->kcond, &c->kmu, pause);
 		bool stop = c->kstop;
 		c->kicked = false;
 		pthread_mutex_unlock(&c->kmu);
 		if (stop)
 			break;
-		int64_t now = time_mono_ms();
+		now = time_mono_ms();
 		if (now >= next_renew) {
 			renew(c);
 			next_renew = now + lease / 3;
