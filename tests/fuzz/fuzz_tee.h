@@ -1,0 +1,101 @@
+/* The driver fuzz targets' shared steps: an instance of a driver compiled
+ * into the target, created from key/value config, and verify() on an
+ * input of evidence and collateral blobs (fuzz_split()). */
+#ifndef ATOLL_TESTS_FUZZ_FUZZ_TEE_H
+#define ATOLL_TESTS_FUZZ_FUZZ_TEE_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "atoll/tee_driver.h"
+#include "fuzz.h"
+
+/* The table from a driver's entry, and an instance of it; or abort. */
+static inline const atoll_tee_driver *fuzz_tee_driver(atoll_tee_driver_entry_fn entry)
+{
+	const atoll_tee_driver *d = entry(ATOLL_TEE_DRIVER_ABI_VERSION);
+
+	if (!d)
+		fuzz_die("the driver refuses ABI %u", ATOLL_TEE_DRIVER_ABI_VERSION);
+	return d;
+}
+
+static inline void *fuzz_tee_init(const atoll_tee_driver *d,
+				  const atoll_kv *kv, size_t n)
+{
+	atoll_err err = { "" };
+	void *ctx = NULL;
+
+	if (d->init(kv, n, &ctx, &err) != ATOLL_OK)
+		fuzz_die("%s init failed: %s", d->name, err.msg);
+	return ctx;
+}
+
+/* Read every byte the claims point at: ASan then reports claims that
+ * borrow from freed memory. */
+static inline void fuzz_tee_touch(const uint8_t *p, size_t n)
+{
+	volatile uint8_t sink = 0;
+
+	if (n && !p)
+		fuzz_die("claim of %zu bytes without data", n);
+	for (size_t i = 0; i < n; i++)
+		sink ^= p[i];
+	(void)sink;
+}
+
+static inline void fuzz_tee_check_claims(const atoll_claims *c)
+{
+	if (!c || !c->tee_type || (c->n_extra && !c->extra))
+		fuzz_die("accepted evidence with incomplete claims");
+	fuzz_tee_touch(c->measurement, c->measurement_len);
+	fuzz_tee_touch(c->signer, c->signer_len);
+	fuzz_tee_touch(c->report_data, c->report_data_len);
+	for (size_t i = 0; i < c->n_extra; i++) {
+		const atoll_claim *x = &c->extra[i];
+
+		if (!x->name)
+			fuzz_die("claim %zu has no name", i);
+		if (x->type == ATOLL_CLAIM_BYTES || x->type == ATOLL_CLAIM_STRING)
+			fuzz_tee_touch(x->bytes, x->len);
+	}
+}
+
+/* verify() as of when; the first blob is the evidence, the others its
+ * collateral. The input is copied and the copy freed before the claims
+ * of an accepted input are read, since the driver owns its claims.
+ * Returns the status. */
+static inline int fuzz_tee_verify(const atoll_tee_driver *d, void *ctx,
+				  const uint8_t *data, size_t size, int64_t when)
+{
+	atoll_blob b[FUZZ_MAX_BLOBS];
+	uint8_t *copy = malloc(size + 1);
+	size_t n;
+	atoll_verify_args a = { 0 };
+	atoll_claims *c = NULL;
+	atoll_err err = { "" };
+	int r;
+
+	if (!copy)
+		fuzz_die("out of memory");
+	if (size)
+		memcpy(copy, data, size);
+	n = fuzz_split(copy, size, b, FUZZ_MAX_BLOBS);
+	a.struct_size = sizeof(a);
+	a.evidence = b[0].data;
+	a.evidence_len = b[0].len;
+	a.collateral = n > 1 ? b + 1 : NULL;
+	a.n_collateral = n - 1;
+	a.verify_time = when;
+	r = d->verify(ctx, &a, &c, &err);
+	free(copy);
+	if (r == ATOLL_OK) {
+		fuzz_tee_check_claims(c);
+		d->claims_free(ctx, c);
+	} else if (c || !err.msg[0]) {
+		fuzz_die("refusal %d with claims or without a message", r);
+	}
+	return r;
+}
+
+#endif
