@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
       libssl-dev libyaml-dev libsqlite3-dev libcbor-dev zlib1g-dev
-      clang libclang-rt-14-dev sqlite3 valgrind openssl"
+      clang libclang-rt-14-dev llvm sqlite3 valgrind openssl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
