@@ -5,7 +5,8 @@
  * parsed as is, or first given the length and SHA-256 checksum its
  * header and trailer claim, so that mutations get past the checksum to
  * the layout checks. A model that parses must serialize, parse again to
- * the same bytes, and predict probabilities in [0, 1]. Job inputs run
+ * the same bytes, and predict probabilities in [0, 1] (or refuse values
+ * that overflow). Job inputs run
  * through ml_run_json() on a linear and an mlp model with named
  * features. */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "fuzz.h"
+#include "json/json.h"
 #include "ml/io.h"
 #include "ml/model.h"
 #include "util/buf.h"
@@ -83,11 +85,13 @@ static void check_model(const struct ml_model *m)
 	    memcmp(a.data, b.data, a.len) != 0)
 		fuzz_die("a model changes when it is parsed again");
 	memcpy(x, m->mean, m->n_features * sizeof(*x));
-	if (ml_model_predict(m, x, &cls, probs) < 0)
-		fuzz_die("predict failed");
-	if (cls >= m->n_classes)
+	/* Weights large enough to overflow are refused, not answered. */
+	int r = ml_model_predict(m, x, &cls, probs);
+	if (r < 0 && r != -ERANGE)
+		fuzz_die("predict failed: %d", r);
+	if (r == 0 && cls >= m->n_classes)
 		fuzz_die("predicted class %u of %u", cls, m->n_classes);
-	for (uint32_t i = 0; i < m->n_classes; i++)
+	for (uint32_t i = 0; r == 0 && i < m->n_classes; i++)
 		if (!(probs[i] >= 0 && probs[i] <= 1))
 			fuzz_die("probability %u is %g", i, probs[i]);
 	ml_model_free(again);
@@ -120,14 +124,31 @@ static void model(const uint8_t *data, size_t size, bool fix)
 	free(d);
 }
 
+/* An answer is a JSON object whose probability is a number in [0, 1]. */
+static void check_answer(const struct buf *out)
+{
+	json_value *v = NULL;
+	const json_value *p;
+	char err[128];
+
+	if (json_parse((const char *)out->data, out->len, &v, err, sizeof(err)) < 0)
+		fuzz_die("the prediction is not JSON: %s", err);
+	p = json_get(v, "probability");
+	if (json_type_of(p) != JSON_NUMBER ||
+	    !(json_number(p) >= 0 && json_number(p) <= 1))
+		fuzz_die("the prediction's probability is not in [0, 1]: %.*s",
+			 (int)out->len, (const char *)out->data);
+	json_free(v);
+}
+
 static void input(const struct ml_model *m, const uint8_t *data, size_t size)
 {
 	struct buf out = { 0 };
 	char err[256] = "";
 	int r = ml_run_json(m, data, size, &out, err, sizeof(err));
 
-	if (r == 0 && (!buf_cstr(&out) || out.data[0] != '{'))
-		fuzz_die("prediction is not a JSON object");
+	if (r == 0)
+		check_answer(&out);
 	if (r == -EINVAL && !err[0])
 		fuzz_die("input refused without a message");
 	buf_free(&out);
