@@ -44,10 +44,17 @@ static inline void fuzz_tee_touch(const uint8_t *p, size_t n)
 	(void)sink;
 }
 
-static inline void fuzz_tee_check_claims(const atoll_claims *c)
+/* Evidence accepted as of when says it is valid then. */
+static inline void fuzz_tee_check_claims(const atoll_claims *c, int64_t when)
 {
 	if (!c || !c->tee_type || (c->n_extra && !c->extra))
 		fuzz_die("accepted evidence with incomplete claims");
+	/* 0 is "no bound" on either side. */
+	if ((c->not_before && c->not_before > when) ||
+	    (c->not_after && c->not_after < when))
+		fuzz_die("accepted as of %lld, valid only from %lld to %lld",
+			 (long long)when, (long long)c->not_before,
+			 (long long)c->not_after);
 	fuzz_tee_touch(c->measurement, c->measurement_len);
 	fuzz_tee_touch(c->signer, c->signer_len);
 	fuzz_tee_touch(c->report_data, c->report_data_len);
@@ -90,7 +97,7 @@ static inline int fuzz_tee_verify(const atoll_tee_driver *d, void *ctx,
 	r = d->verify(ctx, &a, &c, &err);
 	free(copy);
 	if (r == ATOLL_OK) {
-		fuzz_tee_check_claims(c);
+		fuzz_tee_check_claims(c, when);
 		d->claims_free(ctx, c);
 	} else if (c || !err.msg[0]) {
 		fuzz_die("refusal %d with claims or without a message", r);
