@@ -69,18 +69,17 @@ static inline void fuzz_tee_check_claims(const atoll_claims *c, int64_t when)
 }
 
 /* verify() as of when; the first blob is the evidence, the others its
- * collateral. The input is copied and the copy freed before the claims
- * of an accepted input are read, since the driver owns its claims.
- * Returns the status. */
-static inline int fuzz_tee_verify(const atoll_tee_driver *d, void *ctx,
-				  const uint8_t *data, size_t size, int64_t when)
+ * collateral; expected (may be NULL) is the report data to bind. */
+static inline int fuzz_tee_verify_once(const atoll_tee_driver *d, void *ctx,
+				       const uint8_t *data, size_t size,
+				       int64_t when, const uint8_t *expected,
+				       size_t expected_len, atoll_claims **ret,
+				       atoll_err *err)
 {
 	atoll_blob b[FUZZ_MAX_BLOBS];
 	uint8_t *copy = malloc(size + 1);
 	size_t n;
 	atoll_verify_args a = { 0 };
-	atoll_claims *c = NULL;
-	atoll_err err = { "" };
 	int r;
 
 	if (!copy)
@@ -93,15 +92,53 @@ static inline int fuzz_tee_verify(const atoll_tee_driver *d, void *ctx,
 	a.evidence_len = b[0].len;
 	a.collateral = n > 1 ? b + 1 : NULL;
 	a.n_collateral = n - 1;
+	a.expected_report_data = expected;
+	a.expected_report_data_len = expected_len;
 	a.verify_time = when;
-	r = d->verify(ctx, &a, &c, &err);
+	r = d->verify(ctx, &a, ret, err);
 	free(copy);
-	if (r == ATOLL_OK) {
-		fuzz_tee_check_claims(c, when);
-		d->claims_free(ctx, c);
-	} else if (c || !err.msg[0]) {
-		fuzz_die("refusal %d with claims or without a message", r);
+	return r;
+}
+
+/* verify() as of when. The input is copied and the copy freed before the
+ * claims of an accepted input are read, since the driver owns its claims.
+ * Evidence accepted without expected report data must then be accepted
+ * with its own report data claim as the expected value, and refused with
+ * one bit of it changed. Returns the status. */
+static inline int fuzz_tee_verify(const atoll_tee_driver *d, void *ctx,
+				  const uint8_t *data, size_t size, int64_t when)
+{
+	atoll_claims *c = NULL;
+	atoll_err err = { "" };
+	uint8_t rd[256];
+	size_t rd_len = 0;
+	int r = fuzz_tee_verify_once(d, ctx, data, size, when, NULL, 0, &c, &err);
+
+	if (r != ATOLL_OK) {
+		if (c || !err.msg[0])
+			fuzz_die("refusal %d with claims or without a message", r);
+		return r;
 	}
+	fuzz_tee_check_claims(c, when);
+	if (c->report_data_len <= sizeof(rd)) {
+		rd_len = c->report_data_len;
+		if (rd_len)
+			memcpy(rd, c->report_data, rd_len);
+	}
+	d->claims_free(ctx, c);
+	if (!rd_len)
+		return r;
+	c = NULL;
+	if (fuzz_tee_verify_once(d, ctx, data, size, when, rd, rd_len, &c,
+				 &err) != ATOLL_OK)
+		fuzz_die("refused with its own report data: %s", err.msg);
+	d->claims_free(ctx, c);
+	rd[rd_len - 1] ^= 1;
+	c = NULL;
+	if (fuzz_tee_verify_once(d, ctx, data, size, when, rd, rd_len, &c,
+				 &err) != ATOLL_E_BINDING || c)
+		fuzz_die("accepted for other report data, or refused otherwise: %s",
+			 err.msg);
 	return r;
 }
 
