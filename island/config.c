@@ -94,17 +94,61 @@ out:
 	return e;
 }
 
+/* `model: path` or `models: [path, ...]` (not both), made absolute. */
+static int read_models(struct cfg *c, const struct ynode *n, const char *p,
+		       struct island_workload *w)
+{
+	const struct ynode *one = cfg_get(n, "model"), *many = cfg_get(n, "models");
+	char pk[256];
+	int e;
+	if (one && many) {
+		cfg_path(pk, sizeof pk, p, "models");
+		return cfg_error(c, many, pk, "give model or models, not both");
+	}
+	if (one) {
+		if (!(w->models = calloc(2, sizeof *w->models)))
+			return -ENOMEM;
+		if ((e = cfg_path_value(c, n, p, "model", false, &w->models[0])) < 0)
+			return e;
+		w->n_models = 1;
+		return 0;
+	}
+	if (!many)
+		return 0;
+	cfg_path(pk, sizeof pk, p, "models");
+	if (many->type != YNODE_SEQ || many->n == 0)
+		return cfg_error(c, many, pk, "expected a non-empty list of model files");
+	if (!(w->models = calloc(many->n + 1, sizeof *w->models)))
+		return -ENOMEM;
+	for (size_t i = 0; i < many->n; i++) {
+		const struct ynode *item = many->items[i];
+		char pi[280];
+		cfg_path_index(pi, sizeof pi, pk, i);
+		if (item->type != YNODE_SCALAR || !item->scalar[0])
+			return cfg_error(c, item, pi, "expected a file path");
+		if (item->scalar[0] == '/')
+			w->models[i] = strdup(item->scalar);
+		else if (asprintf(&w->models[i], "%s/%s", c->dir, item->scalar) < 0)
+			w->models[i] = NULL;
+		if (!w->models[i])
+			return -ENOMEM;
+		w->n_models = i + 1;
+	}
+	return 0;
+}
+
 static int read_workload(struct cfg *c, const struct ynode *n, const char *p,
 			 struct island_workload *w)
 {
-	static const char *const keys[] = { "id", "backend", "model", "modes", "options", NULL };
+	static const char *const keys[] = { "id", "backend", "model", "models", "modes", "options",
+					    NULL };
 	uint64_t id = 0;
 	int e;
 	w->modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN);
 	if ((e = cfg_check_keys(c, n, p, keys)) < 0 ||
 	    (e = cfg_uint(c, n, p, "id", true, 1, 0xffffffffu, &id)) < 0 ||
 	    (e = cfg_str(c, n, p, "backend", true, &w->backend)) < 0 ||
-	    (e = cfg_path_value(c, n, p, "model", false, &w->model)) < 0 ||
+	    (e = read_models(c, n, p, w)) < 0 ||
 	    (e = plugin_cfg_modes_read(c, n, p, "modes", &w->modes)) < 0)
 		return e;
 	w->id = (uint32_t)id;
@@ -118,34 +162,159 @@ static int read_workload(struct cfg *c, const struct ynode *n, const char *p,
 	return 0;
 }
 
-static int read_enclave(struct cfg *c, const struct ynode *root, struct island_config *ic)
+static int read_transport(struct cfg *c, const struct ynode *n, struct island_config *ic)
 {
-	static const char *const keys[] = { "path", "max_frame_bytes", "start_timeout", "driver",
-					    "backends", "workloads", NULL };
+	const char *P = "enclave";
+	char *kind = NULL;
+	int e = cfg_str(c, n, P, "transport", false, &kind);
+	if (e < 0)
+		return e;
+	ic->enclave.transport = TRANSPORT_CHILD;
+	if (kind && transport_kind_parse(kind, &ic->enclave.transport) < 0) {
+		e = cfg_error(c, cfg_get(n, "transport"), "enclave.transport",
+			      "'%s' is not child, vsock, unix or tcp", kind);
+		free(kind);
+		return e;
+	}
+	free(kind);
+	struct transport_addr *a = &ic->enclave.addr;
+	a->kind = ic->enclave.transport;
+	/* Keys of the other transports would be silently ignored: refuse. */
+	static const char *const only[][3] = { { "cid", "vsock", "vsock" },
+					       { "port", "vsock", "tcp" },
+					       { "address", "tcp", "tcp" },
+					       { "socket", "unix", "unix" },
+					       { "path", "child", "child" } };
+	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
+		const struct ynode *k = cfg_get(n, only[i][0]);
+		const char *kn = transport_kind_name(a->kind);
+		if (k && strcmp(kn, only[i][1]) != 0 && strcmp(kn, only[i][2]) != 0) {
+			char pk[64];
+			cfg_path(pk, sizeof pk, P, only[i][0]);
+			return cfg_error(c, k, pk, "only used with transport: %s%s%s", only[i][1],
+					 strcmp(only[i][1], only[i][2]) ? " or " : "",
+					 strcmp(only[i][1], only[i][2]) ? only[i][2] : "");
+		}
+	}
+	if (a->kind == TRANSPORT_VSOCK) {
+		uint64_t cid = 0, port = 0;
+		/* CIDs 0 and 2^32-1 are the hypervisor's and "any"; 1 is the
+		 * local loopback, 2 the host, 3 and up guests and enclaves. */
+		if ((e = cfg_uint(c, n, P, "cid", true, 1, 0xfffffffeu, &cid)) < 0 ||
+		    (e = cfg_uint(c, n, P, "port", true, 1, 0xfffffffeu, &port)) < 0)
+			return e;
+		a->cid = (uint32_t)cid;
+		a->port = (uint32_t)port;
+	} else if (a->kind == TRANSPORT_TCP) {
+		char *addr = NULL, spec[96], why[160];
+		uint64_t port = 0;
+		if ((e = cfg_str(c, n, P, "address", true, &addr)) < 0 ||
+		    (e = cfg_uint(c, n, P, "port", true, 1, 65535, &port)) < 0) {
+			free(addr);
+			return e;
+		}
+		snprintf(spec, sizeof spec, "tcp:%.40s:%u", addr, (unsigned)port);
+		free(addr);
+		if (transport_parse(spec, a, why, sizeof why) < 0)
+			return cfg_error(c, cfg_get(n, "address"), "enclave.address",
+					 "expected an IPv4 address, e.g. 127.0.0.1");
+	} else if (a->kind == TRANSPORT_UNIX) {
+		char *sock = NULL;
+		if ((e = cfg_path_value(c, n, P, "socket", true, &sock)) < 0)
+			return e;
+		if (strlen(sock) >= sizeof a->path) {
+			e = cfg_error(c, cfg_get(n, "socket"), "enclave.socket",
+				      "longer than %zu bytes", sizeof a->path - 1);
+			free(sock);
+			return e;
+		}
+		snprintf(a->path, sizeof a->path, "%s", sock);
+		free(sock);
+	}
+	return 0;
+}
+
+/* driver: {name, path, config}, driver: none, or neither (probe
+ * driver_dir, with driver_config per driver). */
+static int read_driver(struct cfg *c, const struct ynode *n, struct island_config *ic)
+{
+	const char *P = "enclave";
+	const struct ynode *drv = cfg_get(n, "driver");
+	const struct ynode *dc = cfg_get(n, "driver_config");
+	int e;
+	if (drv && drv->type == YNODE_SCALAR) {
+		if (strcmp(drv->scalar, "none") != 0)
+			return cfg_error(c, drv, "enclave.driver",
+					 "expected a driver stanza {name, path, config} or none");
+		ic->enclave.no_tee = true;
+	} else if (drv) {
+		if ((e = plugin_cfg_read(c, drv, "enclave.driver", &ic->enclave.driver, NULL)) < 0)
+			return e;
+		ic->enclave.has_driver = true;
+	}
+	if (drv && (cfg_get(n, "driver_dir") || dc)) {
+		const char *k = cfg_get(n, "driver_dir") ? "driver_dir" : "driver_config";
+		char pk[64];
+		cfg_path(pk, sizeof pk, P, k);
+		return cfg_error(c, cfg_get(n, k), pk,
+				 "only used when no driver is named (drivers are then probed)");
+	}
+	if (drv)
+		return 0;
+	if ((e = cfg_path_value(c, n, P, "driver_dir", false, &ic->enclave.driver_dir)) < 0)
+		return e;
+	if (!ic->enclave.driver_dir && !(ic->enclave.driver_dir = strdup(ATOLL_DRIVER_DIR)))
+		return -ENOMEM;
+	if (!dc)
+		return 0;
+	if (dc->type != YNODE_MAP)
+		return cfg_error(c, dc, "enclave.driver_config",
+				 "expected a mapping of driver names to their config");
+	if (!(ic->enclave.driver_config = calloc(dc->n + 1, sizeof *ic->enclave.driver_config)))
+		return -ENOMEM;
+	for (size_t i = 0; i < dc->n; i++) {
+		struct island_driver_config *d = &ic->enclave.driver_config[i];
+		char pk[160];
+		cfg_path(pk, sizeof pk, "enclave.driver_config", dc->keys[i]->scalar);
+		ic->enclave.n_driver_config = i + 1;
+		if (!(d->name = strdup(dc->keys[i]->scalar)))
+			return -ENOMEM;
+		if ((e = kv_map_read(c, dc->items[i], pk, &d->config, &d->n_config)) < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int read_enclave(struct cfg *c, const struct ynode *root, unsigned what,
+			struct island_config *ic)
+{
+	static const char *const keys[] = { "transport", "path", "cid", "port", "socket", "address",
+					    "max_frame_bytes", "start_timeout", "driver",
+					    "driver_dir", "driver_config", "backends", "workloads",
+					    NULL };
 	const struct ynode *n = cfg_get(root, "enclave");
 	const char *P = "enclave";
 	if (!n)
 		return cfg_error(c, root, P, "required key is missing");
 	uint64_t max_frame = 64u << 20;
 	int e;
-	if ((e = cfg_check_keys(c, n, P, keys)) < 0 ||
-	    (e = cfg_path_value(c, n, P, "path", true, &ic->enclave.path)) < 0 ||
+	if ((e = cfg_check_keys(c, n, P, keys)) < 0 || (e = read_transport(c, n, ic)) < 0 ||
+	    (e = cfg_path_value(c, n, P, "path",
+				(what & ISLAND_CFG_HOST) && ic->enclave.transport == TRANSPORT_CHILD,
+				&ic->enclave.path)) < 0 ||
 	    (e = cfg_uint(c, n, P, "max_frame_bytes", false, 4096, 1u << 30, &max_frame)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "start_timeout", false, 100, 600000,
-				 &ic->enclave.start_timeout_ms)) < 0)
+				 &ic->enclave.start_timeout_ms)) < 0 ||
+	    (e = read_driver(c, n, ic)) < 0)
 		return e;
 	ic->enclave.max_frame_bytes = (uint32_t)max_frame;
-	const struct ynode *drv = cfg_get(n, "driver");
-	if (drv) {
-		if ((e = plugin_cfg_read(c, drv, "enclave.driver", &ic->enclave.driver, NULL)) < 0)
-			return e;
-		ic->enclave.has_driver = true;
-	}
-	const struct ynode *bes, *wls;
-	if ((e = cfg_seq_alloc(c, n, P, "backends", true, sizeof *ic->enclave.backends, &bes,
+	/* A child runtime reads this very file, so its host checks it all. */
+	bool required = (what & ISLAND_CFG_ENCLAVE) || ic->enclave.transport == TRANSPORT_CHILD;
+	const struct ynode *bes = NULL, *wls = NULL;
+	if ((e = cfg_seq_alloc(c, n, P, "backends", required, sizeof *ic->enclave.backends, &bes,
 			       (void **)&ic->enclave.backends)) < 0)
 		return e;
-	for (size_t i = 0; i < bes->n; i++) {
+	for (size_t i = 0; bes && i < bes->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "enclave.backends", i);
 		if ((e = plugin_cfg_read(c, bes->items[i], p, &ic->enclave.backends[i], NULL)) < 0)
@@ -160,10 +329,10 @@ static int read_enclave(struct cfg *c, const struct ynode *root, struct island_c
 						 ic->enclave.backends[i].name, "enclave.backends", j);
 			}
 	}
-	if ((e = cfg_seq_alloc(c, n, P, "workloads", true, sizeof *ic->enclave.workloads, &wls,
+	if ((e = cfg_seq_alloc(c, n, P, "workloads", required, sizeof *ic->enclave.workloads, &wls,
 			       (void **)&ic->enclave.workloads)) < 0)
 		return e;
-	for (size_t i = 0; i < wls->n; i++) {
+	for (size_t i = 0; wls && i < wls->n; i++) {
 		char p[64];
 		cfg_path_index(p, sizeof p, "enclave.workloads", i);
 		struct island_workload *w = &ic->enclave.workloads[i];
@@ -196,7 +365,8 @@ static int read_enclave(struct cfg *c, const struct ynode *root, struct island_c
 	return 0;
 }
 
-int island_config_load(const char *path, struct island_config **ret, char *err, size_t err_size)
+int island_config_load(const char *path, unsigned what, struct island_config **ret, char *err,
+		       size_t err_size)
 {
 	static const char *const top[] = { "island", "coordinator", "enclave", "shutdown", NULL };
 	struct cfg c = { 0 };
@@ -211,12 +381,12 @@ int island_config_load(const char *path, struct island_config **ret, char *err, 
 	ic->shutdown_grace_ms = 30000;
 	if ((e = cfg_load(&c, path, &root)) < 0 ||
 	    (e = cfg_check_keys(&c, root, "", top)) < 0 ||
-	    (e = read_island(&c, root, ic)) < 0 ||
-	    (e = read_coordinator(&c, root, ic)) < 0 ||
-	    (e = read_enclave(&c, root, ic)) < 0)
+	    ((what & ISLAND_CFG_HOST) &&
+	     ((e = read_island(&c, root, ic)) < 0 || (e = read_coordinator(&c, root, ic)) < 0)) ||
+	    (e = read_enclave(&c, root, what, ic)) < 0)
 		goto fail;
 	const struct ynode *sd = cfg_get(root, "shutdown");
-	if (sd) {
+	if (sd && (what & ISLAND_CFG_HOST)) {
 		static const char *const sk[] = { "grace", NULL };
 		if ((e = cfg_check_keys(&c, sd, "shutdown", sk)) < 0 ||
 		    (e = cfg_duration_ms(&c, sd, "shutdown", "grace", false, 0, 86400000,
@@ -248,14 +418,31 @@ void island_config_free(struct island_config *ic)
 	free(ic->coordinator.tls_server_name);
 	free(ic->enclave.path);
 	plugin_cfg_clear(&ic->enclave.driver);
+	free(ic->enclave.driver_dir);
+	for (size_t i = 0; i < ic->enclave.n_driver_config; i++) {
+		free(ic->enclave.driver_config[i].name);
+		kv_list_free(ic->enclave.driver_config[i].config, ic->enclave.driver_config[i].n_config);
+	}
+	free(ic->enclave.driver_config);
 	for (size_t i = 0; i < ic->enclave.n_backends; i++)
 		plugin_cfg_clear(&ic->enclave.backends[i]);
 	free(ic->enclave.backends);
 	for (size_t i = 0; i < ic->enclave.n_workloads; i++) {
 		free(ic->enclave.workloads[i].backend);
-		free(ic->enclave.workloads[i].model);
+		for (size_t k = 0; k < ic->enclave.workloads[i].n_models; k++)
+			free(ic->enclave.workloads[i].models[k]);
+		free(ic->enclave.workloads[i].models);
 		kv_list_free(ic->enclave.workloads[i].options, ic->enclave.workloads[i].n_options);
 	}
 	free(ic->enclave.workloads);
 	free(ic);
+}
+
+const struct island_driver_config *island_driver_config(const struct island_config *ic,
+							const char *name)
+{
+	for (size_t i = 0; i < ic->enclave.n_driver_config; i++)
+		if (strcmp(ic->enclave.driver_config[i].name, name) == 0)
+			return &ic->enclave.driver_config[i];
+	return NULL;
 }

@@ -1,16 +1,24 @@
 /* atoll-enclave: the enclave runtime. The only process of an island that
  * holds a job's plaintext and the enclave's private key.
  *
- * It loads the TEE collector driver and the inference backends named in the
- * `enclave` section of island.yaml, makes an X25519 key pair, tells the
- * host what it has (Ready), then serves frames from the host: attestation
+ * It loads the TEE collector driver (the one island.yaml names, or the one
+ * that detects its TEE among the modules of the driver directory) and the
+ * inference backends named in the `enclave` section of island.yaml, makes
+ * an X25519 key pair, tells the host what it has (Ready), then serves
+ * frames from the host: attestation
  * requests (evidence binding its public key to the coordinator's nonce),
  * jobs (each on its own thread) and cancellations. For TEE jobs it opens
  * the input envelope, runs the backend on the plaintext and seals every
  * output chunk to the client; the host only ever forwards ciphertext.
  *
+ * The host reaches it on an inherited socket (--fd: a child on a
+ * socketpair) or by connecting to it (--listen vsock:PORT | unix:PATH:
+ * inside a TEE VM, a Nitro enclave or a container). A listening runtime
+ * serves one host at a time, each connection in a fresh process with a
+ * fresh key, as if the host had started it.
+ *
  * A frame that does not parse ends the process: the host treats that like a
- * crash (hands the jobs back, starts a fresh enclave). */
+ * crash (hands the jobs back, starts or reconnects to a fresh enclave). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -19,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -27,7 +37,10 @@
 #include "config.h"
 #include "crypto/envelope.h"
 #include "frame.h"
+#include "manifest.h"
+#include "plugin/driver_set.h"
 #include "plugin/plugin.h"
+#include "transport.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -68,9 +81,17 @@ struct enclave {
 	int fd;
 	pthread_mutex_t wmu; /* one frame at a time on fd */
 	bool has_tee;
-	struct loaded_driver drv;
+	/* The drivers loaded (the named one, or the one probing found) and
+	 * the one in use. */
+	struct driver_set drivers;
+	const struct loaded_driver *drv;
+	struct driver_probe *probes;
+	size_t n_probes;
 	char tee_error[1024];
 	uint8_t priv[ENV_KEY_LEN], pub[ENV_KEY_LEN];
+	/* What this enclave loaded, bound into every piece of evidence. */
+	struct buf manifest;
+	uint8_t manifest_digest[MANIFEST_SHA256_LEN];
 	struct loaded_backend *backends;
 	size_t n_backends;
 	struct ewl *wls;
@@ -168,8 +189,8 @@ static int open_tee_input(struct ejob *j, struct buf *pt, char *err, size_t err_
 		return -1;
 	}
 	struct buf hdr = { 0 };
-	r = env_output_sealer_new(info.aead_id, info.client_pub, j->job_id, j->workload_id,
-				  info.envelope_id, &j->sealer, &hdr);
+	r = env_output_sealer_new(info.aead_id, info.client_pub, e->priv, e->pub, j->job_id,
+				  j->workload_id, info.envelope_id, j->attempt, &j->sealer, &hdr);
 	if (r != ENV_OK) {
 		buf_free(&hdr);
 		snprintf(err, err_size, "cannot start the sealed output: %s", env_strerror(r));
@@ -192,6 +213,32 @@ static void job_free(struct ejob *j)
 	}
 	env_output_sealer_free(j->sealer);
 	free(j);
+}
+
+/* The closed code that stands in clear for a TEE job's error. */
+static const char *error_code(int status, bool deadline)
+{
+	switch (status) {
+	case ATOLL_E_CANCELLED: return deadline ? "deadline" : "cancelled";
+	case ATOLL_E_FORMAT:
+	case ATOLL_E_INVALID_ARGUMENT: return "invalid_input";
+	case ATOLL_E_CRYPTO: return "crypto";
+	default: return "backend_error";
+	}
+}
+
+/* End a TEE job's stream with its error sealed to the client; what goes
+ * to the host (and so to logs, the store and GetJob) is the code alone. */
+static void seal_error(struct ejob *j, const char *code, const char *msg, char *err,
+		       size_t err_size)
+{
+	struct buf rec = { 0 };
+	if (env_output_fail(j->sealer, code, msg, &rec) == ENV_OK &&
+	    send_chunk(j, rec.data, rec.len) == ATOLL_OK)
+		snprintf(err, err_size, "%s (details sealed for the client)", code);
+	else
+		snprintf(err, err_size, "%s (the sealed details could not be sent)", code);
+	buf_free(&rec);
 }
 
 static void *job_thread(void *arg)
@@ -244,12 +291,21 @@ static void *job_thread(void *arg)
 	if (r == ATOLL_OK && io_cancelled(j))
 		r = ATOLL_E_CANCELLED;
 	if (r != ATOLL_OK) {
+		bool deadline = j->deadline_ms && time_now_ms() > j->deadline_ms;
+		char msg[1200];
 		if (r == ATOLL_E_CANCELLED)
-			snprintf(err, sizeof err, "cancelled%s",
-				 j->deadline_ms && time_now_ms() > j->deadline_ms ? ": deadline passed" : "");
+			snprintf(msg, sizeof msg, "cancelled%s", deadline ? ": deadline passed" : "");
 		else
-			snprintf(err, sizeof err, "%s: %s", atoll_status_name(r),
+			snprintf(msg, sizeof msg, "%s: %s", atoll_status_name(r),
 				 be.msg[0] ? be.msg : "backend failed");
+		/* A backend's message may quote the input: in TEE mode only
+		 * the client reads it. */
+		if (j->sealer)
+			seal_error(j, error_code(r, deadline), msg, err, sizeof err);
+		else
+			snprintf(err, sizeof err, "%s", msg);
+		OPENSSL_cleanse(msg, sizeof msg);
+		OPENSSL_cleanse(&be, sizeof be);
 		goto done;
 	}
 	if (j->sealer) {
@@ -350,8 +406,8 @@ static void cancel_job(struct enclave *e, const Atoll__Enclave__V1__CancelJob *c
 	for (struct ejob *j = e->jobs; j; j = j->next)
 		if (strcmp(j->job_id, cj->job_id) == 0 && j->attempt == cj->attempt) {
 			atomic_store(&j->cancelled, true);
-			if (j->wl && j->wl->lb->b->cancel)
-				j->wl->lb->b->cancel(j->wl->ctx, j->job_id);
+			if (j->wl)
+				plugin_backend_cancel(j->wl->lb, j->wl->ctx, j->job_id);
 		}
 	pthread_mutex_unlock(&e->jmu);
 }
@@ -372,15 +428,16 @@ static void attest(struct enclave *e, const Atoll__Enclave__V1__AttestRequest *a
 		send_msg(e, &m);
 		return;
 	}
-	res.tee_type = (char *)e->drv.d->name;
+	res.tee_type = (char *)e->drv->d->name;
 	uint8_t rd[ENV_REPORT_DATA_LEN];
-	if (env_report_data(ar->nonce.data, ar->nonce.len, e->pub, rd) != ENV_OK) {
+	if (env_report_data(ar->nonce.data, ar->nonce.len, e->pub, e->manifest_digest, rd) !=
+	    ENV_OK) {
 		res.error = "cannot compute report data";
 		send_msg(e, &m);
 		return;
 	}
 	atoll_err ae = { "" };
-	int r = e->drv.d->collect(e->drv.ctx, rd, &ev, &ae);
+	int r = plugin_driver_collect(e->drv, rd, &ev, &ae);
 	if (r != ATOLL_OK) {
 		snprintf(err, sizeof err, "collect failed (%s): %s", atoll_status_name(r), ae.msg);
 		res.error = err;
@@ -399,9 +456,153 @@ static void attest(struct enclave *e, const Atoll__Enclave__V1__AttestRequest *a
 	res.ok = true;
 	res.evidence.data = ev->data;
 	res.evidence.len = ev->len;
+	res.manifest.data = e->manifest.data;
+	res.manifest.len = e->manifest.len;
 	send_msg(e, &m);
 	free(coll);
-	e->drv.d->evidence_free(e->drv.ctx, ev);
+	plugin_driver_evidence_free(e->drv, ev);
+}
+
+/* Hash what was loaded: the runtime itself, the driver, and each available
+ * workload's backend and models. Without a manifest there is nothing an
+ * attestation could vouch for, so the TEE is given up. */
+static int build_manifest(struct enclave *e)
+{
+	bool *include = calloc(e->n_wls + 1, sizeof *include);
+	if (!include)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n_wls; i++)
+		include[i] = e->wls[i].available;
+	struct manifest m = { 0 };
+	char err[1024] = "";
+	int r = island_manifest(e->cfg, "/proc/self/exe", e->has_tee ? e->drv->name : NULL,
+				e->has_tee ? e->drv->path : NULL, include, &m, err, sizeof err);
+	if (r == 0)
+		r = manifest_encode(&m, &e->manifest);
+	manifest_clear(&m);
+	free(include);
+	if (r < 0) {
+		snprintf(e->tee_error, sizeof e->tee_error, "cannot build the enclave manifest: %.980s",
+			 err[0] ? err : strerror(-r));
+		log_error("%s", e->tee_error);
+		e->has_tee = false;
+		return 0;
+	}
+	manifest_digest(e->manifest.data, e->manifest.len, e->manifest_digest);
+	return 0;
+}
+
+static void use_driver(struct enclave *e, const struct loaded_driver *ld)
+{
+	char line[1200];
+	plugin_driver_describe(ld, line, sizeof line);
+	log_info("%s", line);
+	e->drv = ld;
+	e->has_tee = true;
+}
+
+/* Probe every module of the driver directory; use the one that finds
+ * its TEE. None or several: no TEE, and tee_error says what each said. */
+static void probe_drivers(struct enclave *e)
+{
+	const struct island_config *c = e->cfg;
+	const char *dir = c->enclave.driver_dir;
+	char **paths = NULL;
+	size_t n = 0;
+	int r = driver_set_dir(dir, &paths, &n);
+	if (r < 0 || n == 0) {
+		snprintf(e->tee_error, sizeof e->tee_error, "no driver modules in %s%s%s", dir,
+			 r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		log_warn("%s", e->tee_error);
+		driver_set_paths_free(paths, n);
+		return;
+	}
+	struct plugin_cfg *cfgs = calloc(n, sizeof *cfgs);
+	char (*names)[64] = calloc(n, sizeof *names);
+	e->probes = calloc(n, sizeof *e->probes);
+	if (!cfgs || !names || !e->probes) {
+		snprintf(e->tee_error, sizeof e->tee_error, "out of memory while probing drivers");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *base = strrchr(paths[i], '/') + 1;
+		snprintf(names[i], sizeof names[i], "%.*s", (int)(strlen(base) - 3), base);
+		const struct island_driver_config *dc = island_driver_config(c, names[i]);
+		cfgs[i].name = names[i];
+		cfgs[i].path = paths[i];
+		if (dc) {
+			cfgs[i].config = dc->config;
+			cfgs[i].n_config = dc->n_config;
+		}
+	}
+	if (driver_set_probe(cfgs, n, e->probes, &e->drivers) < 0) {
+		snprintf(e->tee_error, sizeof e->tee_error, "out of memory while probing drivers");
+		goto out;
+	}
+	e->n_probes = n;
+	struct buf why = { 0 }, found = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		const struct driver_probe *p = &e->probes[i];
+		if (p->status == ATOLL_OK) {
+			log_info("probe %s: found", p->name);
+			buf_printf(&found, "%s%s", found.len ? ", " : "", p->name);
+		} else {
+			log_info("probe %s: not found: %s", p->name, p->reason);
+			buf_printf(&why, "%s%s: %s", why.len ? "; " : "", p->name, p->reason);
+		}
+	}
+	if (e->drivers.n == 1) {
+		log_info("TEE detected: %s", e->drivers.d[0].name);
+		use_driver(e, &e->drivers.d[0]);
+	} else if (e->drivers.n == 0) {
+		snprintf(e->tee_error, sizeof e->tee_error, "nothing detected by the drivers in %s: %s",
+			 dir, buf_cstr(&why));
+		log_warn("%s", e->tee_error);
+	} else {
+		/* Guessing could attest the wrong thing: the operator names it. */
+		snprintf(e->tee_error, sizeof e->tee_error,
+			 "several TEEs detected (%s): name one in enclave.driver", buf_cstr(&found));
+		log_error("%s", e->tee_error);
+		driver_set_unload(&e->drivers);
+	}
+	buf_free(&why);
+	buf_free(&found);
+out:
+	free(cfgs);
+	free(names);
+	driver_set_paths_free(paths, n);
+}
+
+static void choose_driver(struct enclave *e)
+{
+	const struct island_config *c = e->cfg;
+	if (c->enclave.no_tee) {
+		snprintf(e->tee_error, sizeof e->tee_error, "enclave.driver is none");
+		return;
+	}
+	if (!c->enclave.has_driver) {
+		probe_drivers(e);
+		return;
+	}
+	char derr[1024];
+	const struct plugin_cfg *pc = &c->enclave.driver;
+	if (driver_set_load(pc, 1, &e->drivers, derr, sizeof derr) < 0) {
+		snprintf(e->tee_error, sizeof e->tee_error, "%.1000s", derr);
+		log_error("%s", derr);
+		return;
+	}
+	atoll_err ae = { "" };
+	int r = plugin_driver_detect(&e->drivers.d[0], &ae);
+	if (r != ATOLL_OK) {
+		char line[1200];
+		plugin_driver_describe(&e->drivers.d[0], line, sizeof line);
+		log_info("%s", line);
+		snprintf(e->tee_error, sizeof e->tee_error, "%.64s: detect: %.900s", pc->name,
+			 ae.msg[0] ? ae.msg : atoll_status_name(r));
+		log_warn("%s", e->tee_error);
+		return;
+	}
+	use_driver(e, &e->drivers.d[0]);
 }
 
 static int load_everything(struct enclave *e, char *err, size_t err_size)
@@ -411,27 +612,7 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot make the enclave key pair");
 		return -EIO;
 	}
-	if (c->enclave.has_driver) {
-		char derr[1024];
-		const struct plugin_cfg *pc = &c->enclave.driver;
-		if (plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, NULL, 0, &e->drv,
-				       derr, sizeof derr) < 0) {
-			snprintf(e->tee_error, sizeof e->tee_error, "%.1000s", derr);
-			log_error("%s", derr);
-		} else {
-			atoll_err ae = { "" };
-			int r = e->drv.d->detect(e->drv.ctx, &ae);
-			if (r == ATOLL_OK) {
-				e->has_tee = true;
-			} else {
-				snprintf(e->tee_error, sizeof e->tee_error, "%.64s: detect: %.900s", pc->name,
-					 ae.msg[0] ? ae.msg : atoll_status_name(r));
-				log_warn("%s", e->tee_error);
-			}
-		}
-	} else {
-		snprintf(e->tee_error, sizeof e->tee_error, "no TEE driver configured");
-	}
+	choose_driver(e);
 	e->backends = calloc(c->enclave.n_backends + 1, sizeof *e->backends);
 	e->wls = calloc(c->enclave.n_workloads + 1, sizeof *e->wls);
 	if (!e->backends || !e->wls)
@@ -450,6 +631,10 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 				 pc->path, e->backends[i].b->name, pc->name);
 			log_error("%s", berr[i]);
 			plugin_unload_backend(&e->backends[i]);
+		} else {
+			char line[1200];
+			plugin_backend_describe(&e->backends[i], line, sizeof line);
+			log_info("%s", line);
 		}
 	}
 	e->n_backends = c->enclave.n_backends;
@@ -474,11 +659,11 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 			log_error("%s", wl->error);
 			continue;
 		}
-		atoll_kv kv[65];
+		atoll_kv kv[129];
 		size_t n = 0;
-		if (w->model)
-			kv[n++] = (atoll_kv){ "model", w->model };
-		for (size_t k = 0; k < w->n_options && n < 64; k++)
+		for (size_t k = 0; k < w->n_models && n < 64; k++)
+			kv[n++] = (atoll_kv){ "model", w->models[k] };
+		for (size_t k = 0; k < w->n_options && n < 128; k++)
 			kv[n++] = w->options[k];
 		char ierr[1024];
 		if (plugin_backend_init(wl->lb, kv, n, &wl->ctx, ierr, sizeof ierr) < 0) {
@@ -489,26 +674,41 @@ static int load_everything(struct enclave *e, char *err, size_t err_size)
 		wl->available = true;
 	}
 	free(berr);
-	return 0;
+	return build_manifest(e);
 }
 
 static int send_ready(struct enclave *e)
 {
 	Atoll__Enclave__V1__Ready rd = ATOLL__ENCLAVE__V1__READY__INIT;
-	rd.tee_type = e->has_tee ? (char *)e->drv.d->name : "";
+	rd.tee_type = e->has_tee ? (char *)e->drv->d->name : "";
 	rd.tee_error = e->has_tee ? "" : e->tee_error;
 	rd.enclave_public_key.data = e->pub;
 	rd.enclave_public_key.len = ENV_KEY_LEN;
 	rd.version = ATOLL_VERSION;
+	rd.max_frame_bytes = e->cfg->enclave.max_frame_bytes;
 	Atoll__Enclave__V1__Workload *ws = calloc(e->n_wls + 1, sizeof *ws);
 	Atoll__Enclave__V1__Workload **wp = calloc(e->n_wls + 1, sizeof *wp);
 	Atoll__V1__Mode(*modes)[3] = calloc(e->n_wls + 1, sizeof *modes);
-	if (!ws || !wp || !modes) {
+	Atoll__Enclave__V1__TeeProbe *ps = calloc(e->n_probes + 1, sizeof *ps);
+	Atoll__Enclave__V1__TeeProbe **pp = calloc(e->n_probes + 1, sizeof *pp);
+	if (!ws || !wp || !modes || !ps || !pp) {
 		free(ws);
 		free(wp);
 		free(modes);
+		free(ps);
+		free(pp);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < e->n_probes; i++) {
+		atoll__enclave__v1__tee_probe__init(&ps[i]);
+		ps[i].driver = e->probes[i].name;
+		ps[i].path = e->probes[i].path;
+		ps[i].found = e->probes[i].status == ATOLL_OK;
+		ps[i].reason = e->probes[i].reason;
+		pp[i] = &ps[i];
+	}
+	rd.n_probes = e->n_probes;
+	rd.probes = pp;
 	for (size_t i = 0; i < e->n_wls; i++) {
 		struct ewl *wl = &e->wls[i];
 		atoll__enclave__v1__workload__init(&ws[i]);
@@ -533,47 +733,36 @@ static int send_ready(struct enclave *e)
 	free(ws);
 	free(wp);
 	free(modes);
+	free(ps);
+	free(pp);
 	return r;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: atoll-enclave --config island.yaml --fd N\n"
-		   "Started by atoll-island; speaks the framed protocol of\n"
-		   "docs/enclave-protocol.md on file descriptor N.\n");
+		   "       atoll-enclave --config island.yaml --listen vsock:PORT | unix:PATH\n"
+		   "       atoll-enclave --config island.yaml --detect\n"
+		   "Speaks the framed protocol of docs/enclave-protocol.md with the island\n"
+		   "host: on file descriptor N (a child started by atoll-island), or on\n"
+		   "each connection to a listening socket (a runtime in a TEE VM, a Nitro\n"
+		   "enclave or a container). --detect prints what each TEE driver finds here\n"
+		   "and exits 0 when the enclave has a TEE.\n");
 }
 
-int main(int argc, char **argv)
+/* Serve one host on fd until it closes the pipe or sends garbage. Exit
+ * status: 0 at a clean end, 1 when the runtime cannot start, 3 on a bad
+ * frame. */
+static int serve(const char *config, int fd)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "fd", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *config = NULL;
-	int fd = -1, o;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c': config = optarg; break;
-		case 'f': fd = atoi(optarg); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!config || fd < 0) {
-		usage(stderr);
-		return 2;
-	}
-	log_init("enclave", LOG_INFO);
-	signal(SIGPIPE, SIG_IGN);
 	struct enclave e = { .fd = fd };
 	pthread_mutex_init(&e.wmu, NULL);
 	pthread_mutex_init(&e.jmu, NULL);
 	pthread_cond_init(&e.jcond, NULL);
-	char err[1024];
-	if (island_config_load(config, &e.cfg, err, sizeof err) < 0) {
+	char err[1024] = "";
+	if (island_config_load(config, ISLAND_CFG_ENCLAVE, &e.cfg, err, sizeof err) < 0) {
 		log_error("%s", err);
+		close(fd);
 		return 1;
 	}
 	int rc = 0;
@@ -628,11 +817,153 @@ out:
 			e.wls[i].lb->b->fini(e.wls[i].ctx);
 	for (size_t i = 0; i < e.n_backends; i++)
 		plugin_unload_backend(&e.backends[i]);
-	plugin_unload_driver(&e.drv);
+	driver_set_unload(&e.drivers);
+	free(e.probes);
 	free(e.backends);
 	free(e.wls);
+	buf_free(&e.manifest);
 	OPENSSL_cleanse(e.priv, sizeof e.priv);
 	island_config_free(e.cfg);
 	close(fd);
 	return rc;
+}
+
+/* --detect: the driver choice of a real start, printed. */
+static int detect(const char *config)
+{
+	struct enclave e = { .fd = -1 };
+	char err[1024] = "";
+	if (island_config_load(config, ISLAND_CFG_ENCLAVE, &e.cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	choose_driver(&e);
+	for (size_t i = 0; i < e.n_probes; i++)
+		printf("%-10s %s%s%s\n", e.probes[i].name,
+		       e.probes[i].status == ATOLL_OK ? "found" : "not found",
+		       e.probes[i].status == ATOLL_OK ? "" : ": ",
+		       e.probes[i].status == ATOLL_OK ? "" : e.probes[i].reason);
+	if (e.has_tee)
+		printf("TEE: %s (%s)\n", e.drv->d->name, e.drv->path);
+	else
+		printf("no TEE: %s\n", e.tee_error);
+	int rc = e.has_tee ? 0 : 1;
+	driver_set_unload(&e.drivers);
+	free(e.probes);
+	island_config_free(e.cfg);
+	return rc;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/* --listen: accept hosts one after another; each connection is served by
+ * a fresh child process, so that every host gets a fresh key and a
+ * runtime in a known state, as a child runtime would be. */
+static int listen_loop(const char *config, const char *spec)
+{
+	struct transport_addr a;
+	char err[1024];
+	if (transport_parse(spec, &a, err, sizeof err) < 0) {
+		log_error("--listen %s", err);
+		return 2;
+	}
+	struct island_config *ic = NULL;
+	if (island_config_load(config, ISLAND_CFG_ENCLAVE, &ic, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	island_config_free(ic);
+	int lfd;
+	if (transport_listen(&a, &lfd, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	char where[160];
+	transport_describe(&a, where, sizeof where);
+	log_info("listening on %s", where);
+	while (!stop_signal) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EINTR && errno != ECONNABORTED)
+				log_error("accept on %s: %s", where, strerror(errno));
+			continue;
+		}
+		pid_t pid = fork();
+		if (pid < 0) {
+			log_error("fork: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		if (pid == 0) {
+			close(lfd);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			_exit(serve(config, fd));
+		}
+		close(fd);
+		log_info("host connected (pid %d serves it)", (int)pid);
+		int st = 0;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			if (stop_signal)
+				kill(pid, SIGTERM);
+		if (WIFEXITED(st))
+			log_info("host disconnected (exit %d)", WEXITSTATUS(st));
+		else if (WIFSIGNALED(st))
+			log_warn("the runtime serving the host died of signal %d", WTERMSIG(st));
+	}
+	close(lfd);
+	if (a.kind == TRANSPORT_UNIX)
+		unlink(a.path);
+	log_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "detect", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = NULL, *listen_spec = NULL;
+	bool detect_only = false;
+	int fd = -1, o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config = optarg; break;
+		case 'f': fd = atoi(optarg); break;
+		case 'l': listen_spec = optarg; break;
+		case 'd': detect_only = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || (fd >= 0) + (listen_spec != NULL) + detect_only != 1) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("enclave", LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	/* Jobs run one per thread and the island's slots are its parallelism;
+	 * OpenMP teams inside a backend (Tesseract's LSTM) would only
+	 * oversubscribe the cores, and spin. Read by libgomp when a backend
+	 * that needs it is loaded, below; an operator's own value wins. */
+	setenv("OMP_THREAD_LIMIT", "1", 0);
+	if (detect_only)
+		return detect(config);
+	if (listen_spec)
+		return listen_loop(config, listen_spec);
+	return serve(config, fd);
 }

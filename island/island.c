@@ -1,7 +1,8 @@
 /* atoll-island: the island host daemon. Untrusted by design: it moves bytes
  * between the coordinator (one long-lived bidirectional gRPC stream that it
- * dials out) and its enclave runtime (a child process on a socketpair), and
- * never loads a backend or holds a confidential job's plaintext.
+ * dials out) and its enclave runtime (a child process on a socketpair, or a
+ * runtime listening on vsock or a Unix socket), and never loads a driver or
+ * a backend or holds a confidential job's plaintext.
  *
  * Threads: the main thread waits for signals; a connection thread dials,
  * says Hello and reads the coordinator's messages; an enclave thread reads
@@ -28,6 +29,7 @@
 #include "config.h"
 #include "frame.h"
 #include "rpc/client.h"
+#include "transport.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -113,7 +115,8 @@ static int enclave_send(struct island *is, Atoll__Enclave__V1__HostMessage *m)
 	return r;
 }
 
-static int start_enclave(struct island *is, char *err, size_t err_size)
+/* Start a child runtime on a socketpair: its end of the pair is fd 3. */
+static int spawn_child(struct island *is, int *ret_fd, pid_t *ret_pid, char *err, size_t err_size)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -141,6 +144,30 @@ static int start_enclave(struct island *is, char *err, size_t err_size)
 		_exit(127);
 	}
 	close(sv[1]);
+	*ret_fd = sv[0];
+	*ret_pid = pid;
+	return 0;
+}
+
+/* Start (child) or reach (vsock, unix) the enclave runtime and wait for
+ * its Ready, all within enclave.start_timeout. */
+static int start_enclave(struct island *is, char *err, size_t err_size)
+{
+	const struct island_config *c = is->cfg;
+	char where[200];
+	pid_t pid = 0;
+	int fd = -1, e;
+	if (c->enclave.transport == TRANSPORT_CHILD) {
+		snprintf(where, sizeof where, "%s", c->enclave.path);
+		e = spawn_child(is, &fd, &pid, err, err_size);
+	} else {
+		transport_describe(&c->enclave.addr, where, sizeof where);
+		e = transport_connect(&c->enclave.addr, c->enclave.start_timeout_ms, &fd, err,
+				      err_size);
+	}
+	if (e < 0)
+		return e;
+	int sv[2] = { fd, -1 };
 	/* Wait for Ready, bounded by enclave.start_timeout. */
 	struct timeval tv = { .tv_sec = is->cfg->enclave.start_timeout_ms / 1000,
 			      .tv_usec = (is->cfg->enclave.start_timeout_ms % 1000) * 1000 };
@@ -151,14 +178,24 @@ static int start_enclave(struct island *is, char *err, size_t err_size)
 	struct timeval none = { 0, 0 };
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
 	Atoll__Enclave__V1__EnclaveMessage *em = (void *)pm;
-	if (r < 0 || em->msg_case != ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_READY) {
-		snprintf(err, err_size, "%s did not become ready: %s", is->cfg->enclave.path,
+	bool bad = r < 0 || em->msg_case != ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_READY;
+	if (bad)
+		snprintf(err, err_size, "the enclave runtime at %s did not become ready: %s", where,
 			 r == -EAGAIN ? "timed out" : r < 0 ? "it exited or sent garbage"
 							   : "unexpected first message");
+	/* Both ends enforce one limit, whatever the transport. */
+	else if (em->ready->max_frame_bytes != c->enclave.max_frame_bytes)
+		bad = snprintf(err, err_size,
+			       "the enclave runtime at %s uses max_frame_bytes %u, this host %u: "
+			       "set the same enclave.max_frame_bytes on both", where,
+			       em->ready->max_frame_bytes, c->enclave.max_frame_bytes) >= 0;
+	if (bad) {
 		if (pm)
 			protobuf_c_message_free_unpacked(pm, NULL);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
 		close(sv[0]);
 		return -EPROTO;
 	}
@@ -175,7 +212,10 @@ static int start_enclave(struct island *is, char *err, size_t err_size)
 	is->enclave_alive = true;
 	is->enclave_generation++;
 	pthread_mutex_unlock(&is->mu);
-	log_info("enclave ready (pid %d, tee %s%s%s)", (int)pid,
+	char pidtxt[32] = "";
+	if (pid > 0)
+		snprintf(pidtxt, sizeof pidtxt, ", pid %d", (int)pid);
+	log_info("enclave ready (%s%s, tee %s%s%s)", where, pidtxt,
 		 is->ready->tee_type[0] ? is->ready->tee_type : "none",
 		 is->ready->tee_type[0] ? "" : ": ", is->ready->tee_type[0] ? "" : is->ready->tee_error);
 	for (size_t i = 0; i < is->ready->n_workloads; i++) {
@@ -238,6 +278,7 @@ static void on_enclave_msg(struct island *is, Atoll__Enclave__V1__EnclaveMessage
 		ev.evidence = ar->evidence;
 		ev.n_collateral = ar->n_collateral;
 		ev.collateral = ar->collateral;
+		ev.manifest = ar->manifest;
 		pthread_mutex_lock(&is->mu);
 		ev.enclave_public_key = is->ready->enclave_public_key;
 		pthread_mutex_unlock(&is->mu);
@@ -683,7 +724,38 @@ static void drain(struct island *is)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: atoll-island --config island.yaml\n"
-		   "       atoll-island --check-config island.yaml\n");
+		   "       atoll-island --check-config island.yaml\n"
+		   "       atoll-island --detect [--config island.yaml]\n"
+		   "--detect starts (or reaches) the enclave runtime as a real start would,\n"
+		   "prints what each TEE driver found and exits 0 only when the enclave has\n"
+		   "a TEE. The config defaults to " ATOLL_SYSCONF_DIR "/island.yaml.\n");
+}
+
+/* --detect: the enclave's driver choice, as its Ready reports it. */
+static int detect(struct island *is)
+{
+	char err[1024];
+	if (start_enclave(is, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	const Atoll__Enclave__V1__Ready *rd = is->ready;
+	for (size_t i = 0; i < rd->n_probes; i++) {
+		const Atoll__Enclave__V1__TeeProbe *p = rd->probes[i];
+		printf("%-10s %s%s%s\n", p->driver, p->found ? "found" : "not found",
+		       p->found ? "" : ": ", p->found ? "" : p->reason);
+	}
+	if (rd->tee_type[0])
+		printf("TEE: %s\n", rd->tee_type);
+	else
+		printf("no TEE: %s\n", rd->tee_error);
+	int rc = rd->tee_type[0] ? 0 : 1;
+	atomic_store(&is->stopping, true);
+	stop_enclave(is);
+	close(is->enclave_fd);
+	protobuf_c_message_free_unpacked(&is->ready->base, NULL);
+	island_config_free(is->cfg);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -699,28 +771,42 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", required_argument, NULL, 'C' },
+		{ "detect", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *config = NULL, *check = NULL;
+	bool detect_only = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': config = optarg; break;
 		case 'C': check = optarg; break;
+		case 'd': detect_only = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!config == !check) {
+	if (detect_only && !config && !check)
+		config = ATOLL_SYSCONF_DIR "/island.yaml";
+	if (!config == !check || (detect_only && check)) {
 		usage(stderr);
 		return 2;
 	}
 	char err[1024];
 	struct island is = { .config_path = config ? config : check, .enclave_fd = -1 };
-	if (island_config_load(is.config_path, &is.cfg, err, sizeof err) < 0) {
+	if (island_config_load(is.config_path, ISLAND_CFG_HOST, &is.cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
+	}
+	if (detect_only) {
+		/* The table goes to stdout; the runtime's own log only says
+		 * what went wrong (unless the operator asks for more). */
+		setenv("ATOLL_LOG_LEVEL", "error", 0);
+		log_init("island", LOG_WARN);
+		pthread_mutex_init(&is.mu, NULL);
+		pthread_mutex_init(&is.enclave_wmu, NULL);
+		return detect(&is);
 	}
 	if (check) {
 		printf("%s: ok\n", check);

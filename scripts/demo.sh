@@ -2,7 +2,8 @@
 # The main job, end to end on one machine: installs what is missing, builds
 # Atoll, starts a coordinator and an island with the sim TEE, and runs the
 # confidential quick start — make a key, verify the island and encrypt
-# locally, submit with confidential: true, decrypt the result.
+# locally, submit with confidential: true, decrypt the result — then OCRs a
+# scanned patient letter in the enclave and prints the decrypted text.
 #
 # Everything it makes (keys, configs, the job store, logs) goes into a fresh
 # directory under $TMPDIR, printed at the end; the processes stop on exit.
@@ -12,7 +13,8 @@ root=$(pwd)
 sh scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target atoll-coordinator atoll-island \
-	atoll-enclave atollctl atoll_driver_sim atoll_backend_echo atoll_backend_linear atoll_models
+	atoll-enclave atollctl atoll_driver_sim atoll_backend_echo atoll_backend_linear atoll_models \
+	atoll_backend_ocr
 
 B="$root/build"
 work=$(mktemp -d "${TMPDIR:-/tmp}/atoll-demo-XXXXXX")
@@ -29,30 +31,13 @@ step "operator: a sim TEE root CA and an island key (development only)"
 measurement=$("$ctl" sim measure "$B/island/atoll-enclave")
 echo "enclave runtime measurement: $measurement"
 
-cat >coordinator.yaml <<EOF
-listen: {address: 127.0.0.1:0}
-store: {path: atoll.db}
-tenants: [{name: demo, api_key_sha256: [$("$ctl" hash-key ak_demo)]}]
-islands:
-  heartbeat_interval: 1s
-  heartbeat_timeout: 5s
-  tokens: [{name: island-1, token_sha256: $("$ctl" hash-key it_demo)}]
-drivers: [{name: sim, path: $B/modules/sim.so, config: {ca_file: ca/sim-ca.pem}}]
-policy:
-  tee:
-    sim: {measurements: [$measurement], allow_debug: false, max_evidence_age: 5m}
-workloads:
-  - {id: 42, name: echo, backend: echo, modes: [plain, tee], price_per_second: 0.01}
-  - {id: 7, name: breast-cancer, backend: linear, modes: [plain, tee], price_per_second: 0.01}
-EOF
-"$B/server/atoll-coordinator" --config coordinator.yaml --port-file port 2>coordinator.log &
-pids="$!"
-while [ ! -s port ]; do sleep 0.1; done
-export ATOLL_ADDR="127.0.0.1:$(cat port)" ATOLL_API_KEY=ak_demo ATOLL_KEYSTORE="$work/keystore"
-
-cat >island.yaml <<EOF
+# The island's enclave section: what its enclave loads. The operator (and
+# any client) computes the enclave manifest from these files offline and
+# pins its digests; an enclave that loads anything else does not attest.
+write_island() {
+	cat >island.yaml <<EOF
 island: {id: island-1, slots: 2}
-coordinator: {address: "$ATOLL_ADDR", token: it_demo}
+coordinator: {address: "$1", token: it_demo}
 enclave:
   path: $B/island/atoll-enclave
   driver: {name: sim, path: $B/modules/sim.so,
@@ -60,10 +45,43 @@ enclave:
   backends:
     - {name: echo, path: $B/modules/echo.so}
     - {name: linear, path: $B/modules/linear.so}
+    - {name: ocr, path: $B/modules/ocr.so}
   workloads:
     - {id: 42, backend: echo, modes: [plain, tee]}
     - {id: 7, backend: linear, model: $B/models/breast_cancer_logistic.model, modes: [plain, tee]}
+    - {id: 9, backend: ocr, models: [/usr/share/tesseract-ocr/5/tessdata/eng.traineddata],
+       modes: [plain, tee]}
 EOF
+}
+write_island "127.0.0.1:7443"
+step "operator: the enclave manifest to pin (atollctl manifest --policy island.yaml)"
+pins=$("$ctl" manifest --policy island.yaml)
+echo "$pins"
+
+cat >coordinator.yaml <<EOF
+listen: {address: 127.0.0.1:0}
+store: {path: atoll.db}
+tenants: [{name: demo, api_key_sha256: [$("$ctl" hash-key ak_demo)]}]
+islands:
+  heartbeat_interval: 1s
+  heartbeat_timeout: 5s
+  tokens: [{name: island-1, island_ids: [island-1], token_sha256: $("$ctl" hash-key it_demo)}]
+drivers: [{name: sim, path: $B/modules/sim.so, config: {ca_file: ca/sim-ca.pem}}]
+policy:
+  tee:
+    sim: {measurements: [$measurement], allow_debug: false, max_evidence_age: 5m}
+$pins
+workloads:
+  - {id: 42, name: echo, backend: echo, modes: [plain, tee], price_per_second: 0.01}
+  - {id: 7, name: breast-cancer, backend: linear, modes: [plain, tee], price_per_second: 0.01}
+  - {id: 9, name: document-ocr, backend: ocr, modes: [plain, tee], price_per_second: 0.01}
+EOF
+"$B/server/atoll-coordinator" --config coordinator.yaml --port-file port 2>coordinator.log &
+pids="$!"
+while [ ! -s port ]; do sleep 0.1; done
+export ATOLL_ADDR="127.0.0.1:$(cat port)" ATOLL_API_KEY=ak_demo ATOLL_KEYSTORE="$work/keystore"
+
+write_island "$ATOLL_ADDR"
 "$B/island/atoll-island" --config island.yaml 2>island.log &
 pids="$! $pids"
 i=0
@@ -82,9 +100,12 @@ step "stats: attested islands by TEE type"
 
 cat >client-policy.yaml <<EOF
 # The client's own trust decision: which TEE drivers and measurements it
-# accepts before sealing anything.
+# accepts, and which backend and model files the enclave must run for each
+# workload (computed from the same files: atollctl manifest --policy).
 drivers: [{name: sim, path: $B/modules/sim.so, config: {ca_file: ca/sim-ca.pem}}]
-policy: {tee: {sim: {measurements: [$measurement], max_evidence_age: 5m}}}
+policy:
+  tee: {sim: {measurements: [$measurement], max_evidence_age: 5m}}
+$pins
 EOF
 
 step "client: make a key (the private half stays in $ATOLL_KEYSTORE)"
@@ -111,6 +132,33 @@ step "client: decrypt the result"
 step "the same in one command: atollctl run (echo workload, streamed and decrypted live)"
 "$ctl" run --workload 42 --confidential --key-id "$key" --policy client-policy.yaml \
 	--prompt "Classify this patient record: age 54, lump in left breast"
+
+step "client: OCR a scanned patient letter in the enclave (sealed in, sealed out, page by page)"
+cat >letter.txt <<'EOF'
+St. Ursula Hospital, Department of Cardiology
+
+Discharge letter, 14 June
+
+Dear Dr. Moreau,
+
+Mrs. Jane Roe, born 12 March 1961, was admitted on 3 June with chest
+pain on exertion. The ECG showed no acute changes; troponin was normal
+twice. A stress test confirmed stable angina.
+
+She was discharged today in good health on aspirin 100 mg once daily
+and bisoprolol 2.5 mg in the morning. Please review her in six weeks.
+
+Kind regards,
+Dr. A. Lindqvist
+EOF
+sh "$root/scripts/render-text.sh" --size 13 --lines 30 letter.txt letter
+echo "rendered letter.png, a 300 dpi page: it leaves this machine only sealed"
+"$ctl" run --workload 9 --confidential --key-id "$key" --policy client-policy.yaml \
+	--file letter.png >ocr.out
+echo "decrypted, as streamed (one JSON line per page, then a summary):"
+cat ocr.out
+echo "the text of page 1:"
+sed -n '1s/^{"page":1,"text":"\(.*\)","confidence":.*$/\1/p' ocr.out | sed 's/\\n/\n/g'
 
 step "usage: confidential jobs billed at the regular rate"
 "$ctl" usage

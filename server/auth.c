@@ -11,23 +11,35 @@
 
 #define MAX_CREDENTIAL 1024
 
-/* The secret after "Bearer ", hashed. */
+/* The secret after "Bearer " in v (NULL: no header), hashed. */
+static int digest_of(const char *v, uint8_t digest[SHA256_LEN], char *err, size_t err_size)
+{
+	if (!v) {
+		snprintf(err, err_size, "missing \"authorization: Bearer <key>\" metadata");
+		return -ENOKEY;
+	}
+	if (strlen(v) > MAX_CREDENTIAL + 7 || strncasecmp(v, "Bearer ", 7) != 0 || !v[7]) {
+		snprintf(err, err_size, "authorization metadata must be \"Bearer <key>\"");
+		return -ENOKEY;
+	}
+	SHA256((const uint8_t *)v + 7, strlen(v + 7), digest);
+	return 0;
+}
+
 static int bearer_digest(const rpc_call *call, uint8_t digest[SHA256_LEN], char *err,
 			 size_t err_size)
 {
 	char v[MAX_CREDENTIAL + 16];
 	int r = rpc_call_metadata(call, "authorization", v, sizeof v);
-	if (r == -ENOENT) {
-		snprintf(err, err_size, "missing \"authorization: Bearer <key>\" metadata");
-		return -ENOKEY;
-	}
-	if (r < 0 || strncasecmp(v, "Bearer ", 7) != 0 || !v[7]) {
+	if (r == -ENOENT)
+		return digest_of(NULL, digest, err, err_size);
+	if (r < 0) {
 		snprintf(err, err_size, "authorization metadata must be \"Bearer <key>\"");
 		return -ENOKEY;
 	}
-	SHA256((const uint8_t *)v + 7, strlen(v + 7), digest);
+	r = digest_of(v, digest, err, err_size);
 	OPENSSL_cleanse(v, sizeof v);
-	return 0;
+	return r;
 }
 
 /* Index of the matching digest, or -1; looks at every entry whatever
@@ -42,13 +54,10 @@ static long match(const uint8_t digest[SHA256_LEN], const uint8_t (*list)[SHA256
 	return found;
 }
 
-int auth_tenant(const struct coord_config *cfg, const rpc_call *call,
-		const struct tenant_cfg **ret, char *err, size_t err_size)
+/* The tenant whose key hashes to d. */
+static int tenant_of(const struct coord_config *cfg, const uint8_t d[SHA256_LEN],
+		     const struct tenant_cfg **ret, char *err, size_t err_size)
 {
-	uint8_t d[SHA256_LEN];
-	int r = bearer_digest(call, d, err, err_size);
-	if (r < 0)
-		return r;
 	const struct tenant_cfg *found = NULL;
 	for (size_t t = 0; t < cfg->n_tenants; t++) {
 		long i = match(d, cfg->tenants[t].key_hashes, cfg->tenants[t].n_keys);
@@ -61,6 +70,22 @@ int auth_tenant(const struct coord_config *cfg, const rpc_call *call,
 	}
 	*ret = found;
 	return 0;
+}
+
+int auth_tenant(const struct coord_config *cfg, const rpc_call *call,
+		const struct tenant_cfg **ret, char *err, size_t err_size)
+{
+	uint8_t d[SHA256_LEN];
+	int r = bearer_digest(call, d, err, err_size);
+	return r < 0 ? r : tenant_of(cfg, d, ret, err, err_size);
+}
+
+int auth_tenant_bearer(const struct coord_config *cfg, const char *authorization,
+		       const struct tenant_cfg **ret, char *err, size_t err_size)
+{
+	uint8_t d[SHA256_LEN];
+	int r = digest_of(authorization, d, err, err_size);
+	return r < 0 ? r : tenant_of(cfg, d, ret, err, err_size);
 }
 
 int auth_island(const struct coord_config *cfg, const rpc_call *call,

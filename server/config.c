@@ -1,6 +1,5 @@
 /* coordinator.yaml: reading and validating every section. */
 #include "config.h"
-#include "policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +12,7 @@
 #define MAX_WORKLOAD_ID 0xffffffffu
 
 static const char *const TOP_KEYS[] = { "listen", "limits", "store", "tenants", "islands",
-					"keys", "drivers", "policy", "workloads", NULL };
+					"keys", "drivers", "policy", "workloads", "http", NULL };
 
 static int read_listen(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
@@ -41,35 +40,56 @@ static int read_listen(struct cfg *c, const struct ynode *root, struct coord_con
 	return 0;
 }
 
+/* One unsigned limit: map[key] into *out within [min, max]. */
+static int read_u64(struct cfg *c, const struct ynode *n, const char *key, uint64_t min,
+		    uint64_t max, uint64_t *out)
+{
+	return cfg_uint(c, n, "limits", key, false, min, max, out);
+}
+
 static int read_limits(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
 	static const char *const keys[] = { "threads", "max_message_bytes", "drain_timeout",
 					    "keepalive_time", "keepalive_timeout", "max_islands",
-					    "max_queued_jobs", NULL };
+					    "max_queued_jobs", "max_active_jobs_per_tenant",
+					    "max_watches_per_tenant", "max_output_bytes",
+					    "max_send_backlog", "max_streams_per_connection",
+					    "memory_quota", NULL };
 	const struct ynode *n = cfg_get(root, "limits");
 	if (!n)
 		return 0;
-	uint64_t v;
 	int e;
 	const char *P = "limits";
 	if ((e = cfg_check_keys(c, n, P, keys)) < 0)
 		return e;
-	v = cc->limits.threads;
-	if ((e = cfg_uint(c, n, P, "threads", false, 1, 64, &v)) < 0)
-		return e;
-	cc->limits.threads = (uint32_t)v;
-	v = cc->limits.max_message_bytes;
-	if ((e = cfg_uint(c, n, P, "max_message_bytes", false, 1024, 1u << 30, &v)) < 0)
-		return e;
-	cc->limits.max_message_bytes = (uint32_t)v;
-	v = cc->limits.max_islands;
-	if ((e = cfg_uint(c, n, P, "max_islands", false, 1, 1000000, &v)) < 0)
-		return e;
-	cc->limits.max_islands = (uint32_t)v;
-	v = cc->limits.max_queued_jobs;
-	if ((e = cfg_uint(c, n, P, "max_queued_jobs", false, 1, 100000000, &v)) < 0)
-		return e;
-	cc->limits.max_queued_jobs = (uint32_t)v;
+	struct {
+		const char *key;
+		uint64_t min, max;
+		void *out;
+		int bits;
+	} u[] = {
+		{ "threads", 1, 64, &cc->limits.threads, 32 },
+		{ "max_message_bytes", 1024, 1u << 30, &cc->limits.max_message_bytes, 32 },
+		{ "max_islands", 1, 1000000, &cc->limits.max_islands, 32 },
+		{ "max_queued_jobs", 1, 100000000, &cc->limits.max_queued_jobs, 32 },
+		{ "max_active_jobs_per_tenant", 1, 100000000, &cc->limits.max_active_jobs_per_tenant,
+		  32 },
+		{ "max_watches_per_tenant", 1, 1000000, &cc->limits.max_watches_per_tenant, 32 },
+		{ "max_output_bytes", 1024, 1ull << 32, &cc->limits.max_output_bytes, 64 },
+		{ "max_send_backlog", 64 << 10, 1u << 30, &cc->limits.max_send_backlog, 64 },
+		{ "max_streams_per_connection", 1, 1000000, &cc->limits.max_streams_per_connection,
+		  32 },
+		{ "memory_quota", 0, 1ull << 40, &cc->limits.memory_quota, 64 },
+	};
+	for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+		uint64_t v = u[i].bits == 32 ? *(uint32_t *)u[i].out : *(uint64_t *)u[i].out;
+		if ((e = read_u64(c, n, u[i].key, u[i].min, u[i].max, &v)) < 0)
+			return e;
+		if (u[i].bits == 32)
+			*(uint32_t *)u[i].out = (uint32_t)v;
+		else
+			*(uint64_t *)u[i].out = v;
+	}
 	if ((e = cfg_duration_ms(c, n, P, "drain_timeout", false, 0, 3600000,
 				 &cc->limits.drain_timeout_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "keepalive_time", false, 1000, 86400000,
@@ -163,9 +183,9 @@ static int read_tenants(struct cfg *c, const struct ynode *root, struct coord_co
 
 static int read_islands(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
-	static const char *const keys[] = { "heartbeat_interval", "heartbeat_timeout", "tokens",
-					    NULL };
-	static const char *const tok_keys[] = { "name", "token_sha256", NULL };
+	static const char *const keys[] = { "heartbeat_interval", "heartbeat_timeout",
+					    "hello_timeout", "tokens", NULL };
+	static const char *const tok_keys[] = { "name", "token_sha256", "island_ids", NULL };
 	const struct ynode *n = cfg_get(root, "islands");
 	if (!n)
 		return cfg_error(c, root, "islands", "required key is missing");
@@ -175,7 +195,9 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 	    (e = cfg_duration_ms(c, n, P, "heartbeat_interval", false, 100, 3600000,
 				 &cc->islands.heartbeat_interval_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "heartbeat_timeout", false, 300, 86400000,
-				 &cc->islands.heartbeat_timeout_ms)) < 0)
+				 &cc->islands.heartbeat_timeout_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "hello_timeout", false, 100, 600000,
+				 &cc->islands.hello_timeout_ms)) < 0)
 		return e;
 	if (cc->islands.heartbeat_timeout_ms < 2 * cc->islands.heartbeat_interval_ms)
 		return cfg_error(c, cfg_get(n, "heartbeat_timeout") ? cfg_get(n, "heartbeat_timeout") : n,
@@ -202,111 +224,23 @@ static int read_islands(struct cfg *c, const struct ynode *root, struct coord_co
 			return cfg_error(c, item, pk, "required key is missing");
 		if ((e = cfg_hex(c, h, pk, t->hash, SHA256_LEN, SHA256_LEN, NULL)) < 0)
 			return e;
-	}
-	return 0;
-}
-
-static int read_drivers(struct cfg *c, const struct ynode *root, struct coord_config *cc)
-{
-	const struct ynode *n;
-	int e = cfg_seq_alloc(c, root, "", "drivers", false, sizeof *cc->drivers, &n,
-			      (void **)&cc->drivers);
-	if (e <= 0)
-		return e;
-	for (size_t i = 0; i < n->n; i++) {
-		char p[64];
-		cfg_path_index(p, sizeof p, "drivers", i);
-		if ((e = plugin_cfg_read(c, n->items[i], p, &cc->drivers[i], NULL)) < 0)
+		/* A token names the islands it may be: one token cannot pose as
+		 * another operator's island. */
+		char pi[96];
+		cfg_path(pi, sizeof pi, p, "island_ids");
+		if ((e = cfg_str_list(c, item, p, "island_ids", true, &t->island_ids,
+				      &t->n_island_ids)) < 0)
 			return e;
-		cc->n_drivers = i + 1;
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(cc->drivers[j].name, cc->drivers[i].name) == 0) {
-				char pn[96];
-				cfg_path(pn, sizeof pn, p, "name");
-				return cfg_error(c, cfg_get(n->items[i], "name"), pn,
-						 "driver '%s' is already configured (drivers[%zu])",
-						 cc->drivers[i].name, j);
-			}
-	}
-	return 0;
-}
-
-static int read_digests(struct cfg *c, const struct ynode *map, const char *path,
-			const char *key, struct digest **out, size_t *ret_n)
-{
-	char p[512];
-	cfg_path(p, sizeof p, path, key);
-	const struct ynode *n;
-	int e = cfg_seq_alloc(c, map, path, key, false, sizeof **out, &n, (void **)out);
-	if (e <= 0)
-		return e;
-	for (size_t i = 0; i < n->n; i++) {
-		char pi[512];
-		cfg_path_index(pi, sizeof pi, p, i);
-		if ((e = cfg_hex(c, n->items[i], pi, (*out)[i].v, 0, MAX_DIGEST,
-				 &(*out)[i].len)) < 0)
-			return e;
-		if ((*out)[i].len == 0)
-			return cfg_error(c, n->items[i], pi, "empty digest");
-	}
-	*ret_n = n->n;
-	return 0;
-}
-
-static int read_policy(struct cfg *c, const struct ynode *root, struct coord_config *cc)
-{
-	static const char *const keys[] = { "reattest_interval", "challenge_ttl", "tee", NULL };
-	static const char *const tee_keys[] = { "allow_debug", "measurements", "signers",
-						"min_svn", "min_tcb", "tcb_statuses",
-						"max_evidence_age", NULL };
-	const struct ynode *n = cfg_get(root, "policy");
-	if (!n)
-		return 0;
-	const char *P = "policy";
-	int e;
-	if ((e = cfg_check_keys(c, n, P, keys)) < 0 ||
-	    (e = cfg_duration_ms(c, n, P, "reattest_interval", false, 1000, 7 * 86400000LL,
-				 &cc->policy.reattest_interval_ms)) < 0 ||
-	    (e = cfg_duration_ms(c, n, P, "challenge_ttl", false, 100, 3600000,
-				 &cc->policy.challenge_ttl_ms)) < 0)
-		return e;
-	const struct ynode *tees = cfg_get(n, "tee");
-	if (!tees)
-		return 0;
-	if (tees->type != YNODE_MAP)
-		return cfg_error(c, tees, "policy.tee", "expected a mapping of TEE name to policy");
-	cc->policy.tees = calloc(tees->n + 1, sizeof *cc->policy.tees);
-	if (!cc->policy.tees)
-		return -ENOMEM;
-	for (size_t i = 0; i < tees->n; i++) {
-		const char *name = tees->keys[i]->scalar;
-		char p[256];
-		cfg_path(p, sizeof p, "policy.tee", name);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(tees->keys[j]->scalar, name) == 0)
-				return cfg_error(c, tees->keys[i], p, "duplicate key (first at line %d)",
-						 tees->keys[j]->line);
-		struct tee_policy *tp = &cc->policy.tees[i];
-		cc->policy.n_tees = i + 1;
-		if (!(tp->tee = strdup(name)))
-			return -ENOMEM;
-		const struct ynode *t = tees->items[i];
-		/* `sim: {}` or `sim:` with nothing: allowed with defaults. */
-		if (t->type == YNODE_SCALAR && t->plain && t->scalar[0] == 0)
-			continue;
-		size_t n_status = 0;
-		if ((e = cfg_check_keys(c, t, p, tee_keys)) < 0 ||
-		    (e = cfg_bool(c, t, p, "allow_debug", false, &tp->allow_debug)) < 0 ||
-		    (e = read_digests(c, t, p, "measurements", &tp->measurements,
-				      &tp->n_measurements)) < 0 ||
-		    (e = read_digests(c, t, p, "signers", &tp->signers, &tp->n_signers)) < 0 ||
-		    (e = cfg_uint(c, t, p, "min_svn", false, 0, UINT64_MAX, &tp->min_svn)) < 0 ||
-		    (e = cfg_uint(c, t, p, "min_tcb", false, 0, UINT64_MAX, &tp->min_tcb)) < 0 ||
-		    (e = cfg_str_list(c, t, p, "tcb_statuses", false, &tp->tcb_statuses,
-				      &n_status)) < 0 ||
-		    (e = cfg_duration_ms(c, t, p, "max_evidence_age", false, 1000,
-					 365 * 86400000LL, &tp->max_evidence_age_ms)) < 0)
-			return e;
+		if (!t->n_island_ids)
+			return cfg_error(c, cfg_get(item, "island_ids"), pi,
+					 "at least one island id (or pattern such as \"gpu-*\") is needed");
+		for (size_t k = 0; k < t->n_island_ids; k++) {
+			const char *id = t->island_ids[k];
+			const char *star = strchr(id, '*');
+			if (!id[0] || strlen(id) > 127 || (star && star[1]))
+				return cfg_error(c, cfg_get(item, "island_ids"), pi,
+						 "'%s' is not an island id or a prefix ending in '*'", id);
+		}
 	}
 	return 0;
 }
@@ -363,26 +297,6 @@ static int read_workloads(struct cfg *c, const struct ynode *root, struct coord_
 	return 0;
 }
 
-/* Cross-section checks, after every section parsed. */
-static int check_policy_drivers(struct cfg *c, const struct ynode *root,
-				const struct coord_config *cc)
-{
-	const struct ynode *tees = cfg_get(cfg_get(root, "policy"), "tee");
-	for (size_t i = 0; i < cc->policy.n_tees; i++) {
-		bool found = false;
-		for (size_t k = 0; k < cc->n_drivers; k++)
-			if (strcmp(cc->drivers[k].name, cc->policy.tees[i].tee) == 0)
-				found = true;
-		if (!found) {
-			char p[256];
-			cfg_path(p, sizeof p, "policy.tee", cc->policy.tees[i].tee);
-			return cfg_error(c, tees->keys[i], p,
-					 "no driver named '%s' in drivers", cc->policy.tees[i].tee);
-		}
-	}
-	return 0;
-}
-
 int coord_config_load(const char *path, struct coord_config **ret, char *err,
 		      size_t err_size)
 {
@@ -400,11 +314,17 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	cc->limits.keepalive_timeout_ms = 20000;
 	cc->limits.max_islands = 10000;
 	cc->limits.max_queued_jobs = 1000000;
+	cc->limits.max_active_jobs_per_tenant = 100000;
+	cc->limits.max_watches_per_tenant = 256;
+	cc->limits.max_output_bytes = 64u << 20;
+	cc->limits.max_send_backlog = 8u << 20;
+	cc->limits.max_streams_per_connection = 1000;
+	cc->limits.memory_quota = 1ull << 30;
 	cc->store.synchronous_full = true;
 	cc->islands.heartbeat_interval_ms = 5000;
 	cc->islands.heartbeat_timeout_ms = 15000;
-	cc->policy.reattest_interval_ms = 300000;
-	cc->policy.challenge_ttl_ms = 30000;
+	cc->islands.hello_timeout_ms = 10000;
+	coord_config_http_defaults(cc);
 
 	if (!(cc->file = strdup(path))) {
 		e = -ENOMEM;
@@ -418,10 +338,9 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	    (e = read_store(&c, root, cc)) < 0 ||
 	    (e = read_tenants(&c, root, cc)) < 0 ||
 	    (e = read_islands(&c, root, cc)) < 0 ||
-	    (e = read_drivers(&c, root, cc)) < 0 ||
-	    (e = read_policy(&c, root, cc)) < 0 ||
+	    (e = attest_config_read(&c, root, &cc->attest)) < 0 ||
 	    (e = read_workloads(&c, root, cc)) < 0 ||
-	    (e = check_policy_drivers(&c, root, cc)) < 0)
+	    (e = coord_config_read_http(&c, root, cc)) < 0)
 		goto fail;
 	const struct ynode *keys = cfg_get(root, "keys");
 	if (keys) {
@@ -457,27 +376,31 @@ void coord_config_free(struct coord_config *cc)
 		free(cc->tenants[i].key_hashes);
 	}
 	free(cc->tenants);
-	for (size_t i = 0; i < cc->islands.n_tokens; i++)
+	for (size_t i = 0; i < cc->islands.n_tokens; i++) {
 		free(cc->islands.tokens[i].name);
-	free(cc->islands.tokens);
-	for (size_t i = 0; i < cc->n_drivers; i++)
-		plugin_cfg_clear(&cc->drivers[i]);
-	free(cc->drivers);
-	for (size_t i = 0; i < cc->policy.n_tees; i++) {
-		struct tee_policy *tp = &cc->policy.tees[i];
-		free(tp->tee);
-		free(tp->measurements);
-		free(tp->signers);
-		cfg_str_list_free(tp->tcb_statuses);
+		cfg_str_list_free(cc->islands.tokens[i].island_ids);
 	}
-	free(cc->policy.tees);
+	free(cc->islands.tokens);
+	attest_config_clear(&cc->attest);
 	for (size_t i = 0; i < cc->n_workloads; i++) {
 		free(cc->workloads[i].name);
 		free(cc->workloads[i].backend);
 		free(cc->workloads[i].model);
 	}
 	free(cc->workloads);
+	coord_config_http_free(cc);
 	free(cc);
+}
+
+bool island_token_allows(const struct island_token_cfg *t, const char *id)
+{
+	for (size_t i = 0; i < t->n_island_ids; i++) {
+		const char *p = t->island_ids[i];
+		size_t n = strlen(p);
+		if (n && p[n - 1] == '*' ? strncmp(p, id, n - 1) == 0 : strcmp(p, id) == 0)
+			return true;
+	}
+	return false;
 }
 
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id)
@@ -486,41 +409,4 @@ const struct workload_cfg *coord_config_workload(const struct coord_config *c, u
 		if (c->workloads[i].id == id)
 			return &c->workloads[i];
 	return NULL;
-}
-
-const struct tee_policy *coord_config_policy(const struct coord_config *c, const char *tee)
-{
-	for (size_t i = 0; i < c->policy.n_tees; i++)
-		if (strcmp(c->policy.tees[i].tee, tee) == 0)
-			return &c->policy.tees[i];
-	return NULL;
-}
-
-int policy_config_load(const char *path, struct coord_config **ret, char *err, size_t err_size)
-{
-	static const char *const keys[] = { "drivers", "policy", NULL };
-	struct cfg c = { 0 };
-	struct ynode *root = NULL;
-	struct coord_config *cc = calloc(1, sizeof *cc);
-	int e;
-	if (!cc)
-		return -ENOMEM;
-	cc->policy.reattest_interval_ms = 300000;
-	cc->policy.challenge_ttl_ms = 30000;
-	if (!(cc->file = strdup(path))) {
-		e = -ENOMEM;
-		goto fail;
-	}
-	if ((e = cfg_load(&c, path, &root)) < 0 || (e = cfg_check_keys(&c, root, "", keys)) < 0 ||
-	    (e = read_drivers(&c, root, cc)) < 0 || (e = read_policy(&c, root, cc)) < 0 ||
-	    (e = check_policy_drivers(&c, root, cc)) < 0)
-		goto fail;
-	ynode_free(root);
-	*ret = cc;
-	return 0;
-fail:
-	snprintf(err, err_size, "%s", c.err[0] ? c.err : "out of memory");
-	ynode_free(root);
-	coord_config_free(cc);
-	return e;
 }

@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 #include "atoll/status.h"
+#include "attest/config.h"
 #include "config/plugin_cfg.h"
 
 #define SHA256_LEN 32
-#define MAX_DIGEST 64
 
 struct tenant_cfg {
 	char *name;
@@ -22,25 +22,10 @@ struct tenant_cfg {
 struct island_token_cfg {
 	char *name;
 	uint8_t hash[SHA256_LEN];
-};
-
-struct digest {
-	uint8_t v[MAX_DIGEST];
-	size_t len;
-};
-
-/* Attestation policy for one TEE type (policy.tee.<name>). */
-struct tee_policy {
-	char *tee;
-	bool allow_debug;
-	struct digest *measurements; /* empty: any measurement */
-	size_t n_measurements;
-	struct digest *signers;      /* empty: any signer */
-	size_t n_signers;
-	uint64_t min_svn;
-	uint64_t min_tcb;
-	char **tcb_statuses;         /* NULL-terminated; NULL: the safe default */
-	int64_t max_evidence_age_ms; /* 0: no limit beyond the challenge TTL */
+	/* Island ids the token may connect as: exact ids, or a prefix ending
+	 * in '*' ("gpu-*"; "*" alone is any id). */
+	char **island_ids; /* NULL-terminated */
+	size_t n_island_ids;
 };
 
 struct workload_cfg {
@@ -68,8 +53,14 @@ struct coord_config {
 		int64_t drain_timeout_ms;
 		int64_t keepalive_time_ms;
 		int64_t keepalive_timeout_ms;
-		uint32_t max_islands;
-		uint32_t max_queued_jobs;
+		uint32_t max_islands;       /* island streams, said hello or not */
+		uint32_t max_queued_jobs;   /* active jobs, all tenants */
+		uint32_t max_active_jobs_per_tenant;
+		uint32_t max_watches_per_tenant;
+		uint64_t max_output_bytes;  /* of one job */
+		uint64_t max_send_backlog;  /* bytes waiting on one call */
+		uint32_t max_streams_per_connection;
+		uint64_t memory_quota;      /* gRPC's buffers, 0: none */
 	} limits;
 	struct {
 		char *path;
@@ -80,22 +71,27 @@ struct coord_config {
 	struct {
 		int64_t heartbeat_interval_ms;
 		int64_t heartbeat_timeout_ms;
+		int64_t hello_timeout_ms; /* a stream must say hello within it */
 		struct island_token_cfg *tokens;
 		size_t n_tokens;
 	} islands;
 	struct {
 		bool custodial;
 	} keys;
-	struct plugin_cfg *drivers;
-	size_t n_drivers;
-	struct {
-		int64_t reattest_interval_ms;
-		int64_t challenge_ttl_ms;
-		struct tee_policy *tees;
-		size_t n_tees;
-	} policy;
+	/* Verifier drivers and the attestation policy (lib/attest). */
+	struct attest_config attest;
 	struct workload_cfg *workloads;
 	size_t n_workloads;
+	/* The HTTP/JSON gateway and /metrics (config_http.c); off when
+	 * address is NULL. */
+	struct {
+		char *address;
+		char *tls_cert, *tls_key;
+		uint32_t max_body_bytes;
+		uint32_t max_connections;
+		int64_t idle_timeout_ms;
+		int64_t sse_keepalive_ms;
+	} http;
 };
 
 /* Load and validate. On failure err holds "file:line:col: key.path: what". */
@@ -104,6 +100,14 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 void coord_config_free(struct coord_config *c);
 
 const struct workload_cfg *coord_config_workload(const struct coord_config *c, uint32_t id);
-const struct tee_policy *coord_config_policy(const struct coord_config *c, const char *tee);
+/* May a stream with this token say it is island id? */
+bool island_token_allows(const struct island_token_cfg *t, const char *id);
+
+/* The `http:` section (config_http.c). */
+struct cfg;
+struct ynode;
+void coord_config_http_defaults(struct coord_config *cc);
+int coord_config_read_http(struct cfg *c, const struct ynode *root, struct coord_config *cc);
+void coord_config_http_free(struct coord_config *cc);
 
 #endif

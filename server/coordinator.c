@@ -1,5 +1,6 @@
 /* Coordinator assembly: store, drivers, core, services on the server,
- * health, reflection; start, reload and orderly stop. */
+ * health, reflection, the HTTP gateway and metrics; start, reload and
+ * orderly stop. */
 #include "coordinator.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "metrics.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -20,20 +22,24 @@ void svc_unimplemented(rpc_call *call, const ProtobufCMessage *req, void *ud)
 			 rpc_call_path(call));
 }
 
+/* The gRPC layer's limits are counted and logged with the core's. */
+static void on_limit(const char *what, const char *method, void *ud)
+{
+	struct coordinator *co = ud;
+	if (co->core)
+		core_limit_report(co->core, what, method);
+}
+
 static int load_drivers(struct coordinator *co, char *err, size_t err_size)
 {
-	const struct coord_config *cfg = co->cfg;
-	co->drivers = calloc(cfg->n_drivers + 1, sizeof *co->drivers);
-	if (!co->drivers)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->n_drivers; i++) {
-		const struct plugin_cfg *pc = &cfg->drivers[i];
-		int e = plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, co->drivers,
-					   co->n_drivers, &co->drivers[co->n_drivers], err, err_size);
-		if (e < 0)
-			return e;
-		co->n_drivers++;
-		log_info("driver %s loaded from %s", pc->name, pc->path);
+	const struct attest_config *ac = &co->cfg->attest;
+	int e = attest_verifier_load(ac->drivers, ac->n_drivers, &co->verifier, err, err_size);
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < co->verifier.drivers.n; i++) {
+		char line[1200];
+		plugin_driver_describe(&co->verifier.drivers.d[i], line, sizeof line);
+		log_info("%s", line);
 	}
 	return 0;
 }
@@ -51,14 +57,19 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 	if ((e = load_drivers(co, err, err_size)) < 0 ||
 	    (e = store_open(cfg->store.path, cfg->store.synchronous_full, &co->store, err,
 			    err_size)) < 0 ||
-	    (e = core_new(cfg, co->store, co->drivers, co->n_drivers, &co->core, err,
-			  err_size)) < 0)
+	    (e = core_new(cfg, co->store, &co->verifier, &co->core, err, err_size)) < 0)
 		goto fail;
+	store_on_commit(co->store, metrics_store_commit);
 	struct rpc_server_opts opts = {
 		.threads = (int)cfg->limits.threads,
 		.max_message_bytes = (int)cfg->limits.max_message_bytes,
 		.keepalive_time_ms = (int)cfg->limits.keepalive_time_ms,
 		.keepalive_timeout_ms = (int)cfg->limits.keepalive_timeout_ms,
+		.max_queued_bytes = (size_t)cfg->limits.max_send_backlog,
+		.max_streams_per_connection = (int)cfg->limits.max_streams_per_connection,
+		.memory_quota_bytes = (long)cfg->limits.memory_quota,
+		.on_limit = on_limit,
+		.limit_ud = co,
 	};
 	char *pem[3] = { NULL, NULL, NULL };
 	const char *paths[3] = { cfg->listen.tls_cert, cfg->listen.tls_key,
@@ -83,6 +94,7 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		free(pem[k]);
 	if (e < 0)
 		goto fail;
+	rpc_server_observe(co->srv, metrics_rpc);
 	if ((e = health_new(&co->health)) < 0 ||
 	    (e = health_register(co->health, co->srv)) < 0) {
 		snprintf(err, err_size, "cannot set up the health service");
@@ -114,6 +126,13 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		snprintf(err, err_size, "cannot start the timer thread");
 		goto fail;
 	}
+	if (cfg->http.address) {
+		char herr[512];
+		if ((e = gw_start(co, NULL, &co->gw, &co->http_port, herr, sizeof herr)) < 0) {
+			snprintf(err, err_size, "http: %s", herr);
+			goto fail;
+		}
+	}
 	*ret = co;
 	return 0;
 fail:
@@ -128,16 +147,13 @@ int coordinator_reload(struct coordinator *co, char *err, size_t err_size)
 	if (e < 0)
 		return e;
 	/* Policies may only name drivers that are loaded. */
-	for (size_t i = 0; i < cfg->policy.n_tees; i++) {
-		bool loaded = false;
-		for (size_t k = 0; k < co->n_drivers; k++)
-			if (strcmp(co->drivers[k].name, cfg->policy.tees[i].tee) == 0)
-				loaded = true;
-		if (!loaded) {
+	const struct attest_policy *pol = &cfg->attest.policy;
+	for (size_t i = 0; i < pol->n_tees; i++) {
+		if (!attest_verifier_driver(&co->verifier, pol->tees[i].tee)) {
 			snprintf(err, err_size,
 				 "policy.tee.%s: driver '%s' is not loaded (drivers change only on "
 				 "restart)",
-				 cfg->policy.tees[i].tee, cfg->policy.tees[i].tee);
+				 pol->tees[i].tee, pol->tees[i].tee);
 			coord_config_free(cfg);
 			return -EINVAL;
 		}
@@ -149,12 +165,16 @@ int coordinator_reload(struct coordinator *co, char *err, size_t err_size)
 	}
 	co->reloaded = list;
 	list[co->n_reloaded++] = cfg;
-	core_reload_policy(co->core, cfg);
+	core_reload_policy(co->core, &cfg->attest.policy);
 	return 0;
 }
 
 void coordinator_stop(struct coordinator *co)
 {
+	/* HTTP first: /readyz turns 503, open event streams end. */
+	gw_draining(co->gw);
+	gw_stop(co->gw);
+	co->gw = NULL;
 	rpc_server_shutdown(co->srv, co->cfg->limits.drain_timeout_ms);
 }
 
@@ -162,14 +182,16 @@ void coordinator_free(struct coordinator *co)
 {
 	if (!co)
 		return;
+	gw_stop(co->gw);
+	/* Land the job writes still queued (their SubmitJob calls answer)
+	 * before the server goes. */
+	core_stop(co->core, co->cfg->limits.drain_timeout_ms);
 	rpc_server_free(co->srv);
 	core_free(co->core);
 	health_free(co->health);
 	reflection_free(co->refl);
 	store_close(co->store);
-	for (size_t i = co->n_drivers; i-- > 0;)
-		plugin_unload_driver(&co->drivers[i]);
-	free(co->drivers);
+	attest_verifier_unload(&co->verifier);
 	for (size_t i = 0; i < co->n_reloaded; i++)
 		coord_config_free(co->reloaded[i]);
 	free(co->reloaded);

@@ -6,13 +6,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "attest/verifier.h"
 #include "config.h"
-#include "core.h"
-#include "health.h"
-#include "reflection.h"
-#include "plugin/plugin.h"
-#include "rpc.h"
-#include "store.h"
+#include "core/core.h"
+#include "http/gateway.h"
+#include "rpc/server.h"
+#include "store/store.h"
+#include "svc/health.h"
+#include "svc/ops.h"
+#include "svc/reflection.h"
 
 struct coordinator {
 	struct coord_config *cfg;
@@ -23,10 +25,15 @@ struct coordinator {
 	struct health *health;
 	struct reflection *refl;
 	struct store *store;
-	struct loaded_driver *drivers;
-	size_t n_drivers;
+	struct attest_verifier verifier;
 	struct core *core;
 	int port;
+	/* The HTTP/JSON gateway and /metrics (http.address), or NULL. */
+	struct gateway *gw;
+	int http_port;
+	/* The unary gRPC methods and the operations serving them. */
+	struct svc_binding bindings[16];
+	size_t n_bindings;
 };
 
 /* Load nothing, start nothing: build the services on cfg (taken over) and
@@ -40,7 +47,7 @@ int coordinator_reload(struct coordinator *co, char *err, size_t err_size);
 void coordinator_stop(struct coordinator *co);
 void coordinator_free(struct coordinator *co);
 
-/* Registration of the atoll.v1 services (svc_*.c). */
+/* Registration of the atoll.v1 services (svc/). */
 int svc_confidential_register(struct coordinator *co);
 int svc_jobs_register(struct coordinator *co);
 int svc_islands_register(struct coordinator *co);

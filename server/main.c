@@ -24,6 +24,7 @@ static void usage(FILE *f)
 		"  --listen ADDR        listen here instead of listen.address (\"127.0.0.1:0\"\n"
 		"                       picks a free port)\n"
 		"  --port-file FILE     write the bound port to FILE once listening\n"
+		"  --http-port-file FILE  write the HTTP gateway's bound port to FILE\n"
 		"  --log-level LEVEL    debug, info, warn or error (default info)\n"
 		"  --version            print the version\n");
 }
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port-file", required_argument, NULL, 'p' },
+		{ "http-port-file", required_argument, NULL, 'P' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -50,7 +52,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	const char *config = NULL, *check = NULL, *listen = NULL, *port_file = NULL;
+	const char *config = NULL, *check = NULL, *listen = NULL, *port_file = NULL,
+		   *http_port_file = NULL;
 	enum log_level level = LOG_INFO;
 	int o;
 	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -59,6 +62,7 @@ int main(int argc, char **argv)
 		case 'C': check = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'p': port_file = optarg; break;
+		case 'P': http_port_file = optarg; break;
 		case 'L':
 			if (log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "atoll-coordinator: unknown log level '%s'\n", optarg);
@@ -106,6 +110,16 @@ int main(int argc, char **argv)
 		int e = fs_write_atomic(port_file, buf, (size_t)n, 0644);
 		if (e < 0)
 			log_error("cannot write %s: %s", port_file, strerror(-e));
+	}
+	if (co->gw) {
+		log_info("HTTP gateway on %s (port %d)", co->cfg->http.address, co->http_port);
+		if (http_port_file) {
+			char buf[16];
+			int n = snprintf(buf, sizeof buf, "%d\n", co->http_port);
+			int e = fs_write_atomic(http_port_file, buf, (size_t)n, 0644);
+			if (e < 0)
+				log_error("cannot write %s: %s", http_port_file, strerror(-e));
+		}
 	}
 	for (;;) {
 		int sig;

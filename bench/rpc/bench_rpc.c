@@ -22,7 +22,7 @@
 
 #include "atoll/v1/confidential.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
-#include "rpc.h"
+#include "rpc/server.h"
 #include "rpc/client.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	const char *yaml =
 		"listen: {address: 127.0.0.1:0}\nstore: {path: atoll.db}\n"
 		"tenants: [{name: b, api_key_sha256: [353ac51ac37a29d0e436680683bae451cd671028e9dc0156410ca7953a9b0b6d]}]\n"
-		"islands: {tokens: [{name: i, token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
+		"islands: {tokens: [{name: i, island_ids: [i], token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
 		"workloads: [{id: 1, name: echo, backend: echo}]\n";
 	fs_write_atomic(cfg, yaml, strlen(yaml), 0644);
 

@@ -17,6 +17,10 @@
 
 #include "atoll/tee_driver.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define DC_CBOR_MAX_DEPTH 16
 
 /* COSE algorithm identifiers (IANA "COSE Algorithms"). */
@@ -98,5 +102,9 @@ const char *dc_cose_alg_name(int64_t alg);
  * must hold 9 bytes. Returns the number of bytes written. Used to build
  * exact encodings (Sig_structure, test generators). */
 size_t dc_cbor_head(uint8_t *out, unsigned major, uint64_t arg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

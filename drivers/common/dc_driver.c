@@ -36,6 +36,8 @@ struct chain_walk {
 	bool pins_set;
 	bool cache_on;
 	size_t cache_size;
+	bool parsed_on;
+	size_t parsed_size;
 	dc_config_fn fn;
 	void *userdata;
 	atoll_err *err;
@@ -78,6 +80,17 @@ static int chain_key(void *userdata, const char *k, const char *v,
 			return dc_err(err, ATOLL_E_CONFIG,
 				      "chain_cache_size: '%s' is not a number "
 				      "in 1..65536", v);
+	} else if (strcmp(k, "cert_cache") == 0) {
+		if (dc_parse_bool(v, &w->parsed_on) < 0)
+			return dc_err(err, ATOLL_E_CONFIG,
+				      "cert_cache: '%s' is not true or false",
+				      v);
+	} else if (strcmp(k, "cert_cache_size") == 0) {
+		if (dc_parse_size(v, 1, DC_PARSE_CACHE_MAX_ENTRIES,
+				  &w->parsed_size) < 0)
+			return dc_err(err, ATOLL_E_CONFIG,
+				      "cert_cache_size: '%s' is not a number "
+				      "in 1..%u", v, DC_PARSE_CACHE_MAX_ENTRIES);
 	} else {
 		return w->fn ? w->fn(w->userdata, k, v, err) :
 			       DC_CONFIG_UNKNOWN;
@@ -95,6 +108,8 @@ int dc_chain_conf_init(struct dc_chain_conf *cc, const char *pins_key,
 		.pins_key = pins_key,
 		.cache_on = true,
 		.cache_size = 64,
+		.parsed_on = true,
+		.parsed_size = DC_CERT_CACHE_DEFAULT,
 		.fn = fn,
 		.userdata = userdata,
 		.err = err,
@@ -117,6 +132,11 @@ int dc_chain_conf_init(struct dc_chain_conf *cc, const char *pins_key,
 		if (!cc->cache)
 			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	}
+	if (w.parsed_on) {
+		cc->parsed = dc_parse_cache_new(w.parsed_size);
+		if (!cc->parsed)
+			return dc_err(err, ATOLL_E_NOMEM, "out of memory");
+	}
 	return ATOLL_OK;
 }
 
@@ -125,6 +145,7 @@ void dc_chain_conf_clear(struct dc_chain_conf *cc)
 	dc_pins_clear(&cc->pins);
 	cc->extra = dc_collateral_free(cc->extra);
 	cc->cache = dc_chain_cache_free(cc->cache);
+	cc->parsed = dc_parse_cache_free(cc->parsed);
 }
 
 int dc_verify_args_check(const atoll_verify_args *args,

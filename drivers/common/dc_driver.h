@@ -10,6 +10,10 @@
 #include "atoll/tee_driver.h"
 #include "dc_x509.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What a dc_config_fn returns for a key it does not know. */
 #define DC_CONFIG_UNKNOWN (-1)
 
@@ -24,6 +28,11 @@ typedef int (*dc_config_fn)(void *userdata, const char *key,
 int dc_config_walk(const atoll_kv *config, size_t n_config, dc_config_fn fn,
 		   void *userdata, atoll_err *err);
 
+/* Entries of the parsed-collateral cache unless cert_cache_size says
+ * otherwise: each is a certificate or a blob of at most
+ * DC_PARSE_CACHE_MAX_BLOB bytes, so at most 4 MiB of input. */
+#define DC_CERT_CACHE_DEFAULT 256
+
 /* How a driver checks certificate chains. */
 struct dc_chain_conf {
 	/* Accepted roots. */
@@ -33,14 +42,19 @@ struct dc_chain_conf {
 	struct dc_collateral *extra;
 	/* NULL when chain_cache is false. */
 	struct dc_chain_cache *cache;
+	/* Parsed collateral (dc_collateral_new_cached(), dc_cert_from_der());
+	 * NULL when cert_cache is false. */
+	struct dc_parse_cache *parsed;
 };
 
 /* Read the chain settings from config: pins_key (comma-separated SHA-256
  * fingerprints of accepted roots, default_pins when the key is absent),
  * `certs` (comma-separated PEM or DER files), `chain_cache` (a boolean,
- * default true) and `chain_cache_size` (1..65536, default 64). Every
- * other key goes to fn, or is unknown when fn is NULL. cc must be zeroed
- * before; on failure, what was set up is left for dc_chain_conf_clear(). */
+ * default true), `chain_cache_size` (1..65536, default 64), `cert_cache`
+ * (a boolean, default true) and `cert_cache_size` (1..65536, default
+ * DC_CERT_CACHE_DEFAULT). Every other key goes to fn, or is unknown when
+ * fn is NULL. cc must be zeroed before; on failure, what was set up is
+ * left for dc_chain_conf_clear(). */
 int dc_chain_conf_init(struct dc_chain_conf *cc, const char *pins_key,
 		       const char *default_pins, const atoll_kv *config,
 		       size_t n_config, dc_config_fn fn, void *userdata,
@@ -60,5 +74,9 @@ void dc_driver_claims_free(void *ctx, atoll_claims *claims);
 /* evidence_free() of drivers whose evidence is a malloc'd atoll_evidence
  * holding malloc'd data and no collateral. Accepts NULL. */
 void dc_driver_evidence_free(void *ctx, atoll_evidence *evidence);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

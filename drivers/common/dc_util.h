@@ -10,6 +10,10 @@
 
 #include "atoll/tee_driver.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Format a message into err (may be NULL) and return status, so that
  * callers can write `return dc_err(err, ATOLL_E_FORMAT, "...")`. */
 int dc_err(atoll_err *err, int status, const char *fmt, ...)
@@ -94,5 +98,9 @@ void dc_format_time(int64_t t, char *out, size_t out_size);
  * out (>= 2*max_bytes+4). For messages only. */
 void dc_hex_short(const uint8_t *data, size_t n, size_t max_bytes, char *out,
 		  size_t out_size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,9 +3,10 @@
  *
  * Collateral arrives as a list of blobs in no particular order or naming:
  * each is recognized by its content (PEM blocks, DER certificates, CRLs,
- * public keys, JSON documents). Chains are verified "as of" a given time
- * to a root pinned by its SHA-256 fingerprint, optionally through a
- * bounded cache of chains already verified. */
+ * public keys, JSON documents), optionally through a bounded cache of
+ * blobs already parsed. Chains are verified "as of" a given time to a root
+ * pinned by its SHA-256 fingerprint, optionally through a bounded cache of
+ * chains already verified. */
 #ifndef ATOLL_DRVCOMMON_DC_X509_H
 #define ATOLL_DRVCOMMON_DC_X509_H
 
@@ -18,6 +19,10 @@
 
 #include "atoll/tee_driver.h"
 #include "dc_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Upper bound on one collateral blob; larger ones are refused. */
 #define DC_COLLATERAL_MAX_BLOB (1u << 20)
@@ -41,13 +46,54 @@ struct dc_collateral {
 	/* Storage for data read from files. */
 	uint8_t **owned;
 	size_t n_owned;
+	/* Where dc_collateral_add() looks blobs up first; NULL for none.
+	 * Borrowed: must outlive c. */
+	struct dc_parse_cache *cache;
 };
 
+/* A bounded, thread-safe cache of parsed collateral. OpenSSL 3 decodes a
+ * certificate's public key through its provider decoders on every
+ * d2i_X509(), which costs about a fifth of a P-384 signature check per
+ * certificate, and the same VCEK, ASK, ARK or Nitro CA certificates come
+ * with every verification. An entry is keyed by the SHA-256 of the exact
+ * bytes parsed (one DER certificate for dc_cert_from_der(); one whole
+ * blob, DER or PEM, for dc_collateral_add()) and holds the certificates,
+ * CRLs and public keys parsed from them; callers get their own
+ * references. Parsing involves no time and no trust: validity, revocation
+ * and signatures are checked on every verification whether or not the
+ * objects came from here. At most `capacity` entries, each parsed from at
+ * most DC_PARSE_CACHE_MAX_BLOB bytes (larger blobs are parsed every
+ * time); a full cache gives up its least recently used entry. Lookups are
+ * a scan under a mutex. */
+struct dc_parse_cache;
+
+#define DC_PARSE_CACHE_MAX_BLOB (16u * 1024)
+#define DC_PARSE_CACHE_MAX_ENTRIES 65536u
+
+/* NULL when capacity is 0 or above DC_PARSE_CACHE_MAX_ENTRIES, or out of
+ * memory. */
+struct dc_parse_cache *dc_parse_cache_new(size_t capacity);
+/* Drops the cache's references (objects still held by callers live on).
+ * Accepts NULL. */
+struct dc_parse_cache *dc_parse_cache_free(struct dc_parse_cache *cache);
+/* Counters and the entries held now, for tests and benchmarks. Any
+ * pointer may be NULL. */
+void dc_parse_cache_stats(struct dc_parse_cache *cache, uint64_t *ret_hits,
+			  uint64_t *ret_misses, size_t *ret_entries);
+
+/* Exactly one DER certificate filling all len bytes, through cache when
+ * not NULL. A new reference, or NULL when the bytes are not that. */
+X509 *dc_cert_from_der(struct dc_parse_cache *cache, const uint8_t *der,
+		       size_t len);
+
 struct dc_collateral *dc_collateral_new(void);
+/* The same, looking blobs up in cache (may be NULL) first. */
+struct dc_collateral *dc_collateral_new_cached(struct dc_parse_cache *cache);
 /* Recognize one blob and add what it holds. ATOLL_OK, ATOLL_E_FORMAT
  * (a PEM block or DER object that claims to be a certificate, CRL or key
  * but does not parse), ATOLL_E_NOMEM. The blob must outlive c when it
- * lands in json/other. */
+ * lands in json/other. With a cache, a blob made only of certificates,
+ * CRLs and keys is parsed once and later yields the same objects. */
 int dc_collateral_add(struct dc_collateral *c, const uint8_t *data,
 		      size_t len, atoll_err *err);
 /* All blobs of a verify() call; messages name the blob index. */
@@ -146,5 +192,9 @@ static inline void dc_fuzz_accept_cert_signatures(X509_STORE_CTX *sc)
 int dc_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg,
 			size_t msg_len, const uint8_t *sig, size_t sig_len,
 			bool little_endian, atoll_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

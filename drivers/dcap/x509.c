@@ -277,18 +277,25 @@ static int openssl_verify(STACK_OF(X509) *chain, int64_t t, const char *what,
 	}
 	int e = X509_STORE_CTX_get_error(ctx);
 	int depth = X509_STORE_CTX_get_error_depth(ctx);
-	char cn[96], when[40];
-	dcap_cert_cn(X509_STORE_CTX_get_current_cert(ctx), cn, sizeof(cn));
+	char cn[96], when[40], bound[40] = "?";
+	X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
+	dcap_cert_cn(cur, cn, sizeof(cn));
 	fmt_time(t, when, sizeof(when));
 	switch (e) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_CERT_NOT_YET_VALID: {
+		/* Name the certificate's own date, not the verification time. */
+		bool expired = e == X509_V_ERR_CERT_HAS_EXPIRED;
+		int64_t lim = cur ? dcap_asn1_time(expired ? X509_get0_notAfter(cur)
+							  : X509_get0_notBefore(cur))
+				  : -1;
+		if (lim >= 0)
+			fmt_time(lim, bound, sizeof(bound));
 		r = dc_err(err, ATOLL_E_EXPIRED,
-			   "%s chain: certificate CN=%s %s at %s", what, cn,
-			   e == X509_V_ERR_CERT_HAS_EXPIRED ? "has expired" :
-							      "is not yet valid",
-			   when);
+			   "%s chain: certificate CN=%s %s %s; verification time %s", what, cn,
+			   expired ? "expired at" : "is not valid before", bound, when);
 		break;
+	}
 	default:
 		r = dc_err(err, ATOLL_E_CHAIN, "%s chain: %s (depth %d, CN=%s)",
 			   what, X509_verify_cert_error_string(e), depth, cn);
@@ -466,12 +473,15 @@ int dcap_crl_check(const struct dcap_verifier *v, STACK_OF(X509_CRL) *crls,
 		if (this_up < 0 || next_up < 0)
 			return dc_err(err, ATOLL_E_FORMAT,
 				      "CRL issued by CN=%s has unreadable dates", cn);
-		fmt_time(t, when, sizeof(when));
-		if (t < this_up || t > next_up)
+		if (t < this_up || t > next_up) {
+			char bound[40];
+			fmt_time(t, when, sizeof(when));
+			fmt_time(t < this_up ? this_up : next_up, bound, sizeof(bound));
 			return dc_err(err, ATOLL_E_EXPIRED,
-				      "CRL issued by CN=%s is %s at %s", cn,
-				      t < this_up ? "not yet issued" : "past its nextUpdate",
-				      when);
+				      "CRL issued by CN=%s is %s %s; verification time %s", cn,
+				      t < this_up ? "not yet issued: thisUpdate" : "past its nextUpdate",
+				      bound, when);
+		}
 		if (this_up > nb)
 			nb = this_up;
 		if (next_up < na)

@@ -10,7 +10,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "atoll/tee_driver.h"
@@ -18,6 +17,7 @@
 #include "dc_driver.h"
 #include "dc_util.h"
 #include "dc_x509.h"
+#include "nsm.h"
 
 /* AWS Nitro Enclaves Root-G1, SHA-256 of the DER certificate. */
 static const char default_root[] =
@@ -29,21 +29,6 @@ static const char default_root[] =
 #define NITRO_MAX_OPT 1024
 #define NITRO_MAX_PCRS 32
 #define NITRO_MAX_DOC (64u * 1024)
-
-/* The kernel's raw NSM interface (include/uapi/linux/nsm.h). */
-struct nsm_iovec {
-	uint64_t addr;
-	uint64_t len;
-};
-
-struct nsm_raw {
-	struct nsm_iovec request;
-	struct nsm_iovec response;
-};
-
-#define NSM_MAGIC 0x0a
-#define NSM_IOCTL_RAW _IOWR(NSM_MAGIC, 0x0, struct nsm_raw)
-#define NSM_RESPONSE_MAX 0x3000
 
 struct nitro_ctx {
 	struct dc_chain_conf chain;
@@ -251,19 +236,6 @@ static int parse_doc(const cbor_item_t *map, struct nitro_doc *d,
 	return status;
 }
 
-static X509 *der_cert(const uint8_t *p, size_t n)
-{
-	const unsigned char *q = p;
-	X509 *x = d2i_X509(NULL, &q, (long)n);
-
-	if (x && q != p + n) {
-		X509_free(x);
-		x = NULL;
-	}
-	ERR_clear_error();
-	return x;
-}
-
 static int build_claims(const struct nitro_doc *d,
 			const struct dc_chain_result *chain,
 			atoll_claims **ret)
@@ -358,7 +330,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 	if (status != ATOLL_OK)
 		goto out_free;
 
-	leaf = der_cert(d.cert, d.cert_len);
+	leaf = dc_cert_from_der(ctx->chain.parsed, d.cert, d.cert_len);
 	if (!leaf) {
 		status = dc_err(err, ATOLL_E_FORMAT,
 				"'certificate' is not a DER certificate");
@@ -374,7 +346,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 	if (status != ATOLL_OK)
 		goto out_free;
 
-	pool = dc_collateral_new();
+	pool = dc_collateral_new_cached(ctx->chain.parsed);
 	if (!pool ||
 	    dc_collateral_merge_certs(pool, ctx->chain.extra) != ATOLL_OK) {
 		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");
@@ -386,7 +358,7 @@ static int nitro_verify(void *vctx, const atoll_verify_args *args,
 		X509 *x;
 
 		dc_cbor_bytes(cbor_array_handle(d.cabundle)[i], &p, &len);
-		x = der_cert(p, len);
+		x = dc_cert_from_der(ctx->chain.parsed, p, len);
 		if (!x) {
 			status = dc_err(err, ATOLL_E_FORMAT,
 					"cabundle[%zu] is not a DER certificate",
@@ -445,45 +417,15 @@ static int nitro_detect(void *vctx, atoll_err *err)
 		      errno == ENOENT ? "does not exist" : "is not accessible");
 }
 
-/* Request: {"Attestation": {"user_data": null, "nonce": h'<64 bytes>',
- * "public_key": null}}, the NSM API's Request::Attestation. */
-static size_t nsm_request(const uint8_t *report_data, uint8_t *out)
-{
-	uint8_t *p = out;
-
-	p += dc_cbor_head(p, 5, 1);
-	p += dc_cbor_head(p, 3, 11);
-	memcpy(p, "Attestation", 11);
-	p += 11;
-	p += dc_cbor_head(p, 5, 3);
-	p += dc_cbor_head(p, 3, 9);
-	memcpy(p, "user_data", 9);
-	p += 9;
-	*p++ = 0xf6;
-	p += dc_cbor_head(p, 3, 5);
-	memcpy(p, "nonce", 5);
-	p += 5;
-	p += dc_cbor_head(p, 2, ATOLL_REPORT_DATA_LEN);
-	memcpy(p, report_data, ATOLL_REPORT_DATA_LEN);
-	p += ATOLL_REPORT_DATA_LEN;
-	p += dc_cbor_head(p, 3, 10);
-	memcpy(p, "public_key", 10);
-	p += 10;
-	*p++ = 0xf6;
-	return (size_t)(p - out);
-}
-
 static int nitro_collect(void *vctx, const uint8_t *report_data,
 			 atoll_evidence **ret_evidence, atoll_err *err)
 {
 	struct nitro_ctx *ctx = vctx;
-	uint8_t req[160], *resp = NULL;
+	uint8_t req[NSM_ATTESTATION_REQUEST_LEN], *resp = NULL;
 	struct nsm_raw raw;
 	cbor_item_t *item = NULL;
-	const cbor_item_t *att, *doc, *e;
-	const uint8_t *p;
-	const char *msg;
-	size_t n, mlen;
+	const uint8_t *doc;
+	size_t n;
 	atoll_evidence *ev;
 	int fd, status;
 
@@ -498,9 +440,8 @@ static int nitro_collect(void *vctx, const uint8_t *report_data,
 		close(fd);
 		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	}
-	n = nsm_request(report_data, req);
 	raw.request.addr = (uint64_t)(uintptr_t)req;
-	raw.request.len = n;
+	raw.request.len = nsm_attestation_request(report_data, req);
 	raw.response.addr = (uint64_t)(uintptr_t)resp;
 	raw.response.len = NSM_RESPONSE_MAX;
 	if (ioctl(fd, NSM_IOCTL_RAW, &raw) < 0) {
@@ -512,28 +453,10 @@ static int nitro_collect(void *vctx, const uint8_t *report_data,
 		status = dc_err(err, ATOLL_E_IO, "NSM response too long");
 		goto out_free;
 	}
-	status = dc_cbor_decode(resp, (size_t)raw.response.len, &item, err);
-	if (status != ATOLL_OK) {
-		status = dc_err_prefix(err, ATOLL_E_IO, "NSM response");
+	status = nsm_attestation_response(resp, (size_t)raw.response.len,
+					  &item, &doc, &n, err);
+	if (status != ATOLL_OK)
 		goto out_free;
-	}
-	e = dc_cbor_map_str(item, "Error", NULL);
-	if (e) {
-		if (!dc_cbor_text(e, &msg, &mlen)) {
-			msg = "?";
-			mlen = 1;
-		}
-		status = dc_err(err, ATOLL_E_IO, "NSM error %.*s",
-				(int)(mlen > 64 ? 64 : mlen), msg);
-		goto out_free;
-	}
-	att = dc_cbor_map_str(item, "Attestation", NULL);
-	doc = dc_cbor_map_str(att, "document", NULL);
-	if (!dc_cbor_bytes(doc, &p, &n) || n == 0) {
-		status = dc_err(err, ATOLL_E_IO,
-				"NSM response has no attestation document");
-		goto out_free;
-	}
 	ev = calloc(1, sizeof(*ev));
 	if (!ev || !(ev->data = malloc(n))) {
 		free(ev);
@@ -541,7 +464,7 @@ static int nitro_collect(void *vctx, const uint8_t *report_data,
 		goto out_free;
 	}
 	ev->struct_size = sizeof(*ev);
-	memcpy(ev->data, p, n);
+	memcpy(ev->data, doc, n);
 	ev->len = n;
 	*ret_evidence = ev;
 	status = ATOLL_OK;
@@ -554,7 +477,8 @@ out_free:
 }
 
 static const atoll_tee_driver nitro_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "nitro",
 	.description = "AWS Nitro Enclaves attestation documents (Root-G1 pinned)",
@@ -565,12 +489,7 @@ static const atoll_tee_driver nitro_driver = {
 	.evidence_free = dc_driver_evidence_free,
 	.verify = nitro_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	if (host_abi != ATOLL_TEE_DRIVER_ABI_VERSION)
-		return NULL;
-	return &nitro_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(nitro_driver)

@@ -14,6 +14,7 @@
 #include "atoll/tee_driver.h"
 #include "dc_cose.h"
 #include "dc_driver.h"
+#include "dc_tsm.h"
 #include "dc_util.h"
 #include "psa_common.h"
 
@@ -37,7 +38,10 @@
 static int cca_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		    atoll_err *err)
 {
-	return psa_keyset_ctx_new("cpak_keys", config, n_config, ret_ctx, err);
+	static const char *const collect_keys[] = { "tsm_dir", NULL };
+
+	return psa_ctx_new("cpak_keys", collect_keys, config, n_config,
+			   ret_ctx, err);
 }
 
 struct platform {
@@ -371,20 +375,82 @@ static int build_claims(const struct parts *x, atoll_claims **ret)
 	return 0;
 }
 
+/* Decode and parse both tokens of a collection into x (which
+ * parts_clear releases whatever the outcome); no signature is checked. */
+static int parse_token(const uint8_t *ev, size_t ev_len, struct parts *x,
+		       atoll_err *err)
+{
+	const cbor_item_t *map, *v;
+	const uint8_t *pb = NULL, *rb = NULL;
+	size_t pn = 0, rn = 0;
+	uint64_t tag;
+	bool dup;
+	int status;
+
+	if (ev_len > PSA_MAX_TOKEN)
+		return dc_err(err, ATOLL_E_FORMAT, "token is %zu bytes, limit %u",
+			      ev_len, PSA_MAX_TOKEN);
+	status = dc_cbor_decode(ev, ev_len, &x->outer, err);
+	if (status != ATOLL_OK)
+		return status;
+	if (!cbor_isa_tag(x->outer) ||
+	    ((tag = cbor_tag_value(x->outer)) != CCA_TAG_LEGACY &&
+	     tag != CCA_TAG_CMW))
+		return dc_err(err, ATOLL_E_FORMAT,
+			      "not a CCA token (tag 399 or 907)");
+	{
+		cbor_item_t *inner = cbor_tag_item(x->outer);
+
+		map = inner;
+		cbor_decref(&inner);
+	}
+	if (!cbor_isa_map(map))
+		return dc_err(err, ATOLL_E_FORMAT, "CCA token is not a map");
+	v = dc_cbor_map_int(map, CCA_KEY_PLATFORM, &dup);
+	status = dup ? dc_err(err, ATOLL_E_FORMAT, "platform token twice") :
+		       entry_bytes(v, "platform", &pb, &pn, err);
+	if (status != ATOLL_OK)
+		return status;
+	v = dc_cbor_map_int(map, CCA_KEY_REALM, &dup);
+	status = dup ? dc_err(err, ATOLL_E_FORMAT, "realm token twice") :
+		       entry_bytes(v, "realm", &rb, &rn, err);
+	if (status != ATOLL_OK)
+		return status;
+
+	status = dc_cose_sign1_parse(pb, pn, &x->pl, err);
+	if (status == ATOLL_OK)
+		status = dc_cbor_decode(x->pl.payload, x->pl.payload_len,
+					&x->pl_claims, err);
+	x->p = malloc(sizeof(*x->p));
+	if (status == ATOLL_OK && !x->p)
+		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");
+	if (status == ATOLL_OK)
+		status = parse_platform(x->pl_claims, x->p, err);
+	if (status != ATOLL_OK)
+		return dc_err_prefix(err, status, "platform token");
+	status = dc_cose_sign1_parse(rb, rn, &x->rl, err);
+	if (status == ATOLL_OK)
+		status = dc_cbor_decode(x->rl.payload, x->rl.payload_len,
+					&x->rl_claims, err);
+	if (status == ATOLL_OK)
+		status = parse_realm(x->rl_claims, &x->r, err);
+	if (status == ATOLL_OK)
+		status = rak_key(x->r.rak, x->r.rak_len, &x->rak, err);
+	if (status != ATOLL_OK)
+		return dc_err_prefix(err, status, "realm token");
+	return ATOLL_OK;
+}
+
 static int cca_verify(void *vctx, const atoll_verify_args *args,
 		      atoll_claims **ret_claims, atoll_err *err)
 {
-	const struct psa_keyset *cpaks = vctx;
+	const struct psa_keyset *cpaks = &((const struct psa_ctx *)vctx)->keys;
 	struct parts x;
-	const cbor_item_t *map, *v;
-	const uint8_t *pb = NULL, *rb = NULL;
-	size_t pn = 0, rn = 0, hl;
+	size_t hl;
 	uint8_t digest[64];
 	unsigned int dl = 0;
 	const EVP_MD *md;
 	EVP_PKEY *cpak;
-	uint64_t tag;
-	bool dup;
 	char hex[80];
 	int status;
 
@@ -392,66 +458,9 @@ static int cca_verify(void *vctx, const atoll_verify_args *args,
 	status = dc_verify_args_check(args, ret_claims, err);
 	if (status != ATOLL_OK)
 		return status;
-	if (args->evidence_len > PSA_MAX_TOKEN)
-		return dc_err(err, ATOLL_E_FORMAT, "token is %zu bytes, limit %u",
-			      args->evidence_len, PSA_MAX_TOKEN);
-	status = dc_cbor_decode(args->evidence, args->evidence_len, &x.outer,
-				err);
-	if (status != ATOLL_OK)
-		return status;
-	if (!cbor_isa_tag(x.outer) ||
-	    ((tag = cbor_tag_value(x.outer)) != CCA_TAG_LEGACY &&
-	     tag != CCA_TAG_CMW)) {
-		status = dc_err(err, ATOLL_E_FORMAT,
-				"not a CCA token (tag 399 or 907)");
-		goto out_free;
-	}
-	{
-		cbor_item_t *inner = cbor_tag_item(x.outer);
-
-		map = inner;
-		cbor_decref(&inner);
-	}
-	if (!cbor_isa_map(map)) {
-		status = dc_err(err, ATOLL_E_FORMAT, "CCA token is not a map");
-		goto out_free;
-	}
-	v = dc_cbor_map_int(map, CCA_KEY_PLATFORM, &dup);
-	status = dup ? dc_err(err, ATOLL_E_FORMAT, "platform token twice") :
-		       entry_bytes(v, "platform", &pb, &pn, err);
+	status = parse_token(args->evidence, args->evidence_len, &x, err);
 	if (status != ATOLL_OK)
 		goto out_free;
-	v = dc_cbor_map_int(map, CCA_KEY_REALM, &dup);
-	status = dup ? dc_err(err, ATOLL_E_FORMAT, "realm token twice") :
-		       entry_bytes(v, "realm", &rb, &rn, err);
-	if (status != ATOLL_OK)
-		goto out_free;
-
-	status = dc_cose_sign1_parse(pb, pn, &x.pl, err);
-	if (status == ATOLL_OK)
-		status = dc_cbor_decode(x.pl.payload, x.pl.payload_len,
-					&x.pl_claims, err);
-	x.p = malloc(sizeof(*x.p));
-	if (status == ATOLL_OK && !x.p)
-		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");
-	if (status == ATOLL_OK)
-		status = parse_platform(x.pl_claims, x.p, err);
-	if (status != ATOLL_OK) {
-		dc_err_prefix(err, status, "platform token");
-		goto out_free;
-	}
-	status = dc_cose_sign1_parse(rb, rn, &x.rl, err);
-	if (status == ATOLL_OK)
-		status = dc_cbor_decode(x.rl.payload, x.rl.payload_len,
-					&x.rl_claims, err);
-	if (status == ATOLL_OK)
-		status = parse_realm(x.rl_claims, &x.r, err);
-	if (status == ATOLL_OK)
-		status = rak_key(x.r.rak, x.r.rak_len, &x.rak, err);
-	if (status != ATOLL_OK) {
-		dc_err_prefix(err, status, "realm token");
-		goto out_free;
-	}
 
 	cpak = psa_keyset_find(cpaks, x.p->instance_id);
 	if (!cpak) {
@@ -504,38 +513,87 @@ out_free:
 	return status;
 }
 
-static int cca_detect(void *ctx, atoll_err *err)
+/* A realm guest whose kernel has the arm-cca-guest driver answers
+ * configfs-tsm reports with this provider. */
+#define CCA_TSM_PROVIDER "arm_cca_guest"
+
+static int cca_detect(void *vctx, atoll_err *err)
 {
-	return dc_err(err, ATOLL_E_UNAVAILABLE,
-		      "the cca driver only verifies tokens (realm guests "
-		      "obtain them through the RSI)");
+	const struct psa_ctx *c = vctx;
+	char prov[64];
+	int r = dc_tsm_provider(c->tsm_dir, prov, sizeof(prov), err);
+
+	if (r != ATOLL_OK)
+		return r;
+	if (strcmp(prov, CCA_TSM_PROVIDER) != 0)
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "%s answers for '%s', not %s: not an Arm CCA "
+			      "realm", c->tsm_dir, prov, CCA_TSM_PROVIDER);
+	return ATOLL_OK;
 }
 
-static int cca_collect(void *ctx, const uint8_t *report_data,
+/* The RSI takes the 64-byte report data as the realm challenge; the
+ * token that comes back must carry it. */
+static int cca_collect(void *vctx, const uint8_t *report_data,
 		       atoll_evidence **ret_evidence, atoll_err *err)
 {
-	return dc_err(err, ATOLL_E_UNSUPPORTED,
-		      "the cca driver only verifies tokens");
+	const struct psa_ctx *c = vctx;
+	struct parts x;
+	atoll_evidence *ev;
+	uint8_t *tok = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!c || !report_data || !ret_evidence)
+		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
+			      "collect: bad arguments");
+	r = dc_tsm_report(c->tsm_dir, CCA_TSM_PROVIDER, report_data,
+			  ATOLL_REPORT_DATA_LEN, PSA_MAX_TOKEN + 1, &tok, &len,
+			  err);
+	if (r != ATOLL_OK)
+		return r;
+	memset(&x, 0, sizeof(x));
+	r = parse_token(tok, len, &x, err);
+	if (r != ATOLL_OK) {
+		dc_err_prefix(err, ATOLL_E_IO, "the token from configfs-tsm");
+		r = ATOLL_E_IO;
+	} else if (!dc_ct_equal(x.r.challenge, report_data,
+				ATOLL_REPORT_DATA_LEN)) {
+		r = dc_err(err, ATOLL_E_BINDING,
+			   "the token from configfs-tsm does not carry the "
+			   "report data as its realm challenge");
+	}
+	parts_clear(&x);
+	if (r != ATOLL_OK) {
+		free(tok);
+		return r;
+	}
+	ev = calloc(1, sizeof(*ev));
+	if (!ev) {
+		free(tok);
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
+	}
+	ev->struct_size = sizeof(*ev);
+	ev->data = tok;
+	ev->len = len;
+	*ret_evidence = ev;
+	return ATOLL_OK;
 }
 
 static const atoll_tee_driver cca_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "cca",
-	.description = "Arm CCA attestation tokens (platform + realm)",
+	.description = "Arm CCA attestation tokens (platform + realm); collect via configfs-tsm",
 	.init = cca_init,
-	.fini = psa_keyset_ctx_free,
+	.fini = psa_ctx_free,
 	.detect = cca_detect,
 	.collect = cca_collect,
 	.evidence_free = dc_driver_evidence_free,
 	.verify = cca_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	if (host_abi != ATOLL_TEE_DRIVER_ABI_VERSION)
-		return NULL;
-	return &cca_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(cca_driver)

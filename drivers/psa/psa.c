@@ -1,13 +1,21 @@
 /* The Arm PSA TEE driver: verification of PSA initial attestation tokens
  * (PSA_IOT_PROFILE_1 and the PSA 2.0 / RFC 9783 profiles), COSE_Sign1
  * signed by a device IAK whose public key is configured per instance id,
- * into normalized claims. Verify-only: tokens come from the device's
- * firmware. */
+ * into normalized claims. On the device, tokens come from its secure
+ * firmware; Linux has no standard interface for that, so the island side
+ * runs an operator's token provider program (token_command) that asks the
+ * firmware's initial attestation service for a token over a challenge. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -45,7 +53,11 @@ static const struct psa_keys keys_iot1 = {
 static int psa_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 		    atoll_err *err)
 {
-	return psa_keyset_ctx_new("iak_keys", config, n_config, ret_ctx, err);
+	static const char *const collect_keys[] = { "token_command",
+						    "token_timeout_ms", NULL };
+
+	return psa_ctx_new("iak_keys", collect_keys, config, n_config, ret_ctx,
+			   err);
 }
 
 struct psa_token {
@@ -222,7 +234,7 @@ static int build_claims(const struct psa_token *t, atoll_claims **ret)
 static int psa_verify(void *vctx, const atoll_verify_args *args,
 		      atoll_claims **ret_claims, atoll_err *err)
 {
-	const struct psa_keyset *iaks = vctx;
+	const struct psa_keyset *iaks = &((const struct psa_ctx *)vctx)->keys;
 	struct dc_cose_sign1 m = { 0 };
 	cbor_item_t *payload = NULL;
 	struct psa_token *t = NULL;
@@ -285,39 +297,196 @@ out_free:
 	return status;
 }
 
-static int psa_detect(void *ctx, atoll_err *err)
+static int psa_detect(void *vctx, atoll_err *err)
 {
-	return dc_err(err, ATOLL_E_UNAVAILABLE,
-		      "no PSA initial attestation service is reachable from "
-		      "this host; tokens are produced by the device firmware "
-		      "and verified here");
+	const struct psa_ctx *c = vctx;
+
+	if (!c->token_command[0])
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "no token provider: set token_command to the "
+			      "program that asks the device's attestation "
+			      "service for a token");
+	if (access(c->token_command, X_OK) != 0)
+		return dc_err(err, ATOLL_E_UNAVAILABLE,
+			      "token provider %s: %s", c->token_command,
+			      strerror(errno));
+	return ATOLL_OK;
 }
 
-static int psa_collect(void *ctx, const uint8_t *report_data,
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run the provider with the challenge as hex; its stdout (at most
+ * PSA_MAX_TOKEN bytes) is the token. */
+static int run_provider(const struct psa_ctx *c, const uint8_t *challenge,
+			uint8_t **ret, size_t *ret_len, atoll_err *err)
+{
+	char hex[2 * ATOLL_REPORT_DATA_LEN + 1];
+	int pfd[2], st = 0, r = ATOLL_OK;
+	size_t len = 0;
+	uint8_t *buf;
+	pid_t pid;
+
+	for (int i = 0; i < ATOLL_REPORT_DATA_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", challenge[i]);
+	buf = malloc(PSA_MAX_TOKEN + 1);
+	if (!buf)
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(buf);
+		return dc_err(err, ATOLL_E_IO, "pipe: %s", strerror(errno));
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		free(buf);
+		return dc_err(err, ATOLL_E_IO, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		char *argv[] = { (char *)c->token_command, hex, NULL };
+		int devnull = open("/dev/null", O_RDONLY);
+
+		if (dup2(pfd[1], 1) < 0 || devnull < 0 || dup2(devnull, 0) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	int64_t until = mono_ms() + c->token_timeout_ms;
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		int64_t left = until - mono_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			r = dc_err(err, ATOLL_E_IO,
+				   "token provider %s: no token within %lld ms",
+				   c->token_command,
+				   (long long)c->token_timeout_ms);
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			r = dc_err(err, ATOLL_E_IO, "poll: %s", strerror(errno));
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(pfd[0], buf + len, PSA_MAX_TOKEN + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len > PSA_MAX_TOKEN) {
+			r = dc_err(err, ATOLL_E_IO,
+				   "token provider %s: more than %u bytes",
+				   c->token_command, PSA_MAX_TOKEN);
+			kill(pid, SIGKILL);
+			break;
+		}
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (r == ATOLL_OK && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+		r = dc_err(err, ATOLL_E_IO, "token provider %s %s %d",
+			   c->token_command,
+			   WIFEXITED(st) ? "exited with status" :
+					   "was killed by signal",
+			   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	if (r == ATOLL_OK && len == 0)
+		r = dc_err(err, ATOLL_E_IO, "token provider %s wrote no token",
+			   c->token_command);
+	if (r != ATOLL_OK) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return ATOLL_OK;
+}
+
+static int psa_collect(void *vctx, const uint8_t *report_data,
 		       atoll_evidence **ret_evidence, atoll_err *err)
 {
-	return dc_err(err, ATOLL_E_UNSUPPORTED,
-		      "the psa driver only verifies tokens");
+	const struct psa_ctx *c = vctx;
+	struct dc_cose_sign1 m = { 0 };
+	cbor_item_t *payload = NULL;
+	struct psa_token *t = NULL;
+	atoll_evidence *ev;
+	uint8_t *tok = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!c || !report_data || !ret_evidence)
+		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
+			      "collect: bad arguments");
+	r = psa_detect(vctx, err);
+	if (r != ATOLL_OK)
+		return r;
+	r = run_provider(c, report_data, &tok, &len, err);
+	if (r != ATOLL_OK)
+		return r;
+	/* The challenge must be the report data, whole: a provider that
+	 * truncated it to 32 bytes would bind less than the coordinator
+	 * asked for. */
+	t = malloc(sizeof(*t));
+	r = t ? dc_cose_sign1_parse(tok, len, &m, err) : ATOLL_E_NOMEM;
+	if (r == ATOLL_OK)
+		r = dc_cbor_decode(m.payload, m.payload_len, &payload, err);
+	if (r == ATOLL_OK)
+		r = parse_token(payload, t, err);
+	if (r != ATOLL_OK) {
+		dc_err_prefix(err, ATOLL_E_IO, "the provider's token");
+		r = ATOLL_E_IO;
+	} else if (t->nonce_len != ATOLL_REPORT_DATA_LEN ||
+		   !dc_ct_equal(t->nonce, report_data, ATOLL_REPORT_DATA_LEN)) {
+		r = dc_err(err, ATOLL_E_BINDING,
+			   "the provider's token does not carry the report "
+			   "data as its challenge");
+	}
+	free(t);
+	if (payload)
+		cbor_decref(&payload);
+	dc_cose_sign1_clear(&m);
+	if (r != ATOLL_OK) {
+		free(tok);
+		return r;
+	}
+	ev = calloc(1, sizeof(*ev));
+	if (!ev) {
+		free(tok);
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
+	}
+	ev->struct_size = sizeof(*ev);
+	ev->data = tok;
+	ev->len = len;
+	*ret_evidence = ev;
+	return ATOLL_OK;
 }
 
 static const atoll_tee_driver psa_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "psa",
-	.description = "Arm PSA initial attestation tokens (IoT-1, 2.0)",
+	.description = "Arm PSA initial attestation tokens (IoT-1, 2.0); collect via a token provider",
 	.init = psa_init,
-	.fini = psa_keyset_ctx_free,
+	.fini = psa_ctx_free,
 	.detect = psa_detect,
 	.collect = psa_collect,
 	.evidence_free = dc_driver_evidence_free,
 	.verify = psa_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	if (host_abi != ATOLL_TEE_DRIVER_ABI_VERSION)
-		return NULL;
-	return &psa_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(psa_driver)

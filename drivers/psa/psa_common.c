@@ -121,48 +121,86 @@ int psa_keyset_add_list(struct psa_keyset *ks, const char *list,
 	return dc_split_list(list, load_key, &l);
 }
 
-struct keyset_conf {
-	struct psa_keyset *ks;
-	const char *key;
+struct ctx_conf {
+	struct psa_ctx *c;
+	const char *keys_key;
+	const char *const *collect_keys;
 };
 
-static int keyset_key(void *userdata, const char *k, const char *v,
-		      atoll_err *err)
+static bool listed(const char *const *list, const char *k)
 {
-	struct keyset_conf *kc = userdata;
-	int r;
+	for (; list && *list; list++)
+		if (strcmp(*list, k) == 0)
+			return true;
+	return false;
+}
 
-	if (strcmp(k, kc->key) != 0)
-		return DC_CONFIG_UNKNOWN;
-	r = psa_keyset_add_list(kc->ks, v, err);
-	if (r != ATOLL_OK)
-		return dc_err_prefix(err, r, k);
+static int abs_path(const char *k, const char *v, char *out, size_t size,
+		    atoll_err *err)
+{
+	if (v[0] != '/' || strlen(v) >= size)
+		return dc_err(err, ATOLL_E_CONFIG,
+			      "%s: '%s' is not an absolute path", k, v);
+	snprintf(out, size, "%s", v);
 	return ATOLL_OK;
 }
 
-int psa_keyset_ctx_new(const char *key, const atoll_kv *config,
-		       size_t n_config, void **ret_ctx, atoll_err *err)
+static int ctx_key(void *userdata, const char *k, const char *v,
+		   atoll_err *err)
 {
-	struct keyset_conf kc = { calloc(1, sizeof(*kc.ks)), key };
+	struct ctx_conf *cc = userdata;
+	size_t ms;
 	int r;
 
-	if (!kc.ks)
+	if (strcmp(k, cc->keys_key) == 0) {
+		r = psa_keyset_add_list(&cc->c->keys, v, err);
+		return r == ATOLL_OK ? r : dc_err_prefix(err, r, k);
+	}
+	if (!listed(cc->collect_keys, k))
+		return DC_CONFIG_UNKNOWN;
+	if (strcmp(k, "tsm_dir") == 0)
+		return abs_path(k, v, cc->c->tsm_dir, sizeof(cc->c->tsm_dir),
+				err);
+	if (strcmp(k, "token_command") == 0)
+		return abs_path(k, v, cc->c->token_command,
+				sizeof(cc->c->token_command), err);
+	if (dc_parse_size(v, 1, 600000, &ms) < 0)
+		return dc_err(err, ATOLL_E_CONFIG,
+			      "%s: '%s' is not 1..600000 milliseconds", k, v);
+	cc->c->token_timeout_ms = (int64_t)ms;
+	return ATOLL_OK;
+}
+
+int psa_ctx_new(const char *keys_key, const char *const *collect_keys,
+		const atoll_kv *config, size_t n_config, void **ret_ctx,
+		atoll_err *err)
+{
+	struct ctx_conf cc = { calloc(1, sizeof(*cc.c)), keys_key,
+			       collect_keys };
+	int r;
+
+	if (!cc.c)
 		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
-	r = dc_config_walk(config, n_config, keyset_key, &kc, err);
+	snprintf(cc.c->tsm_dir, sizeof(cc.c->tsm_dir), "%s",
+		 "/sys/kernel/config/tsm/report");
+	cc.c->token_timeout_ms = 10000;
+	r = dc_config_walk(config, n_config, ctx_key, &cc, err);
 	if (r != ATOLL_OK) {
-		psa_keyset_ctx_free(kc.ks);
+		psa_ctx_free(cc.c);
 		return r;
 	}
-	*ret_ctx = kc.ks;
+	*ret_ctx = cc.c;
 	return ATOLL_OK;
 }
 
-void psa_keyset_ctx_free(void *ctx)
+void psa_ctx_free(void *ctx)
 {
-	if (!ctx)
+	struct psa_ctx *c = ctx;
+
+	if (!c)
 		return;
-	psa_keyset_clear(ctx);
-	free(ctx);
+	psa_keyset_clear(&c->keys);
+	free(c);
 }
 
 EVP_PKEY *psa_keyset_find(const struct psa_keyset *ks,

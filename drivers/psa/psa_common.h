@@ -35,12 +35,26 @@ struct psa_keyset {
  * ATOLL_E_CONFIG / ATOLL_E_NOMEM. */
 int psa_keyset_add_list(struct psa_keyset *ks, const char *list,
 			atoll_err *err);
-/* init() and fini() of a driver whose instance is the keyset configured
- * under one key (psa: iak_keys, cca: cpak_keys) and nothing else:
- * *ret_ctx is a struct psa_keyset. */
-int psa_keyset_ctx_new(const char *key, const atoll_kv *config,
-		       size_t n_config, void **ret_ctx, atoll_err *err);
-void psa_keyset_ctx_free(void *ctx);
+/* A psa or cca driver instance: the verifier's keys, and where the island
+ * side gets its tokens. */
+struct psa_ctx {
+	struct psa_keyset keys;
+	/* cca: the configfs-tsm report directory. */
+	char tsm_dir[256];
+	/* psa: the token provider program (docs/tee/psa.md); empty when
+	 * none is configured. */
+	char token_command[512];
+	int64_t token_timeout_ms;
+};
+
+/* init() and fini() of these drivers: the keyset under keys_key (psa:
+ * iak_keys, cca: cpak_keys) and the collect settings named in
+ * collect_keys ("tsm_dir", "token_command", "token_timeout_ms"; a
+ * NULL-terminated list). *ret_ctx is a struct psa_ctx. */
+int psa_ctx_new(const char *keys_key, const char *const *collect_keys,
+		const atoll_kv *config, size_t n_config, void **ret_ctx,
+		atoll_err *err);
+void psa_ctx_free(void *ctx);
 /* The key of an instance id, borrowed; NULL when none. */
 EVP_PKEY *psa_keyset_find(const struct psa_keyset *ks,
 			  const uint8_t id[PSA_INSTANCE_ID_LEN]);

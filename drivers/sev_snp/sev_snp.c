@@ -360,7 +360,7 @@ static int snp_verify(void *vctx, const atoll_verify_args *args,
 		return dc_err(err, ATOLL_E_SIGNATURE,
 			      "report signature is masked (MASK_CHIP_KEY)");
 
-	col = dc_collateral_new();
+	col = dc_collateral_new_cached(ctx->chain.parsed);
 	if (!col ||
 	    dc_collateral_merge_certs(col, ctx->chain.extra) != ATOLL_OK) {
 		status = dc_err(err, ATOLL_E_NOMEM, "out of memory");
@@ -502,7 +502,8 @@ out_free:
 }
 
 static const atoll_tee_driver snp_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "sev_snp",
 	.description = "AMD SEV-SNP attestation reports (VCEK/VLEK, ARK-pinned)",
@@ -513,12 +514,7 @@ static const atoll_tee_driver snp_driver = {
 	.evidence_free = snp_evidence_free,
 	.verify = snp_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	if (host_abi != ATOLL_TEE_DRIVER_ABI_VERSION)
-		return NULL;
-	return &snp_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(snp_driver)

@@ -58,8 +58,7 @@ struct sim_ctx {
 
 /* The recognized config keys; values are borrowed for init(). */
 struct sim_config {
-	const char *ca_file, *key_file, *cert_file, *debug, *svn, *report_ttl,
-		*measure_file;
+	const char *ca_file, *key_file, *cert_file, *debug, *svn, *report_ttl;
 };
 
 static void sim_fini(void *vctx)
@@ -94,8 +93,6 @@ static int config_slot(void *userdata, const char *k, const char *v,
 		slot = &c->svn;
 	else if (strcmp(k, "report_ttl") == 0)
 		slot = &c->report_ttl;
-	else if (strcmp(k, "measure_file") == 0)
-		slot = &c->measure_file;
 	else
 		return DC_CONFIG_UNKNOWN;
 	if (*slot)
@@ -257,11 +254,7 @@ static int island_options(struct sim_ctx *ctx, const struct sim_config *c,
 	}
 	/* The enclave runtime is the process that calls collect(), so the
 	 * binary it runs is what the report measures. */
-	r = simtool_measure_raw(c->measure_file ? c->measure_file :
-				"/proc/self/exe", ctx->measurement);
-	if (r < 0 && c->measure_file)
-		return dc_err(err, ATOLL_E_CONFIG, "measure_file: %s: %s",
-			      c->measure_file, strerror(-r));
+	r = simtool_measure_raw("/proc/self/exe", ctx->measurement);
 	if (r < 0)
 		return dc_err(err, ATOLL_E_IO, "cannot measure /proc/self/exe: %s",
 			      strerror(-r));
@@ -287,8 +280,7 @@ static int sim_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 	if (!c.key_file) {
 		const char *stray = c.debug ? "debug" :
 				    c.svn ? "svn" :
-				    c.report_ttl ? "report_ttl" :
-				    c.measure_file ? "measure_file" : NULL;
+				    c.report_ttl ? "report_ttl" : NULL;
 
 		if (stray)
 			return dc_err(err, ATOLL_E_CONFIG,
@@ -597,7 +589,8 @@ out_free:
 }
 
 static const atoll_tee_driver sim_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "sim",
 	.description = "software TEE for development: ECDSA P-256 reports "
@@ -609,11 +602,7 @@ static const atoll_tee_driver sim_driver = {
 	.evidence_free = dc_driver_evidence_free,
 	.verify = sim_verify,
 	.claims_free = dc_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	(void)host_abi; /* the host checks abi_version against its own */
-	return &sim_driver;
-}
+ATOLL_TEE_DRIVER_EXPORT(sim_driver)

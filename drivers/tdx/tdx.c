@@ -20,11 +20,12 @@
 /* Quotes are a few kilobytes; leave room for long certificate chains. */
 #define MAX_QUOTE (1u << 20)
 
-static const char *const tdx_keys[] = { "tsm_dir", NULL };
+static const char *const tdx_keys[] = { "tsm_dir", "device", NULL };
 
 struct tdx_ctx {
 	struct dcap_verifier *v;
 	char tsm_dir[256];
+	char device[256];
 };
 
 static int tdx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
@@ -36,17 +37,27 @@ static int tdx_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 	if (!c)
 		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	snprintf(c->tsm_dir, sizeof(c->tsm_dir), "%s", TSM_DIR);
+	snprintf(c->device, sizeof(c->device), "%s", TDX_GUEST_DEV);
 	for (size_t i = 0; i < n_config; i++) {
-		if (!config[i].key || strcmp(config[i].key, "tsm_dir") != 0)
+		char *dst;
+
+		if (!config[i].key)
+			continue;
+		if (strcmp(config[i].key, "tsm_dir") == 0)
+			dst = c->tsm_dir;
+		else if (strcmp(config[i].key, "device") == 0)
+			dst = c->device;
+		else
 			continue;
 		if (!config[i].value || config[i].value[0] != '/' ||
 		    strlen(config[i].value) >= sizeof(c->tsm_dir)) {
 			free(c);
 			return dc_err(err, ATOLL_E_CONFIG,
-				      "tsm_dir: '%s' is not an absolute path",
+				      "%s: '%s' is not an absolute path",
+				      config[i].key,
 				      config[i].value ? config[i].value : "");
 		}
-		snprintf(c->tsm_dir, sizeof(c->tsm_dir), "%s", config[i].value);
+		snprintf(dst, sizeof(c->tsm_dir), "%s", config[i].value);
 	}
 	r = dcap_verifier_new(config, n_config, tdx_keys, &c->v, err);
 	if (r != ATOLL_OK) {
@@ -77,21 +88,21 @@ static bool is_dir(const char *path)
 static int tdx_detect(void *ctx, atoll_err *err)
 {
 	struct tdx_ctx *c = ctx;
-	bool guest = access(TDX_GUEST_DEV, F_OK) == 0;
+	bool guest = access(c->device, F_OK) == 0;
 	bool tsm = is_dir(c->tsm_dir);
 
 	if (!guest && !tsm)
 		return dc_err(err, ATOLL_E_UNAVAILABLE,
 			      "not a TDX guest: neither %s nor %s exists",
-			      TDX_GUEST_DEV, c->tsm_dir);
+			      c->device, c->tsm_dir);
 	if (!guest)
 		return dc_err(err, ATOLL_E_UNAVAILABLE,
 			      "%s exists but %s does not: the TSM provider is not TDX (tdx_guest not loaded, or another TEE)",
-			      c->tsm_dir, TDX_GUEST_DEV);
+			      c->tsm_dir, c->device);
 	if (!tsm)
 		return dc_err(err, ATOLL_E_UNAVAILABLE,
 			      "%s exists but %s does not: TDX quotes need configfs-tsm (Linux 6.7+, CONFIG_TSM_REPORTS, configfs mounted on /sys/kernel/config)",
-			      TDX_GUEST_DEV, c->tsm_dir);
+			      c->device, c->tsm_dir);
 	if (access(c->tsm_dir, W_OK) != 0)
 		return dc_err(err, ATOLL_E_UNAVAILABLE,
 			      "%s is not writable by this process (needs root or CAP_SYS_ADMIN)",
@@ -259,7 +270,8 @@ static int tdx_verify(void *ctx, const atoll_verify_args *args,
 }
 
 static const atoll_tee_driver tdx_driver = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "tdx",
 	.description = "Intel TDX DCAP quotes (v4, v5 with TD 1.0/1.5 reports); collect via configfs-tsm",
@@ -270,10 +282,7 @@ static const atoll_tee_driver tdx_driver = {
 	.evidence_free = dc_driver_evidence_free,
 	.verify = tdx_verify,
 	.claims_free = dcap_driver_claims_free,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_tee_driver *
-atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return host_abi == ATOLL_TEE_DRIVER_ABI_VERSION ? &tdx_driver : NULL;
-}
+ATOLL_TEE_DRIVER_EXPORT(tdx_driver)

@@ -1,14 +1,23 @@
-/* The Atoll inference backend ABI.
+/* The Atoll inference backend ABI, version 1.1.
  *
  * A backend is a shared object that runs one kind of model. The enclave
  * runtime (atoll-enclave) loads it; the island host never does, so the host
  * never sees a confidential job's plaintext. A backend is built against this
- * header alone (it includes only atoll/status.h, <stddef.h>, <stdint.h>).
+ * header alone (it includes only atoll/abi.h, atoll/mode.h, atoll/status.h,
+ * <stddef.h>, <stdint.h>).
  *
- * Loading follows the TEE driver ABI: dlopen(RTLD_NOW|RTLD_LOCAL), the one
- * exported symbol ATOLL_BACKEND_ENTRY called with the host's
- * ATOLL_BACKEND_ABI_VERSION, abi_version must match, struct_size must cover
- * the version-1 table, fields are only appended.
+ * Loading and versions follow the TEE driver ABI (atoll/tee_driver.h):
+ * dlopen(RTLD_NOW|RTLD_LOCAL), the one exported symbol ATOLL_BACKEND_ENTRY
+ * (written by ATOLL_BACKEND_EXPORT) called with the host's
+ * ATOLL_BACKEND_ABI_MAJOR and _MINOR; the host refuses another abi_major
+ * or a table smaller than 1.0's, accepts any abi_minor, and reads fields
+ * appended later only when struct_size covers them. Likewise a backend
+ * reads a field appended to atoll_backend_job or atoll_backend_io only when
+ * that struct's struct_size covers it. ATOLL_BACKEND_TARGET_MINOR presents
+ * an older table, as ATOLL_TEE_DRIVER_TARGET_MINOR does.
+ *
+ * Required entries: name, init, fini, run. Optional (may be NULL): cancel,
+ * and the description and version strings.
  *
  * Lifecycle. The host calls init() once per workload that uses the backend,
  * with that workload's configuration (`model: path` and its options), then
@@ -28,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atoll/abi.h"
 #include "atoll/mode.h"
 #include "atoll/status.h"
 
@@ -35,7 +45,18 @@
 extern "C" {
 #endif
 
-#define ATOLL_BACKEND_ABI_VERSION 1u
+/* The version this header describes. */
+#define ATOLL_BACKEND_ABI_MAJOR 1u
+#ifdef ATOLL_BACKEND_TARGET_MINOR
+#if ATOLL_BACKEND_TARGET_MINOR > 1
+#error "ATOLL_BACKEND_TARGET_MINOR is newer than this header (ABI 1.1)"
+#endif
+#define ATOLL_BACKEND_ABI_MINOR ATOLL_BACKEND_TARGET_MINOR
+#else
+#define ATOLL_BACKEND_ABI_MINOR 1u
+#endif
+
+/* The name the host looks up with dlsym(). */
 #define ATOLL_BACKEND_ENTRY "atoll_backend_entry"
 
 /* One job. Borrowed for the duration of run(). */
@@ -65,8 +86,11 @@ typedef struct atoll_backend_io {
 } atoll_backend_io;
 
 typedef struct atoll_backend {
-	/* ATOLL_BACKEND_ABI_VERSION the backend was built with. */
-	uint32_t abi_version;
+	/* ATOLL_BACKEND_ABI_MAJOR and _MINOR the backend was built with
+	 * (1.0's uint32_t abi_version = 1 reads as 1.0, as in the driver
+	 * ABI). */
+	uint16_t abi_major;
+	uint16_t abi_minor;
 	/* sizeof(atoll_backend) as the backend was built. */
 	uint32_t struct_size;
 	/* Short lowercase name, e.g. "echo", "linear". */
@@ -94,9 +118,36 @@ typedef struct atoll_backend {
 	 * thread. The host also makes io->cancelled() return nonzero, so a
 	 * backend that polls needs no cancel(). */
 	void (*cancel)(void *ctx, const char *job_id);
+
+#if ATOLL_BACKEND_ABI_MINOR >= 1
+	/* Added in ABI 1.1. The backend's own version, e.g. "1.0.0", which
+	 * hosts log at load; NULL when it has none. */
+	const char *version;
+#endif
 } atoll_backend;
 
-typedef const atoll_backend *(*atoll_backend_entry_fn)(uint32_t host_abi);
+/* The one exported symbol. Returns a table with static storage duration,
+ * or NULL when the backend cannot serve a host of that version. Declared
+ * here so that a definition with another signature does not compile. */
+ATOLL_ABI_EXPORT const atoll_backend *
+atoll_backend_entry(uint32_t host_major, uint32_t host_minor);
+typedef const atoll_backend *(*atoll_backend_entry_fn)(uint32_t host_major,
+						       uint32_t host_minor);
+
+/* Define the entry point returning &table to hosts of this major, e.g.
+ * ATOLL_BACKEND_EXPORT(my_backend) after the table, without a semicolon.
+ * The _MIN form also refuses hosts older than min_host_minor. */
+#define ATOLL_BACKEND_EXPORT(table) ATOLL_BACKEND_EXPORT_MIN(table, 0)
+#define ATOLL_BACKEND_EXPORT_MIN(table, min_host_minor)                       \
+	const atoll_backend *atoll_backend_entry(uint32_t host_major,        \
+						 uint32_t host_minor)        \
+	{                                                                    \
+		return atoll_abi_host_fits(host_major, host_minor,           \
+					   ATOLL_BACKEND_ABI_MAJOR,          \
+					   (min_host_minor))                 \
+			       ? &(table)                                    \
+			       : NULL;                                       \
+	}
 
 #ifdef __cplusplus
 }

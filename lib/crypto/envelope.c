@@ -1,5 +1,6 @@
 /* Atoll's input envelope, output record stream and report-data binding,
- * on top of HPKE base mode. Every length is checked before it is used. */
+ * on HPKE (base mode for inputs, auth mode for outputs). Every length is
+ * checked before it is used. */
 #include "crypto/envelope.h"
 
 #include <errno.h>
@@ -11,17 +12,18 @@
 #include <openssl/rand.h>
 
 static const uint8_t INPUT_MAGIC[4] = { 'A', 'T', 'I', '1' };
-static const uint8_t OUTPUT_MAGIC[4] = { 'A', 'T', 'O', '1' };
+static const uint8_t OUTPUT_MAGIC[4] = { 'A', 'T', 'O', '2' };
+static const uint8_t OUTPUT_MAGIC_V1[4] = { 'A', 'T', 'O', '1' };
 static const char INPUT_INFO[] = "atoll input v1";
-static const char OUTPUT_INFO[] = "atoll output v1";
-static const char ATTEST_TAG[] = "atoll-attest-v1";
+static const char OUTPUT_INFO[] = "atoll output v2";
+static const char ATTEST_TAG[] = "atoll-attest-v2";
 
 #define PAYLOAD_NONCE_LEN HPKE_NONCE_LEN
-/* magic, version, aead id, enc, job id length */
-#define OUTPUT_HEADER_FIXED (4 + 1 + 2 + HPKE_ENC_LEN + 2)
+/* magic, version, aead id, enc, sender key, attempt, job id length */
+#define OUTPUT_HEADER_FIXED (4 + 1 + 2 + HPKE_ENC_LEN + ENV_KEY_LEN + 4 + 2)
 #define RECORD_LEN_SIZE 4
 #define OUTPUT_INFO_MAX \
-	(sizeof(OUTPUT_INFO) - 1 + 2 + ENV_MAX_JOB_ID_LEN + 4 + ENV_ID_LEN)
+	(sizeof(OUTPUT_INFO) - 1 + 2 + ENV_MAX_JOB_ID_LEN + 4 + ENV_ID_LEN + 4)
 
 struct env_output_sealer {
 	hpke_ctx *ctx;
@@ -30,7 +32,10 @@ struct env_output_sealer {
 
 struct env_output_opener {
 	hpke_ctx *ctx;
-	bool done;
+	struct env_output_info info;
+	bool done, failed;
+	char code[ENV_MAX_ERROR_CODE + 1];
+	char message[ENV_MAX_ERROR_MESSAGE + 1];
 };
 
 const char *env_strerror(int status)
@@ -57,6 +62,13 @@ const char *env_strerror(int status)
 	case ENV_E_AUTH:
 		return "authentication failed (tampered, wrong key, or record "
 		       "out of order)";
+	case ENV_E_LEGACY:
+		return "output sealed in format v1, which does not authenticate the "
+		       "enclave: refused";
+	case ENV_E_SENDER:
+		return "output sealed by an enclave the input was not sealed to";
+	case ENV_E_JOB_FAILED:
+		return "the job failed (the enclave sealed its error)";
 	case ENV_E_MISMATCH:
 		return "sealed for another job or workload";
 	case ENV_E_ORDER:
@@ -125,12 +137,13 @@ static void buf_rewind(struct buf *b, size_t len)
 
 int env_report_data(const uint8_t *nonce, size_t nonce_len,
 		    const uint8_t enclave_pub[ENV_KEY_LEN],
+		    const uint8_t manifest_digest[ENV_MANIFEST_DIGEST_LEN],
 		    uint8_t out[ENV_REPORT_DATA_LEN])
 {
 	uint8_t md[ENV_REPORT_DATA_LEN];
 	unsigned int md_len = 0;
 	int r = ENV_E_CRYPTO;
-	if ((!nonce && nonce_len) || !enclave_pub || !out)
+	if ((!nonce && nonce_len) || !enclave_pub || !manifest_digest || !out)
 		return ENV_E_INVALID;
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	if (!mctx)
@@ -139,6 +152,7 @@ int env_report_data(const uint8_t *nonce, size_t nonce_len,
 	    EVP_DigestUpdate(mctx, ATTEST_TAG, sizeof(ATTEST_TAG) - 1) != 1 ||
 	    (nonce_len && EVP_DigestUpdate(mctx, nonce, nonce_len) != 1) ||
 	    EVP_DigestUpdate(mctx, enclave_pub, ENV_KEY_LEN) != 1 ||
+	    EVP_DigestUpdate(mctx, manifest_digest, ENV_MANIFEST_DIGEST_LEN) != 1 ||
 	    EVP_DigestFinal_ex(mctx, md, &md_len) != 1 ||
 	    md_len != ENV_REPORT_DATA_LEN)
 		goto free_ctx;
@@ -376,11 +390,11 @@ free_key:
 	return r;
 }
 
-/* info = "atoll output v1" || u16 len || job_id || u32 workload_id ||
- * envelope_id. */
+/* info = "atoll output v2" || u16 len || job_id || u32 workload_id ||
+ * envelope_id || u32 attempt. */
 static size_t output_info(const char *job_id, size_t job_len,
 			  uint32_t workload_id,
-			  const uint8_t envelope_id[ENV_ID_LEN],
+			  const uint8_t envelope_id[ENV_ID_LEN], uint32_t attempt,
 			  uint8_t out[OUTPUT_INFO_MAX])
 {
 	size_t n = sizeof(OUTPUT_INFO) - 1;
@@ -392,13 +406,17 @@ static size_t output_info(const char *job_id, size_t job_len,
 	put_be32(out + n, workload_id);
 	n += 4;
 	memcpy(out + n, envelope_id, ENV_ID_LEN);
-	return n + ENV_ID_LEN;
+	n += ENV_ID_LEN;
+	put_be32(out + n, attempt);
+	return n + 4;
 }
 
 int env_output_sealer_new(uint16_t aead_id,
 			  const uint8_t client_pub[ENV_KEY_LEN],
+			  const uint8_t enclave_priv[ENV_KEY_LEN],
+			  const uint8_t enclave_pub[ENV_KEY_LEN],
 			  const char *job_id, uint32_t workload_id,
-			  const uint8_t envelope_id[ENV_ID_LEN],
+			  const uint8_t envelope_id[ENV_ID_LEN], uint32_t attempt,
 			  env_output_sealer **ret_sealer,
 			  struct buf *header_record)
 {
@@ -407,8 +425,8 @@ int env_output_sealer_new(uint16_t aead_id,
 	size_t start;
 	int r;
 
-	if (!client_pub || !job_id || !envelope_id || !ret_sealer ||
-	    !header_record)
+	if (!client_pub || !enclave_priv || !enclave_pub || !job_id ||
+	    !envelope_id || !ret_sealer || !header_record)
 		return ENV_E_INVALID;
 	if (hpke_aead_key_len(aead_id) == 0)
 		return ENV_E_AEAD;
@@ -420,16 +438,25 @@ int env_output_sealer_new(uint16_t aead_id,
 	if (!s)
 		return ENV_E_NOMEM;
 	size_t info_len = output_info(job_id, job_len, workload_id, envelope_id,
-				      info);
+				      attempt, info);
 	memcpy(head, OUTPUT_MAGIC, 4);
-	head[4] = ENV_VERSION;
+	head[4] = ENV_OUTPUT_VERSION;
 	put_be16(head + 5, aead_id);
-	r = from_hpke(hpke_setup_base_s(aead_id, client_pub, info, info_len,
-					head + 7, &s->ctx),
+	/* Auth mode: only the holder of enclave_priv, a recipient the client
+	 * sealed the input to, can produce a stream the client opens. */
+	struct hpke_params prm = {
+		.mode = HPKE_MODE_AUTH,
+		.info = info,
+		.info_len = info_len,
+		.sender_priv = enclave_priv,
+	};
+	r = from_hpke(hpke_setup_s(aead_id, client_pub, &prm, head + 7, &s->ctx),
 		      false);
 	if (r < 0)
 		goto fail;
-	put_be16(head + 7 + HPKE_ENC_LEN, (uint16_t)job_len);
+	memcpy(head + 7 + HPKE_ENC_LEN, enclave_pub, ENV_KEY_LEN);
+	put_be32(head + 7 + HPKE_ENC_LEN + ENV_KEY_LEN, attempt);
+	put_be16(head + OUTPUT_HEADER_FIXED - 2, (uint16_t)job_len);
 	start = header_record->len;
 	if (buf_append(header_record, head, sizeof head) < 0 ||
 	    buf_append(header_record, job_id, job_len) < 0) {
@@ -480,6 +507,40 @@ int env_output_finish(env_output_sealer *s, struct buf *record)
 	return r;
 }
 
+static bool code_ok(const char *code, size_t len)
+{
+	if (len == 0 || len > ENV_MAX_ERROR_CODE)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((code[i] >= 'a' && code[i] <= 'z') || code[i] == '_' ||
+		      (code[i] >= '0' && code[i] <= '9')))
+			return false;
+	return true;
+}
+
+int env_output_fail(env_output_sealer *s, const char *code, const char *message,
+		    struct buf *record)
+{
+	if (!s || !record || !code || s->finished)
+		return ENV_E_INVALID;
+	size_t code_len = strlen(code), msg_len = message ? strlen(message) : 0;
+	if (!code_ok(code, code_len))
+		return ENV_E_INVALID;
+	if (msg_len > ENV_MAX_ERROR_MESSAGE)
+		msg_len = ENV_MAX_ERROR_MESSAGE;
+	uint8_t body[2 + ENV_MAX_ERROR_CODE + ENV_MAX_ERROR_MESSAGE];
+	body[0] = 1;
+	body[1] = (uint8_t)code_len;
+	memcpy(body + 2, code, code_len);
+	if (msg_len)
+		memcpy(body + 2 + code_len, message, msg_len);
+	int r = seal_record(s, body, 2 + code_len + msg_len, 1, record);
+	OPENSSL_cleanse(body, sizeof body);
+	if (r == 0)
+		s->finished = true;
+	return r;
+}
+
 env_output_sealer *env_output_sealer_free(env_output_sealer *s)
 {
 	if (!s)
@@ -496,8 +557,10 @@ int env_output_record_len(const uint8_t *data, size_t len, bool header,
 	if ((!data && len) || !ret_len)
 		return ENV_E_INVALID;
 	if (header) {
-		if (memcmp(data ? data : OUTPUT_MAGIC, OUTPUT_MAGIC,
-			   len < 4 ? len : 4) != 0)
+		size_t m = len < 4 ? len : 4;
+		if (m && memcmp(data, OUTPUT_MAGIC_V1, m) == 0 && len >= 4)
+			return ENV_E_LEGACY;
+		if (memcmp(data ? data : OUTPUT_MAGIC, OUTPUT_MAGIC, m) != 0)
 			return ENV_E_MAGIC;
 		if (len < OUTPUT_HEADER_FIXED)
 			return ENV_E_TRUNCATED;
@@ -516,50 +579,103 @@ int env_output_record_len(const uint8_t *data, size_t len, bool header,
 	return ENV_OK;
 }
 
-int env_output_opener_new(const uint8_t client_priv[ENV_KEY_LEN],
-			  const uint8_t *header_record, size_t len,
-			  const char *expected_job_id,
-			  uint32_t expected_workload_id,
-			  const uint8_t expected_envelope_id[ENV_ID_LEN],
-			  env_output_opener **ret_opener)
+int env_output_header_info(const uint8_t *header_record, size_t len,
+			   struct env_output_info *ret)
 {
-	uint8_t info[OUTPUT_INFO_MAX];
 	size_t n;
-	int r;
-
-	if (!client_priv || !header_record || !expected_job_id ||
-	    !expected_envelope_id || !ret_opener)
+	if (!ret)
 		return ENV_E_INVALID;
-	r = env_output_record_len(header_record, len, true, &n);
+	int r = env_output_record_len(header_record, len, true, &n);
 	if (r < 0)
 		return r;
 	if (n != len)
 		return ENV_E_FORMAT;
-	if (header_record[4] != ENV_VERSION)
+	if (header_record[4] != ENV_OUTPUT_VERSION)
 		return ENV_E_VERSION;
-	uint16_t aead_id = get_be16(header_record + 5);
-	if (hpke_aead_key_len(aead_id) == 0)
-		return ENV_E_AEAD;
+	struct env_output_info info = { .aead_id = get_be16(header_record + 5) };
+	memcpy(info.sender, header_record + 7 + HPKE_ENC_LEN, ENV_KEY_LEN);
+	info.attempt = get_be32(header_record + 7 + HPKE_ENC_LEN + ENV_KEY_LEN);
 	size_t job_len = len - OUTPUT_HEADER_FIXED;
-	if (strlen(expected_job_id) != job_len ||
-	    memcmp(expected_job_id, header_record + OUTPUT_HEADER_FIXED,
-		   job_len) != 0)
+	memcpy(info.job_id, header_record + OUTPUT_HEADER_FIXED, job_len);
+	info.job_id[job_len] = 0;
+	if (memchr(info.job_id, 0, job_len))
+		return ENV_E_FORMAT;
+	*ret = info;
+	return ENV_OK;
+}
+
+int env_output_opener_new(const uint8_t client_priv[ENV_KEY_LEN],
+			  const uint8_t *header_record, size_t len,
+			  const struct env_output_expect *want,
+			  env_output_opener **ret_opener)
+{
+	uint8_t info[OUTPUT_INFO_MAX];
+	struct env_output_info hi;
+	int r;
+
+	if (!client_priv || !header_record || !want || !want->job_id ||
+	    !want->envelope_id || (!want->senders && want->n_senders) ||
+	    !ret_opener)
+		return ENV_E_INVALID;
+	if ((r = env_output_header_info(header_record, len, &hi)) < 0)
+		return r;
+	if (hpke_aead_key_len(hi.aead_id) == 0)
+		return ENV_E_AEAD;
+	if (strcmp(hi.job_id, want->job_id) != 0)
 		return ENV_E_MISMATCH;
+	/* The sender must be an enclave the client sealed the input to. */
+	bool known = false;
+	for (size_t i = 0; i < want->n_senders; i++)
+		if (CRYPTO_memcmp(want->senders[i], hi.sender, ENV_KEY_LEN) == 0)
+			known = true;
+	if (!known)
+		return ENV_E_SENDER;
 
 	env_output_opener *o = calloc(1, sizeof *o);
 	if (!o)
 		return ENV_E_NOMEM;
-	size_t info_len = output_info(expected_job_id, job_len,
-				      expected_workload_id, expected_envelope_id,
-				      info);
-	r = from_hpke(hpke_setup_base_r(aead_id, header_record + 7, client_priv,
-					info, info_len, &o->ctx),
+	size_t info_len = output_info(want->job_id, strlen(want->job_id),
+				      want->workload_id, want->envelope_id,
+				      hi.attempt, info);
+	struct hpke_params prm = {
+		.mode = HPKE_MODE_AUTH,
+		.info = info,
+		.info_len = info_len,
+		.sender_pub = hi.sender,
+	};
+	r = from_hpke(hpke_setup_r(hi.aead_id, header_record + 7, client_priv,
+				   &prm, &o->ctx),
 		      true);
 	if (r < 0) {
 		env_output_opener_free(o);
 		return r;
 	}
+	o->info = hi;
 	*ret_opener = o;
+	return ENV_OK;
+}
+
+const struct env_output_info *env_output_opener_info(const env_output_opener *o)
+{
+	return o ? &o->info : NULL;
+}
+
+/* The final record's plaintext: empty for success, else the sealed
+ * error (0x01, code length, code, message). */
+static int read_final(env_output_opener *o, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return ENV_OK;
+	if (n < 3 || p[0] != 1 || p[1] == 0 || (size_t)p[1] + 2 > n ||
+	    !code_ok((const char *)p + 2, p[1]) ||
+	    n - 2 - p[1] > ENV_MAX_ERROR_MESSAGE)
+		return ENV_E_FORMAT;
+	memcpy(o->code, p + 2, p[1]);
+	o->code[p[1]] = 0;
+	size_t m = n - 2 - p[1];
+	memcpy(o->message, p + 2 + p[1], m);
+	o->message[m] = 0;
+	o->failed = true;
 	return ENV_OK;
 }
 
@@ -580,15 +696,20 @@ int env_output_open(env_output_opener *o, const uint8_t *record, size_t len,
 	const uint8_t *ct = record + RECORD_LEN_SIZE;
 	size_t ct_len = len - RECORD_LEN_SIZE;
 	r = hpke_open(o->ctx, &not_final, 1, ct, ct_len, pt);
-	if (r == -EBADMSG && ct_len == HPKE_TAG_LEN) {
-		/* Only the final record is sealed with aad 0x01, and it is
-		 * always empty: a tag-only record may be it. */
-		r = hpke_open(o->ctx, &final, 1, ct, ct_len, pt);
+	if (r == -EBADMSG) {
+		/* Not a data record: the final one, sealed with aad 0x01? */
+		struct buf body = { 0 };
+		r = hpke_open(o->ctx, &final, 1, ct, ct_len, &body);
 		if (r == 0) {
+			r = read_final(o, body.data, body.len);
+			buf_free(&body); /* wipes */
+			if (r < 0)
+				return r;
 			o->done = true;
 			*ret_final = true;
 			return ENV_OK;
 		}
+		buf_free(&body);
 	}
 	r = from_hpke(r, true);
 	if (r == 0)
@@ -603,20 +724,36 @@ int env_output_opener_done(const env_output_opener *o)
 	return o->done ? ENV_OK : ENV_E_UNFINISHED;
 }
 
+int env_output_opener_result(const env_output_opener *o, const char **ret_code,
+			     const char **ret_message)
+{
+	if (!o)
+		return ENV_E_INVALID;
+	if (!o->done)
+		return ENV_E_UNFINISHED;
+	if (!o->failed)
+		return ENV_OK;
+	if (ret_code)
+		*ret_code = o->code;
+	if (ret_message)
+		*ret_message = o->message;
+	return ENV_E_JOB_FAILED;
+}
+
 env_output_opener *env_output_opener_free(env_output_opener *o)
 {
 	if (!o)
 		return NULL;
 	hpke_ctx_free(o->ctx);
+	OPENSSL_cleanse(o->message, sizeof o->message);
 	free(o);
 	return NULL;
 }
 
 int env_open_output(const uint8_t client_priv[ENV_KEY_LEN],
 		    const uint8_t *blob, size_t len,
-		    const char *expected_job_id, uint32_t expected_workload_id,
-		    const uint8_t expected_envelope_id[ENV_ID_LEN],
-		    struct buf *pt)
+		    const struct env_output_expect *want, struct buf *pt,
+		    struct buf *ret_error)
 {
 	env_output_opener *o = NULL;
 	size_t n, off, start;
@@ -629,9 +766,7 @@ int env_open_output(const uint8_t client_priv[ENV_KEY_LEN],
 	r = env_output_record_len(blob, len, true, &n);
 	if (r < 0)
 		return r;
-	r = env_output_opener_new(client_priv, blob, n, expected_job_id,
-				  expected_workload_id, expected_envelope_id,
-				  &o);
+	r = env_output_opener_new(client_priv, blob, n, want, &o);
 	if (r < 0)
 		return r;
 	for (off = n; off < len && !final; off += n) {
@@ -650,8 +785,12 @@ int env_open_output(const uint8_t client_priv[ENV_KEY_LEN],
 		r = ENV_E_FORMAT;
 		goto fail;
 	}
+	const char *code, *message;
+	r = env_output_opener_result(o, &code, &message);
+	if (r == ENV_E_JOB_FAILED && ret_error)
+		buf_printf(ret_error, "%s: %s", code, message);
 	env_output_opener_free(o);
-	return ENV_OK;
+	return r;
 fail:
 	env_output_opener_free(o);
 	buf_rewind(pt, start);

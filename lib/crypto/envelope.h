@@ -16,6 +16,9 @@
 #include "util/buf.h"
 
 #define ENV_VERSION 1
+/* The output stream's format version (docs/envelope.md); v1 outputs are
+ * refused with ENV_E_LEGACY. */
+#define ENV_OUTPUT_VERSION 2
 #define ENV_KEY_LEN X25519_KEY_LEN
 #define ENV_ID_LEN 16
 #define ENV_REPORT_DATA_LEN 64
@@ -24,6 +27,9 @@
 #define ENV_MAX_RECIPIENTS 64
 /* Job ids are short text ids; the cap bounds what an opener accepts. */
 #define ENV_MAX_JOB_ID_LEN 256
+/* A sealed error: a code of [a-z0-9_] and a message. */
+#define ENV_MAX_ERROR_CODE 64
+#define ENV_MAX_ERROR_MESSAGE 4096
 
 enum env_status {
 	ENV_OK = 0,
@@ -55,13 +61,23 @@ enum env_status {
 	ENV_E_UNFINISHED = -12,
 	/* The crypto library or random generator failed. */
 	ENV_E_CRYPTO = -13,
+	/* An output in format v1, which does not authenticate the enclave. */
+	ENV_E_LEGACY = -14,
+	/* An output sealed by an enclave key the caller did not seal to. */
+	ENV_E_SENDER = -15,
+	/* The stream opened completely and ends with a sealed error. */
+	ENV_E_JOB_FAILED = -16,
 };
 
 const char *env_strerror(int status);
 
-/* report_data = SHA-512("atoll-attest-v1" || nonce || enclave_pub). */
+/* report_data = SHA-512("atoll-attest-v2" || nonce || enclave_pub ||
+ * manifest_digest): the verifier's challenge, the key clients seal to, and
+ * the SHA-256 of the enclave manifest (lib/attest/manifest.h). */
+#define ENV_MANIFEST_DIGEST_LEN 32
 int env_report_data(const uint8_t *nonce, size_t nonce_len,
 		    const uint8_t enclave_pub[ENV_KEY_LEN],
+		    const uint8_t manifest_digest[ENV_MANIFEST_DIGEST_LEN],
 		    uint8_t out[ENV_REPORT_DATA_LEN]);
 
 /* What an input envelope says about itself, readable without keys. */
@@ -101,38 +117,74 @@ int env_open_input(const uint8_t *env, size_t len,
 		   struct env_input_info *ret_info, struct buf *ret_plaintext);
 
 /* Output stream: one header record, then chunk records, the last of which
- * is an empty final record. Records are whole units; the stream is their
- * concatenation. */
+ * is the final record (empty for success, or a sealed error). Records are
+ * whole units; the stream is their concatenation. Sealed with HPKE auth
+ * mode: the enclave's static key authenticates the stream, so only a
+ * recipient of the input can produce output the client opens. */
 typedef struct env_output_sealer env_output_sealer;
 typedef struct env_output_opener env_output_opener;
 
-/* Start an output stream to client_pub (from the input header) bound to
- * the job id (1..ENV_MAX_JOB_ID_LEN bytes of text), workload id and
- * envelope id; appends the header record. */
+/* What the header record says, readable without keys. */
+struct env_output_info {
+	uint16_t aead_id;
+	uint8_t sender[ENV_KEY_LEN]; /* the sealing enclave's key */
+	uint32_t attempt;
+	char job_id[ENV_MAX_JOB_ID_LEN + 1];
+};
+
+/* What a client expects of an output stream: what it asked for and what
+ * it sealed (its own records), never what a coordinator reports. */
+struct env_output_expect {
+	const char *job_id;
+	uint32_t workload_id;
+	const uint8_t *envelope_id; /* ENV_ID_LEN bytes */
+	/* The enclave keys the input was sealed to; the stream's sender must
+	 * be one of them. */
+	const uint8_t (*senders)[ENV_KEY_LEN];
+	size_t n_senders;
+};
+
+/* Start an output stream from the enclave holding enclave_priv/pub to
+ * client_pub (from the input header), bound to the job id
+ * (1..ENV_MAX_JOB_ID_LEN bytes of text), workload id, envelope id and
+ * attempt; appends the header record. */
 int env_output_sealer_new(uint16_t aead_id,
 			  const uint8_t client_pub[ENV_KEY_LEN],
+			  const uint8_t enclave_priv[ENV_KEY_LEN],
+			  const uint8_t enclave_pub[ENV_KEY_LEN],
 			  const char *job_id, uint32_t workload_id,
-			  const uint8_t envelope_id[ENV_ID_LEN],
+			  const uint8_t envelope_id[ENV_ID_LEN], uint32_t attempt,
 			  env_output_sealer **ret_sealer,
 			  struct buf *header_record);
 /* Append one non-final chunk record carrying pt (may be empty; at most
  * UINT32_MAX - HPKE_TAG_LEN bytes). */
 int env_output_seal(env_output_sealer *s, const uint8_t *pt, size_t len,
 		    struct buf *record);
-/* Append the empty final record; the sealer accepts nothing after it. */
+/* Append the empty final record of a job that succeeded. */
 int env_output_finish(env_output_sealer *s, struct buf *record);
+/* Append the final record of a job that failed: code is 1..64 of
+ * [a-z0-9_], message at most ENV_MAX_ERROR_MESSAGE bytes (longer is cut).
+ * The sealer accepts nothing after either final record. */
+int env_output_fail(env_output_sealer *s, const char *code, const char *message,
+		    struct buf *record);
 env_output_sealer *env_output_sealer_free(env_output_sealer *s);
 
-/* Start opening a stream from its header record: ENV_E_MISMATCH when the
- * header names another job id. The workload and envelope ids are bound
- * through the HPKE info, so a mismatch there fails the first record with
+/* Parse a header record (exactly one) without keys. */
+int env_output_header_info(const uint8_t *header_record, size_t len,
+			   struct env_output_info *ret);
+
+/* Start opening a stream from its header record: ENV_E_LEGACY for a v1
+ * stream, ENV_E_MISMATCH when the header names another job id,
+ * ENV_E_SENDER when its sender is none of want->senders. The workload,
+ * envelope id and attempt are bound through the HPKE info and the sender
+ * through auth mode: a mismatch there fails the first record with
  * ENV_E_AUTH. */
 int env_output_opener_new(const uint8_t client_priv[ENV_KEY_LEN],
 			  const uint8_t *header_record, size_t len,
-			  const char *expected_job_id,
-			  uint32_t expected_workload_id,
-			  const uint8_t expected_envelope_id[ENV_ID_LEN],
+			  const struct env_output_expect *want,
 			  env_output_opener **ret_opener);
+/* The header of the stream being opened (attempt, sender). */
+const struct env_output_info *env_output_opener_info(const env_output_opener *o);
 /* Open the next chunk record (exactly one record), appending its plaintext
  * to pt. *ret_final is set to whether it was the final record. A failed
  * record leaves the opener where it was. */
@@ -140,6 +192,10 @@ int env_output_open(env_output_opener *o, const uint8_t *record, size_t len,
 		    struct buf *pt, bool *ret_final);
 /* ENV_OK once the final record was opened, ENV_E_UNFINISHED before. */
 int env_output_opener_done(const env_output_opener *o);
+/* After the final record: ENV_OK when the job succeeded, ENV_E_JOB_FAILED
+ * with the sealed code and message (valid until the opener is freed). */
+int env_output_opener_result(const env_output_opener *o, const char **ret_code,
+			     const char **ret_message);
 env_output_opener *env_output_opener_free(env_output_opener *o);
 
 /* Length of the record at the start of data (the header record when
@@ -149,11 +205,12 @@ int env_output_record_len(const uint8_t *data, size_t len, bool header,
 			  size_t *ret_len);
 /* Open a whole stream (header record followed by chunk records) and
  * append the concatenated plaintext; ENV_E_UNFINISHED when it lacks the
- * final record, ENV_E_FORMAT when bytes follow it. */
+ * final record, ENV_E_FORMAT when bytes follow it. A stream ending in a
+ * sealed error returns ENV_E_JOB_FAILED with its output so far in pt and
+ * "code: message" appended to ret_error (may be NULL). */
 int env_open_output(const uint8_t client_priv[ENV_KEY_LEN],
 		    const uint8_t *blob, size_t len,
-		    const char *expected_job_id, uint32_t expected_workload_id,
-		    const uint8_t expected_envelope_id[ENV_ID_LEN],
-		    struct buf *pt);
+		    const struct env_output_expect *want, struct buf *pt,
+		    struct buf *ret_error);
 
 #endif

@@ -525,9 +525,10 @@ int he_output_write(const struct paillier_pub *pk, const BIGNUM *const *cts,
 
 /* ---- client ---- */
 
-int he_input_write(const struct paillier_pub *pk, const struct paillier_rand *rz,
-		   const char *key_id, const double *values, size_t n_values,
-		   uint32_t records, unsigned scale_bits, struct buf *out)
+/* he_input_write with the key owner's k when not NULL. */
+static int input_write(const struct paillier_pub *pk, const struct paillier_priv *k,
+		       const struct paillier_rand *rz, const char *key_id, const double *values,
+		       size_t n_values, uint32_t records, unsigned scale_bits, struct buf *out)
 {
 	size_t len = paillier_ct_bytes(pk);
 	size_t n_len = paillier_n_bytes(pk);
@@ -554,7 +555,8 @@ int he_input_write(const struct paillier_pub *pk, const struct paillier_rand *rz
 	jw_array_begin(&w);
 	for (size_t i = 0; i < n_values; i++) {
 		if ((r = paillier_encode(pk, values[i], scale_bits, m)) < 0 ||
-		    (r = paillier_encrypt(pk, rz, m, c, ctx)) < 0 ||
+		    (r = k ? paillier_encrypt_priv(k, rz, m, c, ctx)
+			   : paillier_encrypt(pk, rz, m, c, ctx)) < 0 ||
 		    (r = paillier_ct_to_bytes(pk, c, bytes)) < 0)
 			goto done_bytes;
 		jw_base64(&w, bytes, len);
@@ -574,6 +576,20 @@ done_bytes:
 	BN_free(c);
 	BN_CTX_free(ctx);
 	return r;
+}
+
+int he_input_write(const struct paillier_pub *pk, const struct paillier_rand *rz,
+		   const char *key_id, const double *values, size_t n_values,
+		   uint32_t records, unsigned scale_bits, struct buf *out)
+{
+	return input_write(pk, NULL, rz, key_id, values, n_values, records, scale_bits, out);
+}
+
+int he_input_write_priv(const struct paillier_priv *k, const struct paillier_rand *rz,
+			const char *key_id, const double *values, size_t n_values,
+			uint32_t records, unsigned scale_bits, struct buf *out)
+{
+	return input_write(&k->pub, k, rz, key_id, values, n_values, records, scale_bits, out);
 }
 
 int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t len,

@@ -113,6 +113,13 @@ int he_output_write(const struct paillier_pub *pk, const BIGNUM *const *cts,
 int he_input_write(const struct paillier_pub *pk, const struct paillier_rand *rz,
 		   const char *key_id, const double *values, size_t n_values,
 		   uint32_t records, unsigned scale_bits, struct buf *out);
+/* The same for the key owner, through the CRT: rz from
+ * paillier_rand_new_priv() (or paillier_rand_new()), or NULL for full
+ * randomizers (paillier_rand_full_crt). The document is the same as
+ * he_input_write's; only the work differs. */
+int he_input_write_priv(const struct paillier_priv *k, const struct paillier_rand *rz,
+			const char *key_id, const double *values, size_t n_values,
+			uint32_t records, unsigned scale_bits, struct buf *out);
 
 /* Parse an output document and decrypt it: ret_values gets the decoded
  * numbers (malloc'd, *ret_n of them). -EINVAL / -EDOM with a message. */

@@ -1,5 +1,6 @@
-/* Paillier keys, randomizers, encryption, CRT decryption, homomorphic
- * operations with the Straus multi-exponentiation, fixed-point encoding. */
+/* Paillier keys, randomizers (with the key owner's CRT shortcuts),
+ * encryption, CRT decryption, homomorphic operations with the Bos-Coster
+ * multi-exponentiation, fixed-point encoding. */
 #include "he/paillier.h"
 
 #include <errno.h>
@@ -11,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-/* Largest window for the fixed-base table and the multi-exponentiation. */
+/* Largest window of the fixed-base tables. */
 #define MAX_WINDOW 8
 
 /* Work with the caller's BN_CTX or a fresh one. */
@@ -138,8 +139,13 @@ struct paillier_priv *paillier_priv_free(struct paillier_priv *k)
 	BN_clear_free(k->hp);
 	BN_clear_free(k->hq);
 	BN_clear_free(k->p_inv_q);
+	BN_clear_free(k->q_mod_pm1);
+	BN_clear_free(k->p_mod_qm1);
+	BN_clear_free(k->p2_inv_q2);
 	BN_MONT_CTX_free(k->mont_p2);
 	BN_MONT_CTX_free(k->mont_q2);
+	BN_MONT_CTX_free(k->mont_p);
+	BN_MONT_CTX_free(k->mont_q);
 	OPENSSL_cleanse(k, sizeof *k);
 	free(k);
 	return NULL;
@@ -196,17 +202,27 @@ int paillier_priv_from_primes(const BIGNUM *p, const BIGNUM *q, int min_bits,
 	k->hp = BN_secure_new();
 	k->hq = BN_secure_new();
 	k->p_inv_q = BN_secure_new();
+	k->q_mod_pm1 = BN_secure_new();
+	k->p_mod_qm1 = BN_secure_new();
+	k->p2_inv_q2 = BN_secure_new();
 	k->mont_p2 = BN_MONT_CTX_new();
 	k->mont_q2 = BN_MONT_CTX_new();
+	k->mont_p = BN_MONT_CTX_new();
+	k->mont_q = BN_MONT_CTX_new();
 	if (!k->p || !k->q || !k->p2 || !k->q2 || !k->pm1 || !k->qm1 || !k->hp ||
-	    !k->hq || !k->p_inv_q || !k->mont_p2 || !k->mont_q2)
+	    !k->hq || !k->p_inv_q || !k->q_mod_pm1 || !k->p_mod_qm1 || !k->p2_inv_q2 ||
+	    !k->mont_p2 || !k->mont_q2 || !k->mont_p || !k->mont_q)
 		goto fail_key;
 	if (!BN_copy(k->p, p) || !BN_copy(k->q, q) || !BN_sqr(k->p2, p, ctx) ||
 	    !BN_sqr(k->q2, q, ctx) || !BN_copy(k->pm1, p) ||
 	    !BN_sub_word(k->pm1, 1) || !BN_copy(k->qm1, q) ||
 	    !BN_sub_word(k->qm1, 1) ||
+	    !BN_nnmod(k->q_mod_pm1, q, k->pm1, ctx) ||
+	    !BN_nnmod(k->p_mod_qm1, p, k->qm1, ctx) ||
 	    !BN_MONT_CTX_set(k->mont_p2, k->p2, ctx) ||
-	    !BN_MONT_CTX_set(k->mont_q2, k->q2, ctx))
+	    !BN_MONT_CTX_set(k->mont_q2, k->q2, ctx) ||
+	    !BN_MONT_CTX_set(k->mont_p, k->p, ctx) ||
+	    !BN_MONT_CTX_set(k->mont_q, k->q, ctx))
 		goto fail_key;
 	/* gcd(n, (p-1)(q-1)) = 1 is what makes 1 + n generate the plaintext
 	 * group; it holds for primes of equal size but costs nothing to check. */
@@ -219,7 +235,8 @@ int paillier_priv_from_primes(const BIGNUM *p, const BIGNUM *q, int min_bits,
 	if ((r = crt_h(n, k->p, k->p2, k->pm1, k->hp, ctx)) < 0 ||
 	    (r = crt_h(n, k->q, k->q2, k->qm1, k->hq, ctx)) < 0)
 		goto fail_key;
-	if (!BN_mod_inverse(k->p_inv_q, k->p, k->q, ctx)) {
+	if (!BN_mod_inverse(k->p_inv_q, k->p, k->q, ctx) ||
+	    !BN_mod_inverse(k->p2_inv_q2, k->p2, k->q2, ctx)) {
 		r = -EINVAL;
 		goto fail_key;
 	}
@@ -317,38 +334,167 @@ done_ctx:
 	return r;
 }
 
+/* r^n mod p^2. Z*_{p^2} has order p(p-1) and x^p mod p^2 depends only on
+ * x mod p, so r^n = (r^q)^p = (r^(q mod p-1) mod p)^p mod p^2 (also when p
+ * divides r: both sides are 0). Two constant-time exponentiations by
+ * secrets of half the size of n, modulo p and p^2, instead of one by n
+ * modulo n^2. */
+static int pow_n_half(const BIGNUM *base, const BIGNUM *p, const BIGNUM *p2,
+		      const BIGNUM *q_mod_pm1, BN_MONT_CTX *mont_p, BN_MONT_CTX *mont_p2,
+		      BIGNUM *ret, BN_CTX *ctx)
+{
+	BN_CTX_start(ctx);
+	BIGNUM *x = BN_CTX_get(ctx);
+	int r = -ENOMEM;
+	if (x && BN_nnmod(x, base, p, ctx) &&
+	    BN_mod_exp_mont_consttime(x, x, q_mod_pm1, p, ctx, mont_p) &&
+	    BN_mod_exp_mont_consttime(ret, x, p, p2, ctx, mont_p2))
+		r = 0;
+	if (x)
+		BN_clear(x);
+	BN_CTX_end(ctx);
+	return r;
+}
+
+/* The x mod n^2 with x = x_p mod p^2 and x = x_q mod q^2 (Garner). */
+static int crt_combine(const struct paillier_priv *k, const BIGNUM *xp, const BIGNUM *xq,
+		       BIGNUM *ret, BN_CTX *ctx)
+{
+	BN_CTX_start(ctx);
+	BIGNUM *t = BN_CTX_get(ctx);
+	int r = -ENOMEM;
+	if (t && BN_mod_sub(t, xq, xp, k->q2, ctx) && BN_mod_mul(t, t, k->p2_inv_q2, k->q2, ctx) &&
+	    BN_mul(t, t, k->p2, ctx) && BN_add(ret, t, xp))
+		r = 0;
+	if (t)
+		BN_clear(t);
+	BN_CTX_end(ctx);
+	return r;
+}
+
+int paillier_pow_n_crt(const struct paillier_priv *k, const BIGNUM *r, BIGNUM *ret,
+		       BN_CTX *ctx)
+{
+	if (BN_is_negative(r) || BN_cmp(r, k->pub.n) >= 0)
+		return -EDOM;
+	CTX_BEGIN(ctx, own);
+	BN_CTX_start(ctx);
+	BIGNUM *xp = BN_CTX_get(ctx);
+	BIGNUM *xq = BN_CTX_get(ctx);
+	int res = -ENOMEM;
+	if (!xq)
+		goto done_ctx;
+	if ((res = pow_n_half(r, k->p, k->p2, k->q_mod_pm1, k->mont_p, k->mont_p2, xp, ctx)) < 0 ||
+	    (res = pow_n_half(r, k->q, k->q2, k->p_mod_qm1, k->mont_q, k->mont_q2, xq, ctx)) < 0)
+		goto done_ctx;
+	res = crt_combine(k, xp, xq, ret, ctx);
+
+done_ctx:
+	if (xq) {
+		BN_clear(xp);
+		BN_clear(xq);
+	}
+	BN_CTX_end(ctx);
+	BN_CTX_free(own);
+	return res;
+}
+
+int paillier_rand_full_crt(const struct paillier_priv *k, BIGNUM *ret, BN_CTX *ctx)
+{
+	CTX_BEGIN(ctx, own);
+	BN_CTX_start(ctx);
+	BIGNUM *x = BN_CTX_get(ctx);
+	int r = -ENOMEM;
+	if (x && (r = random_nonzero(k->pub.n, x)) == 0)
+		r = paillier_pow_n_crt(k, x, ret, ctx);
+	if (x)
+		BN_clear(x);
+	BN_CTX_end(ctx);
+	BN_CTX_free(own);
+	return r;
+}
+
 struct paillier_rand {
-	const struct paillier_pub *pk; /* borrowed: must outlive the table */
+	const struct paillier_pub *pk;  /* borrowed: must outlive the table */
+	const struct paillier_priv *k;  /* borrowed; NULL for public tables */
 	int exp_bits;   /* bits of the exponent a */
 	int window;     /* bits per table digit */
 	int n_win;      /* digits: ceil(exp_bits / window) */
 	BIGNUM *hs;     /* h_s = (-x^2)^n mod n^2 */
-	BIGNUM **tab;   /* tab[i] = h_s^(2^(window*i)), Montgomery form */
+	/* tab[i] = h_s^(2^(window*i)) in Montgomery form mod n^2; with k,
+	 * tab_p and tab_q hold the same mod p^2 and q^2 instead, and hs_p and
+	 * hs_q are h_s mod p^2 and q^2. */
+	BIGNUM **tab;
+	BIGNUM **tab_p, **tab_q;
+	BIGNUM *hs_p, *hs_q;
 };
+
+static void table_free(BIGNUM **tab, int n, bool secret)
+{
+	if (!tab)
+		return;
+	for (int i = 0; i < n; i++)
+		secret ? BN_clear_free(tab[i]) : BN_free(tab[i]);
+	free(tab);
+}
 
 struct paillier_rand *paillier_rand_free(struct paillier_rand *rz)
 {
 	if (!rz)
 		return NULL;
 	BN_free(rz->hs);
-	if (rz->tab) {
-		for (int i = 0; i < rz->n_win; i++)
-			BN_free(rz->tab[i]);
-		free(rz->tab);
-	}
+	table_free(rz->tab, rz->n_win, false);
+	/* Values mod p^2 and q^2 give the factors away: wiped. */
+	table_free(rz->tab_p, rz->n_win, true);
+	table_free(rz->tab_q, rz->n_win, true);
+	BN_clear_free(rz->hs_p);
+	BN_clear_free(rz->hs_q);
 	free(rz);
 	return NULL;
 }
 
-int paillier_rand_new(const struct paillier_pub *pk, struct paillier_rand **ret_rz)
+/* tab[i] = base^(2^(window*i)) in Montgomery form. */
+static BIGNUM **table_new(const BIGNUM *base, int n_win, int window, BN_MONT_CTX *mont,
+			  BN_CTX *ctx)
 {
+	BIGNUM **tab = calloc((size_t)n_win, sizeof *tab);
+	if (!tab)
+		return NULL;
+	for (int i = 0; i < n_win; i++) {
+		if (!(tab[i] = BN_new()))
+			goto fail_tab;
+		if (i == 0) {
+			if (!BN_to_montgomery(tab[0], base, mont, ctx))
+				goto fail_tab;
+			continue;
+		}
+		if (!BN_copy(tab[i], tab[i - 1]))
+			goto fail_tab;
+		for (int s = 0; s < window; s++)
+			if (!BN_mod_mul_montgomery(tab[i], tab[i], tab[i], mont, ctx))
+				goto fail_tab;
+	}
+	return tab;
+
+fail_tab:
+	table_free(tab, n_win, true);
+	return NULL;
+}
+
+int paillier_rand_from_h(const struct paillier_pub *pk, const struct paillier_priv *k,
+			 const BIGNUM *h, struct paillier_rand **ret_rz)
+{
+	if (k)
+		pk = &k->pub;
+	if (BN_is_zero(h) || BN_is_negative(h) || BN_cmp(h, pk->n) >= 0)
+		return -EDOM;
 	struct paillier_rand *rz = calloc(1, sizeof *rz);
 	BN_CTX *ctx = BN_CTX_new();
-	BIGNUM *x = BN_new(), *h = BN_new();
 	int r = -ENOMEM;
-	if (!rz || !ctx || !x || !h)
+	if (!rz || !ctx)
 		goto fail_rz;
 	rz->pk = pk;
+	rz->k = k;
 	rz->exp_bits = (pk->bits + 1) / 2;
 	/* The evaluation below costs n_win + 2 * (2^w - 1) multiplications:
 	 * pick the window that minimises it. */
@@ -363,108 +509,160 @@ int paillier_rand_new(const struct paillier_pub *pk, struct paillier_rand **ret_
 	}
 	rz->window = best;
 	rz->n_win = (rz->exp_bits + best - 1) / best;
-	rz->hs = BN_new();
-	rz->tab = calloc((size_t)rz->n_win, sizeof *rz->tab);
-	if (!rz->hs || !rz->tab)
+	if (!(rz->hs = BN_new()))
 		goto fail_rz;
-	if ((r = random_nonzero(pk->n, x)) < 0)
-		goto fail_rz;
-	r = -ENOMEM;
-	if (!BN_mod_sqr(h, x, pk->n, ctx) || !BN_sub(h, pk->n, h) ||
-	    !BN_mod_exp_mont(rz->hs, h, pk->n, pk->n2, ctx, pk->mont_n2))
-		goto fail_rz;
-	for (int i = 0; i < rz->n_win; i++) {
-		if (!(rz->tab[i] = BN_new()))
+	if (k) {
+		rz->hs_p = BN_secure_new();
+		rz->hs_q = BN_secure_new();
+		if (!rz->hs_p || !rz->hs_q)
 			goto fail_rz;
-		if (i == 0) {
-			if (!BN_to_montgomery(rz->tab[0], rz->hs, pk->mont_n2, ctx))
-				goto fail_rz;
-			continue;
-		}
-		if (!BN_copy(rz->tab[i], rz->tab[i - 1]))
+		if ((r = pow_n_half(h, k->p, k->p2, k->q_mod_pm1, k->mont_p, k->mont_p2, rz->hs_p,
+				    ctx)) < 0 ||
+		    (r = pow_n_half(h, k->q, k->q2, k->p_mod_qm1, k->mont_q, k->mont_q2, rz->hs_q,
+				    ctx)) < 0 ||
+		    (r = crt_combine(k, rz->hs_p, rz->hs_q, rz->hs, ctx)) < 0)
 			goto fail_rz;
-		for (int s = 0; s < rz->window; s++)
-			if (!BN_mod_mul_montgomery(rz->tab[i], rz->tab[i], rz->tab[i],
-						   pk->mont_n2, ctx))
-				goto fail_rz;
+		r = -ENOMEM;
+		if (!(rz->tab_p = table_new(rz->hs_p, rz->n_win, rz->window, k->mont_p2, ctx)) ||
+		    !(rz->tab_q = table_new(rz->hs_q, rz->n_win, rz->window, k->mont_q2, ctx)))
+			goto fail_rz;
+	} else {
+		if (!BN_mod_exp_mont(rz->hs, h, pk->n, pk->n2, ctx, pk->mont_n2) ||
+		    !(rz->tab = table_new(rz->hs, rz->n_win, rz->window, pk->mont_n2, ctx)))
+			goto fail_rz;
 	}
 	*ret_rz = rz;
 	rz = NULL;
 	r = 0;
 
 fail_rz:
-	BN_clear_free(x);
-	BN_clear_free(h);
 	BN_CTX_free(ctx);
 	paillier_rand_free(rz);
 	return r;
 }
 
-int paillier_rand_short(const struct paillier_rand *rz, BIGNUM *ret, BN_CTX *ctx)
+/* h = -x^2 mod n for a uniform x, then the tables. */
+static int rand_new(const struct paillier_pub *pk, const struct paillier_priv *k,
+		    struct paillier_rand **ret_rz)
 {
-	const struct paillier_pub *pk = rz->pk;
-	CTX_BEGIN(ctx, own);
+	BN_CTX *ctx = BN_CTX_new();
+	BIGNUM *x = BN_new(), *h = BN_new();
+	int r = -ENOMEM;
+	if (!ctx || !x || !h)
+		goto done_bn;
+	if ((r = random_nonzero(pk->n, x)) < 0)
+		goto done_bn;
+	r = -ENOMEM;
+	if (!BN_mod_sqr(h, x, pk->n, ctx) || !BN_sub(h, pk->n, h))
+		goto done_bn;
+	r = paillier_rand_from_h(pk, k, h, ret_rz);
+
+done_bn:
+	BN_clear_free(x);
+	BN_clear_free(h);
+	BN_CTX_free(ctx);
+	return r;
+}
+
+int paillier_rand_new(const struct paillier_pub *pk, struct paillier_rand **ret_rz)
+{
+	return rand_new(pk, NULL, ret_rz);
+}
+
+int paillier_rand_new_priv(const struct paillier_priv *k, struct paillier_rand **ret_rz)
+{
+	return rand_new(&k->pub, k, ret_rz);
+}
+
+const BIGNUM *paillier_rand_hs(const struct paillier_rand *rz)
+{
+	return rz->hs;
+}
+
+/* base^a from a fixed-base table, given a's digits: prod_d (prod_{digit_i
+ * = d} tab[i])^d, evaluated from the largest digit down: B collects the
+ * tab[i] of digits >= d and A multiplies B in once per step, so B's entries
+ * end up raised to their digit. ret in normal form. */
+static int table_pow(BIGNUM *const *tab, int n_win, int window, const uint8_t *digit,
+		     BN_MONT_CTX *mont, BIGNUM *ret, BN_CTX *ctx)
+{
 	BN_CTX_start(ctx);
-	BIGNUM *a = BN_CTX_get(ctx);
 	BIGNUM *A = BN_CTX_get(ctx);
 	BIGNUM *B = BN_CTX_get(ctx);
+	int r = -ENOMEM, a_one = 1, b_one = 1;
+	if (!B)
+		goto done_ctx;
+	for (int d = (1 << window) - 1; d >= 1; d--) {
+		for (int i = 0; i < n_win; i++) {
+			if (digit[i] != d)
+				continue;
+			if (b_one ? !BN_copy(B, tab[i]) : !BN_mod_mul_montgomery(B, B, tab[i], mont, ctx))
+				goto done_ctx;
+			b_one = 0;
+		}
+		if (b_one)
+			continue;
+		if (a_one ? !BN_copy(A, B) : !BN_mod_mul_montgomery(A, A, B, mont, ctx))
+			goto done_ctx;
+		a_one = 0;
+	}
+	if (a_one ? !BN_one(ret) : !BN_from_montgomery(ret, A, mont, ctx))
+		goto done_ctx;
+	r = 0;
+
+done_ctx:
+	if (B) {
+		BN_clear(A);
+		BN_clear(B);
+	}
+	BN_CTX_end(ctx);
+	return r;
+}
+
+int paillier_rand_pow(const struct paillier_rand *rz, const BIGNUM *a, BIGNUM *ret,
+		      BN_CTX *ctx)
+{
+	if (BN_is_negative(a) || BN_num_bits(a) > rz->exp_bits)
+		return -EDOM;
+	CTX_BEGIN(ctx, own);
+	BN_CTX_start(ctx);
+	BIGNUM *xp = BN_CTX_get(ctx);
+	BIGNUM *xq = BN_CTX_get(ctx);
 	uint8_t *digit = malloc((size_t)rz->n_win);
 	int r = -ENOMEM;
-	if (!B || !digit)
+	if (!xq || !digit)
 		goto done_ctx;
-	if (!BN_priv_rand(a, rz->exp_bits, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY)) {
-		r = -EIO;
-		goto done_ctx;
-	}
 	for (int i = 0; i < rz->n_win; i++) {
 		unsigned d = 0;
 		for (int b = rz->window - 1; b >= 0; b--)
 			d = d << 1 | (unsigned)BN_is_bit_set(a, i * rz->window + b);
 		digit[i] = (uint8_t)d;
 	}
-	/* h_s^a = prod_d (prod_{digit_i = d} tab[i])^d, evaluated from the
-	 * largest digit down: B collects the tab[i] of digits >= d and A
-	 * multiplies B in once per step, so B's entries end up raised to
-	 * their digit. */
-	int a_one = 1, b_one = 1;
-	for (int d = (1 << rz->window) - 1; d >= 1; d--) {
-		for (int i = 0; i < rz->n_win; i++) {
-			if (digit[i] != d)
-				continue;
-			if (b_one ? !BN_copy(B, rz->tab[i])
-				  : !BN_mod_mul_montgomery(B, B, rz->tab[i], pk->mont_n2, ctx))
-				goto done_ctx;
-			b_one = 0;
-		}
-		if (b_one)
-			continue;
-		if (a_one ? !BN_copy(A, B)
-			  : !BN_mod_mul_montgomery(A, A, B, pk->mont_n2, ctx))
-			goto done_ctx;
-		a_one = 0;
-	}
-	if (a_one ? !BN_one(ret) : !BN_from_montgomery(ret, A, pk->mont_n2, ctx))
+	if (!rz->k) {
+		r = table_pow(rz->tab, rz->n_win, rz->window, digit, rz->pk->mont_n2, ret, ctx);
 		goto done_ctx;
-	r = 0;
+	}
+	if ((r = table_pow(rz->tab_p, rz->n_win, rz->window, digit, rz->k->mont_p2, xp, ctx)) < 0 ||
+	    (r = table_pow(rz->tab_q, rz->n_win, rz->window, digit, rz->k->mont_q2, xq, ctx)) < 0)
+		goto done_ctx;
+	r = crt_combine(rz->k, xp, xq, ret, ctx);
 
 done_ctx:
 	if (digit) {
 		OPENSSL_cleanse(digit, (size_t)rz->n_win);
 		free(digit);
 	}
-	if (B) {
-		BN_clear(a);
-		BN_clear(A);
-		BN_clear(B);
+	if (xq) {
+		BN_clear(xp);
+		BN_clear(xq);
 	}
 	BN_CTX_end(ctx);
 	BN_CTX_free(own);
 	return r;
 }
 
-int paillier_rand_short_ct(const struct paillier_rand *rz, BIGNUM *ret, BN_CTX *ctx)
+int paillier_rand_short(const struct paillier_rand *rz, BIGNUM *ret, BN_CTX *ctx)
 {
-	const struct paillier_pub *pk = rz->pk;
 	CTX_BEGIN(ctx, own);
 	BN_CTX_start(ctx);
 	BIGNUM *a = BN_CTX_get(ctx);
@@ -474,12 +672,45 @@ int paillier_rand_short_ct(const struct paillier_rand *rz, BIGNUM *ret, BN_CTX *
 	r = -EIO;
 	if (!BN_priv_rand(a, rz->exp_bits, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY))
 		goto done_ctx;
-	BN_set_flags(a, BN_FLG_CONSTTIME);
-	if (BN_mod_exp_mont_consttime(ret, rz->hs, a, pk->n2, ctx, pk->mont_n2))
-		r = 0;
+	r = paillier_rand_pow(rz, a, ret, ctx);
 	BN_clear(a);
 
 done_ctx:
+	BN_CTX_end(ctx);
+	BN_CTX_free(own);
+	return r;
+}
+
+int paillier_rand_short_ct(const struct paillier_rand *rz, BIGNUM *ret, BN_CTX *ctx)
+{
+	const struct paillier_pub *pk = rz->pk;
+	const struct paillier_priv *k = rz->k;
+	CTX_BEGIN(ctx, own);
+	BN_CTX_start(ctx);
+	BIGNUM *a = BN_CTX_get(ctx);
+	BIGNUM *xp = BN_CTX_get(ctx);
+	BIGNUM *xq = BN_CTX_get(ctx);
+	int r = -ENOMEM;
+	if (!xq)
+		goto done_ctx;
+	r = -EIO;
+	if (!BN_priv_rand(a, rz->exp_bits, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY))
+		goto done_ctx;
+	BN_set_flags(a, BN_FLG_CONSTTIME);
+	if (!k) {
+		if (BN_mod_exp_mont_consttime(ret, rz->hs, a, pk->n2, ctx, pk->mont_n2))
+			r = 0;
+	} else if (BN_mod_exp_mont_consttime(xp, rz->hs_p, a, k->p2, ctx, k->mont_p2) &&
+		   BN_mod_exp_mont_consttime(xq, rz->hs_q, a, k->q2, ctx, k->mont_q2)) {
+		r = crt_combine(k, xp, xq, ret, ctx);
+	}
+
+done_ctx:
+	if (xq) {
+		BN_clear(a);
+		BN_clear(xp);
+		BN_clear(xq);
+	}
 	BN_CTX_end(ctx);
 	BN_CTX_free(own);
 	return r;
@@ -544,8 +775,11 @@ int paillier_check_cts(const struct paillier_pub *pk, const BIGNUM *const *c, si
 	return r;
 }
 
-int paillier_encrypt(const struct paillier_pub *pk, const struct paillier_rand *rz,
-		     const BIGNUM *m, BIGNUM *ret_c, BN_CTX *ctx)
+/* (1 + m n) r^n mod n^2 with r^n from rz, else the full randomizer
+ * (through the CRT when k is given). */
+static int encrypt_with(const struct paillier_pub *pk, const struct paillier_priv *k,
+			const struct paillier_rand *rz, const BIGNUM *m, BIGNUM *ret_c,
+			BN_CTX *ctx)
 {
 	if (BN_is_negative(m) || BN_cmp(m, pk->n) >= 0)
 		return -EDOM;
@@ -559,8 +793,9 @@ int paillier_encrypt(const struct paillier_pub *pk, const struct paillier_rand *
 	/* g^m = 1 + m*n, already below n^2 since m < n. */
 	if (!BN_mul(gm, m, pk->n, ctx) || !BN_add_word(gm, 1))
 		goto done_ctx;
-	if ((r = rz ? paillier_rand_short(rz, rn, ctx)
-		    : paillier_rand_full(pk, rn, ctx)) < 0)
+	if ((r = rz  ? paillier_rand_short(rz, rn, ctx)
+		 : k ? paillier_rand_full_crt(k, rn, ctx)
+		     : paillier_rand_full(pk, rn, ctx)) < 0)
 		goto done_ctx;
 	r = BN_mod_mul(ret_c, gm, rn, pk->n2, ctx) ? 0 : -ENOMEM;
 	BN_clear(gm);
@@ -570,6 +805,18 @@ done_ctx:
 	BN_CTX_end(ctx);
 	BN_CTX_free(own);
 	return r;
+}
+
+int paillier_encrypt(const struct paillier_pub *pk, const struct paillier_rand *rz,
+		     const BIGNUM *m, BIGNUM *ret_c, BN_CTX *ctx)
+{
+	return encrypt_with(pk, NULL, rz, m, ret_c, ctx);
+}
+
+int paillier_encrypt_priv(const struct paillier_priv *k, const struct paillier_rand *rz,
+			  const BIGNUM *m, BIGNUM *ret_c, BN_CTX *ctx)
+{
+	return encrypt_with(&k->pub, k, rz, m, ret_c, ctx);
 }
 
 /* m_p = L_p(c^(p-1) mod p^2) * h_p mod p. */
@@ -673,103 +920,201 @@ int paillier_rerandomize(const struct paillier_pub *pk, const BIGNUM *c, BIGNUM 
 	return r;
 }
 
-/* Bits [pos, pos + w) of |v|. */
-static unsigned window_at(const BIGNUM *v, int pos, int w)
+/* ---- the dot product ---- */
+
+/* A base of the Bos-Coster reduction: its index and remaining exponent. */
+struct bc_entry {
+	BIGNUM *e;
+	size_t i;
+};
+
+/* Max-heap by exponent. */
+static void heap_down(struct bc_entry *h, size_t n, size_t at)
 {
-	unsigned d = 0;
-	for (int b = w - 1; b >= 0; b--)
-		d = d << 1 | (unsigned)BN_is_bit_set(v, pos + b);
-	return d;
+	for (;;) {
+		size_t l = 2 * at + 1, r = l + 1, big = at;
+		if (l < n && BN_ucmp(h[l].e, h[big].e) > 0)
+			big = l;
+		if (r < n && BN_ucmp(h[r].e, h[big].e) > 0)
+			big = r;
+		if (big == at)
+			return;
+		struct bc_entry t = h[at];
+		h[at] = h[big];
+		h[big] = t;
+		at = big;
+	}
+}
+
+/* ret = base^e, all in Montgomery form; e >= 1. Short exponents (the
+ * common case: quotients of two weights) by square and multiply, long
+ * ones by OpenSSL's windowed exponentiation. */
+static int mont_pow(const struct paillier_pub *pk, const BIGNUM *base, const BIGNUM *e,
+		    BIGNUM *ret, BN_CTX *ctx)
+{
+	int bits = BN_num_bits(e);
+	if (bits > 32) {
+		BN_CTX_start(ctx);
+		BIGNUM *t = BN_CTX_get(ctx);
+		int ok = t && BN_from_montgomery(t, base, pk->mont_n2, ctx) &&
+			 BN_mod_exp_mont(t, t, e, pk->n2, ctx, pk->mont_n2) &&
+			 BN_to_montgomery(ret, t, pk->mont_n2, ctx);
+		BN_CTX_end(ctx);
+		return ok ? 0 : -ENOMEM;
+	}
+	if (ret == base)
+		return -EINVAL;
+	if (!BN_copy(ret, base))
+		return -ENOMEM;
+	for (int b = bits - 2; b >= 0; b--) {
+		if (!BN_mod_mul_montgomery(ret, ret, ret, pk->mont_n2, ctx) ||
+		    (BN_is_bit_set(e, b) &&
+		     !BN_mod_mul_montgomery(ret, ret, base, pk->mont_n2, ctx)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* prod b[h[k].i]^h[k].e for the n entries of h (bases in Montgomery form,
+ * exponents >= 1, both consumed) into ret, in Montgomery form. Bos-Coster:
+ * with e1 >= e2 the two largest, b1^e1 b2^e2 = b1^(e1 - q e2) (b1^q b2)^e2,
+ * so b2 *= b1^q and e1 %= e2 (q = floor(e1/e2), mostly 1) keep the product
+ * and at least halve e1. The last base standing carries the gcd of the
+ * exponents, usually 1. */
+static int bos_coster(const struct paillier_pub *pk, BIGNUM **b, struct bc_entry *h, size_t n,
+		      BIGNUM *ret, BN_CTX *ctx)
+{
+	BN_CTX_start(ctx);
+	BIGNUM *q = BN_CTX_get(ctx);
+	BIGNUM *t = BN_CTX_get(ctx);
+	int r = -ENOMEM;
+	if (!t)
+		goto done_ctx;
+	for (size_t k = n / 2; k-- > 0;)
+		heap_down(h, n, k);
+	while (n > 1) {
+		size_t s = n > 2 && BN_ucmp(h[2].e, h[1].e) > 0 ? 2 : 1;
+		BIGNUM *e1 = h[0].e, *e2 = h[s].e, *b1 = b[h[0].i], *b2 = b[h[s].i];
+		if (!BN_lshift1(t, e2))
+			goto done_ctx;
+		if (BN_ucmp(e1, t) < 0) {
+			if (!BN_mod_mul_montgomery(b2, b2, b1, pk->mont_n2, ctx) ||
+			    !BN_usub(e1, e1, e2))
+				goto done_ctx;
+		} else {
+			if (!BN_div(q, e1, e1, e2, ctx) || (r = mont_pow(pk, b1, q, t, ctx)) < 0)
+				goto done_ctx;
+			r = -ENOMEM;
+			if (!BN_mod_mul_montgomery(b2, b2, t, pk->mont_n2, ctx))
+				goto done_ctx;
+		}
+		if (BN_is_zero(e1)) {
+			struct bc_entry gone = h[0];
+			h[0] = h[--n];
+			h[n] = gone;
+		}
+		heap_down(h, n, 0);
+	}
+	r = BN_is_one(h[0].e) ? (BN_copy(ret, b[h[0].i]) ? 0 : -ENOMEM)
+			      : mont_pow(pk, b[h[0].i], h[0].e, ret, ctx);
+
+done_ctx:
+	BN_CTX_end(ctx);
+	return r;
+}
+
+/* ret = a^-1 mod n^2: the inverse y0 mod n (a quarter of the work of one
+ * mod n^2), lifted by y = y0 (2 - a y0): if a y0 = 1 + k n then
+ * a y = 1 - k^2 n^2. -EDOM when a is not a unit. */
+static int inverse_n2(const struct paillier_pub *pk, const BIGNUM *a, BIGNUM *ret, BN_CTX *ctx)
+{
+	BN_CTX_start(ctx);
+	BIGNUM *y0 = BN_CTX_get(ctx);
+	BIGNUM *u = BN_CTX_get(ctx);
+	BIGNUM *two = BN_CTX_get(ctx);
+	int r = -ENOMEM;
+	if (!two || !BN_nnmod(y0, a, pk->n, ctx) || !BN_set_word(two, 2))
+		goto done_ctx;
+	/* Values derived from ciphertexts are public: the variable-time
+	 * inverse is fine, and its "no inverse" error is an answer. */
+	ERR_set_mark();
+	bool unit = BN_mod_inverse(y0, y0, pk->n, ctx) != NULL;
+	ERR_pop_to_mark();
+	if (!unit) {
+		r = -EDOM;
+		goto done_ctx;
+	}
+	if (BN_mod_mul(u, a, y0, pk->n2, ctx) && BN_mod_sub(u, two, u, pk->n2, ctx) &&
+	    BN_mod_mul(ret, y0, u, pk->n2, ctx))
+		r = 0;
+
+done_ctx:
+	BN_CTX_end(ctx);
+	return r;
 }
 
 int paillier_dot(const struct paillier_pub *pk, const BIGNUM *const *c,
 		 const BIGNUM *const *w, size_t count, BIGNUM *ret, BN_CTX *ctx)
 {
-	int max_bits = 0;
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < count; i++)
 		if (BN_ucmp(w[i], pk->half_n) > 0)
 			return -EDOM;
-		if (BN_num_bits(w[i]) > max_bits)
-			max_bits = BN_num_bits(w[i]);
-	}
 	CTX_BEGIN(ctx, own);
-	/* Straus: one shared run of squarings over the longest exponent, and
-	 * per base a table of its powers 1..2^win-1 read one digit at a time.
-	 * Cost per base: 2^win - 2 multiplications for the table plus one per
-	 * non-zero digit; pick win to minimise it. */
-	int win = 1;
-	long best = -1;
-	for (int t = 1; t <= 6; t++) {
-		long cost = ((1L << t) - 2) + (max_bits + t - 1) / t;
-		if (best < 0 || cost < best) {
-			best = cost;
-			win = t;
-		}
-	}
-	size_t per = ((size_t)1 << win) - 1;
-	BIGNUM **tab = count ? calloc(count * per, sizeof *tab) : NULL;
+	/* Bases in Montgomery form, and per sign the weights' magnitudes. */
+	BIGNUM **b = count ? calloc(count, sizeof *b) : NULL;
+	struct bc_entry *h[2] = { NULL, NULL };
+	size_t n[2] = { 0, 0 };
 	BIGNUM *acc[2] = { BN_new(), BN_new() };
-	int one[2] = { 1, 1 };
 	int r = -ENOMEM;
-	if ((count && !tab) || !acc[0] || !acc[1])
-		goto done_tab;
+	if (count) {
+		h[0] = calloc(count, sizeof *h[0]);
+		h[1] = calloc(count, sizeof *h[1]);
+	}
+	if ((count && (!b || !h[0] || !h[1])) || !acc[0] || !acc[1])
+		goto done_b;
 	for (size_t i = 0; i < count; i++) {
 		if (BN_is_zero(w[i]))
 			continue;
-		BIGNUM **ti = tab + i * per;
-		for (size_t j = 0; j < per; j++)
-			if (!(ti[j] = BN_new()))
-				goto done_tab;
-		if (!BN_to_montgomery(ti[0], c[i], pk->mont_n2, ctx))
-			goto done_tab;
-		for (size_t j = 1; j < per; j++)
-			if (!BN_mod_mul_montgomery(ti[j], ti[j - 1], ti[0], pk->mont_n2, ctx))
-				goto done_tab;
+		int s = BN_is_negative(w[i]) ? 1 : 0;
+		BIGNUM *e = BN_dup(w[i]);
+		if (!e)
+			goto done_b;
+		BN_set_negative(e, 0);
+		h[s][n[s]++] = (struct bc_entry){ e, i };
+		if (!(b[i] = BN_new()) || !BN_to_montgomery(b[i], c[i], pk->mont_n2, ctx))
+			goto done_b;
 	}
-	int n_pos = (max_bits + win - 1) / win;
-	for (int pos = n_pos - 1; pos >= 0; pos--) {
-		for (int s = 0; s < 2; s++) {
-			if (one[s])
-				continue;
-			for (int k = 0; k < win; k++)
-				if (!BN_mod_mul_montgomery(acc[s], acc[s], acc[s], pk->mont_n2, ctx))
-					goto done_tab;
+	for (int s = 0; s < 2; s++) {
+		if (!n[s]) {
+			if (!BN_one(acc[s]))
+				goto done_b;
+			continue;
 		}
-		for (size_t i = 0; i < count; i++) {
-			if (BN_is_zero(w[i]))
-				continue;
-			unsigned d = window_at(w[i], pos * win, win);
-			if (!d)
-				continue;
-			int s = BN_is_negative(w[i]) ? 1 : 0;
-			BIGNUM *f = tab[i * per + d - 1];
-			if (one[s] ? !BN_copy(acc[s], f)
-				   : !BN_mod_mul_montgomery(acc[s], acc[s], f, pk->mont_n2, ctx))
-				goto done_tab;
-			one[s] = 0;
-		}
+		if ((r = bos_coster(pk, b, h[s], n[s], acc[s], ctx)) < 0)
+			goto done_b;
+		r = -ENOMEM;
+		if (!BN_from_montgomery(acc[s], acc[s], pk->mont_n2, ctx))
+			goto done_b;
 	}
-	for (int s = 0; s < 2; s++)
-		if (one[s] ? !BN_one(acc[s])
-			   : !BN_from_montgomery(acc[s], acc[s], pk->mont_n2, ctx))
-			goto done_tab;
-	if (!one[1]) {
+	if (n[1]) {
 		/* The inputs are units of Z_{n^2}, so the inverse exists. */
-		if (!BN_mod_inverse(acc[1], acc[1], pk->n2, ctx)) {
-			r = -EDOM;
-			goto done_tab;
-		}
+		if ((r = inverse_n2(pk, acc[1], acc[1], ctx)) < 0)
+			goto done_b;
+		r = -ENOMEM;
 		if (!BN_mod_mul(acc[0], acc[0], acc[1], pk->n2, ctx))
-			goto done_tab;
+			goto done_b;
 	}
 	r = BN_copy(ret, acc[0]) ? 0 : -ENOMEM;
 
-done_tab:
-	if (tab) {
-		for (size_t i = 0; i < count * per; i++)
-			BN_free(tab[i]);
-		free(tab);
+done_b:
+	for (size_t i = 0; b && i < count; i++)
+		BN_free(b[i]);
+	for (int s = 0; s < 2; s++) {
+		for (size_t i = 0; i < n[s]; i++)
+			BN_free(h[s][i].e);
+		free(h[s]);
 	}
+	free(b);
 	BN_free(acc[0]);
 	BN_free(acc[1]);
 	BN_CTX_free(own);

@@ -142,3 +142,29 @@ int enc_random_id(const char *prefix, char *out, size_t out_size)
 	out[pl + 26] = 0;
 	return 0;
 }
+
+bool enc_utf8_text(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint8_t b = p[i];
+		size_t k = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 && b >= 0xc2 ? 2
+			 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 && b <= 0xf4 ? 4 : 0;
+		if (!k || i + k > n)
+			return false;
+		for (size_t m = 1; m < k; m++)
+			if ((p[i + m] & 0xc0) != 0x80)
+				return false;
+		if (k == 3) {
+			uint32_t cp = (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6;
+			if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
+				return false;
+		}
+		if (k == 4 && ((b == 0xf0 && p[i + 1] < 0x90) || (b == 0xf4 && p[i + 1] > 0x8f)))
+			return false;
+		if (memchr(p + i, 0, k))
+			return false; /* NUL cannot travel in a C string field */
+		i += k;
+	}
+	return true;
+}

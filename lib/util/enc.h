@@ -2,6 +2,7 @@
 #ifndef ATOLL_UTIL_ENC_H
 #define ATOLL_UTIL_ENC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +26,9 @@ long enc_base64_decode(const char *in, size_t len, uint8_t *out);
  * 0 or -EIO when the random generator fails. */
 int enc_random_id(const char *prefix, char *out, size_t out_size);
 #define RANDOM_ID_LEN(prefix_len) ((prefix_len) + 27)
+
+/* Is p[0..n) valid UTF-8 text without NUL (what a proto3 string field
+ * and a C string can both carry)? */
+bool enc_utf8_text(const uint8_t *p, size_t n);
 
 #endif

@@ -213,7 +213,8 @@ out_free:
 }
 
 static const atoll_backend echo_backend = {
-	.abi_version = ATOLL_BACKEND_ABI_VERSION,
+	.abi_major = ATOLL_BACKEND_ABI_MAJOR,
+	.abi_minor = ATOLL_BACKEND_ABI_MINOR,
 	.struct_size = sizeof(atoll_backend),
 	.name = "echo",
 	.description = "streams the prompt (or the raw input) back",
@@ -222,11 +223,7 @@ static const atoll_backend echo_backend = {
 	.fini = echo_fini,
 	.run = echo_run,
 	.cancel = NULL,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_backend *
-atoll_backend_entry(uint32_t host_abi)
-{
-	(void)host_abi; /* the host checks abi_version against its own */
-	return &echo_backend;
-}
+ATOLL_BACKEND_EXPORT(echo_backend)

@@ -10,7 +10,8 @@ static int mlp_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 }
 
 static const atoll_backend mlp_backend = {
-	.abi_version = ATOLL_BACKEND_ABI_VERSION,
+	.abi_major = ATOLL_BACKEND_ABI_MAJOR,
+	.abi_minor = ATOLL_BACKEND_ABI_MINOR,
 	.struct_size = sizeof(atoll_backend),
 	.name = "mlp",
 	.description = "dense ReLU network with a softmax output",
@@ -19,11 +20,7 @@ static const atoll_backend mlp_backend = {
 	.fini = ml_backend_fini,
 	.run = ml_backend_run,
 	.cancel = NULL,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_backend *
-atoll_backend_entry(uint32_t host_abi)
-{
-	(void)host_abi; /* the host checks abi_version against its own */
-	return &mlp_backend;
-}
+ATOLL_BACKEND_EXPORT(mlp_backend)

@@ -386,7 +386,8 @@ done:
 }
 
 static const atoll_backend paillier_backend = {
-	.abi_version = ATOLL_BACKEND_ABI_VERSION,
+	.abi_major = ATOLL_BACKEND_ABI_MAJOR,
+	.abi_minor = ATOLL_BACKEND_ABI_MINOR,
 	.struct_size = sizeof(atoll_backend),
 	.name = "paillier",
 	.description = "linear classification and aggregation on Paillier ciphertext",
@@ -395,14 +396,10 @@ static const atoll_backend paillier_backend = {
 	.fini = pl_fini,
 	.run = pl_run,
 	.cancel = NULL,
+	.version = ATOLL_VERSION,
 };
 
-__attribute__((visibility("default"))) const atoll_backend *
-atoll_backend_entry(uint32_t host_abi)
-{
-	(void)host_abi; /* the host checks abi_version against its own */
-	return &paillier_backend;
-}
+ATOLL_BACKEND_EXPORT(paillier_backend)
 
 #ifdef ATOLL_PAILLIER_TEST_HOOKS
 /* Only in the copy of this module that tests/he builds: the instance's

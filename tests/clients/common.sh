@@ -73,6 +73,7 @@ tenants:
 islands:
   tokens:
     - name: i1
+      island_ids: [i1]
       token_sha256: $("$ATOLLCTL" hash-key it_demo)
 workloads:
   - id: 42
@@ -83,7 +84,8 @@ EOC
 }
 
 # A sim TEE island for workload 42 (echo), attested by the coordinator
-# from write_config; also a client policy file trusting it.
+# from write_config; also a client policy file trusting it and pinning its
+# manifest.
 start_island() {
 	cat >"$TEST_DIR/island.yaml" <<EOI
 island: {id: i1, slots: 2}
@@ -94,6 +96,16 @@ enclave:
   backends: [{name: echo, path: $ATOLL_MODULE_DIR/echo.so}]
   workloads: [{id: 42, backend: echo, modes: [plain, tee]}]
 EOI
+	# The client trusts the enclave runtime and pins the files its
+	# manifest names, computed offline from the same island.yaml.
+	M=$("$ATOLLCTL" sim measure "$ATOLL_BUILD_DIR/island/atoll-enclave")
+	pins=$("$ATOLLCTL" manifest --policy "$TEST_DIR/island.yaml") || fail "atollctl manifest"
+	cat >"$TEST_DIR/client-policy.yaml" <<EOC
+drivers: [{name: sim, path: $ATOLL_MODULE_DIR/sim.so, config: {ca_file: ca/sim-ca.pem}}]
+policy:
+  tee: {sim: {measurements: [$M], max_evidence_age: 10m}}
+$pins
+EOC
 	"$ATOLL_BUILD_DIR/island/atoll-island" --config "$TEST_DIR/island.yaml" >"$TEST_DIR/island.log" 2>&1 &
 	ISLAND_PID=$!
 	i=0
@@ -118,10 +130,6 @@ write_tee_config() {
 	M=$("$ATOLLCTL" sim measure "$ATOLL_BUILD_DIR/island/atoll-enclave")
 	cat >>"$TEST_DIR/coordinator.yaml" <<EOC
 drivers: [{name: sim, path: $ATOLL_MODULE_DIR/sim.so, config: {ca_file: ca/sim-ca.pem}}]
-policy: {tee: {sim: {measurements: [$M]}}}
-EOC
-	cat >"$TEST_DIR/client-policy.yaml" <<EOC
-drivers: [{name: sim, path: $ATOLL_MODULE_DIR/sim.so, config: {ca_file: ca/sim-ca.pem}}]
-policy: {tee: {sim: {measurements: [$M], max_evidence_age: 10m}}}
+policy: {tee: {sim: {measurements: [$M]}}, manifest: {require_pins: false}}
 EOC
 }

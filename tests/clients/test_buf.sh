@@ -78,4 +78,14 @@ expect_contains "$out" '"encrypted": true' "GetJob confidential"
 case "$out" in *"patient record"*) fail "plaintext visible to the coordinator" ;; esac
 plain=$($CTL decrypt --job "$job") || fail "decrypt"
 expect_contains "$plain" "Classify this patient record" "decrypt"
+
+# The seed's Encrypt and Decrypt bodies parse (input, output): this
+# coordinator holds no keys, so it says where to encrypt instead.
+out=$(bufcurl -H "$AUTH" -d "{\"input\": {\"prompt\": \"Hello\"}, \"key_id\": \"$key\"}" \
+	"$ADDR/atoll.v1.Confidential/Encrypt" 2>&1) && fail "Encrypt answered: $out"
+expect_contains "$out" "failed_precondition" "Encrypt with the seed's body"
+expect_contains "$out" "atoll-proxy" "Encrypt with the seed's body"
+out=$(bufcurl -H "$AUTH" -d "{\"output\": {\"encrypted\": true, \"key_id\": \"$key\", \"ciphertext\": \"AAAA\"}, \"key_id\": \"$key\"}" \
+	"$ADDR/atoll.v1.Confidential/Decrypt" 2>&1) && fail "Decrypt answered: $out"
+expect_contains "$out" "failed_precondition" "Decrypt with the seed's body"
 echo "buf curl: ok"

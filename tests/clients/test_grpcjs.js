@@ -55,6 +55,22 @@ function assert(cond, what) {
   assert(stats.attested_hosts === 0, 'attested_hosts ' + stats.attested_hosts);
   assert(Object.keys(stats.tee_types).length === 0, 'tee_types not empty');
 
+  // The seed's Encrypt and Decrypt bodies reach the coordinator whole
+  // (input, output): without custody it answers FAILED_PRECONDITION and
+  // names the proxy, instead of dropping the fields.
+  for (const [m, body] of [
+    ['Encrypt', { input: { prompt: 'Hello' }, key_id: 'ck_x', workload_id: 42 }],
+    ['Decrypt', { output: { encrypted: true, key_id: 'ck_x', ciphertext: Buffer.from('x') }, key_id: 'ck_x' }],
+  ]) {
+    try {
+      await call(conf, m, body, auth);
+      assert(false, m + ' answered');
+    } catch (e) {
+      assert(e.code === grpc.status.FAILED_PRECONDITION, m + ' code ' + e.code + ' ' + e.details);
+      assert(e.details.includes('atoll-proxy'), m + ' details: ' + e.details);
+    }
+  }
+
   // Server streaming: Watch delivers the current status, then we cancel.
   await new Promise((resolve, reject) => {
     const stream = health.Watch({ service: '' });

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs `atoll-coordinator --check-config` on every case and compares its
+# Runs `<program> --check-config` (atoll-coordinator or atoll-island) on every case and compares its
 # output with the case's .expect file, line for line. Cases named ok_* must
 # exit 0, all others 1.
 set -u

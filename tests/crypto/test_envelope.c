@@ -1,6 +1,7 @@
 /* Envelopes: report-data binding, input envelope round trips and every
  * single-byte flip, malformed headers, and the output stream against
- * reordering, dropping, replay, truncation and wrong keys or ids. */
+ * reordering, dropping, replay, truncation, wrong keys or ids, forgery
+ * by a party without a recipient's key, and sealed errors. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,21 +39,32 @@ static bool info_equal(const struct env_input_info *a,
 
 static void test_report_data(void)
 {
-	uint8_t pub[32], out[64], want[64];
+	uint8_t pub[32], out[64], want[64], empty_manifest[32], other[32];
 	for (int i = 0; i < 32; i++)
 		pub[i] = (uint8_t)(i + 1);
-	/* SHA-512 of the tag, the nonce and the key, computed independently. */
-	CHECK_INT(env_report_data((const uint8_t *)"0123456789abcdef", 16, pub, out), 0);
-	enc_hex_decode("06fee1745b3a15563555253c7da3c45048016f471b6007e6bda95c5004744362"
-		   "b35c8cd2fee5dda8e65395dc4452b20ca6622553deea06a494fd0f641d27b0e8",
-		   128, want);
+	/* SHA-256 of an empty manifest. */
+	enc_hex_decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64,
+		       empty_manifest);
+	/* SHA-512 of the tag, the nonce, the key and the manifest digest,
+	 * computed independently. */
+	CHECK_INT(env_report_data((const uint8_t *)"0123456789abcdef", 16, pub, empty_manifest, out),
+		  0);
+	enc_hex_decode("b316ef5ecf19196dab2544525886b70519967732c7f4fb5ddd3fbfe203202fac"
+		       "999b609ce196ae19d955019fcb19e9dc06ac250c354dddac39325e5507040676",
+		       128, want);
 	CHECK(memcmp(out, want, 64) == 0);
-	CHECK_INT(env_report_data(NULL, 0, pub, out), 0);
-	enc_hex_decode("00fc68b0d563a30f9142f035b269e8fa50608f660d1d4d5b4a23716ce4dfbe70"
-		   "38fa7d82b1ccef861394e9de1460a6c62931c99f1f54e8183e7895e81d377e54",
-		   128, want);
+	CHECK_INT(env_report_data(NULL, 0, pub, empty_manifest, out), 0);
+	enc_hex_decode("58e11bf552025a489dab8fbe3aa7ffd64f9c2898b1496385417d63ca158e6e36"
+		       "eb110c12177085f5c7df578b6a6f979a54a91f372cb2ad5dd5db15bdd5abc014",
+		       128, want);
 	CHECK(memcmp(out, want, 64) == 0);
-	CHECK_INT(env_report_data(NULL, 3, pub, out), ENV_E_INVALID);
+	/* Another manifest, another binding. */
+	memcpy(other, empty_manifest, 32);
+	other[0] ^= 1;
+	CHECK_INT(env_report_data(NULL, 0, pub, other, out), 0);
+	CHECK(memcmp(out, want, 64) != 0);
+	CHECK_INT(env_report_data(NULL, 3, pub, empty_manifest, out), ENV_E_INVALID);
+	CHECK_INT(env_report_data(NULL, 0, pub, NULL, out), ENV_E_INVALID);
 }
 
 static void test_input_round_trips(const struct keys *k)
@@ -255,23 +267,46 @@ static void stream_free(struct stream *s)
 static const uint8_t ENVELOPE_ID[16] = { 0xe1, 0xe2, 0xe3, 0xe4, 5, 6, 7, 8,
 					 9, 10, 11, 12, 13, 14, 15, 16 };
 
-static void make_stream(const struct keys *k, uint16_t aead, const char **chunks,
-			size_t n_chunks, struct stream *ret)
+/* The client's expectation: job_abc, workload 42, ENVELOPE_ID, sealed to
+ * the three enclave keys. */
+static struct env_output_expect expect(const struct keys *k)
+{
+	return (struct env_output_expect){ "job_abc", 42, ENVELOPE_ID,
+					   (const uint8_t(*)[32])k->enclave_pub, 3 };
+}
+
+/* A stream from enclave `who` as separate records: [0] header, then
+ * chunks, then final (an error when fail_code is set). */
+static void make_stream_as(const uint8_t *priv, const uint8_t *pub, const struct keys *k,
+			   uint16_t aead, uint32_t attempt, const char **chunks,
+			   size_t n_chunks, const char *fail_code, struct stream *ret)
 {
 	env_output_sealer *s = NULL;
 	memset(ret, 0, sizeof *ret);
-	CHECK_INT(env_output_sealer_new(aead, k->client_pub, "job_abc", 42, ENVELOPE_ID,
-					&s, &ret->rec[0]), 0);
+	CHECK_INT(env_output_sealer_new(aead, k->client_pub, priv, pub, "job_abc", 42,
+					ENVELOPE_ID, attempt, &s, &ret->rec[0]), 0);
 	ret->n = 1;
 	for (size_t i = 0; i < n_chunks; i++)
 		CHECK_INT(env_output_seal(s, (const uint8_t *)chunks[i], strlen(chunks[i]),
 					  &ret->rec[ret->n++]), 0);
-	CHECK_INT(env_output_finish(s, &ret->rec[ret->n++]), 0);
+	if (fail_code)
+		CHECK_INT(env_output_fail(s, fail_code, "feature 'secret_field' is unknown",
+					  &ret->rec[ret->n++]), 0);
+	else
+		CHECK_INT(env_output_finish(s, &ret->rec[ret->n++]), 0);
 	struct buf extra = { 0 };
 	CHECK_INT(env_output_seal(s, (const uint8_t *)"late", 4, &extra), ENV_E_INVALID);
 	CHECK_INT(env_output_finish(s, &extra), ENV_E_INVALID);
+	CHECK_INT(env_output_fail(s, "x", "y", &extra), ENV_E_INVALID);
 	CHECK_INT(extra.len, 0);
 	env_output_sealer_free(s);
+}
+
+static void make_stream(const struct keys *k, uint16_t aead, const char **chunks,
+			size_t n_chunks, struct stream *ret)
+{
+	make_stream_as(k->enclave_priv[1], k->enclave_pub[1], k, aead, 1, chunks, n_chunks,
+		       NULL, ret);
 }
 
 /* Concatenate records in the given order (indexes into s->rec). */
@@ -284,8 +319,8 @@ static void join(const struct stream *s, const size_t *order, size_t n, struct b
 
 static int open_blob(const struct keys *k, const struct buf *blob, struct buf *pt)
 {
-	return env_open_output(k->client_priv, blob->data, blob->len, "job_abc", 42,
-			       ENVELOPE_ID, pt);
+	struct env_output_expect want = expect(k);
+	return env_open_output(k->client_priv, blob->data, blob->len, &want, pt, NULL);
 }
 
 static void test_output(const struct keys *k)
@@ -294,6 +329,7 @@ static void test_output(const struct keys *k)
 	static const char whole[] = "first chunk, second chunk";
 	struct buf blob = { 0 }, pt = { 0 };
 	struct stream st;
+	struct env_output_expect want = expect(k);
 
 	for (size_t a = 0; a < 3; a++) {
 		make_stream(k, AEADS[a], chunks, 3, &st);
@@ -304,18 +340,23 @@ static void test_output(const struct keys *k)
 		env_output_opener *o = NULL;
 		bool final = true;
 		CHECK_INT(env_output_opener_new(k->client_priv, st.rec[0].data,
-						st.rec[0].len, "job_abc", 42,
-						ENVELOPE_ID, &o), 0);
+						st.rec[0].len, &want, &o), 0);
+		if (!o)
+			continue;
+		CHECK_INT(env_output_opener_info(o)->attempt, 1);
+		CHECK(memcmp(env_output_opener_info(o)->sender, k->enclave_pub[1], 32) == 0);
 		buf_reset(&pt);
 		for (size_t i = 1; i < 4; i++) {
 			CHECK_INT(env_output_open(o, st.rec[i].data, st.rec[i].len, &pt,
 						  &final), 0);
 			CHECK(!final);
 			CHECK_INT(env_output_opener_done(o), ENV_E_UNFINISHED);
+			CHECK_INT(env_output_opener_result(o, NULL, NULL), ENV_E_UNFINISHED);
 		}
 		CHECK_INT(env_output_open(o, st.rec[4].data, st.rec[4].len, &pt, &final), 0);
 		CHECK(final);
 		CHECK_INT(env_output_opener_done(o), 0);
+		CHECK_INT(env_output_opener_result(o, NULL, NULL), 0);
 		CHECK(same(&pt, whole, sizeof whole - 1));
 		/* Nothing after the final record. */
 		CHECK_INT(env_output_open(o, st.rec[4].data, st.rec[4].len, &pt, &final),
@@ -374,7 +415,8 @@ static void test_output(const struct keys *k)
 	}
 	CHECK_INT(truncated_ok, 0);
 
-	/* Every single-byte flip anywhere in the stream. */
+	/* Every single-byte flip anywhere in the stream (the attempt and the
+	 * sender key in the header included). */
 	size_t flips_ok = 0;
 	for (size_t i = 0; i < blob.len; i++) {
 		blob.data[i] ^= 0x01;
@@ -389,24 +431,37 @@ static void test_output(const struct keys *k)
 	uint8_t other_id[16];
 	memcpy(other_id, ENVELOPE_ID, 16);
 	other_id[15] ^= 1;
-	CHECK_INT(env_open_output(k->other_priv, blob.data, blob.len, "job_abc", 42,
-				  ENVELOPE_ID, &pt), ENV_E_AUTH);
-	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, "job_abd", 42,
-				  ENVELOPE_ID, &pt), ENV_E_MISMATCH);
-	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, "job_ab", 42,
-				  ENVELOPE_ID, &pt), ENV_E_MISMATCH);
-	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, "job_abc", 43,
-				  ENVELOPE_ID, &pt), ENV_E_AUTH);
-	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, "job_abc", 42,
-				  other_id, &pt), ENV_E_AUTH);
+	struct env_output_expect w = want;
+	CHECK_INT(env_open_output(k->other_priv, blob.data, blob.len, &want, &pt, NULL),
+		  ENV_E_AUTH);
+	w.job_id = "job_abd";
+	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, &w, &pt, NULL),
+		  ENV_E_MISMATCH);
+	w.job_id = "job_ab";
+	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, &w, &pt, NULL),
+		  ENV_E_MISMATCH);
+	w = want;
+	w.workload_id = 43;
+	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, &w, &pt, NULL),
+		  ENV_E_AUTH);
+	w = want;
+	w.envelope_id = other_id;
+	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, &w, &pt, NULL),
+		  ENV_E_AUTH);
+	/* The sender must be one of the enclaves the input was sealed to. */
+	w = want;
+	w.senders = (const uint8_t(*)[32])k->enclave_pub[2];
+	w.n_senders = 1;
+	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, &w, &pt, NULL),
+		  ENV_E_SENDER);
 	CHECK(same(&pt, "keep", 4));
 
 	/* Incremental opener: a failed record leaves it in place, so the
 	 * right record still opens; an early end is reported. */
 	env_output_opener *o = NULL;
 	bool final = false;
-	CHECK_INT(env_output_opener_new(k->client_priv, st.rec[0].data, st.rec[0].len,
-					"job_abc", 42, ENVELOPE_ID, &o), 0);
+	CHECK_INT(env_output_opener_new(k->client_priv, st.rec[0].data, st.rec[0].len, &want,
+					&o), 0);
 	CHECK_INT(env_output_open(o, st.rec[2].data, st.rec[2].len, &pt, &final),
 		  ENV_E_AUTH);
 	CHECK_INT(env_output_open(o, st.rec[1].data, st.rec[1].len, &pt, &final), 0);
@@ -416,22 +471,24 @@ static void test_output(const struct keys *k)
 		  ENV_E_FORMAT);
 	CHECK_INT(env_output_opener_done(o), ENV_E_UNFINISHED);
 	o = env_output_opener_free(o);
-	CHECK_INT(env_output_opener_new(k->client_priv, st.rec[0].data,
-					st.rec[0].len - 1, "job_abc", 42, ENVELOPE_ID, &o),
+	CHECK_INT(env_output_opener_new(k->client_priv, st.rec[0].data, st.rec[0].len - 1,
+					&want, &o),
 		  ENV_E_TRUNCATED);
 	struct buf h = { 0 };
 	buf_append(&h, st.rec[0].data, st.rec[0].len);
 	h.data[4] = 9;
-	CHECK_INT(env_output_opener_new(k->client_priv, h.data, h.len, "job_abc", 42,
-					ENVELOPE_ID, &o), ENV_E_VERSION);
-	h.data[4] = 1;
+	CHECK_INT(env_output_opener_new(k->client_priv, h.data, h.len, &want, &o),
+		  ENV_E_VERSION);
+	h.data[4] = ENV_OUTPUT_VERSION;
 	h.data[6] = 0x7;
-	CHECK_INT(env_output_opener_new(k->client_priv, h.data, h.len, "job_abc", 42,
-					ENVELOPE_ID, &o), ENV_E_AEAD);
+	CHECK_INT(env_output_opener_new(k->client_priv, h.data, h.len, &want, &o), ENV_E_AEAD);
 	h.data[6] = 2;
 	buf_putc(&h, 0);
-	CHECK_INT(env_output_opener_new(k->client_priv, h.data, h.len, "job_abc", 42,
-					ENVELOPE_ID, &o), ENV_E_FORMAT);
+	CHECK_INT(env_output_opener_new(k->client_priv, h.data, h.len, &want, &o), ENV_E_FORMAT);
+	/* A stream in the old, unauthenticated format. */
+	h.data[3] = '1';
+	CHECK_INT(env_output_opener_new(k->client_priv, h.data, h.len, &want, &o), ENV_E_LEGACY);
+	CHECK(strstr(env_strerror(ENV_E_LEGACY), "v1") != NULL);
 	CHECK(o == NULL);
 	buf_free(&h);
 	stream_free(&st);
@@ -451,17 +508,109 @@ static void test_output(const struct keys *k)
 	char long_id[ENV_MAX_JOB_ID_LEN + 2];
 	memset(long_id, 'j', sizeof long_id - 1);
 	long_id[sizeof long_id - 1] = 0;
-	CHECK_INT(env_output_sealer_new(1, k->client_pub, long_id, 1, ENVELOPE_ID, &s, &hr),
+	const uint8_t *ep = k->enclave_priv[0], *eb = k->enclave_pub[0];
+	CHECK_INT(env_output_sealer_new(1, k->client_pub, ep, eb, long_id, 1, ENVELOPE_ID, 1, &s,
+					&hr),
 		  ENV_E_INVALID);
-	CHECK_INT(env_output_sealer_new(1, k->client_pub, "", 1, ENVELOPE_ID, &s, &hr),
+	CHECK_INT(env_output_sealer_new(1, k->client_pub, ep, eb, "", 1, ENVELOPE_ID, 1, &s, &hr),
 		  ENV_E_INVALID);
-	CHECK_INT(env_output_sealer_new(HPKE_AEAD_EXPORT_ONLY, k->client_pub, "j", 1,
-					ENVELOPE_ID, &s, &hr), ENV_E_AEAD);
+	CHECK_INT(env_output_sealer_new(1, k->client_pub, NULL, eb, "j", 1, ENVELOPE_ID, 1, &s,
+					&hr),
+		  ENV_E_INVALID);
+	CHECK_INT(env_output_sealer_new(HPKE_AEAD_EXPORT_ONLY, k->client_pub, ep, eb, "j", 1,
+					ENVELOPE_ID, 1, &s, &hr), ENV_E_AEAD);
 	CHECK(s == NULL && hr.len == 0);
 	CHECK(env_output_sealer_free(NULL) == NULL);
 	CHECK(env_output_opener_free(NULL) == NULL);
 	buf_free(&blob);
 	buf_free(&pt);
+}
+
+/* Output nobody but a recipient enclave could produce: a party with every
+ * public value (job id, workload, envelope id, client and enclave keys)
+ * and a key of its own is refused, whether it names itself or a recipient
+ * as the sender. */
+static void test_forgery(const struct keys *k)
+{
+	const char *chunks[] = { "forged verdict: benign" };
+	struct stream st;
+	struct buf blob = { 0 }, pt = { 0 };
+	size_t all[] = { 0, 1, 2 };
+
+	/* Sealed by the forger's own key: not a recipient. */
+	make_stream_as(k->other_priv, k->other_pub, k, HPKE_AEAD_AES_256_GCM, 1, chunks, 1,
+		       NULL, &st);
+	join(&st, all, 3, &blob);
+	CHECK_INT(open_blob(k, &blob, &pt), ENV_E_SENDER);
+	stream_free(&st);
+
+	/* Sealed by the forger's key but naming recipient 0 as the sender. */
+	make_stream_as(k->other_priv, k->enclave_pub[0], k, HPKE_AEAD_AES_256_GCM, 1, chunks, 1,
+		       NULL, &st);
+	join(&st, all, 3, &blob);
+	CHECK_INT(open_blob(k, &blob, &pt), ENV_E_AUTH);
+	CHECK_INT(pt.len, 0);
+	stream_free(&st);
+
+	/* A real recipient's stream with its header swapped onto another
+	 * attempt: the attempt is bound, the records no longer open. */
+	make_stream_as(k->enclave_priv[0], k->enclave_pub[0], k, HPKE_AEAD_AES_256_GCM, 1, chunks,
+		       1, NULL, &st);
+	st.rec[0].data[4 + 1 + 2 + 32 + 32 + 3] = 2;
+	join(&st, all, 3, &blob);
+	CHECK_INT(open_blob(k, &blob, &pt), ENV_E_AUTH);
+	stream_free(&st);
+	buf_free(&blob);
+	buf_free(&pt);
+}
+
+/* A failed job's stream ends in a sealed error: the output before it is
+ * kept, the code and message reach the client only. */
+static void test_sealed_error(const struct keys *k)
+{
+	const char *chunks[] = { "partial" };
+	struct stream st;
+	struct buf blob = { 0 }, pt = { 0 }, err = { 0 };
+	make_stream_as(k->enclave_priv[2], k->enclave_pub[2], k, HPKE_AEAD_AES_256_GCM, 3, chunks,
+		       1, "invalid_input", &st);
+	size_t all[] = { 0, 1, 2 };
+	join(&st, all, 3, &blob);
+	/* The error is not visible in the stream's bytes. */
+	CHECK(memmem(blob.data, blob.len, "secret_field", 12) == NULL);
+	struct env_output_expect want = expect(k);
+	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, &want, &pt, &err),
+		  ENV_E_JOB_FAILED);
+	CHECK(same(&pt, "partial", 7));
+	CHECK_STR(buf_cstr(&err), "invalid_input: feature 'secret_field' is unknown");
+
+	env_output_opener *o = NULL;
+	bool final = false;
+	const char *code = NULL, *msg = NULL;
+	CHECK_INT(env_output_opener_new(k->client_priv, st.rec[0].data, st.rec[0].len, &want, &o),
+		  0);
+	CHECK_INT(env_output_opener_info(o)->attempt, 3);
+	CHECK_INT(env_output_open(o, st.rec[1].data, st.rec[1].len, &pt, &final), 0);
+	CHECK_INT(env_output_open(o, st.rec[2].data, st.rec[2].len, &pt, &final), 0);
+	CHECK(final);
+	CHECK_INT(env_output_opener_result(o, &code, &msg), ENV_E_JOB_FAILED);
+	CHECK_STR(code, "invalid_input");
+	CHECK_STR(msg, "feature 'secret_field' is unknown");
+	env_output_opener_free(o);
+
+	/* Codes are a closed alphabet. */
+	env_output_sealer *s = NULL;
+	struct buf hr = { 0 }, rec = { 0 };
+	CHECK_INT(env_output_sealer_new(1, k->client_pub, k->enclave_priv[0], k->enclave_pub[0],
+					"j", 1, ENVELOPE_ID, 1, &s, &hr), 0);
+	CHECK_INT(env_output_fail(s, "Not A Code", "m", &rec), ENV_E_INVALID);
+	CHECK_INT(env_output_fail(s, "", "m", &rec), ENV_E_INVALID);
+	CHECK_INT(rec.len, 0);
+	env_output_sealer_free(s);
+	buf_free(&hr);
+	stream_free(&st);
+	buf_free(&blob);
+	buf_free(&pt);
+	buf_free(&err);
 }
 
 /* A large chunk stream through the whole path: client seals an input, the
@@ -481,8 +630,9 @@ static void test_end_to_end(const struct keys *k)
 	CHECK(same(&in, data, big));
 
 	env_output_sealer *s = NULL;
-	CHECK_INT(env_output_sealer_new(info.aead_id, info.client_pub, "job_e2e",
-					info.workload_id, info.envelope_id, &s, &blob), 0);
+	CHECK_INT(env_output_sealer_new(info.aead_id, info.client_pub, k->enclave_priv[2],
+					k->enclave_pub[2], "job_e2e", info.workload_id,
+					info.envelope_id, 1, &s, &blob), 0);
 	for (size_t off = 0; off < big; off += 64 * 1024) {
 		size_t n = big - off < 64 * 1024 ? big - off : 64 * 1024;
 		CHECK_INT(env_output_seal(s, in.data + off, n, &blob), 0);
@@ -492,8 +642,10 @@ static void test_end_to_end(const struct keys *k)
 
 	struct env_input_info mine;
 	CHECK_INT(env_inspect_input(env.data, env.len, &mine), 0);
-	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, "job_e2e",
-				  mine.workload_id, mine.envelope_id, &out), 0);
+	struct env_output_expect want = { "job_e2e", mine.workload_id, mine.envelope_id,
+					  (const uint8_t(*)[32])mine.recipients,
+					  mine.n_recipients };
+	CHECK_INT(env_open_output(k->client_priv, blob.data, blob.len, &want, &out, NULL), 0);
 	CHECK(same(&out, data, big));
 
 	/* Splitting the blob record by record gives the same records. */
@@ -524,6 +676,8 @@ int main(void)
 	test_input_flips(&k, 3);
 	test_input_errors(&k);
 	test_output(&k);
+	test_forgery(&k);
+	test_sealed_error(&k);
 	test_end_to_end(&k);
 	CHECK_DONE();
 }

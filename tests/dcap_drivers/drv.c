@@ -27,7 +27,9 @@ int drv_open(struct drv *d, const char *name, const atoll_kv *config,
 		return ATOLL_E_IO;
 	}
 	entry = (atoll_tee_driver_entry_fn)dlsym(d->dl, ATOLL_TEE_DRIVER_ENTRY);
-	d->d = entry ? entry(ATOLL_TEE_DRIVER_ABI_VERSION) : NULL;
+	d->d = entry ? entry(ATOLL_TEE_DRIVER_ABI_MAJOR,
+			     ATOLL_TEE_DRIVER_ABI_MINOR)
+		     : NULL;
 	if (!d->d) {
 		snprintf(err->msg, sizeof(err->msg), "no entry point in [%.200s]",
 			 path);
@@ -77,6 +79,13 @@ int drv_verify(struct drv *d, const uint8_t *ev, size_t len,
 	else if (r == ATOLL_OK)
 		d->d->claims_free(d->ctx, c);
 	return r;
+}
+
+struct loaded_driver drv_loaded(const struct drv *d)
+{
+	struct loaded_driver ld = { .d = d->d, .ctx = d->ctx };
+
+	return ld;
 }
 
 const atoll_claim *claim_find(const atoll_claims *c, const char *name)

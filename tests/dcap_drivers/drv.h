@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "atoll/tee_driver.h"
+#include "plugin/plugin.h"
 
 struct drv {
 	void *dl;
@@ -26,6 +27,10 @@ int drv_verify(struct drv *d, const uint8_t *ev, size_t len,
 	       const atoll_blob *coll, size_t n_coll, int64_t t,
 	       const uint8_t *expected_rd, size_t expected_rd_len,
 	       atoll_claims **ret, atoll_err *err);
+
+/* The instance as the loader sees it, for the loader's calls
+ * (plugin_driver_detect() ...), which use only the table and ctx. */
+struct loaded_driver drv_loaded(const struct drv *d);
 
 const atoll_claim *claim_find(const atoll_claims *c, const char *name);
 /* A string claim's text, or NULL when absent or of another type. */

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "check.h"
+#include "util/timeutil.h"
 #include "drv.h"
 #include "gen.h"
 #include "json/json.h"
@@ -451,6 +452,11 @@ static void test_chain(void)
 		  ATOLL_E_EXPIRED);
 	CHECK_INT(run(&sgx, &q, NULL, 1690000000 /* 2023-07 */, NULL),
 		  ATOLL_E_EXPIRED);
+	/* The messages name the certificate's own dates, then the time. */
+	run_msg(&sgx, &q, NULL, 1938000000,
+		"expired at 2031-01-01T00:00:00.000Z; verification time 2031-05-31");
+	run_msg(&sgx, &q, NULL, 1690000000,
+		"is not valid before 2024-01-01T00:00:00.000Z; verification time 2023-07-22");
 	/* The cache keeps the window, not a verdict for all time. */
 	CHECK_INT(run(&sgx, &q, NULL, T0, NULL), ATOLL_OK);
 	CHECK_INT(run(&sgx, &q, NULL, 1938000000, NULL), ATOLL_E_EXPIRED);
@@ -745,6 +751,15 @@ static void test_collateral_crypto(void)
 					       crls[i].tu, crls[i].nu, &len);
 		c.len[crls[i].slot] = len;
 		CHECK_INT(run(&sgx, &q, &c, T0, NULL), crls[i].want);
+		/* An out-of-date CRL is named by its own date. */
+		char bound[40], needle[120];
+		time_rfc3339_format((crls[i].nu < T0 ? crls[i].nu : crls[i].tu) * 1000, bound,
+				    sizeof(bound));
+		snprintf(needle, sizeof(needle), "%s %s; verification time",
+			 crls[i].nu < T0 ? "past its nextUpdate" : "not yet issued: thisUpdate",
+			 bound);
+		if (crls[i].want == ATOLL_E_EXPIRED)
+			run_msg(&sgx, &q, &c, T0, needle);
 		gen_collateral_free(&c);
 	}
 
@@ -979,7 +994,9 @@ static void test_config(void)
 	CHECK_INT(drv_open(&d, "sgx", tsm, 1, &err), ATOLL_E_CONFIG);
 	CHECK_INT(drv_open(&d, "tdx", tsm, 1, &err), ATOLL_OK);
 	if (d.d) {
-		CHECK_INT(d.d->detect(d.ctx, &err), ATOLL_E_UNAVAILABLE);
+		struct loaded_driver ld = drv_loaded(&d);
+
+		CHECK_INT(plugin_driver_detect(&ld, &err), ATOLL_E_UNAVAILABLE);
 		drv_close(&d);
 	}
 
@@ -1041,19 +1058,23 @@ static void test_detect_collect(void)
 	atoll_err err;
 	atoll_evidence *ev = NULL;
 	uint8_t rd[64] = { 0 };
+	struct loaded_driver lsgx = drv_loaded(&sgx), ltdx = drv_loaded(&tdx);
 
 	printf("detect and collect on a machine without SGX or TDX\n");
-	int r = sgx.d->detect(sgx.ctx, &err);
+	/* sgx collects only inside Gramine (/dev/attestation). */
+	CHECK(sgx.d->detect && sgx.d->collect && sgx.d->evidence_free);
+	int r = plugin_driver_detect(&lsgx, &err);
 	CHECK_INT(r, ATOLL_E_UNAVAILABLE);
 	printf("    sgx detect: %s\n", err.msg);
-	CHECK_INT(sgx.d->collect(sgx.ctx, rd, &ev, &err), ATOLL_E_UNSUPPORTED);
+	CHECK(strstr(err.msg, "not an SGX enclave under Gramine: /dev/attestation/attestation_type") != NULL);
+	CHECK_INT(plugin_driver_collect(&lsgx, rd, &ev, &err), ATOLL_E_UNAVAILABLE);
 	CHECK(ev == NULL);
-	sgx.d->evidence_free(sgx.ctx, NULL);
-	r = tdx.d->detect(tdx.ctx, &err);
+	plugin_driver_evidence_free(&lsgx, NULL);
+	r = plugin_driver_detect(&ltdx, &err);
 	printf("    tdx detect: %s\n", r == ATOLL_OK ? "ok" : err.msg);
 	if (r != ATOLL_OK) {
 		CHECK_INT(r, ATOLL_E_UNAVAILABLE);
-		CHECK_INT(tdx.d->collect(tdx.ctx, rd, &ev, &err),
+		CHECK_INT(plugin_driver_collect(&ltdx, rd, &ev, &err),
 			  ATOLL_E_UNAVAILABLE);
 		CHECK(ev == NULL);
 	}
@@ -1076,7 +1097,8 @@ static void test_detect_collect(void)
 	CHECK(dlsym(sgx.dl, "atoll_tee_driver_entry") != NULL);
 	atoll_tee_driver_entry_fn entry =
 		(atoll_tee_driver_entry_fn)dlsym(sgx.dl, "atoll_tee_driver_entry");
-	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_VERSION + 1) == NULL);
+	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_MAJOR + 1, 0) == NULL);
+	CHECK(entry && entry(ATOLL_TEE_DRIVER_ABI_MAJOR, 0) == sgx.d);
 	CHECK_STR(sgx.d->name, "sgx");
 	CHECK_STR(tdx.d->name, "tdx");
 	CHECK_INT(sgx.d->struct_size, sizeof(atoll_tee_driver));

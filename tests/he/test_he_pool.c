@@ -427,7 +427,7 @@ static const atoll_backend *open_module(const char *path, void **ret_h)
 	atoll_backend_entry_fn entry;
 	*(void **)&entry = dlsym(h, ATOLL_BACKEND_ENTRY);
 	*ret_h = h;
-	return entry ? entry(ATOLL_BACKEND_ABI_VERSION) : NULL;
+	return entry ? entry(ATOLL_BACKEND_ABI_MAJOR, ATOLL_BACKEND_ABI_MINOR) : NULL;
 }
 
 int main(void)

@@ -1,6 +1,7 @@
-/* he: Paillier keys, the three randomizers, CRT decryption, homomorphic
- * sums and Straus dot products against plain arithmetic, fixed point,
- * Z*_{n^2} checks (one value and many at once, naming the first that
+/* he: Paillier keys, the three randomizers and the key owner's CRT
+ * versions (equal values for equal randomness), CRT decryption,
+ * homomorphic sums and Bos-Coster dot products against plain arithmetic,
+ * fixed point, Z*_{n^2} checks (one value and many at once, naming the first that
  * fails), key files, the job document parser, and aggregation of
  * 1,000 encrypted values (exact). */
 #include <errno.h>
@@ -146,6 +147,223 @@ static void test_homomorphic(const struct paillier_priv *k, const struct paillie
 	BN_free(t);
 	BN_free(got);
 	BN_free(acc);
+}
+
+/* The key owner's CRT paths compute exactly the public paths' values for
+ * the same randomness, so they share their distribution: r^n for a given
+ * r, h_s for a given h, h_s^a for a given a; and encryptions by every path
+ * decrypt to their plaintext. */
+static void test_crt_paths(const struct paillier_priv *k, const struct paillier_rand *rz)
+{
+	const struct paillier_pub *pk = &k->pub;
+	BIGNUM *r = BN_new(), *want = BN_new(), *got = BN_new(), *a = BN_new(), *h = BN_new();
+	BIGNUM *m = BN_new(), *c = BN_new(), *d = BN_new();
+	struct paillier_rand *pub_rz = NULL, *crt_rz = NULL, *crt_new = NULL;
+
+	/* r^n mod n^2, random r, the edges, and r sharing a factor with n. */
+	for (int i = 0; i < 8; i++) {
+		if (i == 0)
+			BN_zero(r);
+		else if (i == 1)
+			BN_one(r);
+		else if (i == 2)
+			BN_sub(r, pk->n, BN_value_one());
+		else if (i == 3)
+			BN_copy(r, k->p);
+		else if (i == 4)
+			BN_mul_word(BN_copy(r, k->q), 5);
+		else
+			BN_rand_range(r, pk->n);
+		BN_mod_exp(want, r, pk->n, pk->n2, ctx);
+		CHECK_INT(paillier_pow_n_crt(k, r, got, ctx), 0);
+		CHECK(BN_cmp(got, want) == 0);
+	}
+	CHECK_INT(paillier_pow_n_crt(k, pk->n, got, ctx), -EDOM);
+	BN_set_negative(r, 1);
+	CHECK_INT(paillier_pow_n_crt(k, r, got, ctx), -EDOM);
+
+	/* The same h gives the same h_s and the same h_s^a both ways. */
+	BN_rand_range(h, pk->n);
+	CHECK_INT(paillier_rand_from_h(pk, NULL, h, &pub_rz), 0);
+	CHECK_INT(paillier_rand_from_h(NULL, k, h, &crt_rz), 0);
+	BN_mod_exp(want, h, pk->n, pk->n2, ctx);
+	CHECK(pub_rz && BN_cmp(paillier_rand_hs(pub_rz), want) == 0);
+	CHECK(crt_rz && BN_cmp(paillier_rand_hs(crt_rz), want) == 0);
+	int exp_bits = (pk->bits + 1) / 2;
+	for (int i = 0; pub_rz && crt_rz && i < 6; i++) {
+		if (i == 0)
+			BN_zero(a);
+		else if (i == 1)
+			BN_one(a);
+		else if (i == 2) /* all ones: 2^exp_bits - 1 */
+			BN_zero(a), BN_set_bit(a, exp_bits), BN_sub_word(a, 1);
+		else
+			BN_rand(a, exp_bits, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
+		BN_mod_exp(want, paillier_rand_hs(pub_rz), a, pk->n2, ctx);
+		CHECK_INT(paillier_rand_pow(pub_rz, a, got, ctx), 0);
+		CHECK(BN_cmp(got, want) == 0);
+		CHECK_INT(paillier_rand_pow(crt_rz, a, got, ctx), 0);
+		CHECK(BN_cmp(got, want) == 0);
+	}
+	BN_set_bit(a, exp_bits);
+	CHECK_INT(paillier_rand_pow(crt_rz, a, got, ctx), -EDOM);
+	BN_zero(h);
+	CHECK_INT(paillier_rand_from_h(NULL, k, h, &(struct paillier_rand *){ NULL }), -EDOM);
+	CHECK_INT(paillier_rand_from_h(pk, NULL, pk->n, &(struct paillier_rand *){ NULL }),
+		  -EDOM);
+
+	/* Every way to encrypt decrypts, and every randomizer is E(0). */
+	CHECK_INT(paillier_rand_new_priv(k, &crt_new), 0);
+	for (int i = 0; crt_new && i < 4; i++) {
+		if (i == 0)
+			BN_zero(m);
+		else if (i == 1)
+			BN_sub(m, pk->n, BN_value_one());
+		else
+			BN_rand_range(m, pk->n);
+		CHECK_INT(paillier_encrypt(pk, crt_new, m, c, ctx), 0);
+		CHECK_INT(paillier_decrypt(k, c, d, ctx), 0);
+		CHECK(BN_cmp(d, m) == 0);
+		CHECK_INT(paillier_encrypt_priv(k, crt_new, m, c, ctx), 0);
+		CHECK_INT(paillier_decrypt(k, c, d, ctx), 0);
+		CHECK(BN_cmp(d, m) == 0);
+		CHECK_INT(paillier_encrypt_priv(k, NULL, m, c, ctx), 0);
+		CHECK_INT(paillier_decrypt(k, c, d, ctx), 0);
+		CHECK(BN_cmp(d, m) == 0);
+	}
+	CHECK_INT(paillier_encrypt_priv(k, NULL, pk->n, c, ctx), -EDOM);
+	CHECK_INT(paillier_rand_short_ct(crt_new, c, ctx), 0);
+	CHECK_INT(paillier_decrypt(k, c, d, ctx), 0);
+	CHECK(BN_is_zero(d));
+	CHECK_INT(paillier_rand_full_crt(k, c, ctx), 0);
+	CHECK_INT(paillier_decrypt(k, c, d, ctx), 0);
+	CHECK(BN_is_zero(d));
+
+	/* The distributions' visible shape is the same both ways. With p and
+	 * q = 3 mod 4, h = -x^2 has Jacobi symbol 1 and so has every h_s^a
+	 * mod n (rz and crt_new draw h so; pub_rz's h was any), while r^n mod
+	 * n for a uniform r has the symbol of r: both signs. Values never
+	 * repeat. */
+	int full_sym[2][2] = { { 0, 0 }, { 0, 0 } }, short_plus[2] = { 0, 0 };
+	BIGNUM *prev = BN_new();
+	for (int i = 0; crt_new && i < 40; i++) {
+		for (int crt = 0; crt < 2; crt++) {
+			CHECK_INT(crt ? paillier_rand_full_crt(k, c, ctx)
+				      : paillier_rand_full(pk, c, ctx), 0);
+			BN_nnmod(d, c, pk->n, ctx);
+			full_sym[crt][BN_kronecker(d, pk->n, ctx) == 1]++;
+			CHECK_INT(paillier_rand_short(crt ? crt_new : rz, c, ctx), 0);
+			BN_nnmod(d, c, pk->n, ctx);
+			short_plus[crt] += BN_kronecker(d, pk->n, ctx) == 1;
+			CHECK(BN_cmp(c, prev) != 0);
+			BN_copy(prev, c);
+		}
+	}
+	for (int crt = 0; crt < 2; crt++) {
+		CHECK(full_sym[crt][0] > 0 && full_sym[crt][1] > 0);
+		CHECK_INT(short_plus[crt], 40);
+	}
+	BN_free(prev);
+	paillier_rand_free(pub_rz);
+	paillier_rand_free(crt_rz);
+	paillier_rand_free(crt_new);
+	BN_free(r);
+	BN_free(want);
+	BN_free(got);
+	BN_free(a);
+	BN_free(h);
+	BN_free(m);
+	BN_free(c);
+	BN_free(d);
+}
+
+/* prod c[i]^w[i] computed the slow way: one exponentiation per base and
+ * an inverse for each negative weight. */
+static void naive_dot(const struct paillier_pub *pk, BIGNUM *const *c, BIGNUM *const *w,
+		      size_t n, BIGNUM *ret)
+{
+	BIGNUM *t = BN_new(), *e = BN_new();
+	BN_one(ret);
+	for (size_t i = 0; i < n; i++) {
+		BN_copy(e, w[i]);
+		BN_set_negative(e, 0);
+		BN_mod_exp(t, c[i], e, pk->n2, ctx);
+		if (BN_is_negative(w[i]))
+			BN_mod_inverse(t, t, pk->n2, ctx);
+		BN_mod_mul(ret, ret, t, pk->n2, ctx);
+	}
+	BN_free(t);
+	BN_free(e);
+}
+
+/* The Bos-Coster dot product gives exactly the naive product's
+ * ciphertext, for weights that exercise its steps: mixed sizes, equal
+ * weights, ratios far beyond 2 (quotient steps), one huge weight, signs,
+ * zeros, a gcd above 1. */
+static void test_dot_exact(const struct paillier_priv *k, const struct paillier_rand *rz)
+{
+	const struct paillier_pub *pk = &k->pub;
+	enum { D = 12 };
+	BIGNUM *c[D], *w[D], *want = BN_new(), *got = BN_new(), *m = BN_new();
+	for (int i = 0; i < D; i++) {
+		c[i] = BN_new();
+		w[i] = BN_new();
+		BN_rand_range(m, pk->n);
+		paillier_encrypt(pk, rz, m, c[i], ctx);
+	}
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < D; i++) {
+			switch (round) {
+			case 0: /* mixed widths, mixed signs */
+				BN_rand(w[i], 1 + (i * 7) % 64, BN_RAND_TOP_ANY,
+					BN_RAND_BOTTOM_ANY);
+				break;
+			case 1: /* all equal */
+				BN_set_word(w[i], 123456789);
+				break;
+			case 2: /* one huge, the rest tiny */
+				if (i == 0)
+					BN_rand(w[i], 700, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY);
+				else
+					BN_set_word(w[i], (BN_ULONG)i);
+				break;
+			case 3: /* powers of two far apart */
+				BN_zero(w[i]);
+				BN_set_bit(w[i], i * 11);
+				break;
+			case 4: /* common factor 6 */
+				BN_rand(w[i], 30, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
+				BN_mul_word(w[i], 6);
+				break;
+			case 5: /* zeros between */
+				if (i % 3)
+					BN_zero(w[i]);
+				else
+					BN_rand(w[i], 48, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
+				break;
+			case 6: /* near n/2 */
+				BN_rshift(w[i], pk->half_n, i);
+				break;
+			default: /* 40-bit, like folded model weights */
+				BN_rand(w[i], 40, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
+			}
+			if (round != 1 && (i % 2 || round == 7))
+				BN_set_negative(w[i], !BN_is_zero(w[i]));
+		}
+		naive_dot(pk, c, w, D, want);
+		CHECK_INT(paillier_dot(pk, (const BIGNUM *const *)c, (const BIGNUM *const *)w, D,
+				       got, ctx), 0);
+		if (BN_cmp(got, want) != 0)
+			fprintf(stderr, "dot round %d differs\n", round);
+		CHECK(BN_cmp(got, want) == 0);
+	}
+	for (int i = 0; i < D; i++) {
+		BN_free(c[i]);
+		BN_free(w[i]);
+	}
+	BN_free(want);
+	BN_free(got);
+	BN_free(m);
 }
 
 static void test_fixed(const struct paillier_priv *k)
@@ -536,6 +754,8 @@ int main(void)
 	CHECK_INT(paillier_rand_new(&k->pub, &rz), 0);
 	test_roundtrip(k, rz);
 	test_homomorphic(k, rz);
+	test_crt_paths(k, rz);
+	test_dot_exact(k, rz);
 	test_fixed(k);
 	test_membership(k);
 	test_batch_membership(k, rz);

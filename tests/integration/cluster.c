@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attest/manifest.h"
 #include "pbjson/pbjson.h"
 #include "simtool.h"
 #include "util/buf.h"
@@ -56,23 +57,29 @@ int cluster_start_coordinator(struct cluster *cl)
 	if (cl->extra_yaml)
 		buf_printf(&y, "%s", cl->extra_yaml);
 	buf_printf(&y, "%s", cl->limits_yaml ? cl->limits_yaml : "limits: {drain_timeout: 2s}\n");
-	buf_printf(&y, "store: {path: atoll.db, synchronous: normal}\n");
+	buf_printf(&y, "store: {path: atoll.db, synchronous: %s}\n",
+		   cl->store_synchronous ? cl->store_synchronous : "normal");
 	buf_printf(&y, "tenants:\n  - name: demo\n    api_key_sha256: [");
 	sha_line(&y, "ak_demo");
 	buf_printf(&y, "]\n  - name: other\n    api_key_sha256: [");
 	sha_line(&y, "ak_other");
-	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, token_sha256: ",
+	buf_printf(&y, "]\nislands:\n%s  tokens: [{name: it, island_ids: [\"%s\"], token_sha256: ",
 		   cl->heartbeat_yaml ? cl->heartbeat_yaml
-				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n");
+				      : "  heartbeat_interval: 300ms\n  heartbeat_timeout: 4s\n",
+		   cl->token_island_ids ? cl->token_island_ids : "*");
 	sha_line(&y, "it_demo");
-	buf_printf(&y, "}]\n");
-	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n",
-		   h_module_dir());
+	buf_printf(&y, "}%s]\n", cl->extra_tokens_yaml ? cl->extra_tokens_yaml : "");
+	buf_printf(&y, "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n%s",
+		   h_module_dir(), cl->extra_drivers_yaml ? cl->extra_drivers_yaml : "");
 	if (cl->policy_yaml)
 		buf_printf(&y, "%s", cl->policy_yaml);
 	else
 		buf_printf(&y, "policy:\n  challenge_ttl: 5s\n  tee:\n    sim:\n      measurements: [%s]\n"
-			       "      max_evidence_age: 1m\n",
+			       "      max_evidence_age: 1m\n"
+			       /* Clients pin manifests in these tests (their policy
+				* files); the coordinator's pins have tests of their
+				* own. */
+			       "  manifest: {require_pins: false}\n",
 			   cl->measurement);
 	buf_printf(&y, "%s", cl->workloads_yaml);
 	int e = h_write(cl->dir, "coordinator.yaml", buf_cstr(&y), NULL, 0);
@@ -124,18 +131,28 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 		   cl->coord.port, token ? token : "it_demo", cl->island_tls_yaml ? ", " : "",
 		   cl->island_tls_yaml ? cl->island_tls_yaml : "");
 	buf_printf(&y, "shutdown: {grace: 2s}\n");
-	buf_printf(&y, "enclave:\n  path: %s\n", h_build_path("island/atoll-enclave"));
+	/* An empty enclave_path: a runtime the island does not start. */
+	buf_printf(&y, "enclave:\n");
+	if (!cl->enclave_path || cl->enclave_path[0])
+		buf_printf(&y, "  path: %s\n",
+			   cl->enclave_path ? cl->enclave_path : h_build_path("island/atoll-enclave"));
 	if (driver_yaml)
 		buf_printf(&y, "%s", driver_yaml);
 	else
 		buf_printf(&y, "  driver: {name: sim, path: %s/sim.so, config: {key_file: keys/%s.key,"
 			       " cert_file: keys/%s.pem}}\n",
 			   h_module_dir(), id, id);
-	buf_printf(&y, "  backends: [{name: echo, path: %s/echo.so}%s]\n", h_module_dir(),
-		   cl->extra_backends_yaml ? cl->extra_backends_yaml : "");
-	buf_printf(&y, "  workloads:\n%s",
-		   workloads_yaml ? workloads_yaml
-				  : "    - {id: 42, backend: echo, modes: [plain, tee]}\n");
+	/* Empty workloads_yaml: none, nor backends (a remote runtime's). */
+	if (!workloads_yaml || workloads_yaml[0]) {
+		char echo[700];
+		snprintf(echo, sizeof echo, "%s/echo.so", h_module_dir());
+		buf_printf(&y, "  backends: [{name: echo, path: %s}%s]\n",
+			   cl->echo_path ? cl->echo_path : echo,
+			   cl->extra_backends_yaml ? cl->extra_backends_yaml : "");
+		buf_printf(&y, "  workloads:\n%s",
+			   workloads_yaml ? workloads_yaml
+					  : "    - {id: 42, backend: echo, modes: [plain, tee]}\n");
+	}
 	char name[128], path[1024], log[1024];
 	snprintf(name, sizeof name, "island-%s.yaml", id);
 	int e = h_write(cl->dir, name, buf_cstr(&y), path, sizeof path);
@@ -263,6 +280,28 @@ void cluster_dump_logs(struct cluster *cl)
 		h_dump_log(cl->islands[i].log);
 }
 
+int cluster_write_client_policy(struct cluster *cl, const char *name, const char *island_id)
+{
+	char out[1 << 14], island_yaml[128];
+	snprintf(island_yaml, sizeof island_yaml, "island-%s.yaml", island_id);
+	const char *args[] = { "manifest", "--policy", island_yaml, NULL };
+	if (c_atollctl(cl, out, sizeof out, args) != 0)
+		return -EIO;
+	struct buf y = { 0 };
+	buf_printf(&y,
+		   "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
+		   "policy:\n  tee:\n    sim: {measurements: [%s], max_evidence_age: 1m}\n%s",
+		   h_module_dir(), cl->measurement, out);
+	int e = h_write(cl->dir, name, buf_cstr(&y), NULL, 0);
+	buf_free(&y);
+	return e;
+}
+
+void cluster_fake_manifest_digest(uint8_t out[32])
+{
+	manifest_digest((const uint8_t *)CLUSTER_FAKE_MANIFEST, strlen(CLUSTER_FAKE_MANIFEST), out);
+}
+
 int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const *args)
 {
 	char outfile[700], addr[64], ks[700];
@@ -298,4 +337,25 @@ int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const
 	if (rc)
 		fprintf(stderr, "atollctl %s exited %d:\n%s\n", args[0], rc, out);
 	return rc;
+}
+
+Atoll__V1__ListAttestedIslandsResponse *c_list_islands(struct cluster *cl)
+{
+	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
+	req.include_unattested = true;
+	Atoll__V1__ListAttestedIslandsResponse *r = NULL;
+	struct rpc_status st;
+	c_call(cl, "ak_demo", "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
+	       &atoll__v1__list_attested_islands_response__descriptor, (ProtobufCMessage **)&r,
+	       &st);
+	return r;
+}
+
+Atoll__V1__AttestedIsland *c_find_island(Atoll__V1__ListAttestedIslandsResponse *r,
+					 const char *id)
+{
+	for (size_t i = 0; r && i < r->n_islands; i++)
+		if (strcmp(r->islands[i]->island_id, id) == 0)
+			return r->islands[i];
+	return NULL;
 }

@@ -33,6 +33,10 @@ struct cluster {
 	/* Heartbeat settings for coordinator.yaml's islands section (default:
 	 * 300ms interval, 4s timeout). */
 	const char *heartbeat_yaml;
+	/* The island ids the cluster's token it_demo may use (default "*"),
+	 * and more token entries (", {name: ..., ...}"). */
+	const char *token_island_ids;
+	const char *extra_tokens_yaml;
 	/* TLS: extra keys under coordinator.yaml's listen (e.g. "  tls: {...}\n"),
 	 * under island.yaml's coordinator ("tls: {...}"), and the options of the
 	 * cluster's own client. */
@@ -41,6 +45,18 @@ struct cluster {
 	const struct rpc_client_opts *client_opts;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
+	/* The enclave runtime of the next island added (default: the built
+	 * atoll-enclave; "" for none: a runtime the island connects to), and
+	 * its echo backend (default: the built echo.so). */
+	const char *enclave_path;
+	const char *echo_path;
+	/* Extra items for coordinator.yaml's drivers list, after sim (e.g.
+	 * "  - {name: x, path: /p/x.so}\n"). */
+	const char *extra_drivers_yaml;
+	/* coordinator.yaml's store.synchronous (default "normal": the tests
+	 * restart coordinators often and need no power-loss durability; the
+	 * benchmarks use the shipped "full"). */
+	const char *store_synchronous;
 };
 
 /* Temporary directory, sim CA, the enclave measurement. */
@@ -50,7 +66,8 @@ int cluster_init(struct cluster *cl, const char *name);
  * started before, it reuses the port and store. */
 int cluster_start_coordinator(struct cluster *cl);
 /* An island: a key from the sim CA, island.yaml with the given enclave
- * workloads YAML (a list) and driver options, started. Returns its index. */
+ * workloads YAML (a list; "" for no backends and workloads) and driver
+ * options, started. Returns its index. */
 int cluster_add_island(struct cluster *cl, const char *id, int slots, const char *workloads_yaml,
 		       const char *driver_yaml, const char *token);
 /* Poll GetStats until connected/attested counts are reached. */
@@ -74,6 +91,23 @@ Atoll__V1__Job *c_wait_final(struct cluster *cl, const char *id, int timeout_ms)
 int c_call(struct cluster *cl, const char *api_key, const char *method,
 	   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp,
 	   ProtobufCMessage **ret, struct rpc_status *st);
+/* ListAttestedIslands with unattested islands too (NULL on failure), and
+ * one island of its answer by id (NULL when absent). */
+Atoll__V1__ListAttestedIslandsResponse *c_list_islands(struct cluster *cl);
+Atoll__V1__AttestedIsland *c_find_island(Atoll__V1__ListAttestedIslandsResponse *r,
+					 const char *id);
+/* A client policy file dir/name trusting the sim CA and the enclave
+ * measurement, with the manifest pins `atollctl manifest --policy` prints
+ * for island-<island_id>.yaml. */
+int cluster_write_client_policy(struct cluster *cl, const char *name, const char *island_id);
+
+/* A minimal enclave manifest (no workloads) for test islands that speak
+ * the protocol themselves, and its SHA-256 for the report data. */
+#define CLUSTER_FAKE_MANIFEST \
+	"{\"version\":1,\"runtime_sha256\":\"" \
+	"0000000000000000000000000000000000000000000000000000000000000000\",\"workloads\":[]}"
+void cluster_fake_manifest_digest(uint8_t out[32]);
+
 /* Run atollctl with args (NULL-terminated) against the cluster; output
  * into out (NUL-terminated, truncated). Returns its exit status. */
 int c_atollctl(struct cluster *cl, char *out, size_t out_size, const char *const *args);

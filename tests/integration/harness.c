@@ -153,6 +153,20 @@ bool h_file_contains(const char *path, const char *text)
 	return found;
 }
 
+long h_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kib = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 const char *h_target(const struct proc *p)
 {
 	static __thread char t[64];

@@ -36,6 +36,8 @@ int h_stop(struct proc *p, int sig, int timeout_ms, int *ret_status);
 bool h_alive(struct proc *p);
 /* Does the file contain the text? */
 bool h_file_contains(const char *path, const char *text);
+/* Resident memory of a process in KiB (VmRSS), -1 when unknown. */
+long h_rss_kib(pid_t pid);
 /* "127.0.0.1:<port>" */
 const char *h_target(const struct proc *p);
 /* SHA-256 of s as 64 hex digits (for API keys in configs). */

@@ -29,6 +29,7 @@
 #include "simtool.h"
 #include "util/buf.h"
 #include "util/enc.h"
+#include "util/fsutil.h"
 #include "util/timeutil.h"
 
 static struct loaded_driver fake_drv; /* the test island's sim collector */
@@ -43,12 +44,12 @@ static int setup_fake_driver(struct cluster *cl)
 		return -1;
 	snprintf(keyf, sizeof keyf, "%s/fake.key", keys);
 	snprintf(certf, sizeof certf, "%s/fake.pem", keys);
-	char mfile[600];
-	snprintf(mfile, sizeof mfile, "%s", h_build_path("island/atoll-enclave"));
-	atoll_kv kv[] = { { "key_file", keyf }, { "cert_file", certf }, { "measure_file", mfile } };
+	/* The fake island's reports measure this program, which the
+	 * coordinator's policy allows beside the real enclave. */
+	atoll_kv kv[] = { { "key_file", keyf }, { "cert_file", certf } };
 	char path[600];
 	snprintf(path, sizeof path, "%s/sim.so", h_module_dir());
-	if (plugin_load_driver(path, "sim", kv, 3, NULL, 0, &fake_drv, err, sizeof err) < 0) {
+	if (plugin_load_driver(path, "sim", kv, 2, NULL, 0, &fake_drv, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
@@ -106,11 +107,12 @@ static Atoll__V1__CoordinatorMessage *expect(rpc_stream *s, int kind)
 
 static void send_evidence(rpc_stream *s, const uint8_t *nonce, const uint8_t *bind_key)
 {
-	uint8_t rd[64];
-	env_report_data(nonce, 32, bind_key, rd);
+	uint8_t rd[64], md[32];
+	cluster_fake_manifest_digest(md);
+	env_report_data(nonce, 32, bind_key, md, rd);
 	atoll_evidence *ev = NULL;
 	atoll_err e = { "" };
-	CHECK_INT(fake_drv.d->collect(fake_drv.ctx, rd, &ev, &e), ATOLL_OK);
+	CHECK_INT(plugin_driver_collect(&fake_drv, rd, &ev, &e), ATOLL_OK);
 	if (!ev)
 		return;
 	Atoll__V1__Evidence msg = ATOLL__V1__EVIDENCE__INIT;
@@ -121,11 +123,13 @@ static void send_evidence(rpc_stream *s, const uint8_t *nonce, const uint8_t *bi
 	msg.evidence.len = ev->len;
 	msg.enclave_public_key.data = fake_pub;
 	msg.enclave_public_key.len = 32;
+	msg.manifest.data = (uint8_t *)CLUSTER_FAKE_MANIFEST;
+	msg.manifest.len = strlen(CLUSTER_FAKE_MANIFEST);
 	Atoll__V1__IslandMessage im = ATOLL__V1__ISLAND_MESSAGE__INIT;
 	im.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_EVIDENCE;
 	im.evidence = &msg;
 	CHECK_INT(send_locked(s, &im.base), 0);
-	fake_drv.d->evidence_free(fake_drv.ctx, ev);
+	plugin_driver_evidence_free(&fake_drv, ev);
 }
 
 static void expect_result(rpc_stream *s, Atoll__V1__IslandState state, const char *reason_part)
@@ -231,25 +235,7 @@ out:
 }
 
 /* The real islands: debug and wrong measurement stay unattested. */
-static Atoll__V1__AttestedIsland *find_island(Atoll__V1__ListAttestedIslandsResponse *r,
-					      const char *id)
-{
-	for (size_t i = 0; i < r->n_islands; i++)
-		if (strcmp(r->islands[i]->island_id, id) == 0)
-			return r->islands[i];
-	return NULL;
-}
 
-static Atoll__V1__ListAttestedIslandsResponse *list_all(struct cluster *cl)
-{
-	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
-	req.include_unattested = true;
-	Atoll__V1__ListAttestedIslandsResponse *r = NULL;
-	struct rpc_status st;
-	c_call(cl, "ak_demo", "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
-	       &atoll__v1__list_attested_islands_response__descriptor, (ProtobufCMessage **)&r, &st);
-	return r;
-}
 
 /* A registered client key, and an envelope sealed to the given enclave key. */
 static uint8_t client_priv[32], client_pub[32];
@@ -313,12 +299,12 @@ static Atoll__V1__Job *run_sealed(struct cluster *cl, const uint8_t *enclave_pub
 
 static void test_real_islands(struct cluster *cl)
 {
-	Atoll__V1__ListAttestedIslandsResponse *r = list_all(cl);
+	Atoll__V1__ListAttestedIslandsResponse *r = c_list_islands(cl);
 	CHECK(r != NULL);
 	if (!r)
 		return;
-	Atoll__V1__AttestedIsland *good = find_island(r, "good"), *dbg = find_island(r, "debug"),
-				  *meas = find_island(r, "measured");
+	Atoll__V1__AttestedIsland *good = c_find_island(r, "good"), *dbg = c_find_island(r, "debug"),
+				  *meas = c_find_island(r, "measured");
 	CHECK(good && good->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_ATTESTED);
 	CHECK(dbg && dbg->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_UNATTESTED);
 	CHECK(meas && meas->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_UNATTESTED);
@@ -366,15 +352,17 @@ static void test_real_islands(struct cluster *cl)
 		struct buf pt = { 0 };
 		struct env_input_info info;
 		env_inspect_input(env.data, env.len, &info);
+		struct env_output_expect want = { j->id, 42, info.envelope_id,
+						  (const uint8_t(*)[32])gpub, 1 };
 		CHECK_INT(env_open_output(client_priv, j->output->ciphertext.data,
-					  j->output->ciphertext.len, j->id, 42, info.envelope_id, &pt),
+					  j->output->ciphertext.len, &want, &pt, NULL),
 			  ENV_OK);
 		CHECK(pt.len == 6 && memcmp(pt.data, "sealed", 6) == 0);
 		buf_free(&pt);
 		/* A flipped byte in the last chunk record: the client refuses it. */
 		j->output->ciphertext.data[j->output->ciphertext.len - 3] ^= 0x40;
 		CHECK_INT(env_open_output(client_priv, j->output->ciphertext.data,
-					  j->output->ciphertext.len, j->id, 42, info.envelope_id, &pt),
+					  j->output->ciphertext.len, &want, &pt, NULL),
 			  ENV_E_AUTH);
 		buf_free(&pt);
 	}
@@ -439,15 +427,79 @@ static void test_policy_reload(struct cluster *cl)
 		time_sleep_ms(50);
 	}
 	CHECK_INT(attested, 0);
-	Atoll__V1__ListAttestedIslandsResponse *r = list_all(cl);
-	Atoll__V1__AttestedIsland *good = r ? find_island(r, "good") : NULL;
+	Atoll__V1__ListAttestedIslandsResponse *r = c_list_islands(cl);
+	Atoll__V1__AttestedIsland *good = r ? c_find_island(r, "good") : NULL;
 	CHECK(good && good->state == ATOLL__V1__ISLAND_STATE__ISLAND_STATE_REVOKED);
 	if (good)
 		CHECK_STR(good->reason, "policy reload: no policy for TEE 'sim' any more");
 	if (r)
 		protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* The coordinator logs the reload after the core has applied it:
+	 * the revocation can be seen first. */
+	int64_t logged_by = time_mono_ms() + 3000;
+	while (!h_file_contains(cl->coord.log, "SIGHUP: attestation policy reloaded") &&
+	       time_mono_ms() < logged_by)
+		time_sleep_ms(20);
 	CHECK(h_file_contains(cl->coord.log, "SIGHUP: attestation policy reloaded"));
 	CHECK(h_file_contains(cl->islands[0].log, "not attested: policy reload"));
+}
+
+/* A copy of an executable with bytes appended: it runs the same, and
+ * hashes differently. */
+static int copy_modified(const char *from, const char *to)
+{
+	uint8_t *data;
+	size_t len;
+	int e = fs_read_file(from, 1 << 28, &data, &len);
+	if (e < 0)
+		return e;
+	struct buf b = { 0 };
+	buf_append(&b, data, len);
+	buf_puts(&b, "modified by the host");
+	free(data);
+	e = fs_write_atomic(to, b.data, b.len, 0755);
+	buf_free(&b);
+	return e;
+}
+
+/* The seed calls SEV-SNP "sev": GetStats shows that name beside the
+ * driver's, with the same count, for an island claiming sev_snp. */
+static void test_seed_tee_names(struct cluster *cl)
+{
+	struct rpc_md md = { "authorization", "Bearer it_demo" };
+	rpc_stream *s;
+	CHECK_INT(rpc_stream_open(cl->client, "/atoll.v1.Islands/Connect", NULL, &md, 1, 60000, false,
+				  &s), 0);
+	Atoll__V1__Hello h = ATOLL__V1__HELLO__INIT;
+	h.island_id = "snp";
+	h.slots = 1;
+	h.tee_type = "sev_snp";
+	h.enclave_public_key.data = other_pub;
+	h.enclave_public_key.len = 32;
+	Atoll__V1__IslandMessage im = ATOLL__V1__ISLAND_MESSAGE__INIT;
+	im.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_HELLO;
+	im.hello = &h;
+	CHECK_INT(send_locked(s, &im.base), 0);
+	Atoll__V1__CoordinatorMessage *w = expect(s, ATOLL__V1__COORDINATOR_MESSAGE__MSG_WELCOME);
+	CHECK(w != NULL);
+	if (w)
+		protobuf_c_message_free_unpacked(&w->base, NULL);
+	Atoll__V1__Stats *st = NULL;
+	CHECK_INT(c_stats(cl, &st), 0);
+	uint32_t snp = 0, sev = 0;
+	for (size_t i = 0; st && i < st->n_connected_tee_types; i++) {
+		if (!strcmp(st->connected_tee_types[i]->key, "sev_snp"))
+			snp = st->connected_tee_types[i]->value;
+		if (!strcmp(st->connected_tee_types[i]->key, "sev"))
+			sev = st->connected_tee_types[i]->value;
+	}
+	CHECK_INT(snp, 1);
+	CHECK_INT(sev, 1);
+	if (st)
+		protobuf_c_message_free_unpacked(&st->base, NULL);
+	rpc_stream_cancel(s);
+	struct rpc_status rs;
+	rpc_stream_finish(s, &rs);
 }
 
 int main(void)
@@ -456,11 +508,13 @@ int main(void)
 	if (cluster_init(&cl, "attest") < 0)
 		return 1;
 	grpc_init();
-	char policy[1024];
+	char policy[1024], self[SIMTOOL_MEASUREMENT_HEX], err[256];
+	CHECK_INT(simtool_measure("/proc/self/exe", self, err, sizeof err), 0);
 	snprintf(policy, sizeof policy,
 		 "policy:\n  challenge_ttl: 1s\n  reattest_interval: 2s\n  tee:\n    sim:\n"
-		 "      measurements: [%s]\n      allow_debug: false\n      max_evidence_age: 1m\n",
-		 cl.measurement);
+		 "      measurements: [%s, %s]\n      allow_debug: false\n      max_evidence_age: 1m\n"
+		 "  manifest: {require_pins: false}\n",
+		 cl.measurement, self);
 	cl.policy_yaml = policy;
 	CHECK_INT(cluster_start_coordinator(&cl), 0);
 	CHECK(cluster_add_island(&cl, "good", 2, NULL, NULL, NULL) >= 0);
@@ -470,17 +524,24 @@ int main(void)
 		 " cert_file: keys/debug.pem, debug: true}}\n",
 		 h_module_dir());
 	CHECK(cluster_add_island(&cl, "debug", 1, NULL, drv, NULL) >= 0);
+	/* A modified enclave runtime: another measurement. */
+	char modified[700];
+	snprintf(modified, sizeof modified, "%s/atoll-enclave-modified", cl.dir);
+	CHECK_INT(copy_modified(h_build_path("island/atoll-enclave"), modified), 0);
+	cl.enclave_path = modified;
 	snprintf(drv, sizeof drv,
 		 "  driver: {name: sim, path: %s/sim.so, config: {key_file: keys/measured.key,"
-		 " cert_file: keys/measured.pem, measure_file: %s/echo.so}}\n",
-		 h_module_dir(), h_module_dir());
+		 " cert_file: keys/measured.pem}}\n",
+		 h_module_dir());
 	CHECK(cluster_add_island(&cl, "measured", 1, NULL, drv, NULL) >= 0);
+	cl.enclave_path = NULL;
 	CHECK_INT(cluster_wait(&cl, 3, 1, 15000), 0);
 	CHECK_INT(setup_fake_driver(&cl), 0);
 	if (!check_failures) {
 		test_real_islands(&cl);
 		test_fake_island(&cl);
 		test_policy_reload(&cl);
+		test_seed_tee_names(&cl);
 	}
 	plugin_unload_driver(&fake_drv);
 	CHECK_INT(cluster_stop(&cl), 0);

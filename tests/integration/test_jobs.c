@@ -1,7 +1,8 @@
 /* Plain jobs through a real coordinator and three real islands: many jobs
  * each completed exactly once across islands, cancellation, deadlines,
  * tenant isolation, refused island tokens, unknown workloads, a garbage
- * island stream, watching, listing and usage. */
+ * island stream, watching, listing and usage, and SubmitJob answering with
+ * the result (wait: true). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "atoll/v1/islands.pb-c.h"
 #include "check.h"
 #include "cluster.h"
+#include "pbjson/pbjson.h"
 #include "util/timeutil.h"
 
 #define N_JOBS 200
@@ -382,6 +384,66 @@ static void test_garbage_stream(struct cluster *cl)
 	}
 }
 
+/* SubmitJob with a deadline of its own. */
+static int submit_within(struct cluster *cl, const char *body, int64_t timeout_ms,
+			 Atoll__V1__Job **ret, struct rpc_status *st)
+{
+	ProtobufCMessage *req = NULL;
+	char err[256];
+	*ret = NULL;
+	if (pbjson_read(&atoll__v1__submit_job_request__descriptor, body, strlen(body), 0, &req, err,
+			sizeof err) < 0)
+		return -EINVAL;
+	struct rpc_md md = { "authorization", "Bearer ak_demo" };
+	int e = rpc_unary(cluster_client(cl), "/atoll.v1.Jobs/SubmitJob", req,
+			  &atoll__v1__job__descriptor, &md, 1, timeout_ms, (ProtobufCMessage **)ret, st);
+	protobuf_c_message_free_unpacked(req, NULL);
+	return e;
+}
+
+/* wait: true answers with the final job and its output, in one call; a
+ * call deadline shorter than the job leaves the job running, and a retry
+ * with the same idempotency key gets its end. */
+static void test_submit_and_wait(struct cluster *cl)
+{
+	Atoll__V1__Job *j = NULL;
+	struct rpc_status st;
+	CHECK_INT(submit_within(cl, "{\"workload_id\": 42, \"wait\": true, \"input\": "
+				    "{\"prompt\": \"answer me at once\"}}",
+				10000, &j, &st),
+		  0);
+	CHECK(j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	CHECK(j && j->output && strstr(j->output->text, "answer me at once"));
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+
+	/* The slow workload: 100 ms per character, about 2 s. */
+	const char *slow = "{\"workload_id\": 43, \"wait\": true, \"idempotency_key\": "
+			   "\"wait-1\", \"input\": {\"prompt\": \"a slower answer\"}}";
+	CHECK_INT(submit_within(cl, slow, 300, &j, &st), 0);
+	CHECK(j == NULL);
+	CHECK_INT(st.code, GRPC_STATUS_DEADLINE_EXCEEDED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	/* Two retries at once, one waiting, one not: one job, both answered. */
+	Atoll__V1__Job *now = NULL;
+	CHECK_INT(submit_within(cl,
+				"{\"workload_id\": 43, \"idempotency_key\": \"wait-1\", \"input\": "
+				"{\"prompt\": \"a slower answer\"}}",
+				10000, &now, &st),
+		  0);
+	CHECK(now && now->state < ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	CHECK_INT(submit_within(cl, slow, 20000, &j, &st), 0);
+	CHECK(j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	CHECK(j && j->output && strstr(j->output->text, "a slower answer"));
+	CHECK(j && now && strcmp(j->id, now->id) == 0);
+	CHECK(j && j->attempts == 1);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	if (now)
+		protobuf_c_message_free_unpacked(&now->base, NULL);
+}
+
 int main(void)
 {
 	struct cluster cl;
@@ -401,6 +463,7 @@ int main(void)
 		test_cancel_and_deadline(&cl);
 		test_bad_requests(&cl);
 		test_watch_and_list(&cl);
+		test_submit_and_wait(&cl);
 		test_garbage_stream(&cl);
 		test_island_refusals(&cl);
 	}

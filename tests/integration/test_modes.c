@@ -114,6 +114,59 @@ static void test_three_modes(struct cluster *cl)
 	}
 }
 
+/* Billing: every job of the classifier, whatever its mode, costs the
+ * workload's price times its run time; usage counts the TEE and
+ * homomorphic ones as confidential. */
+static void test_billing(struct cluster *cl)
+{
+	Atoll__V1__ListJobsRequest lr = ATOLL__V1__LIST_JOBS_REQUEST__INIT;
+	lr.workload_id = 7;
+	lr.page_size = 1000;
+	Atoll__V1__ListJobsResponse *l = NULL;
+	struct rpc_status st;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Jobs/ListJobs", &lr.base,
+			 &atoll__v1__list_jobs_response__descriptor, (ProtobufCMessage **)&l, &st),
+		  0);
+	int by_mode[4] = { 0 };
+	double sum = 0, confidential_sum = 0;
+	for (size_t i = 0; l && i < l->n_jobs; i++) {
+		const Atoll__V1__Job *j = l->jobs[i];
+		CHECK_INT(j->state, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+		double want = 0.01 * (double)j->duration_ms / 1000.0;
+		CHECK(fabs(j->credits_used - want) < 1e-12);
+		if ((int)j->mode >= 1 && (int)j->mode <= 3)
+			by_mode[j->mode]++;
+		if (j->mode != ATOLL__V1__MODE__MODE_PLAIN)
+			confidential_sum += j->credits_used;
+		sum += j->credits_used;
+	}
+	CHECK_INT(by_mode[ATOLL__V1__MODE__MODE_PLAIN], RECORDS);
+	CHECK_INT(by_mode[ATOLL__V1__MODE__MODE_TEE], RECORDS);
+	CHECK_INT(by_mode[ATOLL__V1__MODE__MODE_HOMOMORPHIC], RECORDS);
+	/* Run times are whole milliseconds: a job under one costs nothing,
+	 * but 16 confidential jobs do not all finish that fast. */
+	CHECK(confidential_sum > 0);
+	if (l)
+		protobuf_c_message_free_unpacked(&l->base, NULL);
+	Atoll__V1__GetUsageRequest ur = ATOLL__V1__GET_USAGE_REQUEST__INIT;
+	Atoll__V1__Usage *u = NULL;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Jobs/GetUsage", &ur.base,
+			 &atoll__v1__usage__descriptor, (ProtobufCMessage **)&u, &st),
+		  0);
+	bool seen = false;
+	for (size_t i = 0; u && i < u->n_workloads; i++) {
+		if (u->workloads[i]->workload_id != 7)
+			continue;
+		seen = true;
+		CHECK_INT(u->workloads[i]->jobs, 3 * RECORDS);
+		CHECK_INT(u->workloads[i]->confidential_jobs, 2 * RECORDS);
+		CHECK(fabs(u->workloads[i]->credits_used - sum) < 1e-9);
+	}
+	CHECK(seen);
+	if (u)
+		protobuf_c_message_free_unpacked(&u->base, NULL);
+}
+
 static void test_aggregate(struct cluster *cl)
 {
 	/* 1,000 values, one column: integers and halves, so the sum is exact. */
@@ -211,14 +264,10 @@ int main(void)
 	CHECK_INT(cluster_start_coordinator(&cl), 0);
 	CHECK(cluster_add_island(&cl, "m1", 2, island_wl, NULL, NULL) >= 0);
 	CHECK_INT(cluster_wait(&cl, 1, 1, 15000), 0);
-	char policy[2048];
-	snprintf(policy, sizeof policy,
-		 "drivers:\n  - name: sim\n    path: %s/sim.so\n    config: {ca_file: ca/sim-ca.pem}\n"
-		 "policy:\n  tee:\n    sim: {measurements: [%s]}\n",
-		 h_module_dir(), cl.measurement);
-	h_write(cl.dir, "client-policy.yaml", policy, NULL, 0);
+	CHECK_INT(cluster_write_client_policy(&cl, "client-policy.yaml", "m1"), 0);
 	if (!check_failures) {
 		test_three_modes(&cl);
+		test_billing(&cl);
 		test_aggregate(&cl);
 		test_bad_inputs(&cl);
 	}

@@ -1,7 +1,8 @@
 /* Plugin failures as processes see them: a coordinator configured with a
- * bad driver refuses to start with the loader's exact message; an island
- * whose backend fails to load reports that workload unavailable and keeps
- * serving; an enclave runtime sent a garbage frame closes its pipe with a
+ * bad driver (or one that cannot verify) refuses to start with the
+ * loader's exact message; processes log each plugin's version and ABI at
+ * load; an island whose backend fails to load reports that workload
+ * unavailable and keeps serving; an enclave runtime sent a garbage frame closes its pipe with a
  * clear error. */
 #include <errno.h>
 #include <signal.h>
@@ -37,7 +38,7 @@ static void coordinator_refuses(const char *dir, const char *module, const char 
 	snprintf(yaml, sizeof yaml,
 		 "listen: {address: 127.0.0.1:0}\nstore: {path: atoll.db}\n"
 		 "tenants: [{name: d, api_key_sha256: [0000000000000000000000000000000000000000000000000000000000000000]}]\n"
-		 "islands: {tokens: [{name: i, token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
+		 "islands: {tokens: [{name: i, island_ids: [i], token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
 		 "drivers: [{name: %s, path: %s}]\n"
 		 "workloads: [{id: 1, name: e, backend: echo}]\n",
 		 name, bad(module));
@@ -69,10 +70,13 @@ static void test_coordinator_loader(const char *dir)
 	coordinator_refuses(dir, "init_fails", "initfail", want);
 	snprintf(want, sizeof want, "no entry point [atoll_tee_driver_entry] in [%s]", bad("no_entry"));
 	coordinator_refuses(dir, "no_entry", "x", want);
-	snprintf(want, sizeof want, "ABI version 2, host 1");
+	snprintf(want, sizeof want, "ABI 2.0, host 1.1");
 	coordinator_refuses(dir, "abi2", "abi2", want);
 	snprintf(want, sizeof want, "cannot open [%s/missing.so]", BAD_MODULE_DIR);
 	coordinator_refuses(dir, "missing", "sim", want);
+	snprintf(want, sizeof want, "driver 'collectonly' in [%s]: collect-only, a verifier "
+				    "needs verify", bad("collect_only"));
+	coordinator_refuses(dir, "collect_only", "collectonly", want);
 }
 
 static void test_island_backend(struct cluster *cl)
@@ -93,6 +97,18 @@ static void test_island_backend(struct cluster *cl)
 	char want[1024];
 	snprintf(want, sizeof want, "workload 43 unavailable: backend 'initfail' in [%s]: init "
 				    "failed: model: cannot read /nonexistent/model.bin",
+		 bad("backend_init_fails"));
+	CHECK(h_file_contains(cl->islands[i].log, want));
+	/* Each plugin's version and ABI, as loaded (the enclave logs through
+	 * the island; the coordinator loaded sim at start). */
+	snprintf(want, sizeof want, "driver sim %s (ABI 1.1) loaded from %s/sim.so", ATOLL_VERSION,
+		 h_module_dir());
+	CHECK(h_file_contains(cl->islands[i].log, want));
+	CHECK(h_file_contains(cl->coord.log, want));
+	snprintf(want, sizeof want, "backend echo %s (ABI 1.1) loaded from %s/echo.so", ATOLL_VERSION,
+		 h_module_dir());
+	CHECK(h_file_contains(cl->islands[i].log, want));
+	snprintf(want, sizeof want, "backend initfail (ABI 1.1) loaded from %s",
 		 bad("backend_init_fails"));
 	CHECK(h_file_contains(cl->islands[i].log, want));
 	/* The other workload still runs. */

@@ -1,13 +1,16 @@
 /* Transport and custody: a coordinator on TLS with client certificates
  * required (mTLS) serves TLS clients and islands and refuses others; a
- * custodial coordinator generates keys and serves Encrypt/Decrypt, a
- * non-custodial one refuses them; a sim island under a policy without sim
+ * custodial coordinator generates keys and serves Encrypt/Decrypt (the
+ * seed's bodies too), a non-custodial one refuses them; atoll-proxy
+ * reaches the mTLS coordinator with a client certificate and is refused
+ * without one, and serves HTTPS itself; a sim island under a policy without sim
  * stays unattested; a store written by a newer schema is refused. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <grpc/grpc.h>
@@ -73,6 +76,136 @@ static int health(const char *target, const struct rpc_client_opts *o, struct rp
 		protobuf_c_message_free_unpacked(resp, NULL);
 	rpc_client_free(c);
 	return 0;
+}
+
+/* atoll-proxy named name with the given coordinator TLS YAML, serving
+ * HTTPS with the server certificate; its port, or -1. */
+static int start_proxy(struct cluster *cl, const char *name, const char *tls, struct proc *p)
+{
+	char yaml[1024], file[128], cfg[1024], log[1024];
+	snprintf(yaml, sizeof yaml,
+		 "listen: {address: 127.0.0.1:0, tls: {cert: server.pem, key: server.key}}\n"
+		 "coordinator: {address: localhost:%d, api_key: ak_demo, tls: {%s}}\n"
+		 "keystore: %s-keys\n",
+		 cl->coord.port, tls, name);
+	snprintf(file, sizeof file, "%s.yaml", name);
+	if (h_write(cl->dir, file, yaml, cfg, sizeof cfg) < 0)
+		return -1;
+	snprintf(log, sizeof log, "%s/%s.log", cl->dir, name);
+	char portfile[1100];
+	snprintf(portfile, sizeof portfile, "%s/%s.port", cl->dir, name);
+	if (strlen(portfile) >= sizeof p->portfile)
+		return -1;
+	memcpy(p->portfile, portfile, strlen(portfile) + 1);
+	char *argv[] = { (char *)h_build_path("tools/atoll-proxy"), "--config", cfg, "--port-file",
+			 p->portfile, NULL };
+	if (h_spawn(argv, log, p) < 0)
+		return -1;
+	for (int i = 0; i < 300; i++) {
+		char *port = slurp(cl->dir, strrchr(p->portfile, '/') + 1);
+		if (port) {
+			p->port = atoi(port);
+			free(port);
+			return p->port;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* HTTP status of GET path on a proxy over HTTPS (curl, the test CA). */
+static int proxy_get(struct cluster *cl, int port, const char *path)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "curl -s -o /dev/null -w '%%{http_code}' --cacert '%s/ca.pem' "
+		 "'https://localhost:%d%s'",
+		 cl->dir, port, path);
+	FILE *f = popen(cmd, "r");
+	char out[16] = "";
+	if (f) {
+		if (!fgets(out, sizeof out, f))
+			out[0] = 0;
+		pclose(f);
+	}
+	return atoi(out);
+}
+
+/* atoll-proxy over mTLS to the coordinator: with the client certificate
+ * it gets through; with only the CA the coordinator refuses it. */
+static void test_proxy_mtls(struct cluster *cl)
+{
+	struct proc good = { 0 }, bad = { 0 };
+	int pg = start_proxy(cl, "proxy-mtls", "ca: ca.pem, cert: client.pem, key: client.key", &good);
+	int pb = start_proxy(cl, "proxy-nocert", "ca: ca.pem", &bad);
+	CHECK(pg > 0 && pb > 0);
+	if (pg > 0) {
+		CHECK_INT(proxy_get(cl, pg, "/api/v1/confidential/stats"), 200);
+		CHECK_INT(proxy_get(cl, pg, "/healthz"), 200);
+	}
+	if (pb > 0)
+		CHECK_INT(proxy_get(cl, pb, "/api/v1/confidential/stats"), 503);
+	int st;
+	if (good.pid)
+		CHECK_INT(h_stop(&good, SIGTERM, 10000, &st), 0);
+	if (bad.pid)
+		CHECK_INT(h_stop(&bad, SIGTERM, 10000, &st), 0);
+}
+
+/* The seed's bodies on a custodial coordinator: Encrypt takes `input`,
+ * Decrypt takes `output` and finds the job from the output itself. */
+static void test_custodial_seed_shapes(struct cluster *cl, const char *key_id)
+{
+	struct rpc_status st;
+	Atoll__V1__JobInput plain = ATOLL__V1__JOB_INPUT__INIT;
+	plain.prompt = "shaped like the seed";
+	Atoll__V1__EncryptRequest er = ATOLL__V1__ENCRYPT_REQUEST__INIT;
+	er.key_id = (char *)key_id;
+	er.workload_id = 42;
+	er.input = &plain;
+	er.plaintext.data = (uint8_t *)"x";
+	er.plaintext.len = 1;
+	Atoll__V1__EncryptResponse *enc = NULL;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Confidential/Encrypt", &er.base,
+			 &atoll__v1__encrypt_response__descriptor, (ProtobufCMessage **)&enc, &st), 0);
+	CHECK_INT(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+	CHECK(strstr(st.message, "plaintext or input") != NULL);
+	er.plaintext.len = 0;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Confidential/Encrypt", &er.base,
+			 &atoll__v1__encrypt_response__descriptor, (ProtobufCMessage **)&enc, &st), 0);
+	CHECK(enc && enc->encrypted);
+	if (!enc)
+		return;
+	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
+	in.encrypted = true;
+	in.key_id = (char *)key_id;
+	in.ciphertext = enc->ciphertext;
+	Atoll__V1__SubmitJobRequest sr = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
+	sr.workload_id = 42;
+	sr.confidential = true;
+	sr.encryption_key_id = (char *)key_id;
+	sr.input = &in;
+	Atoll__V1__Job *j = NULL;
+	CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Jobs/SubmitJob", &sr.base,
+			 &atoll__v1__job__descriptor, (ProtobufCMessage **)&j, &st), 0);
+	Atoll__V1__Job *f = j ? c_wait_final(cl, j->id, 10000) : NULL;
+	CHECK(f && f->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED && f->output);
+	if (f && f->output) {
+		Atoll__V1__DecryptRequest dr = ATOLL__V1__DECRYPT_REQUEST__INIT;
+		dr.output = f->output;
+		Atoll__V1__DecryptResponse *d = NULL;
+		CHECK_INT(c_call(cl, "ak_demo", "/atoll.v1.Confidential/Decrypt", &dr.base,
+				 &atoll__v1__decrypt_response__descriptor, (ProtobufCMessage **)&d,
+				 &st), 0);
+		CHECK(d && !strcmp(d->text, "shaped like the seed"));
+		if (d)
+			protobuf_c_message_free_unpacked(&d->base, NULL);
+	}
+	if (f)
+		protobuf_c_message_free_unpacked(&f->base, NULL);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	protobuf_c_message_free_unpacked(&enc->base, NULL);
 }
 
 static void test_mtls_custodial(void)
@@ -156,6 +289,8 @@ static void test_mtls_custodial(void)
 			protobuf_c_message_free_unpacked(&f->base, NULL);
 		if (j)
 			protobuf_c_message_free_unpacked(&j->base, NULL);
+		test_custodial_seed_shapes(&cl, k->key_id);
+		test_proxy_mtls(&cl);
 	}
 	if (enc)
 		protobuf_c_message_free_unpacked(&enc->base, NULL);
@@ -228,7 +363,7 @@ static void test_newer_store(void)
 	snprintf(yaml, sizeof yaml,
 		 "listen: {address: 127.0.0.1:0}\nstore: {path: atoll.db}\n"
 		 "tenants: [{name: d, api_key_sha256: [0000000000000000000000000000000000000000000000000000000000000000]}]\n"
-		 "islands: {tokens: [{name: i, token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
+		 "islands: {tokens: [{name: i, island_ids: [i], token_sha256: 0000000000000000000000000000000000000000000000000000000000000000}]}\n"
 		 "workloads: [{id: 1, name: e, backend: echo}]\n");
 	h_write(dir, "c.yaml", yaml, NULL, 0);
 	char cfg[700], log[700];
@@ -243,7 +378,7 @@ static void test_newer_store(void)
 		time_sleep_ms(20);
 	h_stop(&p, SIGKILL, 100, &st);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
-	CHECK(h_file_contains(log, "the store has schema version 99, newer than this coordinator's 1"));
+	CHECK(h_file_contains(log, "the store has schema version 99, newer than this coordinator's 2"));
 }
 
 int main(void)

@@ -37,6 +37,7 @@ static const char *CONFIG =
 	"  tokens:\n"
 	"    - name: i1\n"
 	"      token_sha256: 0000000000000000000000000000000000000000000000000000000000000001\n"
+	"      island_ids: [i1]\n"
 	"workloads:\n"
 	"  - id: 42\n"
 	"    name: echo\n"

@@ -55,7 +55,7 @@ static const atoll_backend *open_backend(const char *name, void **ret_handle)
 	/* Only the entry point is exported. */
 	CHECK(dlsym(h, "ml_model_parse") == NULL);
 	CHECK(dlsym(h, "buf_append") == NULL);
-	const atoll_backend *b = entry ? entry(ATOLL_BACKEND_ABI_VERSION) : NULL;
+	const atoll_backend *b = entry ? entry(ATOLL_BACKEND_ABI_MAJOR, ATOLL_BACKEND_ABI_MINOR) : NULL;
 	*ret_handle = h;
 	return b;
 }
@@ -173,7 +173,8 @@ static void test_linear(void)
 	CHECK(b != NULL);
 	if (!b)
 		return;
-	CHECK_INT(b->abi_version, ATOLL_BACKEND_ABI_VERSION);
+	CHECK_INT(b->abi_major, ATOLL_BACKEND_ABI_MAJOR);
+	CHECK_INT(b->abi_minor, ATOLL_BACKEND_ABI_MINOR);
 	CHECK(b->struct_size >= sizeof(atoll_backend));
 	CHECK_STR(b->name, "linear");
 	CHECK(b->modes == (ATOLL_MODE_BIT(ATOLL_MODE_PLAIN) | ATOLL_MODE_BIT(ATOLL_MODE_TEE)));

@@ -62,10 +62,10 @@ int main(int argc, char **argv)
 
 	t0 = time_mono_ns();
 	for (int i = 0; i < n; i++) {
-		isl.d->evidence_free(isl.ctx, ev);
+		plugin_driver_evidence_free(&isl, ev);
 		ev = NULL;
 		rd[0] = (uint8_t)i;
-		if (isl.d->collect(isl.ctx, rd, &ev, &e) != ATOLL_OK) {
+		if (plugin_driver_collect(&isl, rd, &ev, &e) != ATOLL_OK) {
 			fprintf(stderr, "collect: %s\n", e.msg);
 			goto out;
 		}
@@ -87,11 +87,11 @@ int main(int argc, char **argv)
 		};
 		atoll_claims *c = NULL;
 
-		if (ver.d->verify(ver.ctx, &a, &c, &e) != ATOLL_OK) {
+		if (plugin_driver_verify(&ver, &a, &c, &e) != ATOLL_OK) {
 			fprintf(stderr, "verify: %s\n", e.msg);
 			goto out;
 		}
-		ver.d->claims_free(ver.ctx, c);
+		plugin_driver_claims_free(&ver, c);
 	}
 	dt = (double)(time_mono_ns() - t0) / 1e9;
 	printf("sim verify:  %d reports in %.1f ms: %.0f/s (one thread)\n", n,
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	if (isl.d)
-		isl.d->evidence_free(isl.ctx, ev);
+		plugin_driver_evidence_free(&isl, ev);
 	plugin_unload_driver(&isl);
 	plugin_unload_driver(&ver);
 	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);

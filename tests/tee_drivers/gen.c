@@ -141,6 +141,50 @@ uint8_t *gen_der(X509 *x, size_t *ret_len)
 	return out;
 }
 
+X509_CRL *gen_crl(X509 *issuer, EVP_PKEY *key, int64_t this_up,
+		  int64_t next_up, long revoked_serial, int64_t revoked_at)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+	ASN1_TIME_set(t, (time_t)this_up);
+	X509_CRL_set1_lastUpdate(crl, t);
+	ASN1_TIME_set(t, (time_t)next_up);
+	X509_CRL_set1_nextUpdate(crl, t);
+	if (revoked_serial) {
+		X509_REVOKED *rev = X509_REVOKED_new();
+		ASN1_INTEGER *s = ASN1_INTEGER_new();
+
+		ASN1_INTEGER_set(s, revoked_serial);
+		X509_REVOKED_set_serialNumber(rev, s);
+		ASN1_TIME_set(t, (time_t)revoked_at);
+		X509_REVOKED_set_revocationDate(rev, t);
+		X509_CRL_add0_revoked(crl, rev);
+		ASN1_INTEGER_free(s);
+	}
+	X509_CRL_sort(crl);
+	X509_CRL_sign(crl, key, EVP_sha256());
+	ASN1_TIME_free(t);
+	return crl;
+}
+
+uint8_t *gen_crl_der(X509_CRL *crl, size_t *ret_len)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509_CRL(crl, &der);
+	uint8_t *out;
+
+	if (n <= 0)
+		die("i2d_X509_CRL");
+	out = malloc((size_t)n);
+	memcpy(out, der, (size_t)n);
+	OPENSSL_free(der);
+	*ret_len = (size_t)n;
+	return out;
+}
+
 static char *bio_take(BIO *b, size_t *ret_len)
 {
 	char *p, *out;

@@ -42,6 +42,11 @@ struct gen_cert_opts {
 X509 *gen_cert(const struct gen_cert_opts *o, EVP_PKEY *subject_key,
 	       X509 *issuer, EVP_PKEY *issuer_key);
 uint8_t *gen_der(X509 *x, size_t *ret_len);
+/* A CRL of issuer signed with key (SHA-256), valid this_up..next_up,
+ * revoking revoked_serial as of revoked_at when revoked_serial is not 0. */
+X509_CRL *gen_crl(X509 *issuer, EVP_PKEY *key, int64_t this_up,
+		  int64_t next_up, long revoked_serial, int64_t revoked_at);
+uint8_t *gen_crl_der(X509_CRL *crl, size_t *ret_len);
 char *gen_pem(X509 *x, size_t *ret_len);
 char *gen_pubkey_pem(EVP_PKEY *k, size_t *ret_len);
 /* Uppercase hex SHA-256 fingerprint (65 bytes with NUL). */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plugin/plugin.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -35,13 +36,14 @@ void tdrv_load(struct tdrv *t, const char *name)
 			ATOLL_TEE_DRIVER_ENTRY, path);
 		exit(1);
 	}
-	t->drv = entry(ATOLL_TEE_DRIVER_ABI_VERSION);
-	if (!t->drv || t->drv->abi_version != ATOLL_TEE_DRIVER_ABI_VERSION ||
+	t->drv = entry(ATOLL_TEE_DRIVER_ABI_MAJOR, ATOLL_TEE_DRIVER_ABI_MINOR);
+	if (!t->drv || t->drv->abi_major != ATOLL_TEE_DRIVER_ABI_MAJOR ||
+	    t->drv->abi_minor != ATOLL_TEE_DRIVER_ABI_MINOR ||
 	    t->drv->struct_size < sizeof(atoll_tee_driver)) {
 		fprintf(stderr, "driver [%s] has an unusable table\n", path);
 		exit(1);
 	}
-	if (entry(ATOLL_TEE_DRIVER_ABI_VERSION + 1) != NULL) {
+	if (entry(ATOLL_TEE_DRIVER_ABI_MAJOR + 1, 0) != NULL) {
 		fprintf(stderr, "driver [%s] accepts a future ABI\n", path);
 		exit(1);
 	}
@@ -161,16 +163,26 @@ bool tdrv_truncations_refused(struct tdrv *t, void *ctx, const uint8_t *ev,
 	return bad == 0;
 }
 
+/* An instance as the loader sees it, for the loader's calls
+ * (plugin_driver_collect() ...), which use only the table and ctx. */
+static struct loaded_driver tdrv_loaded(struct tdrv *t, void *ctx)
+{
+	struct loaded_driver ld = { .d = t->drv, .ctx = ctx };
+
+	return ld;
+}
+
 bool tdrv_absent(struct tdrv *t, void *ctx, const char *detect_part,
 		 int collect_want)
 {
+	struct loaded_driver ld = tdrv_loaded(t, ctx);
 	atoll_evidence *ev = NULL;
 	uint8_t rd[ATOLL_REPORT_DATA_LEN] = { 0 };
 	atoll_err err;
 	bool ok = true;
 	int r;
 
-	r = t->drv->detect(ctx, &err);
+	r = plugin_driver_detect(&ld, &err);
 	if (r != ATOLL_E_UNAVAILABLE ||
 	    (detect_part && !strstr(err.msg, detect_part))) {
 		fprintf(stderr, "detect: got %d (%s), want %d naming '%s'\n", r,
@@ -178,13 +190,13 @@ bool tdrv_absent(struct tdrv *t, void *ctx, const char *detect_part,
 			detect_part ? detect_part : "");
 		ok = false;
 	}
-	r = t->drv->collect(ctx, rd, &ev, &err);
+	r = plugin_driver_collect(&ld, rd, &ev, &err);
 	if (r != collect_want || ev) {
 		fprintf(stderr, "collect: got %d (%s), want %d and no evidence\n",
 			r, r ? err.msg : "ok", collect_want);
 		ok = false;
 	}
-	t->drv->evidence_free(ctx, ev);
+	plugin_driver_evidence_free(&ld, ev);
 	t->drv->evidence_free(ctx, NULL);
 	t->drv->claims_free(ctx, NULL);
 	return ok;

@@ -1,6 +1,8 @@
-/* atoll_drvcommon: collateral recognition, pins, chain verification with
- * CRLs and the verified-chain cache, the CBOR screen, COSE_Sign1, the
- * claims builder and the config and table helpers. */
+/* atoll_drvcommon: collateral recognition and the parsed-collateral
+ * cache, pins, chain verification with CRLs and the verified-chain cache,
+ * the CBOR screen, COSE_Sign1, the claims builder and the config and table
+ * helpers. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,36 +61,6 @@ static void pki_free(struct pki *p)
 	X509_free(p->leaf);
 }
 
-static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, int64_t this_up,
-			  int64_t next_up, long revoked_serial,
-			  int64_t revoked_at)
-{
-	X509_CRL *crl = X509_CRL_new();
-	ASN1_TIME *t = ASN1_TIME_new();
-
-	X509_CRL_set_version(crl, 1);
-	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
-	ASN1_TIME_set(t, (time_t)this_up);
-	X509_CRL_set1_lastUpdate(crl, t);
-	ASN1_TIME_set(t, (time_t)next_up);
-	X509_CRL_set1_nextUpdate(crl, t);
-	if (revoked_serial) {
-		X509_REVOKED *rev = X509_REVOKED_new();
-		ASN1_INTEGER *s = ASN1_INTEGER_new();
-
-		ASN1_INTEGER_set(s, revoked_serial);
-		X509_REVOKED_set_serialNumber(rev, s);
-		ASN1_TIME_set(t, (time_t)revoked_at);
-		X509_REVOKED_set_revocationDate(rev, t);
-		X509_CRL_add0_revoked(crl, rev);
-		ASN1_INTEGER_free(s);
-	}
-	X509_CRL_sort(crl);
-	X509_CRL_sign(crl, key, EVP_sha256());
-	ASN1_TIME_free(t);
-	return crl;
-}
-
 static int chain(struct pki *p, X509 *leaf, bool with_inter, bool with_root,
 		 STACK_OF(X509_CRL) *crls, const struct dc_pins *pins,
 		 int64_t t, struct dc_chain_cache *cache,
@@ -122,7 +94,7 @@ static void test_collateral(void)
 	d2 = gen_der(p.inter, &l2);
 	pem = gen_pem(p.root, &pl);
 	kpem = gen_pubkey_pem(p.lk, &kl);
-	crl = make_crl(p.inter, p.ik, NOW - 10, NOW + 10, 0, 0);
+	crl = gen_crl(p.inter, p.ik, NOW - 10, NOW + 10, 0, 0);
 	b = BIO_new(BIO_s_mem());
 	PEM_write_bio_X509_CRL(b, crl);
 	{
@@ -260,7 +232,7 @@ static void test_chain(void)
 	}
 
 	/* CRLs: revoked before t, revoked after t, stale, forged. */
-	sk_X509_CRL_push(crls, make_crl(p.inter, p.ik, NOW - 100, NOW + 100, 3,
+	sk_X509_CRL_push(crls, gen_crl(p.inter, p.ik, NOW - 100, NOW + 100, 3,
 					NOW - 50));
 	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
 			&err),
@@ -268,7 +240,7 @@ static void test_chain(void)
 	CHECK(strstr(err.msg, "revoked") != NULL);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	crls = sk_X509_CRL_new_null();
-	sk_X509_CRL_push(crls, make_crl(p.inter, p.ik, NOW - 100, NOW + 100, 3,
+	sk_X509_CRL_push(crls, gen_crl(p.inter, p.ik, NOW - 100, NOW + 100, 3,
 					NOW + 50));
 	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
 			&err),
@@ -276,14 +248,21 @@ static void test_chain(void)
 	CHECK_INT(res.not_after, NOW + 49);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	crls = sk_X509_CRL_new_null();
-	sk_X509_CRL_push(crls, make_crl(p.inter, p.ik, NOW - 100, NOW - 10, 0, 0));
+	sk_X509_CRL_push(crls, gen_crl(p.inter, p.ik, NOW - 100, NOW - 10, 0, 0));
 	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
 			&err),
 		  ATOLL_E_EXPIRED);
+	/* Named by the CRL's own nextUpdate, then the verification time. */
+	{
+		char want[96];
+		dc_format_time(NOW - 10, want, sizeof(want));
+		CHECK(strstr(err.msg, "past its nextUpdate") != NULL);
+		CHECK(strstr(err.msg, want) != NULL);
+	}
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	crls = sk_X509_CRL_new_null();
 	/* Signed by the root key but naming the intermediate as issuer. */
-	sk_X509_CRL_push(crls, make_crl(p.inter, p.rk, NOW - 100, NOW + 100, 0, 0));
+	sk_X509_CRL_push(crls, gen_crl(p.inter, p.rk, NOW - 100, NOW + 100, 0, 0));
 	CHECK_INT(chain(&p, p.leaf, true, true, crls, &pins, NOW, NULL, &res,
 			&err),
 		  ATOLL_E_CHAIN);
@@ -340,6 +319,283 @@ static void test_chain(void)
 	dc_pins_clear(&pins);
 	pki_free(&p);
 	pki_free(&q);
+}
+
+/* Certificates a thread adds over and over through a shared cache that
+ * keeps evicting: each collateral must hold its own blob's objects. */
+struct churn_arg {
+	struct dc_parse_cache *pc;
+	const atoll_blob *blobs; /* 3 */
+	X509 *want[3];
+	int failures;
+};
+
+static void *churn_main(void *p)
+{
+	struct churn_arg *a = p;
+	atoll_err err;
+	int i, j;
+
+	for (i = 0; i < 200; i++) {
+		struct dc_collateral *c = dc_collateral_new_cached(a->pc);
+
+		for (j = 0; j < 3; j++)
+			if (!c || dc_collateral_add(c, a->blobs[(i + j) % 3].data,
+						    a->blobs[(i + j) % 3].len,
+						    &err) != ATOLL_OK)
+				a->failures++;
+		for (j = 0; c && j < 3; j++)
+			if (sk_X509_num(c->certs) != 3 ||
+			    X509_cmp(sk_X509_value(c->certs, j),
+				     a->want[(i + j) % 3]) != 0)
+				a->failures++;
+		dc_collateral_free(c);
+	}
+	return NULL;
+}
+
+/* The parsed-collateral cache: collaterals share the objects parsed once,
+ * entries are keyed by the exact bytes and what was asked of them, the
+ * least recently used entry leaves first, and objects outlive it. */
+static void test_parse_cache(void)
+{
+	struct pki p;
+	struct dc_parse_cache *pc, *lru;
+	struct dc_collateral *a, *b, *c;
+	uint8_t *d1, *d2, *d3, *padded, *big;
+	char *pem_i, *pem_r, *pem2;
+	size_t l1, l2, l3, li, lr, entries;
+	uint64_t hits, misses;
+	X509 *x, *y;
+	atoll_err err;
+
+	CHECK(dc_parse_cache_new(0) == NULL);
+	CHECK(dc_parse_cache_new(DC_PARSE_CACHE_MAX_ENTRIES + 1) == NULL);
+	CHECK(dc_parse_cache_free(NULL) == NULL);
+	pki_make(&p, true);
+	d1 = gen_der(p.leaf, &l1);
+	d2 = gen_der(p.inter, &l2);
+	d3 = gen_der(p.root, &l3);
+	pem_i = gen_pem(p.inter, &li);
+	pem_r = gen_pem(p.root, &lr);
+	pem2 = malloc(li + lr + 1);
+	memcpy(pem2, pem_i, li);
+	memcpy(pem2 + li, pem_r, lr);
+	pem2[li + lr] = '\0';
+
+	/* The second collateral gets the first one's objects. */
+	pc = dc_parse_cache_new(8);
+	a = dc_collateral_new_cached(pc);
+	b = dc_collateral_new_cached(pc);
+	CHECK_INT(dc_collateral_add(a, d1, l1, &err), ATOLL_OK);
+	CHECK_INT(dc_collateral_add(b, d1, l1, &err), ATOLL_OK);
+	CHECK(sk_X509_value(a->certs, 0) == sk_X509_value(b->certs, 0));
+	CHECK_INT(X509_cmp(sk_X509_value(b->certs, 0), p.leaf), 0);
+	dc_parse_cache_stats(pc, &hits, &misses, &entries);
+	CHECK_INT(hits, 1);
+	CHECK_INT(misses, 1);
+	CHECK_INT(entries, 1);
+	/* A PEM blob of two certificates is one entry, order kept. */
+	CHECK_INT(dc_collateral_add(a, (uint8_t *)pem2, li + lr, &err), ATOLL_OK);
+	CHECK_INT(dc_collateral_add(b, (uint8_t *)pem2, li + lr, &err), ATOLL_OK);
+	CHECK_INT(sk_X509_num(b->certs), 3);
+	CHECK_INT(X509_cmp(sk_X509_value(b->certs, 1), p.inter), 0);
+	CHECK_INT(X509_cmp(sk_X509_value(b->certs, 2), p.root), 0);
+	/* JSON and unknown blobs are borrowed bytes, not entries; blobs that
+	 * fail to parse fail every time. */
+	CHECK_INT(dc_collateral_add(a, (const uint8_t *)"{\"a\":1}", 7, &err),
+		  ATOLL_OK);
+	CHECK_INT(dc_collateral_add(a, (const uint8_t *)"{\"a\":1}", 7, &err),
+		  ATOLL_OK);
+	CHECK_INT(a->n_json, 2);
+	CHECK_INT(dc_collateral_add(a, (const uint8_t *)"-----BEGIN X", 12,
+				    &err),
+		  ATOLL_E_FORMAT);
+	CHECK_INT(dc_collateral_add(a, (const uint8_t *)"-----BEGIN X", 12,
+				    &err),
+		  ATOLL_E_FORMAT);
+	dc_parse_cache_stats(pc, &hits, &misses, &entries);
+	CHECK_INT(hits, 2);
+	CHECK_INT(entries, 2);
+	/* The chain verifies from cached objects, and the cache has no say
+	 * in time: past the leaf's notAfter it fails. */
+	{
+		struct dc_pins pins = { 0 };
+		struct dc_chain_result res;
+		uint8_t f[32];
+
+		dc_cert_fingerprint(p.root, f);
+		dc_pins_add(&pins, f);
+		CHECK_INT(dc_chain_verify(sk_X509_value(b->certs, 0), b->certs,
+					  NULL, &pins, NOW, NULL, &res, &err),
+			  ATOLL_OK);
+		CHECK_INT(dc_chain_verify(sk_X509_value(b->certs, 0), b->certs,
+					  NULL, &pins, NOW + 7200, NULL, &res,
+					  &err),
+			  ATOLL_E_EXPIRED);
+		dc_pins_clear(&pins);
+	}
+	/* A cached blob of a certificate with zero padding does not make the
+	 * padded bytes one exact certificate. */
+	padded = calloc(1, l1 + 8);
+	memcpy(padded, d1, l1);
+	CHECK_INT(dc_collateral_add(a, padded, l1 + 8, &err), ATOLL_OK);
+	CHECK(dc_cert_from_der(pc, padded, l1 + 8) == NULL);
+	CHECK(dc_cert_from_der(pc, padded, l1 + 8) == NULL);
+	CHECK(dc_cert_from_der(pc, d1, 0) == NULL);
+	CHECK(dc_cert_from_der(pc, d1, l1 - 1) == NULL);
+	x = dc_cert_from_der(pc, d1, l1);
+	y = dc_cert_from_der(pc, d1, l1);
+	CHECK(x && x == y);
+	X509_free(y);
+	y = dc_cert_from_der(NULL, d1, l1);
+	CHECK(y && y != x && X509_cmp(x, y) == 0);
+	X509_free(y);
+	/* Oversized blobs are parsed every time and not counted. */
+	big = calloc(1, DC_PARSE_CACHE_MAX_BLOB + 1);
+	memcpy(big, d2, l2);
+	dc_parse_cache_stats(pc, &hits, &misses, &entries);
+	CHECK_INT(dc_collateral_add(a, big, DC_PARSE_CACHE_MAX_BLOB + 1, &err),
+		  ATOLL_OK);
+	{
+		uint64_t h2, m2;
+		size_t e2;
+
+		dc_parse_cache_stats(pc, &h2, &m2, &e2);
+		CHECK(h2 == hits && m2 == misses && e2 == entries);
+	}
+	/* Objects outlive the cache that handed them out. */
+	dc_parse_cache_free(pc);
+	CHECK_INT(X509_cmp(x, p.leaf), 0);
+	CHECK_INT(X509_cmp(sk_X509_value(b->certs, 2), p.root), 0);
+	X509_free(x);
+	dc_collateral_free(a);
+	dc_collateral_free(b);
+
+	/* Capacity 2: the least recently used entry leaves. */
+	lru = dc_parse_cache_new(2);
+	c = dc_collateral_new_cached(lru);
+	CHECK_INT(dc_collateral_add(c, d1, l1, &err), ATOLL_OK); /* miss */
+	CHECK_INT(dc_collateral_add(c, d2, l2, &err), ATOLL_OK); /* miss */
+	CHECK_INT(dc_collateral_add(c, d1, l1, &err), ATOLL_OK); /* hit */
+	CHECK_INT(dc_collateral_add(c, d3, l3, &err), ATOLL_OK); /* d2 out */
+	CHECK_INT(dc_collateral_add(c, d1, l1, &err), ATOLL_OK); /* hit */
+	CHECK_INT(dc_collateral_add(c, d2, l2, &err), ATOLL_OK); /* miss */
+	dc_parse_cache_stats(lru, &hits, &misses, &entries);
+	CHECK_INT(hits, 2);
+	CHECK_INT(misses, 4);
+	CHECK_INT(entries, 2);
+	CHECK_INT(sk_X509_num(c->certs), 6);
+	dc_collateral_free(c);
+	dc_parse_cache_free(lru);
+
+	/* Four threads through a cache of one entry that keeps changing. */
+	{
+		atoll_blob blobs[3] = { { d1, l1 }, { d2, l2 },
+					{ (uint8_t *)pem_r, lr } };
+		struct churn_arg ca[4];
+		pthread_t th[4];
+		int i;
+
+		lru = dc_parse_cache_new(1);
+		for (i = 0; i < 4; i++) {
+			ca[i] = (struct churn_arg){
+				lru, blobs, { p.leaf, p.inter, p.root }, 0
+			};
+			pthread_create(&th[i], NULL, churn_main, &ca[i]);
+		}
+		for (i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			CHECK_INT(ca[i].failures, 0);
+		}
+		dc_parse_cache_free(lru);
+	}
+	free(d1);
+	free(d2);
+	free(d3);
+	free(padded);
+	free(big);
+	free(pem_i);
+	free(pem_r);
+	free(pem2);
+	pki_free(&p);
+}
+
+/* A cached chain answers only while every CRL it was verified with holds:
+ * not past a revocation dated after the first verification, not past a
+ * CRL's nextUpdate; and a revoking CRL that arrives later is other bytes,
+ * so it is never answered from the entry made without it. */
+static void test_chain_cache_crls(void)
+{
+	struct pki p;
+	struct dc_pins pins = { 0 };
+	struct dc_chain_result res;
+	struct dc_chain_cache *cache = dc_chain_cache_new(8);
+	STACK_OF(X509_CRL) *later = sk_X509_CRL_new_null();
+	STACK_OF(X509_CRL) *stale = sk_X509_CRL_new_null();
+	STACK_OF(X509_CRL) *now = sk_X509_CRL_new_null();
+	uint8_t f[32];
+	atoll_err err;
+
+	pki_make(&p, true);
+	dc_cert_fingerprint(p.root, f);
+	dc_pins_add(&pins, f);
+	/* The leaf (serial 3) revoked as of NOW + 50. */
+	sk_X509_CRL_push(later, gen_crl(p.inter, p.ik, NOW - 100, NOW + 1000,
+					3, NOW + 50));
+	CHECK_INT(chain(&p, p.leaf, true, true, later, &pins, NOW, cache, &res,
+			&err),
+		  ATOLL_OK);
+	CHECK(!res.cached);
+	CHECK_INT(chain(&p, p.leaf, true, true, later, &pins, NOW + 40, cache,
+			&res, &err),
+		  ATOLL_OK);
+	CHECK(res.cached);
+	CHECK_INT(chain(&p, p.leaf, true, true, later, &pins, NOW + 60, cache,
+			&res, &err),
+		  ATOLL_E_CHAIN);
+	CHECK(strstr(err.msg, "revoked") != NULL);
+	/* A CRL that goes stale at NOW + 100. */
+	sk_X509_CRL_push(stale, gen_crl(p.inter, p.ik, NOW - 100, NOW + 100, 0,
+					0));
+	CHECK_INT(chain(&p, p.leaf, true, true, stale, &pins, NOW, cache, &res,
+			&err),
+		  ATOLL_OK);
+	CHECK_INT(chain(&p, p.leaf, true, true, stale, &pins, NOW + 90, cache,
+			&res, &err),
+		  ATOLL_OK);
+	CHECK(res.cached);
+	CHECK_INT(chain(&p, p.leaf, true, true, stale, &pins, NOW + 101, cache,
+			&res, &err),
+		  ATOLL_E_EXPIRED);
+	CHECK(strstr(err.msg, "nextUpdate") != NULL);
+	/* Cached without a CRL, then one arrives that revokes the leaf. */
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW, cache, &res,
+			&err),
+		  ATOLL_OK);
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW, cache, &res,
+			&err),
+		  ATOLL_OK);
+	CHECK(res.cached);
+	sk_X509_CRL_push(now, gen_crl(p.inter, p.ik, NOW - 100, NOW + 1000, 3,
+				      NOW - 10));
+	CHECK_INT(chain(&p, p.leaf, true, true, now, &pins, NOW, cache, &res,
+			&err),
+		  ATOLL_E_CHAIN);
+	/* And past the leaf's notAfter, though cached a moment before. */
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW + 3599, cache,
+			&res, &err),
+		  ATOLL_OK);
+	CHECK(res.cached);
+	CHECK_INT(chain(&p, p.leaf, true, true, NULL, &pins, NOW + 3601, cache,
+			&res, &err),
+		  ATOLL_E_EXPIRED);
+	sk_X509_CRL_pop_free(later, X509_CRL_free);
+	sk_X509_CRL_pop_free(stale, X509_CRL_free);
+	sk_X509_CRL_pop_free(now, X509_CRL_free);
+	dc_chain_cache_free(cache);
+	dc_pins_clear(&pins);
+	pki_free(&p);
 }
 
 /* Real AMD chains that have no report sample: the Turin VCEK. */
@@ -611,10 +867,10 @@ static void test_driver_helpers(void)
 	CHECK_INT(dc_chain_conf_init(&cc, "roots", fp0, NULL, 0, NULL, NULL,
 				     &err),
 		  ATOLL_OK);
-	CHECK(cc.pins.n == 1 && cc.extra && cc.cache);
+	CHECK(cc.pins.n == 1 && cc.extra && cc.cache && cc.parsed);
 	CHECK_INT(sk_X509_num(cc.extra->certs), 0);
 	dc_chain_conf_clear(&cc);
-	CHECK(!cc.extra && !cc.cache && cc.pins.n == 0);
+	CHECK(!cc.extra && !cc.cache && !cc.parsed && cc.pins.n == 0);
 	dc_chain_conf_clear(&cc);
 
 	pki_make(&p, true);
@@ -629,10 +885,12 @@ static void test_driver_helpers(void)
 					     { "certs", path },
 					     { "chain_cache", "off" },
 					     { "chain_cache_size", "5" },
+					     { "cert_cache", "no" },
+					     { "cert_cache_size", "7" },
 				     },
-				     6, own_key, &seen, &err),
+				     8, own_key, &seen, &err),
 		  ATOLL_OK);
-	CHECK(cc.pins.n == 2 && !cc.cache);
+	CHECK(cc.pins.n == 2 && !cc.cache && !cc.parsed);
 	CHECK_INT(sk_X509_num(cc.extra->certs), 1);
 	CHECK_INT(seen, 1);
 	dc_chain_conf_clear(&cc);
@@ -652,6 +910,10 @@ static void test_driver_helpers(void)
 			  "chain_cache: 'maybe' is not true or false" },
 			{ { "chain_cache_size", "65537" },
 			  "chain_cache_size: '65537' is not a number in 1..65536" },
+			{ { "cert_cache", "2" },
+			  "cert_cache: '2' is not true or false" },
+			{ { "cert_cache_size", "0" },
+			  "cert_cache_size: '0' is not a number in 1..65536" },
 			{ { "device", "x" }, "unknown key 'device'" },
 		};
 
@@ -717,6 +979,8 @@ int main(void)
 	test_driver_helpers();
 	test_collateral();
 	test_chain();
+	test_parse_cache();
+	test_chain_cache_crls();
 	test_real_chains();
 	test_cbor();
 	test_cose();

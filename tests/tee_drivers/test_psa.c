@@ -420,9 +420,20 @@ static void test_config_and_island(void)
 			  ATOLL_E_CONFIG);
 		EVP_PKEY_free(k);
 	}
+	/* The collect side needs a token provider (test_collect.c runs
+	 * them). */
 	CHECK_INT(tdrv_init(&T, &ctx, &err, NULL), ATOLL_OK);
-	CHECK(tdrv_absent(&T, ctx, NULL, ATOLL_E_UNSUPPORTED));
+	CHECK(tdrv_absent(&T, ctx, "no token provider: set token_command",
+			  ATOLL_E_UNAVAILABLE));
 	T.drv->fini(ctx);
+	CHECK_INT(tdrv_init(&T, &ctx, &err, "token_command", "/nonexistent/provider",
+			    NULL), ATOLL_OK);
+	CHECK(tdrv_absent(&T, ctx, "token provider /nonexistent/provider: No such file",
+			  ATOLL_E_UNAVAILABLE));
+	T.drv->fini(ctx);
+	CHECK_INT(tdrv_init(&T, &ctx, &err, "token_timeout_ms", "0", NULL),
+		  ATOLL_E_CONFIG);
+	CHECK_INT(tdrv_init(&T, &ctx, &err, "tsm_dir", "/x", NULL), ATOLL_E_CONFIG);
 }
 
 int main(void)

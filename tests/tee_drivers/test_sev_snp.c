@@ -110,7 +110,11 @@ static void test_real_samples(void)
 		T.drv->claims_free(ctx, c);
 	}
 
-	/* Outside the VCEK's validity. */
+	/* Outside the VCEK's validity, though the chain and its certificates
+	 * are cached from the calls before (ctx has both caches by default). */
+	CHECK(tdrv_expect(&T, ctx, rep, rep_len, col, 2,
+			  tdrv_time("2029-09-24T00:55:00Z"), ATOLL_OK, NULL,
+			  "go-sev-guest cached"));
 	r = tdrv_verify(&T, ctx, rep, rep_len, col, 2,
 			tdrv_time("2022-01-01T00:00:00Z"), &c, &err);
 	CHECK_INT(r, ATOLL_E_EXPIRED);
@@ -368,7 +372,8 @@ static void test_generated(void)
 	CHECK_INT(tdrv_init(&T, &ctx, &err, "ark_fingerprints", P.ark_fp, NULL),
 		  ATOLL_OK);
 	CHECK_INT(tdrv_init(&T, &ctx_nocache, &err, "ark_fingerprints",
-			    P.ark_fp, "chain_cache", "false", NULL),
+			    P.ark_fp, "chain_cache", "false", "cert_cache",
+			    "false", NULL),
 		  ATOLL_OK);
 	col_std(&g, P.vcek, P.ask, P.ark);
 
@@ -405,6 +410,29 @@ static void test_generated(void)
 	       "expired", "cache after expiry");
 	expect(ctx, rep, sizeof(rep), &g, o.not_before - 10, ATOLL_E_EXPIRED,
 	       "not valid before", "cache before validity");
+	/* The ARK's CRL revokes the ASK as of NOW + 100: the same report and
+	 * blobs are accepted (then from the caches) before, refused after. */
+	{
+		X509_CRL *crl = gen_crl(P.ark, P.ark_key, NOW - 1000,
+					NOW + 100000, 2, NOW + 100);
+		struct gen_col gc = g;
+
+		gc.b[gc.n].data = gen_crl_der(crl, &gc.b[gc.n].len);
+		gc.n++;
+		expect(ctx, rep, sizeof(rep), &gc, NOW, ATOLL_OK, NULL,
+		       "CRL, before revocation");
+		expect(ctx, rep, sizeof(rep), &gc, NOW + 50, ATOLL_OK, NULL,
+		       "CRL, cached");
+		expect(ctx, rep, sizeof(rep), &gc, NOW + 150, ATOLL_E_CHAIN,
+		       "revoked", "CRL, after revocation");
+		expect(ctx_nocache, rep, sizeof(rep), &gc, NOW + 150,
+		       ATOLL_E_CHAIN, "revoked", "CRL, no cache");
+		/* Without the CRL the verifier cannot know. */
+		expect(ctx, rep, sizeof(rep), &g, NOW + 150, ATOLL_OK, NULL,
+		       "no CRL");
+		free((void *)gc.b[gc.n - 1].data);
+		X509_CRL_free(crl);
+	}
 
 	/* Concurrent verification on one context. */
 	{

@@ -8,6 +8,11 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "atoll/v1/jobs.pb-c.h"
+#include "client/keystore.h"
+#include "client/output.h"
+#include "client/sealed.h"
+#include "crypto/envelope.h"
 #include "rpc/client.h"
 #include "util/buf.h"
 
@@ -20,6 +25,8 @@ struct ctl {
 	int64_t timeout_ms;
 	rpc_client *client; /* opened on first use */
 	char auth[1100];
+	struct cl_keystore ks; /* opened on first use */
+	bool ks_open;
 };
 
 /* Print "atollctl: ..." to stderr; returns 1 (the exit status). */
@@ -57,26 +64,42 @@ int cmd_run(struct ctl *c, int argc, char **argv);
 int cmd_hash_key(struct ctl *c, int argc, char **argv);
 int cmd_sim(struct ctl *c, int argc, char **argv);
 int cmd_verify(struct ctl *c, int argc, char **argv);
+int cmd_manifest(struct ctl *c, int argc, char **argv);
 
-/* Local keystore (keys.c). */
+/* The local keystore (lib/client), opened on first use (sealed.c). */
+int ctl_keystore(struct ctl *c, const struct cl_keystore **ret);
 int keystore_dir_path(struct ctl *c, char *out, size_t size);
-struct local_key {
-	char key_id[64];
-	int algorithm; /* atoll.v1.KeyAlgorithm */
-	uint8_t pub[32], priv[32];
-};
-int keystore_load(struct ctl *c, const char *key_id, struct local_key *out);
-void local_key_wipe(struct local_key *k);
+int keystore_load(struct ctl *c, const char *key_id, struct cl_key *out);
 
 /* Seal input to the islands that pass the client's own policy (keys.c).
  * Appends the envelope to out and the ids of the recipients to ids. */
-int seal_for_workload(struct ctl *c, const char *policy_path, const struct local_key *k,
+int seal_for_workload(struct ctl *c, const char *policy_path, const struct cl_key *k,
 		      uint32_t workload_id, const uint8_t *pt, size_t len, struct buf *out,
 		      struct buf *ids);
-/* Watch a job to its end, printing output as it comes (decrypted with k
- * when the job is confidential and k is given). Returns the exit status:
- * 0 completed, 1 otherwise. */
-int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool quiet_state);
+/* Watch a job to its end, printing output as it comes. With rec and k
+ * (a job whose input was sealed here), every chunk must open against the
+ * record, whatever mode the coordinator reports, and a retried job's new
+ * stream is followed. Returns the exit status: 0 completed, 1 otherwise. */
+int watch_job(struct ctl *c, const char *job_id, const struct cl_sealed *rec,
+	      const struct cl_key *k, bool quiet_state);
+
+/* Records of what this client sealed (lib/client/sealed.h, through the
+ * keystore of c; sealed.c). */
+int sealed_load(struct ctl *c, const uint8_t envelope_id[ENV_ID_LEN], struct cl_sealed *out);
+int sealed_find_job(struct ctl *c, const char *job_id, struct cl_sealed *out);
+int sealed_bind_job(struct ctl *c, struct cl_sealed *r, const char *job_id);
+/* The record and key of a job sealed here: 0, -ENOENT when it was not,
+ * -ENOKEY (after printing why) when its key is gone (jobs.c). */
+int job_sealed_here(struct ctl *c, const char *job_id, struct cl_sealed *rec,
+		    struct cl_key *k);
+/* After submitting in as job_id: bind the record of its envelope to the
+ * job. -ENOENT when the input was not sealed here; other errors printed. */
+int job_bind_sealed(struct ctl *c, const Atoll__V1__JobInput *in, const char *job_id,
+		    struct cl_sealed *rec);
+/* Open and print a whole sealed output against rec; 0 when the job
+ * succeeded. */
+int job_open_output(const struct cl_sealed *rec, const struct cl_key *k,
+		    const Atoll__V1__JobOutput *o, struct buf *pt);
 
 /* Homomorphic mode (he.c). */
 /* Make a Paillier key here and register it. Prints the seed's

@@ -20,7 +20,7 @@
 static int key_path(struct ctl *c, const char *key_id, char *out, size_t size)
 {
 	char dir[4096];
-	if (keystore_dir_path(c, dir, sizeof dir) < 0 || strchr(key_id, '/'))
+	if (keystore_dir_path(c, dir, sizeof dir) < 0 || !cl_id_ok(key_id, 64))
 		return -EINVAL;
 	snprintf(out, size, "%s/%s.paillier.json", dir, key_id);
 	return 0;
@@ -124,11 +124,14 @@ int he_encrypt_input(struct ctl *c, const char *key_id, const char *arg, uint32_
 	int rc = read_values(arg, &values, &n);
 	if (rc)
 		goto out;
-	if (paillier_rand_new(&k->pub, &rz) < 0) {
+	/* The key owner's tables (through the CRT): half the work of the
+	 * public-key path for the same ciphertexts' distribution. */
+	if (paillier_rand_new_priv(k, &rz) < 0) {
 		rc = ctl_fail("cannot set up the randomizer");
 		goto out;
 	}
-	int r = he_input_write(&k->pub, rz, key_id, values, n, records ? records : 1, scale_bits, out);
+	int r = he_input_write_priv(k, rz, key_id, values, n, records ? records : 1, scale_bits,
+				    out);
 	if (r < 0)
 		rc = ctl_fail("cannot encrypt the features: %s", r == -EDOM ? "a value is too large for "
 							      "the scale" : strerror(-r));

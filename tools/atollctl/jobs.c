@@ -208,13 +208,23 @@ int cmd_submit(struct ctl *c, int argc, char **argv)
 	if (ctl_call(c, "/atoll.v1.Jobs/SubmitJob", &req->base, &atoll__v1__job__descriptor,
 		     (ProtobufCMessage **)&job))
 		goto out;
+	/* An input sealed here: remember the job it became. */
+	struct cl_sealed rec;
+	int bound = job_bind_sealed(c, req->input, job->id, &rec);
+	if (bound < 0 && bound != -ENOENT) {
+		protobuf_c_message_free_unpacked(&job->base, NULL);
+		goto out;
+	}
 	if (wait) {
 		char id[64];
 		snprintf(id, sizeof id, "%s", job->id);
 		protobuf_c_message_free_unpacked(&job->base, NULL);
 		if (!c->json)
 			fprintf(stderr, "submitted %s\n", id);
-		rc = watch_job(c, id, NULL, false);
+		struct cl_key k = { 0 };
+		int e = bound == 0 ? keystore_load(c, rec.key_id, &k) : -ENOENT;
+		rc = watch_job(c, id, e == 0 ? &rec : NULL, e == 0 ? &k : NULL, false);
+		cl_key_wipe(&k);
 		goto out;
 	}
 	rc = show_job(c, job);
@@ -251,131 +261,133 @@ int cmd_get(struct ctl *c, int argc, char **argv)
 	return r;
 }
 
-/* Live output: plain chunks are written as they come; sealed chunks are
- * opened with the local key when there is one. */
+/* Live output: plain chunks are written as they come. The output of a
+ * job whose input this client sealed is opened record by record against
+ * the local record; a chunk with seq 0 starts a new attempt's stream. */
 struct live {
-	const struct local_key *k;
-	env_output_opener *opener;
-	bool header_seen;
-	bool broken;
-	uint32_t workload_id;
-	uint8_t envelope_id[ENV_ID_LEN];
-	bool have_envelope;
+	const struct cl_sealed *rec; /* NULL: not sealed here */
+	const struct cl_key *k;
+	struct cl_live open; /* the sealed stream, when rec */
 	int last_byte; /* of what went to stdout, -1 for nothing */
 	bool saw_chunks;
 };
 
+static void out_write(struct live *lv, const uint8_t *p, size_t n)
+{
+	if (!n)
+		return;
+	fwrite(p, 1, n, stdout);
+	fflush(stdout);
+	lv->last_byte = p[n - 1];
+}
+
+static void live_sealed(struct live *lv, const char *job_id, const Atoll__V1__OutputChunk *ch)
+{
+	struct buf pt = { 0 };
+	bool restarted;
+	int r = cl_live_chunk(&lv->open, ch->seq, ch->data.data, ch->data.len, &pt, &restarted);
+	if (restarted)
+		fprintf(stderr, "[%s] the job was retried: its output starts again\n", job_id);
+	out_write(lv, pt.data, pt.len);
+	buf_free(&pt);
+	if (r == ENV_OK)
+		return;
+	switch (lv->open.refused) {
+	case CL_LIVE_HEADER:
+		fprintf(stderr, "atollctl: sealed output refused: %s\n", env_strerror(r));
+		break;
+	case CL_LIVE_ATTEMPT:
+		fprintf(stderr, "atollctl: sealed output of an earlier attempt refused\n");
+		break;
+	case CL_LIVE_CHUNK:
+	case CL_LIVE_OK:
+		fprintf(stderr, "atollctl: sealed output chunk refused: %s\n", env_strerror(r));
+		break;
+	}
+}
+
 static void live_chunk(struct ctl *c, struct live *lv, const char *job_id,
-		       const Atoll__V1__OutputChunk *ch, bool confidential)
+		       const Atoll__V1__OutputChunk *ch)
 {
 	lv->saw_chunks = true;
 	if (c->json) {
 		ctl_print_json(&ch->base, false);
 		return;
 	}
-	if (!confidential) {
-		if (ch->data.len) {
-			fwrite(ch->data.data, 1, ch->data.len, stdout);
-			fflush(stdout);
-			lv->last_byte = ch->data.data[ch->data.len - 1];
-		}
-		return;
-	}
-	if (!lv->k || lv->broken || !lv->have_envelope)
-		return;
-	/* A watcher joining late gets everything so far in one chunk. */
-	const uint8_t *p = ch->data.data;
-	size_t left = ch->data.len;
-	while (left) {
-		size_t n;
-		if (env_output_record_len(p, left, !lv->header_seen, &n) != ENV_OK) {
-			lv->broken = true;
-			return;
-		}
-		if (!lv->header_seen) {
-			if (env_output_opener_new(lv->k->priv, p, n, job_id, lv->workload_id,
-						  lv->envelope_id, &lv->opener) != ENV_OK) {
-				lv->broken = true;
-				return;
-			}
-			lv->header_seen = true;
-		} else {
-			struct buf pt = { 0 };
-			bool final;
-			int r = env_output_open(lv->opener, p, n, &pt, &final);
-			if (r != ENV_OK) {
-				fprintf(stderr, "atollctl: sealed output chunk rejected: %s\n",
-					env_strerror(r));
-				lv->broken = true;
-				buf_free(&pt);
-				return;
-			}
-			if (pt.len) {
-				fwrite(pt.data, 1, pt.len, stdout);
-				fflush(stdout);
-				lv->last_byte = pt.data[pt.len - 1];
-			}
-			buf_free(&pt);
-		}
-		p += n;
-		left -= n;
-	}
+	if (lv->rec)
+		live_sealed(lv, job_id, ch);
+	else
+		out_write(lv, ch->data.data, ch->data.len);
 }
 
-static int print_final_output(const Atoll__V1__Job *j, const struct local_key *k)
+/* Open a job's whole sealed output against the local record; prints the
+ * plaintext, or the job's sealed error. 0 when the job succeeded. */
+static int open_sealed(const struct cl_sealed *rec, const struct cl_key *k,
+		       const uint8_t *ct, size_t len, struct buf *pt)
 {
-	const Atoll__V1__JobOutput *o = j->output;
-	if (!o->encrypted) {
-		if (o->text[0])
-			printf("%s%s", o->text, o->text[strlen(o->text) - 1] == '\n' ? "" : "\n");
-		else if (o->data.len)
-			fwrite(o->data.data, 1, o->data.len, stdout);
-		return 0;
-	}
-	if (!k)
-		return 0; /* sealed, no key here: nothing to show */
-	if (j->input_envelope_id.len != ENV_ID_LEN)
-		return ctl_fail("job %s has no sealed input", j->id);
-	struct buf pt = { 0 };
-	int e = env_open_output(k->priv, o->ciphertext.data, o->ciphertext.len, j->id, j->workload_id,
-				j->input_envelope_id.data, &pt);
-	if (e != ENV_OK) {
-		buf_free(&pt);
-		return ctl_fail("cannot open the output of %s: %s", j->id, env_strerror(e));
-	}
-	if (pt.len) {
-		fwrite(pt.data, 1, pt.len, stdout);
-		if (pt.data[pt.len - 1] != '\n')
+	struct buf err = { 0 };
+	int e = cl_open_output(rec, k, ct, len, pt, &err);
+	if (e == ENV_E_JOB_FAILED)
+		ctl_fail("job %s failed: %s", rec->job_id, buf_cstr(&err));
+	else if (e != ENV_OK)
+		ctl_fail("cannot open the output of %s: %s", rec->job_id, env_strerror(e));
+	buf_free(&err);
+	return e == ENV_OK ? 0 : 1;
+}
+
+int job_open_output(const struct cl_sealed *rec, const struct cl_key *k,
+		    const Atoll__V1__JobOutput *o, struct buf *pt)
+{
+	if (!o || !o->encrypted)
+		return ctl_fail("the coordinator returned %s for job %s, whose input was sealed "
+				"here: refused",
+				o ? "plain output" : "no output", rec->job_id);
+	int rc = open_sealed(rec, k, o->ciphertext.data, o->ciphertext.len, pt);
+	if (pt->len) {
+		fwrite(pt->data, 1, pt->len, stdout);
+		if (pt->data[pt->len - 1] != '\n')
 			putchar('\n');
 	}
-	buf_free(&pt);
-	return 0;
+	return rc;
 }
 
-int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool quiet_state)
+static void print_plain_output(const Atoll__V1__JobOutput *o)
+{
+	if (o->text[0])
+		printf("%s%s", o->text, o->text[strlen(o->text) - 1] == '\n' ? "" : "\n");
+	else if (o->data.len)
+		fwrite(o->data.data, 1, o->data.len, stdout);
+}
+
+int watch_job(struct ctl *c, const char *job_id, const struct cl_sealed *rec,
+	      const struct cl_key *k, bool quiet_state)
 {
 	Atoll__V1__WatchJobRequest req = ATOLL__V1__WATCH_JOB_REQUEST__INIT;
 	req.job_id = (char *)job_id;
 	rpc_stream *s;
 	if (ctl_stream(c, "/atoll.v1.Jobs/WatchJob", &req.base, &s))
 		return 1;
-	struct live lv = { .k = k, .last_byte = -1 };
+	struct live lv = { .rec = rec && k ? rec : NULL, .k = k, .last_byte = -1 };
+	lv.open.rec = lv.rec;
+	lv.open.k = k;
 	int rc = 1;
-	bool confidential = false;
+	bool refused = false;
 	Atoll__V1__JobState last = ATOLL__V1__JOB_STATE__JOB_STATE_UNSPECIFIED;
 	Atoll__V1__Job *final_job = NULL;
-	for (;;) {
+	while (!refused) {
 		Atoll__V1__JobEvent *ev = NULL;
 		int r = rpc_stream_recv(s, &atoll__v1__job_event__descriptor, (ProtobufCMessage **)&ev);
 		if (r <= 0)
 			break;
 		if (ev->event_case == ATOLL__V1__JOB_EVENT__EVENT_JOB) {
 			Atoll__V1__Job *j = ev->job;
-			confidential = j->mode == ATOLL__V1__MODE__MODE_TEE;
-			lv.workload_id = j->workload_id;
-			if (!lv.have_envelope && j->input_envelope_id.len == ENV_ID_LEN) {
-				memcpy(lv.envelope_id, j->input_envelope_id.data, ENV_ID_LEN);
-				lv.have_envelope = true;
+			/* What was sealed here is decrypted whatever the
+			 * coordinator says; it may not pass it off as plain. */
+			if (lv.rec && (j->mode != ATOLL__V1__MODE__MODE_TEE || strcmp(j->id, job_id))) {
+				ctl_fail("the coordinator reports job %s as %s, but its input was "
+					 "sealed here: refused",
+					 j->id, mode_text(j->mode));
+				refused = true;
 			}
 			if (c->json)
 				ctl_print_json(&j->base, false);
@@ -398,32 +410,85 @@ int watch_job(struct ctl *c, const char *job_id, const struct local_key *k, bool
 				ev->event_case = ATOLL__V1__JOB_EVENT__EVENT__NOT_SET;
 			}
 		} else if (ev->event_case == ATOLL__V1__JOB_EVENT__EVENT_CHUNK) {
-			live_chunk(c, &lv, job_id, ev->chunk, confidential);
+			live_chunk(c, &lv, job_id, ev->chunk);
 		}
 		protobuf_c_message_free_unpacked(&ev->base, NULL);
 	}
+	if (refused)
+		rpc_stream_cancel(s);
 	if (lv.last_byte >= 0 && lv.last_byte != '\n')
 		putchar('\n');
 	struct rpc_status st;
 	rpc_stream_finish(s, &st);
-	if (st.code != GRPC_STATUS_OK) {
+	if (refused) {
+		rc = 1;
+	} else if (st.code != GRPC_STATUS_OK) {
 		ctl_fail("WatchJob: %s", st.message[0] ? st.message : "stream failed");
+	} else if (final_job && c->json) {
+		rc = final_job->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED ? 0 : 1;
+	} else if (final_job && lv.rec && !lv.saw_chunks) {
+		/* The job ended before the watch began: its whole output. */
+		struct buf pt = { 0 };
+		rc = final_job->output || final_job->state ==
+						  ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED
+			     ? job_open_output(lv.rec, k, final_job->output, &pt)
+			     : 1;
+		buf_free(&pt);
+	} else if (final_job && lv.rec) {
+		/* Sealed output must have ended with its final record; a
+		 * failed job's error is sealed in it. */
+		const char *code, *msg;
+		int e = cl_live_result(&lv.open, &code, &msg);
+		if (e == ENV_E_JOB_FAILED)
+			ctl_fail("job %s failed: %s: %s", job_id, code, msg);
+		else if (e != ENV_OK && final_job->state ==
+						ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED)
+			ctl_fail("the sealed output of %s did not open completely", job_id);
+		rc = e == ENV_OK && final_job->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED
+			     ? 0
+			     : 1;
 	} else if (final_job) {
 		rc = final_job->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED ? 0 : 1;
-		if (rc == 0 && !lv.saw_chunks && !c->json && final_job->output) {
-			/* The job ended before the watch began: its whole output. */
-			rc = print_final_output(final_job, confidential ? k : NULL);
-		} else if (rc == 0 && confidential && k && !c->json &&
-			   (lv.broken || !lv.opener || env_output_opener_done(lv.opener) != ENV_OK)) {
-			/* Sealed output must have ended with its final record. */
-			ctl_fail("the sealed output of %s did not open completely", job_id);
-			rc = 1;
-		}
+		if (rc == 0 && !lv.saw_chunks && final_job->output && !final_job->output->encrypted)
+			print_plain_output(final_job->output);
 	}
 	if (final_job)
 		protobuf_c_message_free_unpacked(&final_job->base, NULL);
-	env_output_opener_free(lv.opener);
+	cl_live_clear(&lv.open);
 	return rc;
+}
+
+/* The local record and key of a job this client sealed, if any. */
+int job_sealed_here(struct ctl *c, const char *job_id, struct cl_sealed *rec,
+		    struct cl_key *k)
+{
+	int e = sealed_find_job(c, job_id, rec);
+	if (e < 0)
+		return e;
+	if ((e = keystore_load(c, rec->key_id, k)) < 0) {
+		ctl_fail("job %s was sealed here with key %s, which is not in the keystore: %s",
+			 job_id, rec->key_id, strerror(-e));
+		return -ENOKEY;
+	}
+	return 0;
+}
+
+int job_bind_sealed(struct ctl *c, const Atoll__V1__JobInput *in, const char *job_id,
+		    struct cl_sealed *rec)
+{
+	struct env_input_info info;
+	if (!in || !in->encrypted ||
+	    env_inspect_input(in->ciphertext.data, in->ciphertext.len, &info) != ENV_OK)
+		return -ENOENT;
+	int e = sealed_load(c, info.envelope_id, rec);
+	if (e < 0)
+		return e;
+	if ((e = sealed_bind_job(c, rec, job_id)) == -EEXIST)
+		ctl_fail("this input was already submitted as job %s; its outputs belong to that job",
+			 rec->job_id);
+	else if (e < 0)
+		ctl_fail("cannot record job %s in the keystore: %s", job_id, strerror(-e));
+	return e;
 }
 
 int cmd_watch(struct ctl *c, int argc, char **argv)
@@ -431,7 +496,14 @@ int cmd_watch(struct ctl *c, int argc, char **argv)
 	int r = one_id(argc, argv, "watch");
 	if (r)
 		return r < 0 ? 0 : r;
-	return watch_job(c, argv[1], NULL, false);
+	struct cl_sealed rec;
+	struct cl_key k = { 0 };
+	int e = job_sealed_here(c, argv[1], &rec, &k);
+	if (e == -ENOKEY)
+		return 1;
+	r = watch_job(c, argv[1], e == 0 ? &rec : NULL, e == 0 ? &k : NULL, false);
+	cl_key_wipe(&k);
+	return r;
 }
 
 int cmd_list(struct ctl *c, int argc, char **argv)

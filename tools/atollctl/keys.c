@@ -19,118 +19,16 @@
 #include "ctl.h"
 #include "json/json.h"
 #include "pbjson/pbjson.h"
-#include "plugin/plugin.h"
-#include "policy.h"
+#include "client/seal.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
 
-#define MAX_ISLANDS ENV_MAX_RECIPIENTS
-
-/* ---- keystore ---- */
-
-int keystore_dir_path(struct ctl *c, char *out, size_t size)
-{
-	if (c->keystore) {
-		snprintf(out, size, "%s", c->keystore);
-	} else {
-		const char *home = getenv("HOME");
-		if (!home)
-			return -ENOENT;
-		snprintf(out, size, "%s/.atoll", home);
-		mkdir(out, 0700);
-		snprintf(out, size, "%s/.atoll/keys", home);
-	}
-	if (mkdir(out, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-void local_key_wipe(struct local_key *k)
-{
-	OPENSSL_cleanse(k, sizeof *k);
-}
-
-static int keystore_save(struct ctl *c, const struct local_key *k)
-{
-	char dir[4096], path[4200];
-	int e = keystore_dir_path(c, dir, sizeof dir);
-	if (e < 0)
-		return e;
-	snprintf(path, sizeof path, "%s/%s.json", dir, k->key_id);
-	struct buf b = { 0 };
-	struct json_writer w;
-	char ts[40];
-	time_rfc3339_format(time_now_ms(), ts, sizeof ts);
-	jw_init(&w, &b);
-	jw_object_begin(&w);
-	jw_key(&w, "key_id");
-	jw_string(&w, k->key_id);
-	jw_key(&w, "algorithm");
-	jw_string(&w, "x25519-hpke");
-	jw_key(&w, "public_key");
-	jw_base64(&w, k->pub, 32);
-	jw_key(&w, "private_key");
-	jw_base64(&w, k->priv, 32);
-	jw_key(&w, "created_at");
-	jw_string(&w, ts);
-	jw_object_end(&w);
-	buf_putc(&b, '\n');
-	e = w.error ? w.error : fs_write_atomic(path, b.data, b.len, 0600);
-	buf_free(&b); /* wiped */
-	return e;
-}
-
-int keystore_load(struct ctl *c, const char *key_id, struct local_key *out)
-{
-	char dir[4096], path[4200];
-	int e = keystore_dir_path(c, dir, sizeof dir);
-	if (e < 0)
-		return e;
-	if (strchr(key_id, '/') || strlen(key_id) >= sizeof out->key_id)
-		return -EINVAL;
-	snprintf(path, sizeof path, "%s/%s.json", dir, key_id);
-	uint8_t *data;
-	size_t len;
-	if ((e = fs_read_file(path, 1 << 16, &data, &len)) < 0)
-		return e;
-	json_value *v = NULL;
-	char err[128];
-	e = json_parse((char *)data, len, &v, err, sizeof err);
-	OPENSSL_cleanse(data, len);
-	free(data);
-	if (e < 0)
-		return -EBADMSG;
-	const char *pub = json_string(json_get(v, "public_key"), NULL);
-	const char *priv = json_string(json_get(v, "private_key"), NULL);
-	uint8_t tmp[48];
-	e = -EBADMSG;
-	memset(out, 0, sizeof *out);
-	snprintf(out->key_id, sizeof out->key_id, "%s", key_id);
-	out->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
-	if (pub && priv && enc_base64_decode(pub, strlen(pub), tmp) == 32) {
-		memcpy(out->pub, tmp, 32);
-		if (enc_base64_decode(priv, strlen(priv), tmp) == 32) {
-			memcpy(out->priv, tmp, 32);
-			uint8_t check[32];
-			/* A file whose halves do not match is corrupt. */
-			if (x25519_public_from_private(out->priv, check) == 0 &&
-			    CRYPTO_memcmp(check, out->pub, 32) == 0)
-				e = 0;
-		}
-	}
-	OPENSSL_cleanse(tmp, sizeof tmp);
-	json_free(v);
-	if (e < 0)
-		local_key_wipe(out);
-	return e;
-}
 
 /* Make a key pair here and register its public half. */
-static int create_x25519(struct ctl *c, const char *label, struct local_key *k)
+static int create_x25519(struct ctl *c, const char *label, struct cl_key *k)
 {
-	memset(k, 0, sizeof *k);
-	if (x25519_keygen(k->priv, k->pub) != 0)
+	if (cl_key_generate(k) < 0)
 		return ctl_fail("cannot generate a key");
 	Atoll__V1__CreateKeyRequest req = ATOLL__V1__CREATE_KEY_REQUEST__INIT;
 	req.algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
@@ -140,21 +38,24 @@ static int create_x25519(struct ctl *c, const char *label, struct local_key *k)
 	Atoll__V1__Key *key;
 	if (ctl_call(c, "/atoll.v1.Confidential/CreateKey", &req.base, &atoll__v1__key__descriptor,
 		     (ProtobufCMessage **)&key)) {
-		local_key_wipe(k);
+		cl_key_wipe(k);
 		return 1;
 	}
 	snprintf(k->key_id, sizeof k->key_id, "%s", key->key_id);
 	k->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
 	protobuf_c_message_free_unpacked(&key->base, NULL);
-	int e = keystore_save(c, k);
+	const struct cl_keystore *ks;
+	int e = ctl_keystore(c, &ks);
+	if (e == 0)
+		e = cl_key_save(ks, k);
 	if (e < 0) {
-		local_key_wipe(k);
+		cl_key_wipe(k);
 		return ctl_fail("cannot write the keystore: %s", strerror(-e));
 	}
 	return 0;
 }
 
-static int print_key(const struct local_key *k)
+static int print_key(const struct cl_key *k)
 {
 	struct buf b = { 0 };
 	struct json_writer w;
@@ -225,166 +126,121 @@ int cmd_keys(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(type, "x25519") != 0)
 		return ctl_usage("--type: x25519 or paillier");
-	struct local_key k;
+	struct cl_key k;
 	int rc = create_x25519(c, label, &k);
 	if (rc)
 		return rc;
 	rc = print_key(&k);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	return rc;
 }
 
 /* ---- verifying islands and sealing ---- */
 
-struct verifier {
-	struct coord_config *pol;
-	struct loaded_driver *drivers;
-	size_t n;
-};
-
-static void verifier_free(struct verifier *v)
-{
-	for (size_t i = v->n; i-- > 0;)
-		plugin_unload_driver(&v->drivers[i]);
-	free(v->drivers);
-	coord_config_free(v->pol);
-}
-
-static int verifier_load(const char *policy_path, struct verifier *v)
-{
-	char err[1024];
-	memset(v, 0, sizeof *v);
-	if (policy_config_load(policy_path, &v->pol, err, sizeof err) < 0)
-		return ctl_fail("%s", err);
-	v->drivers = calloc(v->pol->n_drivers + 1, sizeof *v->drivers);
-	if (!v->drivers)
-		return ctl_fail("out of memory");
-	for (size_t i = 0; i < v->pol->n_drivers; i++) {
-		const struct plugin_cfg *pc = &v->pol->drivers[i];
-		if (plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, v->drivers, v->n,
-				       &v->drivers[v->n], err, sizeof err) < 0)
-			return ctl_fail("%s", err);
-		v->n++;
-	}
-	return 0;
-}
-
-int seal_for_workload(struct ctl *c, const char *policy_path, const struct local_key *k,
+int seal_for_workload(struct ctl *c, const char *policy_path, const struct cl_key *k,
 		      uint32_t workload_id, const uint8_t *pt, size_t len, struct buf *out,
 		      struct buf *ids)
 {
 	if (!policy_path)
 		return ctl_usage("a policy file is needed to decide which islands to trust "
 				 "(--policy FILE or ATOLL_POLICY)");
-	struct verifier v;
-	if (verifier_load(policy_path, &v)) {
-		verifier_free(&v);
-		return 1;
-	}
+	struct cl_trust *t;
+	char err[4096];
+	if (cl_trust_load(policy_path, &t, err, sizeof err) < 0)
+		return ctl_fail("%s", err);
 	Atoll__V1__ListAttestedIslandsRequest req = ATOLL__V1__LIST_ATTESTED_ISLANDS_REQUEST__INIT;
 	req.workload_id = workload_id;
 	Atoll__V1__ListAttestedIslandsResponse *resp = NULL;
 	if (ctl_call(c, "/atoll.v1.Confidential/ListAttestedIslands", &req.base,
 		     &atoll__v1__list_attested_islands_response__descriptor,
 		     (ProtobufCMessage **)&resp)) {
-		verifier_free(&v);
+		cl_trust_free(t);
 		return 1;
 	}
-	uint8_t(*keys)[32] = calloc(MAX_ISLANDS, 32);
-	struct buf why = { 0 };
-	size_t n = 0;
-	int rc = 1;
-	if (!keys) {
-		ctl_fail("out of memory");
-		goto out;
-	}
-	/* Trust no claim of the coordinator: every island is judged here. */
-	for (size_t i = 0; i < resp->n_islands && n < MAX_ISLANDS; i++) {
-		Atoll__V1__AttestedIsland *a = resp->islands[i];
-		const struct loaded_driver *d = NULL;
-		for (size_t k2 = 0; k2 < v.n; k2++)
-			if (strcmp(v.drivers[k2].name, a->tee_type) == 0)
-				d = &v.drivers[k2];
-		const struct tee_policy *p = coord_config_policy(v.pol, a->tee_type);
-		if (!d || !p) {
-			buf_printf(&why, "\n  %s: your policy has no %s for TEE '%s'", a->island_id,
-				   d ? "policy" : "driver", a->tee_type);
-			continue;
-		}
-		if (a->enclave_public_key.len != 32 || !a->nonce.len) {
-			buf_printf(&why, "\n  %s: no enclave key or challenge", a->island_id);
-			continue;
-		}
-		atoll_blob *coll = calloc(a->n_collateral + 1, sizeof *coll);
-		if (!coll)
-			continue;
-		for (size_t m = 0; m < a->n_collateral; m++)
-			coll[m] = (atoll_blob){ a->collateral[m].data, a->collateral[m].len };
-		struct evidence_in in = {
-			.evidence = a->evidence.data,
-			.evidence_len = a->evidence.len,
-			.collateral = coll,
-			.n_collateral = a->n_collateral,
-			.nonce = a->nonce.data,
-			.nonce_len = a->nonce.len,
-			.enclave_pub = a->enclave_public_key.data,
-			.now_ms = time_now_ms(),
-		};
-		atoll_claims *cl = NULL;
-		struct policy_claims pc;
-		char reason[768];
-		int r = evidence_judge(d, p, &in, &cl, &pc, reason, sizeof reason);
-		free(coll);
-		if (r < 0) {
-			buf_printf(&why, "\n  %s: %s", a->island_id, reason);
-			continue;
-		}
-		d->d->claims_free(d->ctx, cl);
-		memcpy(keys[n++], a->enclave_public_key.data, 32);
-		if (ids->len)
-			buf_putc(ids, ',');
-		buf_puts(ids, a->island_id);
-	}
-	if (!n) {
-		ctl_fail("no island serving workload %u passed verification against %s%s",
-			 workload_id, policy_path,
-			 why.len ? buf_cstr(&why) : " (the coordinator lists no attested island)");
-		goto out;
-	}
-	int e = env_seal_input(HPKE_AEAD_AES_256_GCM, workload_id, k->pub,
-			       (const uint8_t(*)[32])keys, n, pt, len, out);
-	if (e != ENV_OK) {
-		ctl_fail("cannot seal the input: %s", env_strerror(e));
-		goto out;
-	}
-	rc = 0;
-out:
-	free(keys);
-	buf_free(&why);
+	const struct cl_keystore *ks;
+	int e = ctl_keystore(c, &ks);
+	if (e < 0)
+		snprintf(err, sizeof err, "no keystore: %s", strerror(-e));
+	else
+		e = cl_seal_for_workload(ks, t, k, workload_id, resp, pt, len, out, ids, NULL, err,
+					 sizeof err);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	verifier_free(&v);
-	return rc;
+	cl_trust_free(t);
+	return e < 0 ? ctl_fail("%s", err) : 0;
+}
+
+/* The media type of a document from its magic bytes, or NULL. */
+static const char *sniff_content_type(const uint8_t *d, size_t n)
+{
+	if (n >= 5 && memcmp(d, "%PDF-", 5) == 0)
+		return "application/pdf";
+	if (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return "image/png";
+	if (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
+		return "image/jpeg";
+	if (n >= 4 && (memcmp(d, "II*\0", 4) == 0 || memcmp(d, "MM\0*", 4) == 0))
+		return "image/tiff";
+	if (n >= 2 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6')
+		return "image/x-portable-anymap";
+	return NULL;
+}
+
+/* Where the input comes from: an argument (JSON, @FILE, -), --prompt, or
+ * --file (a document, e.g. a scan for the ocr backend). */
+struct input_src {
+	const char *arg, *prompt, *file, *content_type;
+};
+
+/* --file: {"data": "<base64>", "content_type": "..."}. */
+static int file_document(const struct input_src *src, struct buf *out)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int e = fs_read_file(src->file, 256u << 20, &data, &len);
+	if (e < 0)
+		return ctl_fail("cannot read %s: %s", src->file, strerror(-e));
+	const char *ct = src->content_type ? src->content_type : sniff_content_type(data, len);
+	struct json_writer w;
+	jw_init(&w, out);
+	jw_object_begin(&w);
+	jw_key(&w, "data");
+	jw_base64(&w, data, len);
+	if (ct) {
+		jw_key(&w, "content_type");
+		jw_string(&w, ct);
+	}
+	jw_object_end(&w);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	return w.error ? ctl_fail("out of memory") : 0;
 }
 
 /* The job input document from an argument or flags: the JSON a backend
  * reads, the same as a plain job's input. */
-static int input_document(const char *arg, const char *prompt, struct buf *out)
+static int input_document(const struct input_src *src, struct buf *out)
 {
 	Atoll__V1__JobInput *in = NULL;
 	struct buf raw = { 0 };
 	char err[512];
-	if (prompt) {
+	if (!!src->arg + !!src->prompt + !!src->file > 1)
+		return ctl_usage("give one input: a JSON job input, --prompt or --file");
+	if (src->content_type && !src->file)
+		return ctl_usage("--content-type goes with --file");
+	if (src->file)
+		return file_document(src, out);
+	if (src->prompt) {
 		struct json_writer w;
 		jw_init(&w, out);
 		jw_object_begin(&w);
 		jw_key(&w, "prompt");
-		jw_string(&w, prompt);
+		jw_string(&w, src->prompt);
 		jw_object_end(&w);
 		return w.error ? ctl_fail("out of memory") : 0;
 	}
+	const char *arg = src->arg;
 	if (!arg)
 		return ctl_usage("the input is needed: a JSON job input such as "
-				 "'{\"prompt\": \"...\"}' (or @FILE, -), or --prompt TEXT");
+				 "'{\"prompt\": \"...\"}' (or @FILE, -), --prompt TEXT or --file PATH");
 	if (ctl_read_arg(arg, &raw) < 0)
 		return ctl_fail("cannot read %s", arg);
 	const char *text = buf_cstr(&raw);
@@ -409,7 +265,7 @@ struct he_opts {
 };
 
 static int parse_common(int argc, char **argv, const char **key_id, long *workload,
-			const char **policy, const char **prompt, const char **arg, bool *confidential,
+			const char **policy, struct input_src *src, bool *confidential,
 			long *timeout, struct he_opts *he, const char *help)
 {
 	static const struct option opts[] = {
@@ -422,6 +278,8 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 		{ "workload", required_argument, NULL, 'w' },
 		{ "policy", required_argument, NULL, 'P' },
 		{ "prompt", required_argument, NULL, 'p' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "content-type", required_argument, NULL, 'T' },
 		{ "confidential", no_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -433,7 +291,9 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 		case 'k': *key_id = optarg; break;
 		case 'w': *workload = atol(optarg); break;
 		case 'P': *policy = optarg; break;
-		case 'p': *prompt = optarg; break;
+		case 'p': src->prompt = optarg; break;
+		case 'f': src->file = optarg; break;
+		case 'T': src->content_type = optarg; break;
 		case 'c': *confidential = true; break;
 		case 't': *timeout = atol(optarg); break;
 		case 'H': he->he = true; break;
@@ -446,7 +306,7 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 		}
 	}
 	if (optind < argc)
-		*arg = argv[optind++];
+		src->arg = argv[optind++];
 	if (optind < argc)
 		return ctl_usage("unexpected argument '%s'", argv[optind]);
 	return 0;
@@ -454,14 +314,16 @@ static int parse_common(int argc, char **argv, const char **key_id, long *worklo
 
 int cmd_encrypt(struct ctl *c, int argc, char **argv)
 {
-	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
+	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY");
+	struct input_src src = { 0 };
 	long workload = 0, timeout = 0;
 	bool conf = false;
 	struct he_opts he = { .scale_bits = 40 };
-	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+	int r = parse_common(argc, argv, &key_id, &workload, &policy, &src, &conf, &timeout,
 			     &he,
 			     "usage: atollctl encrypt --key-id ck_... --workload ID --policy FILE\n"
-			     "                        (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "                        (JOB_INPUT_JSON | @FILE | - | --prompt TEXT |\n"
+			     "                         --file DOCUMENT [--content-type TYPE])\n"
 			     "       atollctl encrypt --he --key-id ck_... [--scale-bits 40]\n"
 			     "                        [--records N] '{\"features\": [...]}'\n"
 			     "Seals the input to every island serving the workload whose evidence\n"
@@ -470,10 +332,10 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	if (he.he) {
-		if (!key_id || !arg)
+		if (!key_id || !src.arg)
 			return ctl_usage("--he needs --key-id and the features");
 		struct buf doc = { 0 };
-		int rc = he_encrypt_input(c, key_id, arg, (uint32_t)he.records,
+		int rc = he_encrypt_input(c, key_id, src.arg, (uint32_t)he.records,
 					  (unsigned)he.scale_bits, &doc);
 		if (!rc)
 			printf("%s\n", buf_cstr(&doc));
@@ -482,11 +344,11 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	}
 	if (!key_id || workload <= 0)
 		return ctl_usage("--key-id and --workload are needed");
-	struct local_key k;
+	struct cl_key k;
 	if ((r = keystore_load(c, key_id, &k)) < 0)
 		return ctl_fail("key %s is not in the local keystore: %s", key_id, strerror(-r));
 	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
-	int rc = input_document(arg, prompt, &doc);
+	int rc = input_document(&src, &doc);
 	if (!rc)
 		rc = seal_for_workload(c, policy, &k, (uint32_t)workload, doc.data, doc.len, &env, &ids);
 	if (!rc) {
@@ -509,21 +371,8 @@ int cmd_encrypt(struct ctl *c, int argc, char **argv)
 	buf_free(&doc);
 	buf_free(&env);
 	buf_free(&ids);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	return rc;
-}
-
-/* Open a job's sealed output with a local key. */
-static int open_job_output(struct ctl *c, const Atoll__V1__Job *job, const struct local_key *k,
-			   const ProtobufCBinaryData *ct, struct buf *pt)
-{
-	if (job->input_envelope_id.len != ENV_ID_LEN)
-		return ctl_fail("job %s has no sealed input", job->id);
-	int e = env_open_output(k->priv, ct->data, ct->len, job->id, job->workload_id,
-				job->input_envelope_id.data, pt);
-	if (e != ENV_OK)
-		return ctl_fail("cannot open the output of %s: %s", job->id, env_strerror(e));
-	return 0;
 }
 
 static int fetch_job(struct ctl *c, const char *id, Atoll__V1__Job **ret)
@@ -593,21 +442,46 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 		return ctl_usage("--job is needed (the output is bound to its job)");
 	if (he)
 		return he_decrypt_job(c, job_id, key_id, classes, aggregate);
-	Atoll__V1__Job *job;
-	if (fetch_job(c, job_id, &job))
-		return 1;
-	int rc = 1;
-	struct local_key k = { 0 };
+	/* What to expect comes from the local record of what was sealed:
+	 * never from the coordinator's account of the job. */
+	struct cl_sealed rec;
+	struct cl_key k = { 0 };
+	Atoll__V1__Job *job = NULL;
 	struct buf pt = { 0 }, raw = { 0 };
 	uint8_t *ctbuf = NULL;
-	if (!key_id)
-		key_id = job->encryption_key_id;
-	int e = keystore_load(c, key_id, &k);
+	int rc = 1;
+	int e = job_sealed_here(c, job_id, &rec, &k);
+	if (e == -ENOKEY)
+		return 1;
 	if (e < 0) {
-		ctl_fail("key %s is not in the local keystore: %s", key_id, strerror(-e));
+		/* Sealed here but submitted by another tool: bind the record on
+		 * first use, if the job's envelope is one of ours. */
+		if (fetch_job(c, job_id, &job))
+			return 1;
+		if (job->input_envelope_id.len != ENV_ID_LEN ||
+		    sealed_load(c, job->input_envelope_id.data, &rec) < 0) {
+			ctl_fail("the input of job %s was not sealed with this keystore: nothing "
+				 "to check its output against",
+				 job_id);
+			goto out;
+		}
+		if ((e = sealed_bind_job(c, &rec, job_id)) < 0) {
+			ctl_fail(e == -EEXIST ? "the input of job %s was submitted as job %s: refused"
+					      : "cannot record job %s in the keystore (%s)",
+				 job_id, e == -EEXIST ? rec.job_id : strerror(-e));
+			goto out;
+		}
+		if ((e = keystore_load(c, rec.key_id, &k)) < 0) {
+			ctl_fail("key %s is not in the local keystore: %s", rec.key_id, strerror(-e));
+			goto out;
+		}
+	}
+	if (key_id && strcmp(key_id, rec.key_id) != 0) {
+		ctl_fail("job %s was sealed to key %s, not %s", job_id, rec.key_id, key_id);
 		goto out;
 	}
-	ProtobufCBinaryData ct = { 0, NULL };
+	Atoll__V1__JobOutput given = ATOLL__V1__JOB_OUTPUT__INIT;
+	const Atoll__V1__JobOutput *out_msg = &given;
 	if (ct_arg) {
 		if (ctl_read_arg(ct_arg, &raw) < 0) {
 			ctl_fail("cannot read %s", ct_arg);
@@ -619,24 +493,37 @@ int cmd_decrypt(struct ctl *c, int argc, char **argv)
 			ctl_fail("--ciphertext is not base64");
 			goto out;
 		}
-		ct.data = ctbuf;
-		ct.len = (size_t)n;
-	} else if (job->output && job->output->encrypted) {
-		ct = job->output->ciphertext;
+		given.encrypted = true;
+		given.ciphertext.data = ctbuf;
+		given.ciphertext.len = (size_t)n;
 	} else {
-		ctl_fail("job %s has no sealed output (state %d)", job_id, job->state);
-		goto out;
+		if (!job && fetch_job(c, job_id, &job))
+			goto out;
+		out_msg = job->output;
 	}
-	if (open_job_output(c, job, &k, &ct, &pt) == 0) {
-		print_plaintext(c, &pt);
-		rc = 0;
+	if (c->json) {
+		struct env_output_expect want = cl_sealed_expect(&rec);
+		struct buf err = { 0 };
+		e = out_msg && out_msg->encrypted ? env_open_output(k.priv, out_msg->ciphertext.data, out_msg->ciphertext.len,
+							&want, &pt, &err)
+				      : ENV_E_INVALID;
+		if (e == ENV_OK)
+			print_plaintext(c, &pt);
+		else
+			ctl_fail("cannot open the output of %s: %s%s%s", job_id,
+				 env_strerror(e), err.len ? ": " : "", buf_cstr(&err));
+		buf_free(&err);
+		rc = e == ENV_OK ? 0 : 1;
+	} else {
+		rc = job_open_output(&rec, &k, out_msg, &pt);
 	}
 out:
 	free(ctbuf);
 	buf_free(&raw);
 	buf_free(&pt);
-	local_key_wipe(&k);
-	protobuf_c_message_free_unpacked(&job->base, NULL);
+	cl_key_wipe(&k);
+	if (job)
+		protobuf_c_message_free_unpacked(&job->base, NULL);
 	return rc;
 }
 
@@ -681,7 +568,7 @@ static int run_homomorphic(struct ctl *c, uint32_t workload, const char *key_id,
 	char id[64];
 	snprintf(id, sizeof id, "%s", job->id);
 	protobuf_c_message_free_unpacked(&job->base, NULL);
-	rc = watch_job(c, id, NULL, false);
+	rc = watch_job(c, id, NULL, NULL, false);
 	if (rc)
 		return rc;
 	return he_decrypt_job(c, id, key_id, he->classes, he->aggregate);
@@ -689,19 +576,23 @@ static int run_homomorphic(struct ctl *c, uint32_t workload, const char *key_id,
 
 int cmd_run(struct ctl *c, int argc, char **argv)
 {
-	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY"), *prompt = NULL, *arg = NULL;
+	const char *key_id = NULL, *policy = getenv("ATOLL_POLICY");
+	struct input_src src = { 0 };
 	long workload = 0, timeout = 0;
 	bool conf = false;
 	struct he_opts he = { .scale_bits = 40 };
-	int r = parse_common(argc, argv, &key_id, &workload, &policy, &prompt, &arg, &conf, &timeout,
+	int r = parse_common(argc, argv, &key_id, &workload, &policy, &src, &conf, &timeout,
 			     &he,
 			     "usage: atollctl run --workload ID [--confidential --policy FILE\n"
 			     "                    [--key-id ck_...]] [--timeout SECONDS]\n"
-			     "                    (JOB_INPUT_JSON | @FILE | - | --prompt TEXT)\n"
+			     "                    (JOB_INPUT_JSON | @FILE | - | --prompt TEXT |\n"
+			     "                     --file DOCUMENT [--content-type TYPE])\n"
 			     "       atollctl run --workload ID --he [--key-id ck_...] [--classes A,B]\n"
 			     "                    [--aggregate] [--records N] '{\"features\": [...]}'\n"
 			     "Confidential: makes (or uses) a local key, verifies the islands' evidence\n"
 			     "against your policy, seals the input, submits, streams and decrypts.\n"
+			     "--file sends a document (an image or a PDF for the ocr backend) as the\n"
+			     "input's data, its content type taken from its first bytes.\n"
 			     "Homomorphic (--he): encrypts the features under a local Paillier key,\n"
 			     "submits in MODE_HOMOMORPHIC, decrypts the answer.\n");
 	if (r)
@@ -709,13 +600,13 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	if (workload <= 0)
 		return ctl_usage("--workload is needed");
 	if (he.he)
-		return run_homomorphic(c, (uint32_t)workload, key_id, arg, &he, (uint32_t)timeout);
+		return run_homomorphic(c, (uint32_t)workload, key_id, src.arg, &he, (uint32_t)timeout);
 	struct buf doc = { 0 }, env = { 0 }, ids = { 0 };
-	struct local_key k = { 0 };
+	struct cl_key k = { 0 };
 	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
 	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
 	Atoll__V1__Job *job = NULL;
-	int rc = input_document(arg, prompt, &doc);
+	int rc = input_document(&src, &doc);
 	if (rc)
 		goto out;
 	req.workload_id = (uint32_t)workload;
@@ -761,6 +652,7 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	if (rc)
 		goto out;
 	fprintf(stderr, "submitted %s\n", job->id);
+	struct cl_sealed rec;
 	if (conf) {
 		/* The coordinator must report the envelope this client sealed. */
 		struct env_input_info info;
@@ -770,14 +662,18 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 			rc = ctl_fail("the coordinator reports another input than the one sealed");
 			goto out;
 		}
+		if (job_bind_sealed(c, &in, job->id, &rec) < 0) {
+			rc = 1;
+			goto out;
+		}
 	}
-	rc = watch_job(c, job->id, conf ? &k : NULL, false);
+	rc = watch_job(c, job->id, conf ? &rec : NULL, conf ? &k : NULL, false);
 out:
 	if (job)
 		protobuf_c_message_free_unpacked(&job->base, NULL);
 	buf_free(&doc);
 	buf_free(&env);
 	buf_free(&ids);
-	local_key_wipe(&k);
+	cl_key_wipe(&k);
 	return rc;
 }

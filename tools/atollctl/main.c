@@ -12,7 +12,7 @@
 
 #include "ctl.h"
 #include "pbjson/pbjson.h"
-#include "rpc.h"
+#include "rpc/status.h"
 #include "util/fsutil.h"
 
 static void usage(FILE *f)
@@ -35,6 +35,7 @@ static void usage(FILE *f)
 		"  islands                  attested islands with their evidence\n"
 		"  stats                    attested islands by TEE type\n"
 		"  verify                   check TEE evidence offline\n"
+		"  manifest ISLAND_YAML     the enclave manifest to pin, computed offline\n"
 		"Operators:\n"
 		"  hash-key SECRET          SHA-256 of an API key or island token, for configs\n"
 		"  sim ca|island-key|measure  keys and measurements for the sim TEE\n"
@@ -202,7 +203,7 @@ static const struct {
 	{ "keys", cmd_keys, true },         { "encrypt", cmd_encrypt, true },
 	{ "decrypt", cmd_decrypt, true },   { "run", cmd_run, true },
 	{ "hash-key", cmd_hash_key, false }, { "sim", cmd_sim, false },
-	{ "verify", cmd_verify, false },
+	{ "verify", cmd_verify, false }, { "manifest", cmd_manifest, false },
 };
 
 int main(int argc, char **argv)

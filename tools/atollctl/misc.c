@@ -15,8 +15,7 @@
 
 #include "ctl.h"
 #include "json/json.h"
-#include "plugin/plugin.h"
-#include "policy.h"
+#include "attest/verifier.h"
 #include "simtool.h"
 #include "util/enc.h"
 #include "util/fsutil.h"
@@ -207,22 +206,6 @@ static int read_collateral(const char *dir, struct collateral *col)
 	return e;
 }
 
-static const char *error_class(int status)
-{
-	switch (status) {
-	case ATOLL_E_FORMAT: return "format";
-	case ATOLL_E_SIGNATURE: return "signature";
-	case ATOLL_E_CHAIN: return "chain";
-	case ATOLL_E_EXPIRED: return "expired";
-	case ATOLL_E_TCB: return "tcb";
-	case ATOLL_E_BINDING: return "binding";
-	case ATOLL_E_POLICY: return "policy";
-	case ATOLL_E_CONFIG: return "config";
-	case ATOLL_E_UNSUPPORTED: return "unsupported";
-	default: return "error";
-	}
-}
-
 /* The driver .so for a TEE: $ATOLL_MODULE_DIR, then next to this program
  * in a build tree, then the installed location. */
 static int find_driver(const char *tee, char *out, size_t size)
@@ -234,7 +217,7 @@ static int find_driver(const char *tee, char *out, size_t size)
 		n = 0;
 	exe[n] = 0;
 	fs_dirname(exe, dir, sizeof dir);
-	const char *fmts[] = { "%s/%s.so", "%s/../modules/%s.so", "%s/../lib/atoll/%s.so" };
+	const char *fmts[] = { "%s/%s.so", "%s/../modules/%s.so", "%s/../lib/atoll/drivers/%s.so" };
 	const char *bases[] = { env, dir, dir };
 	for (int i = 0; i < 3; i++) {
 		if (!bases[i])
@@ -347,8 +330,11 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 			       "(certificates, CRLs, TCB info...: recognized by content). Without\n"
 			       "--policy the safe default applies: debug refused, any measurement,\n"
 			       "TCB status UpToDate/SWHardeningNeeded/ConfigurationNeeded/\n"
-			       "ConfigurationAndSWHardeningNeeded. Prints the verdict and claims as\n"
-			       "JSON; exits 0 only when evidence and policy pass.\n");
+			       "ConfigurationAndSWHardeningNeeded, and for sgx and tdx a TCB status\n"
+			       "is required (their drivers give one only with collateral: pass\n"
+			       "--collateral, or a policy with require_tcb_status: false). Prints\n"
+			       "the verdict and claims as JSON; exits 0 only when evidence and\n"
+			       "policy pass.\n");
 			return 0;
 		default: return 2;
 		}
@@ -364,37 +350,30 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 
 	int rc = 1;
 	char err[1024];
-	struct coord_config *pol = NULL;
-	struct loaded_driver ld = { 0 };
+	struct attest_config *pol = NULL;
+	struct attest_verifier v = { 0 };
 	struct collateral col = { .n = 0 };
 	uint8_t *ev = NULL;
 	size_t ev_len = 0;
-	const struct tee_policy *tp = NULL;
-	struct tee_policy safe = { 0 };
+	/* The driver stanza: the policy file's for this TEE unless --driver or
+	 * --config says otherwise, else one made from the flags. */
+	struct plugin_cfg flags_pc = { .name = (char *)tee, .config = kv, .n_config = n_kv };
+	const struct plugin_cfg *pc = NULL;
 	if (policy) {
-		if (policy_config_load(policy, &pol, err, sizeof err) < 0) {
+		if (attest_config_load(policy, &pol, err, sizeof err) < 0) {
 			ctl_fail("%s", err);
 			goto out;
 		}
-		tp = coord_config_policy(pol, tee);
-		if (!tp) {
+		if (!attest_policy_for(&pol->policy, tee)) {
 			ctl_fail("%s has no policy for TEE '%s'", policy, tee);
 			goto out;
 		}
-		for (size_t i = 0; i < pol->n_drivers && !driver; i++)
-			if (strcmp(pol->drivers[i].name, tee) == 0 && !n_kv) {
-				const struct plugin_cfg *pc = &pol->drivers[i];
-				if (plugin_load_driver(pc->path, pc->name, pc->config, pc->n_config, NULL,
-						       0, &ld, err, sizeof err) < 0) {
-					ctl_fail("%s", err);
-					goto out;
-				}
-			}
-	} else {
-		tp = &safe;
+		for (size_t i = 0; i < pol->n_drivers && !driver && !n_kv; i++)
+			if (strcmp(pol->drivers[i].name, tee) == 0)
+				pc = &pol->drivers[i];
 	}
-	if (!ld.d) {
-		char path[PATH_MAX];
+	char path[PATH_MAX];
+	if (!pc) {
 		if (!driver) {
 			if (find_driver(tee, path, sizeof path) < 0) {
 				ctl_fail("no driver for TEE '%s' (set ATOLL_MODULE_DIR or --driver)", tee);
@@ -402,10 +381,12 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 			}
 			driver = path;
 		}
-		if (plugin_load_driver(driver, tee, kv, n_kv, NULL, 0, &ld, err, sizeof err) < 0) {
-			ctl_fail("%s", err);
-			goto out;
-		}
+		flags_pc.path = (char *)driver;
+		pc = &flags_pc;
+	}
+	if (attest_verifier_load(pc, 1, &v, err, sizeof err) < 0) {
+		ctl_fail("%s", err);
+		goto out;
 	}
 	int e = read_evidence(evidence, &ev, &ev_len);
 	if (e < 0) {
@@ -416,19 +397,17 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 		ctl_fail("cannot read %s: %s", coll_dir, strerror(-e));
 		goto out;
 	}
-	atoll_verify_args args = {
-		.struct_size = sizeof args,
+	struct attest_input in = {
+		.tee = tee,
 		.evidence = ev,
 		.evidence_len = ev_len,
 		.collateral = col.blobs,
 		.n_collateral = col.n,
-		.expected_report_data = rd_hex ? rd : NULL,
-		.expected_report_data_len = rd_hex ? sizeof rd : 0,
-		.verify_time = at_ms / 1000,
+		.report_data = rd_hex ? rd : NULL,
+		.at_ms = at_ms,
 	};
-	atoll_claims *cl = NULL;
-	atoll_err aerr = { "" };
-	int r = ld.d->verify(ld.ctx, &args, &cl, &aerr);
+	struct attest_verdict vd;
+	bool pass = attest_judge(&v, pol ? &pol->policy : NULL, &in, &vd) == 0;
 	struct buf out_json = { 0 };
 	struct json_writer w;
 	jw_init(&w, &out_json);
@@ -439,40 +418,27 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 	time_rfc3339_format(at_ms, ts, sizeof ts);
 	jw_key(&w, "verified_at");
 	jw_string(&w, ts);
-	if (r != ATOLL_OK) {
-		jw_key(&w, "verdict");
-		jw_string(&w, "fail");
+	jw_key(&w, "verdict");
+	jw_string(&w, pass ? "pass" : "fail");
+	if (!pass) {
 		jw_key(&w, "error_class");
-		jw_string(&w, error_class(r));
+		jw_string(&w, attest_status_class(vd.status));
 		jw_key(&w, "error");
-		jw_string(&w, aerr.msg);
-	} else {
-		struct policy_claims pc;
-		char why[768] = "";
-		/* Over-long claims stay empty, so the policy names the mismatch. */
-		(void)policy_claims_from(cl, &pc);
-		bool pass = policy_check(tp, &pc, at_ms, why, sizeof why) == 0;
-		jw_key(&w, "verdict");
-		jw_string(&w, pass ? "pass" : "fail");
-		if (!pass) {
-			jw_key(&w, "error_class");
-			jw_string(&w, "policy");
-			jw_key(&w, "error");
-			jw_string(&w, why);
-		}
-		write_claims(&w, cl);
-		ld.d->claims_free(ld.ctx, cl);
-		rc = pass ? 0 : 1;
+		jw_string(&w, vd.why);
 	}
+	if (vd.claims)
+		write_claims(&w, vd.claims);
+	attest_verdict_clear(&vd);
 	jw_object_end(&w);
 	printf("%s\n", buf_cstr(&out_json));
 	buf_free(&out_json);
+	rc = pass ? 0 : 1;
 out:
 	for (size_t i = 0; i < col.n; i++)
 		free(col.owned[i]);
 	free(ev);
-	plugin_unload_driver(&ld);
-	coord_config_free(pol);
+	attest_verifier_unload(&v);
+	attest_config_free(pol);
 	for (size_t i = 0; i < n_kv; i++)
 		free(kvbuf[i]);
 	return rc;

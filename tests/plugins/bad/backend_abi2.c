@@ -1,8 +1,10 @@
-/* A backend built for a future ABI version 2. */
+/* A backend built for a future ABI 2.0 whose hand-written entry point
+ * hands its table to any host: the host's major check must refuse it. */
 #include "stub.h"
 
 static const atoll_backend table = {
-	.abi_version = 2,
+	.abi_major = 2,
+	.abi_minor = 0,
 	.struct_size = sizeof(atoll_backend),
 	.name = "abi2",
 	.init = stub_init,
@@ -10,7 +12,7 @@ static const atoll_backend table = {
 	.run = stub_run,
 };
 
-EXPORT const atoll_backend *atoll_backend_entry(uint32_t host_abi)
+const atoll_backend *atoll_backend_entry(uint32_t host_major, uint32_t host_minor)
 {
 	return &table;
 }

@@ -14,8 +14,7 @@ static int fail_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 }
 
 static const atoll_backend table = {
-	.abi_version = ATOLL_BACKEND_ABI_VERSION,
-	.struct_size = sizeof(atoll_backend),
+	STUB_BACKEND_HEAD,
 	.name = "initfail",
 	.modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN),
 	.init = fail_init,
@@ -23,7 +22,4 @@ static const atoll_backend table = {
 	.run = stub_run,
 };
 
-EXPORT const atoll_backend *atoll_backend_entry(uint32_t host_abi)
-{
-	return &table;
-}
+ATOLL_BACKEND_EXPORT(table)

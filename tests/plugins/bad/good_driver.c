@@ -4,14 +4,11 @@
 #include "stub.h"
 
 static const atoll_tee_driver table = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
-	.struct_size = sizeof(atoll_tee_driver),
+	STUB_DRIVER_HEAD,
 	.name = "testdrv",
 	.description = "loader test driver",
 	STUB_DRIVER_FIELDS,
+	.version = "2.3.4",
 };
 
-EXPORT const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return &table;
-}
+ATOLL_TEE_DRIVER_EXPORT(table)

@@ -14,8 +14,7 @@ static int fail_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 }
 
 static const atoll_tee_driver table = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
-	.struct_size = sizeof(atoll_tee_driver),
+	STUB_DRIVER_HEAD,
 	.name = "initfail",
 	.init = fail_init,
 	.fini = stub_fini,
@@ -26,7 +25,4 @@ static const atoll_tee_driver table = {
 	.claims_free = stub_claims_free,
 };
 
-EXPORT const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return &table;
-}
+ATOLL_TEE_DRIVER_EXPORT(table)

@@ -2,13 +2,15 @@
 #include "stub.h"
 
 static const atoll_tee_driver table = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
-	.struct_size = sizeof(atoll_tee_driver),
+	STUB_DRIVER_HEAD,
 	.name = "noentry",
 	STUB_DRIVER_FIELDS,
 };
 
-EXPORT const atoll_tee_driver *atoll_tee_driver_entri(uint32_t host_abi)
+ATOLL_ABI_EXPORT const atoll_tee_driver *atoll_tee_driver_entri(uint32_t host_major,
+								uint32_t host_minor);
+
+const atoll_tee_driver *atoll_tee_driver_entri(uint32_t host_major, uint32_t host_minor)
 {
 	return &table;
 }

@@ -2,8 +2,7 @@
 #include "stub.h"
 
 static const atoll_tee_driver table = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
-	.struct_size = sizeof(atoll_tee_driver),
+	STUB_DRIVER_HEAD,
 	.name = "nullfn",
 	.init = stub_init,
 	.fini = stub_fini,
@@ -14,7 +13,4 @@ static const atoll_tee_driver table = {
 	.claims_free = stub_claims_free,
 };
 
-EXPORT const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return &table;
-}
+ATOLL_TEE_DRIVER_EXPORT(table)

@@ -3,13 +3,11 @@
 #include "stub.h"
 
 static const atoll_tee_driver table = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = 40,
 	.name = "short",
 	STUB_DRIVER_FIELDS,
 };
 
-EXPORT const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi)
-{
-	return &table;
-}
+ATOLL_TEE_DRIVER_EXPORT(table)

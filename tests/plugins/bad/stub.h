@@ -8,8 +8,6 @@
 #include "atoll/backend.h"
 #include "atoll/tee_driver.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static inline int stub_init(const atoll_kv *config, size_t n_config, void **ret_ctx,
 			    atoll_err *err)
 {
@@ -56,6 +54,16 @@ static inline int stub_run(void *ctx, const atoll_backend_job *job,
 {
 	return ATOLL_OK;
 }
+
+/* The version fields of a table built against this header. */
+#define STUB_DRIVER_HEAD                                     \
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,             \
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,             \
+	.struct_size = sizeof(atoll_tee_driver)
+#define STUB_BACKEND_HEAD                                    \
+	.abi_major = ATOLL_BACKEND_ABI_MAJOR,                \
+	.abi_minor = ATOLL_BACKEND_ABI_MINOR,                \
+	.struct_size = sizeof(atoll_backend)
 
 #define STUB_DRIVER_FIELDS                                   \
 	.init = stub_init, .fini = stub_fini,                \
