@@ -6,7 +6,7 @@
  * output (one call per job), or with --watch SubmitJob then a WatchJob
  * stream until the job is final.
  *
- *   atoll-bench-figures [--quick] [--watch] [--sync full|normal] [--seconds S]
+ *   atoll-bench-figures [--quick] [--watch] [--threads N] [--sync full|normal] [--seconds S]
  *                       [--n N] [--runs R] [--recovery-jobs N] [SECTION...]
  *
  * Sections (default: all of them, in this order):
@@ -47,6 +47,7 @@
 static struct {
 	bool quick;
 	bool watch; /* SubmitJob, then WatchJob; else SubmitJob wait: true */
+	int threads; /* the coordinator's limits.threads; 0: its default */
 	const char *sync;
 	double seconds, warmup;
 	int n, he_n, runs;
@@ -532,6 +533,12 @@ static int start_cluster(struct cluster *cl, const char *name)
 	if (cluster_init(cl, name) < 0)
 		return -1;
 	cl->store_synchronous = opt.sync;
+	if (opt.threads) {
+		static char limits[96];
+		snprintf(limits, sizeof limits, "limits: {drain_timeout: 2s, threads: %d}\n",
+			 opt.threads);
+		cl->limits_yaml = limits;
+	}
 	return 0;
 }
 
@@ -1079,7 +1086,7 @@ static void default_env(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: atoll-bench-figures [--quick] [--watch] [--sync full|normal] [--seconds S]"
+	fprintf(stderr, "usage: atoll-bench-figures [--quick] [--watch] [--threads N] [--sync full|normal] [--seconds S]"
 			" [--n N] [--runs R]\n"
 			"                           [--recovery-jobs N] [jobs|conf|he|recovery ...]\n");
 }
@@ -1089,6 +1096,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, 'q' },
 		{ "watch", no_argument, NULL, 'w' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "sync", required_argument, NULL, 'y' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "n", required_argument, NULL, 'n' },
@@ -1105,6 +1113,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'q': opt.quick = true; break;
 		case 'w': opt.watch = true; break;
+		case 't': opt.threads = atoi(optarg); break;
 		case 'y': opt.sync = optarg; break;
 		case 's': seconds = atof(optarg); break;
 		case 'n': n = atoi(optarg); break;
