@@ -19,8 +19,6 @@
 #define ARM_EXAMPLE_ID \
 	"0107060504030201000f0e0d0c0b0a090817161514131211101f1e1d1c1b1a1918"
 
-const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi);
-
 static const atoll_tee_driver *drv;
 static void *ctx;
 static EVP_PKEY *cpak, *rak;

@@ -3,7 +3,12 @@
  * other), the CBOR screen and decoder, and COSE_Sign1. What they find is
  * then used: the first certificate is chained through the others, every
  * self-signed one pinned, with the CRLs found (dc_chain_verify and its CRL
- * checks), and each COSE_Sign1 is checked with each key found. */
+ * checks), and each COSE_Sign1 is checked with each key found.
+ *
+ * The caches get the same blobs: parsed through a parse cache of two
+ * entries, twice, the blobs must give the objects they give uncached, and
+ * a chain verified twice through a chain cache the same answer. Both
+ * caches are made for each input, so inputs do not share entries. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +28,10 @@ void fuzz_setup(void)
 static void chain(struct dc_collateral *c)
 {
 	struct dc_pins pins = { 0 };
-	struct dc_chain_result res;
+	struct dc_chain_result res, again;
+	struct dc_chain_cache *cache;
 	atoll_err err;
-	int n = sk_X509_num(c->certs);
+	int n = sk_X509_num(c->certs), r;
 
 	if (n == 0)
 		return;
@@ -37,11 +43,85 @@ static void chain(struct dc_collateral *c)
 		    dc_cert_fingerprint(x, fp) == 0 && dc_pins_add(&pins, fp) < 0)
 			fuzz_die("out of memory");
 	}
-	if (dc_chain_verify(sk_X509_value(c->certs, 0), c->certs, c->crls, &pins,
-			    WHEN, NULL, &res, &err) == ATOLL_OK &&
+	r = dc_chain_verify(sk_X509_value(c->certs, 0), c->certs, c->crls, &pins,
+			    WHEN, NULL, &res, &err);
+	if (r == ATOLL_OK &&
 	    (res.not_before > WHEN || res.not_after < WHEN || !res.root))
 		fuzz_die("chain accepted outside its window");
+	/* Through a chain cache: the second answer comes from it. */
+	cache = dc_chain_cache_new(1);
+	if (!cache)
+		fuzz_die("out of memory");
+	for (int pass = 0; pass < 2; pass++) {
+		if (dc_chain_verify(sk_X509_value(c->certs, 0), c->certs, c->crls,
+				    &pins, WHEN, cache, &again, &err) != r)
+			fuzz_die("the chain cache changed the answer (pass %d)", pass);
+		if (r == ATOLL_OK &&
+		    (again.not_before != res.not_before ||
+		     again.not_after != res.not_after || again.root != res.root ||
+		     again.cached != (pass == 1)))
+			fuzz_die("the chain cache changed the result (pass %d)", pass);
+	}
+	dc_chain_cache_free(cache);
 	dc_pins_clear(&pins);
+}
+
+static void same_objects(const struct dc_collateral *a,
+			 const struct dc_collateral *b)
+{
+	if (sk_X509_num(a->certs) != sk_X509_num(b->certs) ||
+	    sk_X509_CRL_num(a->crls) != sk_X509_CRL_num(b->crls) ||
+	    a->n_keys != b->n_keys || a->n_json != b->n_json ||
+	    a->n_other != b->n_other)
+		fuzz_die("cached parsing found other objects");
+	for (int i = 0; i < sk_X509_num(a->certs); i++)
+		if (X509_cmp(sk_X509_value(a->certs, i),
+			     sk_X509_value(b->certs, i)) != 0)
+			fuzz_die("cached parsing gave another certificate %d", i);
+	for (int i = 0; i < sk_X509_CRL_num(a->crls); i++)
+		if (X509_CRL_match(sk_X509_CRL_value(a->crls, i),
+				   sk_X509_CRL_value(b->crls, i)) != 0)
+			fuzz_die("cached parsing gave another CRL %d", i);
+	for (size_t i = 0; i < a->n_keys; i++)
+		if (EVP_PKEY_eq(a->keys[i], b->keys[i]) != 1)
+			fuzz_die("cached parsing gave another key %zu", i);
+}
+
+/* The blobs through a parse cache of two entries, twice: the second pass
+ * takes what the first left in it. Each blob, and each taken as one DER
+ * certificate, must give what it gives without the cache. */
+static void parse_cached(const atoll_blob *b, size_t n, const int *status,
+			 const struct dc_collateral *plain)
+{
+	struct dc_parse_cache *pc = dc_parse_cache_new(2);
+	atoll_err err;
+
+	if (!pc)
+		fuzz_die("out of memory");
+	for (int pass = 0; pass < 2; pass++) {
+		struct dc_collateral *c = dc_collateral_new_cached(pc);
+
+		if (!c)
+			fuzz_die("out of memory");
+		for (size_t i = 0; i < n; i++)
+			if (dc_collateral_add(c, b[i].data, b[i].len, &err) !=
+			    status[i])
+				fuzz_die("blob %zu parses otherwise through the "
+					 "cache (pass %d)", i, pass);
+		same_objects(c, plain);
+		dc_collateral_free(c);
+		for (size_t i = 0; i < n; i++) {
+			X509 *x = dc_cert_from_der(pc, b[i].data, b[i].len);
+			X509 *y = dc_cert_from_der(NULL, b[i].data, b[i].len);
+
+			if (!x != !y || (x && X509_cmp(x, y) != 0))
+				fuzz_die("blob %zu is another certificate through "
+					 "the cache (pass %d)", i, pass);
+			X509_free(x);
+			X509_free(y);
+		}
+	}
+	dc_parse_cache_free(pc);
 }
 
 static void cose(const atoll_blob *b, const struct dc_collateral *c)
@@ -67,14 +147,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dc_collateral *c = dc_collateral_new();
 	cbor_item_t *item = NULL;
 	atoll_err err;
+	int status[FUZZ_MAX_BLOBS];
 
 	if (!c)
 		fuzz_die("out of memory");
 	for (size_t i = 0; i < n; i++) {
-		dc_collateral_add(c, b[i].data, b[i].len, &err);
+		status[i] = dc_collateral_add(c, b[i].data, b[i].len, &err);
 		if (dc_cbor_decode(b[i].data, b[i].len, &item, &err) == ATOLL_OK)
 			cbor_decref(&item);
 	}
+	parse_cached(b, n, status, c);
 	chain(c);
 	for (size_t i = 0; i < n; i++)
 		cose(&b[i], c);
@@ -128,7 +210,7 @@ void fuzz_seeds(void)
 	o.ca = false;
 	o.serial = 3;
 	leaf = gen_cert(&o, ik, inter, ik);
-	crl = gen_crl(root, k, 1740000000, 1760000000, revoked, 1);
+	crl = gen_crl_list(root, k, 1740000000, 1760000000, revoked, 1);
 
 	d = gen_der(root, &len);
 	fuzz_seed("gen-der", d, len);

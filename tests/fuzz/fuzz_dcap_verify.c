@@ -1,6 +1,7 @@
 /* libFuzzer target: the sgx and tdx drivers' verify() on a quote and its
- * collateral, as of 2025-06-01, without caches so that every input behaves
- * the same on its own.
+ * collateral, as of 2025-06-01, with the caches on as shipped but fresh
+ * instances for every input, so that every input behaves the same on its
+ * own.
  *
  * Input: the quote, then collateral blobs (TCB Info, QE Identity, TCB
  * Signing chain, CRLs, bundles) separated by FUZZ_SEP. The test root of
@@ -14,6 +15,7 @@
 #define atoll_tee_driver_entry fuzz_sgx_entry
 #include "sgx.c"
 #undef atoll_tee_driver_entry
+#undef MAX_QUOTE /* each driver bounds its own quote file */
 #define atoll_tee_driver_entry fuzz_tdx_entry
 #include "tdx.c"
 #undef atoll_tee_driver_entry
@@ -26,25 +28,24 @@
 
 static const atoll_tee_driver *sgx_drv, *tdx_drv;
 static void *sgx_ctx, *tdx_ctx, *sgx_strict, *tdx_strict;
+static atoll_kv kv[2];
 
 void fuzz_setup(void)
 {
 	static char pins[200];
 	char intel[65];
-	atoll_kv kv[3];
 
 	fuzz_dcap_pki_make();
 	enc_hex_encode(dcap_intel_root_sha256, 32, intel);
 	snprintf(pins, sizeof(pins), "%s,%s", intel, fuzz_dcap_pki.root_fp_hex);
 	kv[0] = (atoll_kv){ "root_fingerprint", pins };
-	kv[1] = (atoll_kv){ "chain_cache", "false" };
-	kv[2] = (atoll_kv){ "require_collateral", "true" };
+	kv[1] = (atoll_kv){ "require_collateral", "true" };
 	sgx_drv = fuzz_tee_driver(fuzz_sgx_entry);
 	tdx_drv = fuzz_tee_driver(fuzz_tdx_entry);
-	sgx_ctx = fuzz_tee_init(sgx_drv, kv, 2);
-	tdx_ctx = fuzz_tee_init(tdx_drv, kv, 2);
-	sgx_strict = fuzz_tee_init(sgx_drv, kv, 3);
-	tdx_strict = fuzz_tee_init(tdx_drv, kv, 3);
+	sgx_ctx = fuzz_tee_init(sgx_drv, kv, 1);
+	tdx_ctx = fuzz_tee_init(tdx_drv, kv, 1);
+	sgx_strict = fuzz_tee_init(sgx_drv, kv, 2);
+	tdx_strict = fuzz_tee_init(tdx_drv, kv, 2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,11 +53,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The header's tee_type says which driver the quote is for. */
 	bool is_tdx = size >= 8 && dcap_le32(data + 4) == DCAP_TEE_TDX;
 	const atoll_tee_driver *d = is_tdx ? tdx_drv : sgx_drv;
+	void **lax = is_tdx ? &tdx_ctx : &sgx_ctx;
+	void **strict = is_tdx ? &tdx_strict : &sgx_strict;
 
-	if (fuzz_tee_verify(d, is_tdx ? tdx_ctx : sgx_ctx, data, size, WHEN) ==
-	    ATOLL_OK)
-		fuzz_tee_verify(d, is_tdx ? tdx_strict : sgx_strict, data, size,
-				WHEN);
+	/* Chain and certificate caches start empty for every input. */
+	*lax = fuzz_tee_renew(d, *lax, kv, 1);
+	if (fuzz_tee_verify(d, *lax, data, size, WHEN) == ATOLL_OK) {
+		*strict = fuzz_tee_renew(d, *strict, kv, 2);
+		fuzz_tee_verify(d, *strict, data, size, WHEN);
+	}
 	return 0;
 }
 

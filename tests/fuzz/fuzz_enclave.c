@@ -6,15 +6,20 @@
  * island/enclave.c is compiled into this target as is (its main renamed).
  * In place of loaded modules it gets a TEE driver whose evidence is the
  * report data, and two workloads: 7, served by a backend that echoes its
- * input back, and 8, whose backend did not load. Keys are fixed.
+ * input back (and fails, quoting a canary, on input that starts with
+ * "fail"), and 8, whose backend did not load. Its manifest is built by
+ * the enclave's own code from a config naming those. Keys are fixed.
  *
  * Input: the pipe as the host writes it, HostMessage frames read with
- * frame_read() and dispatched as main() does, up to the first bad frame.
+ * frame_read() and dispatched as serve() does, up to the first bad frame.
  * Every running job is then waited for. What the enclave wrote back must
  * be EnclaveMessage frames with one JobDone per job started, as many
- * JobOutput frames as the JobDones count, and, for each TEE job of a
- * known client that succeeded, an output stream that opens to the
- * plaintext of its input. */
+ * JobOutput frames as the JobDones count, evidence that binds the nonce,
+ * the enclave key and the manifest sent with it, and, for each TEE job of
+ * a known client, an output stream (format v2, from the enclave key) that
+ * opens to the plaintext of its input when the job succeeded, or to a
+ * sealed error when it failed after its stream began; the error the host
+ * sees is then the code alone, never the backend's message. */
 #define main atoll_enclave_main
 #include "enclave.c"
 #undef main
@@ -26,6 +31,9 @@
 
 #define MAX_FRAME (64u * 1024)
 #define MAX_TRACKED 64
+/* In the fake backend's error messages: it must reach the client sealed
+ * and never the host in clear. */
+#define CANARY "canary-backend-message-5d1f"
 
 static struct island_config cfg;
 static struct enclave e;
@@ -45,7 +53,8 @@ static void echo_fini(void *ctx)
 {
 }
 
-/* The input back in two chunks. */
+/* The input back in two chunks; input that starts with "fail" fails
+ * after the first, with a message that quotes it as backends may. */
 static int echo_run(void *ctx, const atoll_backend_job *job,
 		    const atoll_backend_io *io, atoll_err *err)
 {
@@ -54,13 +63,21 @@ static int echo_run(void *ctx, const atoll_backend_job *job,
 
 	if (half)
 		r = io->emit(io->host, job->input, half);
+	if (r == ATOLL_OK && job->input_len >= 4 &&
+	    memcmp(job->input, "fail", 4) == 0) {
+		snprintf(err->msg, sizeof(err->msg), CANARY ": %.*s",
+			 (int)(job->input_len < 64 ? job->input_len : 64),
+			 (const char *)job->input);
+		return ATOLL_E_FORMAT;
+	}
 	if (r == ATOLL_OK && job->input_len > half)
 		r = io->emit(io->host, job->input + half, job->input_len - half);
 	return r;
 }
 
 static const atoll_backend echo = {
-	.abi_version = ATOLL_BACKEND_ABI_VERSION,
+	.abi_major = ATOLL_BACKEND_ABI_MAJOR,
+	.abi_minor = ATOLL_BACKEND_ABI_MINOR,
 	.struct_size = sizeof(atoll_backend),
 	.name = "echo",
 	.modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN) | ATOLL_MODE_BIT(ATOLL_MODE_TEE),
@@ -68,6 +85,11 @@ static const atoll_backend echo = {
 	.fini = echo_fini,
 	.run = echo_run,
 };
+
+static int evidence_detect(void *ctx, atoll_err *err)
+{
+	return ATOLL_OK;
+}
 
 static int evidence_collect(void *ctx, const uint8_t *report_data,
 			    atoll_evidence **ret, atoll_err *err)
@@ -91,16 +113,21 @@ static void evidence_free(void *ctx, atoll_evidence *ev)
 }
 
 static const atoll_tee_driver fake_tee = {
-	.abi_version = ATOLL_TEE_DRIVER_ABI_VERSION,
+	.abi_major = ATOLL_TEE_DRIVER_ABI_MAJOR,
+	.abi_minor = ATOLL_TEE_DRIVER_ABI_MINOR,
 	.struct_size = sizeof(atoll_tee_driver),
 	.name = "fuzz",
+	.detect = evidence_detect,
 	.collect = evidence_collect,
 	.evidence_free = evidence_free,
 };
 
+static struct loaded_driver loaded_tee = { .d = &fake_tee, .name = "fuzz" };
 static struct loaded_backend loaded_echo = { .b = &echo };
 static struct loaded_backend loaded_none;
 static struct ewl workloads[2];
+static struct plugin_cfg backend_cfg[2];
+static struct island_workload workload_cfg[2];
 
 void fuzz_setup(void)
 {
@@ -121,13 +148,33 @@ void fuzz_setup(void)
 		fuzz_die("fcntl: %s", strerror(errno));
 	host_end = sv[1];
 	cfg.enclave.max_frame_bytes = MAX_FRAME;
+	/* What build_manifest() hashes: the backends' and the driver's
+	 * files, named as a config would. */
+	backend_cfg[0] = (struct plugin_cfg){
+		.name = "echo",
+		.path = strdup(fuzz_tmpfile("echo.so", "echo", 4, 0644)) };
+	backend_cfg[1] = (struct plugin_cfg){
+		.name = "missing",
+		.path = strdup(fuzz_tmpfile("missing.so", "none", 4, 0644)) };
+	loaded_tee.path = strdup(fuzz_tmpfile("fuzz.so", "tee", 3, 0644));
+	workload_cfg[0] = (struct island_workload){
+		.id = 7, .backend = "echo",
+		.modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN) |
+			 ATOLL_MODE_BIT(ATOLL_MODE_TEE) };
+	workload_cfg[1] = (struct island_workload){
+		.id = 8, .backend = "missing",
+		.modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN) };
+	cfg.enclave.backends = backend_cfg;
+	cfg.enclave.n_backends = 2;
+	cfg.enclave.workloads = workload_cfg;
+	cfg.enclave.n_workloads = 2;
 	e.cfg = &cfg;
 	e.fd = sv[0];
 	pthread_mutex_init(&e.wmu, NULL);
 	pthread_mutex_init(&e.jmu, NULL);
 	pthread_cond_init(&e.jcond, NULL);
 	e.has_tee = true;
-	e.drv.d = &fake_tee;
+	e.drv = &loaded_tee;
 	workloads[0] = (struct ewl){ .id = 7, .lb = &loaded_echo, .available = true,
 				     .modes = ATOLL_MODE_BIT(ATOLL_MODE_PLAIN) |
 					      ATOLL_MODE_BIT(ATOLL_MODE_TEE) };
@@ -137,6 +184,8 @@ void fuzz_setup(void)
 		 "backend unavailable: not loaded");
 	e.wls = workloads;
 	e.n_wls = 2;
+	if (build_manifest(&e) < 0 || !e.has_tee || !e.manifest.len)
+		fuzz_die("cannot build the manifest: %s", e.tee_error);
 }
 
 /* ---- what the enclave sends back ---- */
@@ -149,6 +198,7 @@ struct tracked {
 	struct buf plaintext, stream;
 	uint64_t next_seq;
 	bool done, ok, duplicate;
+	char *error; /* JobDone.error, as the host sees it */
 };
 
 static struct {
@@ -198,6 +248,32 @@ static void track(const Atoll__Enclave__V1__RunJob *rj)
 	seen.n_jobs++;
 }
 
+/* The fake TEE's evidence is the report data: it must bind the nonce,
+ * the enclave key and the manifest that came with it, which is the one
+ * the enclave built. */
+static void check_attest(const Atoll__Enclave__V1__AttestResult *ar)
+{
+	uint8_t digest[MANIFEST_SHA256_LEN], rd[ENV_REPORT_DATA_LEN];
+	struct manifest *m = NULL;
+	char err[256];
+
+	if (!ar->ok)
+		return;
+	if (ar->manifest.len != e.manifest.len ||
+	    memcmp(ar->manifest.data, e.manifest.data, e.manifest.len) != 0)
+		fuzz_die("evidence sent with another manifest");
+	if (manifest_decode(ar->manifest.data, ar->manifest.len, &m, err,
+			    sizeof(err)) < 0)
+		fuzz_die("the enclave's manifest does not parse: %s", err);
+	manifest_free(m);
+	manifest_digest(ar->manifest.data, ar->manifest.len, digest);
+	if (env_report_data(ar->nonce.data, ar->nonce.len, e.pub, digest, rd) !=
+		    ENV_OK ||
+	    ar->evidence.len != sizeof(rd) ||
+	    memcmp(ar->evidence.data, rd, sizeof(rd)) != 0)
+		fuzz_die("evidence that does not bind the nonce, key and manifest");
+}
+
 static void on_frame(const uint8_t *p, size_t n)
 {
 	Atoll__Enclave__V1__EnclaveMessage *m =
@@ -224,12 +300,14 @@ static void on_frame(const uint8_t *p, size_t n)
 		seen.dones++;
 		seen.chunks += m->done->chunks;
 		t = find(m->done->job_id, m->done->attempt);
-		if (t) {
+		if (t && !t->done) {
 			t->done = true;
 			t->ok = m->done->ok;
+			t->error = strdup(m->done->error);
 		}
 		break;
 	case ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_ATTEST:
+		check_attest(m->attest);
 		break;
 	default:
 		fuzz_die("the enclave sent an unexpected message %d", m->msg_case);
@@ -290,20 +368,54 @@ static void check(void)
 			 (unsigned long long)seen.chunks, seen.outputs);
 	for (size_t i = 0; i < seen.n_jobs; i++) {
 		struct tracked *t = &seen.jobs[i];
-		struct buf pt = { 0 };
+		struct buf pt = { 0 }, sealed = { 0 };
+		struct env_output_expect want = {
+			.job_id = t->job_id,
+			.workload_id = 7,
+			.envelope_id = t->info.envelope_id,
+			.senders = (const uint8_t(*)[ENV_KEY_LEN])e.pub,
+			.n_senders = 1,
+		};
 		int r;
 
-		if (t->duplicate || !t->ok)
+		if (t->duplicate)
+			continue;
+		/* Whatever happened, the host never reads the backend's
+		 * words about a TEE job. */
+		if (t->error && strstr(t->error, CANARY))
+			fuzz_die("the error of %s reached the host in clear: %s",
+				 t->job_id, t->error);
+		/* A job that failed before its stream began sealed nothing. */
+		if (!t->ok && !t->stream.len)
 			continue;
 		r = env_open_output(client_priv, t->stream.data, t->stream.len,
-				    t->job_id, 7, t->info.envelope_id, &pt);
-		if (r != ENV_OK)
-			fuzz_die("the sealed output of %s does not open: %s", t->job_id,
-				 env_strerror(r));
-		if (pt.len != t->plaintext.len ||
-		    (pt.len && memcmp(pt.data, t->plaintext.data, pt.len) != 0))
-			fuzz_die("the sealed output of %s is not its input", t->job_id);
+				    &want, &pt, &sealed);
+		if (t->ok) {
+			if (r != ENV_OK)
+				fuzz_die("the sealed output of %s does not open: %s",
+					 t->job_id, env_strerror(r));
+			if (pt.len != t->plaintext.len ||
+			    (pt.len &&
+			     memcmp(pt.data, t->plaintext.data, pt.len) != 0))
+				fuzz_die("the sealed output of %s is not its input",
+					 t->job_id);
+		} else {
+			const char *code = buf_cstr(&sealed);
+			size_t cl = strcspn(code, ":");
+
+			/* The host's error is "<code> (...)" with the code the
+			 * client reads in the sealed error. */
+			if (r != ENV_E_JOB_FAILED)
+				fuzz_die("the failed job %s sealed no error: %s",
+					 t->job_id, env_strerror(r));
+			if (!t->error || strncmp(t->error, code, cl) != 0 ||
+			    strncmp(t->error + cl, " (", 2) != 0)
+				fuzz_die("job %s: host error '%s', sealed '%s'",
+					 t->job_id, t->error ? t->error : "",
+					 code);
+		}
 		buf_free(&pt);
+		buf_free(&sealed);
 	}
 }
 
@@ -312,6 +424,7 @@ static void forget(void)
 	for (size_t i = 0; i < seen.n_jobs; i++) {
 		buf_free(&seen.jobs[i].plaintext);
 		buf_free(&seen.jobs[i].stream);
+		free(seen.jobs[i].error);
 	}
 	buf_free(&seen.in);
 	memset(&seen, 0, sizeof(seen));
@@ -390,7 +503,9 @@ void fuzz_seeds(void)
 {
 	static const char prompt[] = "{\"prompt\":\"hello, enclave\"}";
 	uint8_t nonce[32];
-	struct buf b = { 0 }, plain = { 0 }, sealed = { 0 };
+	static const char failing[] = "fail: the backend refuses this";
+	struct buf b = { 0 }, plain = { 0 }, sealed = { 0 }, bad = { 0 },
+		   sealed_bad = { 0 };
 	Atoll__Enclave__V1__AttestRequest ar = ATOLL__ENCLAVE__V1__ATTEST_REQUEST__INIT;
 	Atoll__Enclave__V1__CancelJob cj = ATOLL__ENCLAVE__V1__CANCEL_JOB__INIT;
 	Atoll__Enclave__V1__HostMessage m = ATOLL__ENCLAVE__V1__HOST_MESSAGE__INIT;
@@ -399,6 +514,10 @@ void fuzz_seeds(void)
 	buf_append(&plain, prompt, strlen(prompt));
 	if (env_seal_input(1, 7, client_pub, (const uint8_t(*)[ENV_KEY_LEN])e.pub, 1,
 			   plain.data, plain.len, &sealed) < 0)
+		fuzz_die("cannot seal an input");
+	buf_append(&bad, failing, strlen(failing));
+	if (env_seal_input(3, 7, client_pub, (const uint8_t(*)[ENV_KEY_LEN])e.pub, 1,
+			   bad.data, bad.len, &sealed_bad) < 0)
 		fuzz_die("cannot seal an input");
 
 	ar.nonce = (ProtobufCBinaryData){ sizeof(nonce), nonce };
@@ -410,6 +529,12 @@ void fuzz_seeds(void)
 	buf_reset(&b);
 	run(&b, "job_tee", 7, ATOLL__V1__MODE__MODE_TEE, &sealed, true);
 	fuzz_seed("run-tee", b.data, b.len);
+
+	/* A backend error after the first chunk: sealed for the client. */
+	buf_reset(&b);
+	run(&b, "job_tee_fails", 7, ATOLL__V1__MODE__MODE_TEE, &sealed_bad, true);
+	run(&b, "job_plain_fails", 7, ATOLL__V1__MODE__MODE_PLAIN, &bad, false);
+	fuzz_seed("run-fails", b.data, b.len);
 
 	buf_reset(&b);
 	run(&b, "job_plain", 7, ATOLL__V1__MODE__MODE_PLAIN, &plain, false);
@@ -430,4 +555,6 @@ void fuzz_seeds(void)
 	buf_free(&b);
 	buf_free(&plain);
 	buf_free(&sealed);
+	buf_free(&bad);
+	buf_free(&sealed_bad);
 }

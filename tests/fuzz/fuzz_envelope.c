@@ -1,6 +1,9 @@
 /* libFuzzer target: the envelope parsers and openers on arbitrary bytes.
  * The first byte picks the parser (enum target); keys are fixed so that
- * seed inputs open and mutations of them reach the crypto. */
+ * seed inputs open and mutations of them reach the crypto. Output streams
+ * are format v2: sealed in HPKE auth mode by the enclave key, with the
+ * attempt in the header and, for a failed job, a sealed error as the
+ * final record. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +28,11 @@ static struct {
 	uint8_t enclave_priv[32], enclave_pub[32];
 	uint8_t client_priv[32], client_pub[32];
 	uint8_t envelope_id[16];
+	/* What the client expects of a stream: an input sealed to another
+	 * enclave key and to enclave_pub, so the sender lookup goes past the
+	 * first entry. */
+	uint8_t senders[2][32];
+	struct env_output_expect want;
 } keys;
 
 void fuzz_setup(void)
@@ -38,6 +46,41 @@ void fuzz_setup(void)
 				keys.client_pub) < 0)
 		fuzz_die("cannot derive the keys");
 	memcpy(keys.envelope_id, "fuzz envelope id", 16);
+	memset(keys.senders[0], 0x42, 32);
+	memcpy(keys.senders[1], keys.enclave_pub, 32);
+	keys.want = (struct env_output_expect){
+		.job_id = JOB_ID,
+		.workload_id = WORKLOAD_ID,
+		.envelope_id = keys.envelope_id,
+		.senders = (const uint8_t(*)[32])keys.senders,
+		.n_senders = 2,
+	};
+}
+
+/* A sealed error's code is 1..ENV_MAX_ERROR_CODE of [a-z0-9_]. */
+static bool code_ok(const char *code, size_t len)
+{
+	if (len == 0 || len > ENV_MAX_ERROR_CODE)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((code[i] >= 'a' && code[i] <= 'z') ||
+		      (code[i] >= '0' && code[i] <= '9') || code[i] == '_'))
+			return false;
+	return true;
+}
+
+/* A stream that opened came from the enclave key, for this job. */
+static void check_header(const uint8_t *p, size_t n)
+{
+	struct env_output_info hi;
+	size_t len;
+
+	if (env_output_record_len(p, n, true, &len) != ENV_OK ||
+	    env_output_header_info(p, len, &hi) != ENV_OK)
+		fuzz_die("opened a stream whose header does not parse");
+	if (memcmp(hi.sender, keys.enclave_pub, 32) != 0 ||
+	    strcmp(hi.job_id, JOB_ID) != 0)
+		fuzz_die("opened a stream from another sender or job");
 }
 
 static bool info_equal(const struct env_input_info *a,
@@ -70,12 +113,26 @@ static void fuzz_input(const uint8_t *p, size_t n)
 
 static void fuzz_output_blob(const uint8_t *p, size_t n)
 {
-	struct buf pt = { 0 };
-	int r = env_open_output(keys.client_priv, p, n, JOB_ID, WORKLOAD_ID,
-				keys.envelope_id, &pt);
-	if (r != ENV_OK && pt.len != 0)
+	struct buf pt = { 0 }, err = { 0 };
+	int r = env_open_output(keys.client_priv, p, n, &keys.want, &pt, &err);
+
+	/* Output is kept only with success or a sealed error; only a sealed
+	 * error writes "code: message". */
+	if (r != ENV_OK && r != ENV_E_JOB_FAILED && pt.len != 0)
 		fuzz_die("failed open left plaintext");
+	if ((r == ENV_E_JOB_FAILED) != (err.len != 0))
+		fuzz_die("status %d with error text of %zu bytes", r, err.len);
+	if (r == ENV_E_JOB_FAILED) {
+		const char *colon = memchr(err.data, ':', err.len);
+
+		if (!colon || !code_ok((const char *)err.data,
+				       (size_t)(colon - (const char *)err.data)))
+			fuzz_die("a sealed error without a valid code");
+	}
+	if (r == ENV_OK || r == ENV_E_JOB_FAILED)
+		check_header(p, n);
 	buf_free(&pt);
+	buf_free(&err);
 }
 
 static void fuzz_output_records(const uint8_t *p, size_t n)
@@ -85,9 +142,11 @@ static void fuzz_output_records(const uint8_t *p, size_t n)
 	size_t len;
 	if (env_output_record_len(p, n, true, &len) != ENV_OK)
 		return;
-	if (env_output_opener_new(keys.client_priv, p, len, JOB_ID, WORKLOAD_ID,
-				  keys.envelope_id, &o) != ENV_OK)
+	if (env_output_opener_new(keys.client_priv, p, len, &keys.want, &o) !=
+	    ENV_OK)
 		return;
+	if (env_output_opener_result(o, NULL, NULL) != ENV_E_UNFINISHED)
+		fuzz_die("a result before the final record");
 	bool final = false, done = false;
 	for (size_t off = len; off < n; off += len) {
 		if (env_output_record_len(p + off, n - off, false, &len) != ENV_OK)
@@ -101,6 +160,21 @@ static void fuzz_output_records(const uint8_t *p, size_t n)
 	}
 	if ((env_output_opener_done(o) == ENV_OK) != done)
 		fuzz_die("opener_done disagrees with the records seen");
+	if (done) {
+		const char *code = NULL, *msg = NULL;
+		int r = env_output_opener_result(o, &code, &msg);
+
+		if (r == ENV_E_JOB_FAILED) {
+			if (!code || !msg || !code_ok(code, strlen(code)) ||
+			    strlen(msg) > ENV_MAX_ERROR_MESSAGE)
+				fuzz_die("a sealed error without a valid code");
+		} else if (r != ENV_OK) {
+			fuzz_die("finished stream with result %d", r);
+		}
+		if (memcmp(env_output_opener_info(o)->sender, keys.enclave_pub,
+			   32) != 0)
+			fuzz_die("a finished stream from another sender");
+	}
 	env_output_opener_free(o);
 	buf_free(&pt);
 }
@@ -151,24 +225,31 @@ static void seal_inputs(uint16_t aead, const uint8_t (*recipients)[32])
 	buf_free(&pt);
 }
 
-static void seal_output(uint16_t aead)
+/* One stream: two chunks, then the empty final record or, when code is
+ * set, a sealed error; written both as a blob and as records. */
+static void seal_output(uint16_t aead, uint32_t attempt, const char *code)
 {
 	env_output_sealer *s = NULL;
 	struct buf out = { 0 }, pt = { 0 };
 	char name[64];
+	int want = code ? ENV_E_JOB_FAILED : ENV_OK;
 
-	if (env_output_sealer_new(aead, keys.client_pub, JOB_ID, WORKLOAD_ID,
-				  keys.envelope_id, &s, &out) < 0 ||
+	if (env_output_sealer_new(aead, keys.client_pub, keys.enclave_priv,
+				  keys.enclave_pub, JOB_ID, WORKLOAD_ID,
+				  keys.envelope_id, attempt, &s, &out) < 0 ||
 	    env_output_seal(s, (const uint8_t *)"out", 3, &out) < 0 ||
 	    env_output_seal(s, NULL, 0, &out) < 0 ||
-	    env_output_finish(s, &out) < 0 ||
-	    env_open_output(keys.client_priv, out.data, out.len, JOB_ID,
-			    WORKLOAD_ID, keys.envelope_id, &pt) < 0)
+	    (code ? env_output_fail(s, code, "the backend refused", &out)
+		  : env_output_finish(s, &out)) < 0 ||
+	    env_open_output(keys.client_priv, out.data, out.len, &keys.want,
+			    &pt, NULL) != want)
 		fuzz_die("cannot seal an output stream that opens");
 	env_output_sealer_free(s);
-	snprintf(name, sizeof(name), "output-aead%u", aead);
+	snprintf(name, sizeof(name), "output-aead%u-attempt%u%s", aead,
+		 attempt, code ? "-failed" : "");
 	fuzz_seed_tagged(name, OUTPUT_BLOB, out.data, out.len);
-	snprintf(name, sizeof(name), "records-aead%u", aead);
+	snprintf(name, sizeof(name), "records-aead%u-attempt%u%s", aead,
+		 attempt, code ? "-failed" : "");
 	fuzz_seed_tagged(name, OUTPUT_RECORDS, out.data, out.len);
 	buf_free(&out);
 	buf_free(&pt);
@@ -184,6 +265,7 @@ void fuzz_seeds(void)
 			fuzz_die("cannot make a key pair");
 	for (uint16_t aead = 1; aead <= 3; aead++) {
 		seal_inputs(aead, (const uint8_t(*)[32])recipients);
-		seal_output(aead);
+		seal_output(aead, 1, NULL);
+		seal_output(aead, 2, "backend_error");
 	}
 }

@@ -41,8 +41,6 @@ enum what {
 	N_WHAT
 };
 
-const atoll_backend *atoll_backend_entry(uint32_t host_abi);
-
 static const atoll_backend *be;
 static void *classify, *aggregate, *keyed;
 static struct paillier_priv *key, *client_key;
@@ -85,7 +83,7 @@ void fuzz_setup(void)
 	if (paillier_pub_save(&key->pub, path) < 0)
 		fuzz_die("cannot save the public key");
 
-	be = atoll_backend_entry(ATOLL_BACKEND_ABI_VERSION);
+	be = atoll_backend_entry(ATOLL_BACKEND_ABI_MAJOR, ATOLL_BACKEND_ABI_MINOR);
 	{
 		atoll_kv kv[] = { { "model", model_path }, { "op", "classify" },
 				  { "min_key_bits", "512" }, { "pool_size", "0" },

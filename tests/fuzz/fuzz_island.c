@@ -14,7 +14,8 @@
  * EnclaveMessage taken as the enclave's Ready (then a Hello is sent); 3
  * takes one more byte instead of a frame: the enclave exits (its jobs are
  * handed back), the enclave comes back, the island drains, or the session
- * ends (its jobs are cancelled). */
+ * ends (its jobs are cancelled). After every step what is due of the held
+ * JobStarted and output is sent, and at the end all of it. */
 #define main atoll_island_main
 #include "island.c"
 #undef main
@@ -118,6 +119,9 @@ void fuzz_setup(void)
 		fuzz_die("fcntl: %s", strerror(errno));
 	is.enclave_fd = sv[0];
 	enclave_end = sv[1];
+	is.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (is.wake_fd < 0)
+		fuzz_die("eventfd: %s", strerror(errno));
 
 	/* The Ready the island starts from in each input. */
 	memset(key, 0x44, sizeof(key));
@@ -131,6 +135,7 @@ void fuzz_setup(void)
 	rd.tee_error = "";
 	rd.enclave_public_key = (ProtobufCBinaryData){ sizeof(key), key };
 	rd.version = "0.1.0";
+	rd.max_frame_bytes = MAX_FRAME;
 	rd.n_workloads = 1;
 	rd.workloads = wp;
 	ready_len = protobuf_c_message_get_packed_size(&rd.base);
@@ -155,7 +160,7 @@ static void reset(void)
 		struct ijob *j = jobs;
 
 		jobs = j->next;
-		free(j);
+		ijob_free(j);
 	}
 	set_ready(atoll__enclave__v1__ready__unpack(NULL, ready_len, ready_bytes));
 	if (!is.ready)
@@ -211,7 +216,7 @@ static void control(uint8_t op)
 
 			jobs = j->next;
 			enclave_cancel(&is, j->id, j->attempt);
-			free(j);
+			ijob_free(j);
 		}
 		break;
 	}
@@ -222,8 +227,12 @@ static void check_jobs(void)
 {
 	uint32_t n = 0;
 
-	for (struct ijob *j = is.jobs; j; j = j->next)
+	for (struct ijob *j = is.jobs; j; j = j->next) {
 		n++;
+		/* Held output goes once it reaches the bound (held.h). */
+		if (j->bytes >= HELD_MAX_BYTES)
+			fuzz_die("job %s holds %zu bytes of output", j->id, j->bytes);
+	}
 	if (n != is.running || n > cfg.slots)
 		fuzz_die("%u jobs listed, %u running, %u slots", n, is.running,
 			 cfg.slots);
@@ -272,9 +281,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			protobuf_c_message_free_unpacked(pm, NULL);
 		}
+		/* As the enclave thread does between messages. */
+		flush_held(&is, time_mono_ms(), false);
 		drain_enclave();
 		check_jobs();
 	}
+	/* What is still held goes, JobStarted before output. */
+	flush_held(&is, time_mono_ms(), true);
+	check_jobs();
 	return 0;
 }
 
@@ -302,6 +316,7 @@ static void ctl(struct buf *b, uint8_t op)
 
 void fuzz_seeds(void)
 {
+	static const char manifest[] = "{\"version\":1}";
 	uint8_t nonce[32], input[16];
 	Atoll__V1__CoordinatorMessage cm = ATOLL__V1__COORDINATOR_MESSAGE__INIT;
 	Atoll__V1__Welcome wel = ATOLL__V1__WELCOME__INIT;
@@ -352,6 +367,8 @@ void fuzz_seeds(void)
 	ar.nonce = ch.nonce;
 	ar.tee_type = "sim";
 	ar.evidence = (ProtobufCBinaryData){ sizeof(input), input };
+	ar.manifest = (ProtobufCBinaryData){ sizeof(manifest) - 1,
+					     (uint8_t *)manifest };
 	em.msg_case = ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_ATTEST;
 	em.attest = &ar;
 	step(&b, 1, &em.base);

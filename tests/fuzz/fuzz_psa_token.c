@@ -15,8 +15,6 @@
 #include "gen.h"
 #include "tdrv.h"
 
-const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi);
-
 static const atoll_tee_driver *drv;
 static void *ctx;
 static EVP_PKEY *iak[4];

@@ -23,10 +23,9 @@
 	"4C6598D19C18719C5DFD4A7D335F674E5BFE1D8F800CEA2CF270C10D103DB2F1," \
 	"1F084161A44BB6D93778A904877D4819CAFA5D05EF4193B2DED9DD9C73DD3F6A"
 
-const atoll_tee_driver *atoll_tee_driver_entry(uint32_t host_abi);
-
 static const atoll_tee_driver *drv;
 static void *ctx;
+static atoll_kv kv[1];
 static struct gen_snp_pki pki;
 static struct gen_snp_vcek_opts vopts;
 static uint8_t chip[64];
@@ -34,7 +33,6 @@ static uint8_t chip[64];
 void fuzz_setup(void)
 {
 	static char pins[512];
-	atoll_kv kv[2];
 
 	fuzz_rand_fix("fuzz_snp_report pki");
 	memset(chip, 0xc7, sizeof(chip));
@@ -48,13 +46,14 @@ void fuzz_setup(void)
 	fuzz_rand_restore();
 	snprintf(pins, sizeof(pins), "%s,%s", AMD_ARKS, pki.ark_fp);
 	kv[0] = (atoll_kv){ "ark_fingerprints", pins };
-	kv[1] = (atoll_kv){ "chain_cache", "false" };
 	drv = fuzz_tee_driver(atoll_tee_driver_entry);
-	ctx = fuzz_tee_init(drv, kv, 2);
+	ctx = fuzz_tee_init(drv, kv, 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* With the chain and certificate caches on, as shipped. */
+	ctx = fuzz_tee_renew(drv, ctx, kv, 1);
 	fuzz_tee_verify(drv, ctx, data, size, WHEN);
 	return 0;
 }
@@ -114,8 +113,8 @@ static void seeds_generated(void)
 
 	/* The chain as PEM with CRLs of the ARK and the ASK, so that the
 	 * CRL checks run. */
-	crls[0] = gen_crl(pki.ark, pki.ark_key, 1740000000, 1760000000, revoked, 2);
-	crls[1] = gen_crl(pki.ask, pki.ask_key, 1740000000, 1760000000, revoked, 1);
+	crls[0] = gen_crl_list(pki.ark, pki.ark_key, 1740000000, 1760000000, revoked, 2);
+	crls[1] = gen_crl_list(pki.ask, pki.ask_key, 1740000000, 1760000000, revoked, 1);
 	pem = pem_join(chain, 3, NULL, 0, &pem_len);
 	crl_pem = pem_join(NULL, 0, crls, 2, &crl_len);
 	put("gen-pem-crls", rep, pem, pem_len, crl_pem, crl_len);

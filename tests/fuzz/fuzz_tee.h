@@ -13,10 +13,12 @@
 /* The table from a driver's entry, and an instance of it; or abort. */
 static inline const atoll_tee_driver *fuzz_tee_driver(atoll_tee_driver_entry_fn entry)
 {
-	const atoll_tee_driver *d = entry(ATOLL_TEE_DRIVER_ABI_VERSION);
+	const atoll_tee_driver *d = entry(ATOLL_TEE_DRIVER_ABI_MAJOR,
+					  ATOLL_TEE_DRIVER_ABI_MINOR);
 
 	if (!d)
-		fuzz_die("the driver refuses ABI %u", ATOLL_TEE_DRIVER_ABI_VERSION);
+		fuzz_die("the driver refuses ABI %u.%u", ATOLL_TEE_DRIVER_ABI_MAJOR,
+			 ATOLL_TEE_DRIVER_ABI_MINOR);
 	return d;
 }
 
@@ -29,6 +31,18 @@ static inline void *fuzz_tee_init(const atoll_tee_driver *d,
 	if (d->init(kv, n, &ctx, &err) != ATOLL_OK)
 		fuzz_die("%s init failed: %s", d->name, err.msg);
 	return ctx;
+}
+
+/* A fresh instance in place of ctx (which may be NULL), made before each
+ * input by the targets of drivers that cache: their chain and
+ * certificate caches then start empty, so an input takes the same paths
+ * alone as after others (a regression replays as it ran), while the
+ * verifications of one input share them. */
+static inline void *fuzz_tee_renew(const atoll_tee_driver *d, void *ctx,
+				   const atoll_kv *kv, size_t n)
+{
+	d->fini(ctx);
+	return fuzz_tee_init(d, kv, n);
 }
 
 /* Read every byte the claims point at: ASan then reports claims that
@@ -104,7 +118,8 @@ static inline int fuzz_tee_verify_once(const atoll_tee_driver *d, void *ctx,
  * claims of an accepted input are read, since the driver owns its claims.
  * Evidence accepted without expected report data must then be accepted
  * with its own report data claim as the expected value, and refused with
- * one bit of it changed. Returns the status. */
+ * one bit of it changed; with caches on, those two calls answer from
+ * what the first one cached. Returns the status. */
 static inline int fuzz_tee_verify(const atoll_tee_driver *d, void *ctx,
 				  const uint8_t *data, size_t size, int64_t when)
 {
