@@ -183,6 +183,7 @@ void dc_fuzz_accept_cert_signatures(X509_STORE_CTX *sc);
 #else
 static inline void dc_fuzz_accept_cert_signatures(X509_STORE_CTX *sc)
 {
+	(void)sc;
 }
 #endif
 

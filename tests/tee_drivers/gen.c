@@ -231,7 +231,7 @@ void gen_fingerprint_hex(X509 *x, char out[65])
 	out[64] = 0;
 }
 
-X509_CRL *gen_crl(X509 *issuer, EVP_PKEY *key, int64_t this_update,
+X509_CRL *gen_crl_list(X509 *issuer, EVP_PKEY *key, int64_t this_update,
 		  int64_t next_update, const long *serials, size_t n)
 {
 	X509_CRL *crl = X509_CRL_new();

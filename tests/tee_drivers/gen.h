@@ -54,7 +54,7 @@ void gen_fingerprint_hex(X509 *x, char out[65]);
 
 /* A CRL by issuer (signed with key) valid from this_update to
  * next_update, revoking the given serials; and its PEM. */
-X509_CRL *gen_crl(X509 *issuer, EVP_PKEY *key, int64_t this_update,
+X509_CRL *gen_crl_list(X509 *issuer, EVP_PKEY *key, int64_t this_update,
 		  int64_t next_update, const long *serials, size_t n);
 char *gen_crl_pem(X509_CRL *crl, size_t *ret_len);
 
