@@ -102,6 +102,13 @@ struct enclave {
 	size_t n_jobs;
 };
 
+/* The bit of a mode the host sent; none for a number no mode has (a
+ * shift by 32 or more is undefined). */
+static uint32_t mode_bit(uint32_t mode)
+{
+	return mode <= ATOLL_MODE_HOMOMORPHIC ? ATOLL_MODE_BIT(mode) : 0;
+}
+
 static int send_msg(struct enclave *e, Atoll__Enclave__V1__EnclaveMessage *m)
 {
 	pthread_mutex_lock(&e->wmu);
@@ -250,7 +257,7 @@ static void *job_thread(void *arg)
 			 j->workload_id, j->wl ? ": " : "", j->wl ? j->wl->error : "");
 		goto done;
 	}
-	if (!(j->wl->modes & ATOLL_MODE_BIT(j->mode))) {
+	if (!(j->wl->modes & mode_bit(j->mode))) {
 		snprintf(err, sizeof err, "workload %u does not run in %s mode here", j->workload_id,
 			 atoll_mode_name(j->mode));
 		goto done;
@@ -336,7 +343,7 @@ static struct ewl *find_wl(struct enclave *e, uint32_t id, uint32_t mode)
 	for (size_t i = 0; i < e->n_wls; i++) {
 		if (e->wls[i].id != id)
 			continue;
-		if (e->wls[i].modes & ATOLL_MODE_BIT(mode))
+		if (e->wls[i].modes & mode_bit(mode))
 			return &e->wls[i];
 		any = &e->wls[i];
 	}

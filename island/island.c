@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,19 +30,14 @@
 #include "atoll/v1/islands.pb-c.h"
 #include "config.h"
 #include "frame.h"
+#include "held.h"
 #include "rpc/client.h"
 #include "transport.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define MAX_JOB_ID 256
-
-struct ijob {
-	struct ijob *next;
-	char id[MAX_JOB_ID + 1];
-	uint32_t attempt;
-};
+#define MAX_JOB_ID HELD_MAX_ID
 
 struct island {
 	struct island_config *cfg;
@@ -69,19 +66,12 @@ struct island {
 
 	struct ijob *jobs;
 	uint32_t running;
+	int wake_fd; /* eventfd: a job was assigned, its JobStarted comes due */
 	atomic_bool draining;
 	atomic_bool stopping;
 };
 
 /* ---- coordinator stream ---- */
-
-static int send_island_msg(struct island *is, rpc_stream *s, Atoll__V1__IslandMessage *m)
-{
-	pthread_mutex_lock(&is->send_mu);
-	int r = rpc_stream_send(s, &m->base);
-	pthread_mutex_unlock(&is->send_mu);
-	return r;
-}
 
 /* Send on the current stream, if any. The stream outlives the send: the
  * connection thread frees it only after clearing the pointer and then
@@ -266,6 +256,89 @@ static struct ijob *take_job(struct island *is, const char *id, uint32_t attempt
 	return NULL;
 }
 
+static struct ijob *find_job(struct island *is, const char *id, uint32_t attempt)
+{
+	for (struct ijob *j = is->jobs; j; j = j->next)
+		if (strcmp(j->id, id) == 0 && j->attempt == attempt)
+			return j;
+	return NULL;
+}
+
+/* Send what is due of what the jobs hold (all of it with force): a
+ * JobStarted not sent yet, then the held output. Runs on the enclave
+ * thread, which alone sends a job's events, so they stay in order. */
+static void flush_held(struct island *is, int64_t now, bool force)
+{
+	struct due {
+		struct due *next;
+		char id[MAX_JOB_ID + 1];
+		uint32_t attempt;
+		bool start;
+		uint64_t seq;
+		ProtobufCBinaryData *chunks;
+		size_t n;
+	} *list = NULL;
+	pthread_mutex_lock(&is->mu);
+	for (struct ijob *j = is->jobs; j; j = j->next) {
+		bool out = j->n_chunks && (force || ijob_output_due(j, now));
+		bool start = !j->started_sent && (out || force || now >= ijob_due_ms(j));
+		struct due *d = (out || start) ? calloc(1, sizeof *d) : NULL;
+		if (!d)
+			continue;
+		snprintf(d->id, sizeof d->id, "%s", j->id);
+		d->attempt = j->attempt;
+		d->start = start;
+		j->started_sent = true;
+		d->seq = j->next_seq;
+		if (out) {
+			d->chunks = ijob_take(j, &d->n);
+			j->next_seq += d->n;
+		}
+		d->next = list;
+		list = d;
+	}
+	pthread_mutex_unlock(&is->mu);
+	while (list) {
+		struct due *d = list;
+		list = d->next;
+		Atoll__V1__IslandMessage m = ATOLL__V1__ISLAND_MESSAGE__INIT;
+		if (d->start) {
+			Atoll__V1__JobStarted st = ATOLL__V1__JOB_STARTED__INIT;
+			st.job_id = d->id;
+			st.attempt = d->attempt;
+			m.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_STARTED;
+			m.started = &st;
+			send_current(is, &m);
+		}
+		for (size_t i = 0; i < d->n; i++) {
+			Atoll__V1__IslandOutput o = ATOLL__V1__ISLAND_OUTPUT__INIT;
+			o.job_id = d->id;
+			o.attempt = d->attempt;
+			o.seq = d->seq + i;
+			o.data = d->chunks[i];
+			m.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_OUTPUT;
+			m.output = &o;
+			send_current(is, &m);
+		}
+		ijob_chunks_free(d->chunks, d->n);
+		free(d);
+	}
+}
+
+/* When the next held event is due, INT64_MAX for none. */
+static int64_t next_due(struct island *is)
+{
+	int64_t due = INT64_MAX;
+	pthread_mutex_lock(&is->mu);
+	for (struct ijob *j = is->jobs; j; j = j->next) {
+		int64_t d = ijob_due_ms(j);
+		if (d < due)
+			due = d;
+	}
+	pthread_mutex_unlock(&is->mu);
+	return due;
+}
+
 static void on_enclave_msg(struct island *is, Atoll__Enclave__V1__EnclaveMessage *em)
 {
 	Atoll__V1__IslandMessage m = ATOLL__V1__ISLAND_MESSAGE__INIT;
@@ -292,14 +365,19 @@ static void on_enclave_msg(struct island *is, Atoll__Enclave__V1__EnclaveMessage
 		return;
 	}
 	case ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_OUTPUT: {
-		Atoll__V1__IslandOutput o = ATOLL__V1__ISLAND_OUTPUT__INIT;
-		o.job_id = em->output->job_id;
-		o.attempt = em->output->attempt;
-		o.seq = em->output->seq;
-		o.data = em->output->data;
-		m.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_OUTPUT;
-		m.output = &o;
-		send_current(is, &m);
+		/* Held back a little (held.h); a job we do not hold (cancelled
+		 * meanwhile) gets nothing. */
+		int64_t now = time_mono_ms();
+		pthread_mutex_lock(&is->mu);
+		struct ijob *j = find_job(is, em->output->job_id, em->output->attempt);
+		bool flush = false;
+		if (j && ijob_hold(j, em->output->data.data, em->output->data.len, now) < 0)
+			log_error("out of memory holding output of %s", j->id);
+		else if (j)
+			flush = ijob_output_due(j, now);
+		pthread_mutex_unlock(&is->mu);
+		if (flush)
+			flush_held(is, now, false);
 		return;
 	}
 	case ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_DONE: {
@@ -309,7 +387,7 @@ static void on_enclave_msg(struct island *is, Atoll__Enclave__V1__EnclaveMessage
 		pthread_mutex_unlock(&is->mu);
 		if (!j)
 			return; /* handed back or cancelled meanwhile */
-		free(j);
+		/* One message for what was held back and the end. */
 		Atoll__V1__JobResult r = ATOLL__V1__JOB_RESULT__INIT;
 		r.job_id = d->job_id;
 		r.attempt = d->attempt;
@@ -317,9 +395,13 @@ static void on_enclave_msg(struct island *is, Atoll__Enclave__V1__EnclaveMessage
 		r.error = d->error;
 		r.chunks = d->chunks;
 		r.run_ms = d->run_ms;
+		r.output = ijob_take(j, &r.n_output);
+		r.includes_start = !j->started_sent;
 		m.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_RESULT;
 		m.result = &r;
 		send_current(is, &m);
+		ijob_chunks_free(r.output, r.n_output);
+		ijob_free(j);
 		if (!d->ok)
 			log_info("job %s attempt %u failed: %s", d->job_id, d->attempt, d->error);
 		return;
@@ -350,7 +432,7 @@ static void hand_back_all(struct island *is, const char *why)
 		struct ijob *j = jobs;
 		jobs = j->next;
 		hand_back(is, j->id, j->attempt, why);
-		free(j);
+		ijob_free(j);
 	}
 }
 
@@ -366,6 +448,25 @@ static void *enclave_thread(void *arg)
 {
 	struct island *is = arg;
 	for (;;) {
+		/* Wait for the enclave, until something held is due, or for a
+		 * new job (whose JobStarted comes due). */
+		int64_t due = next_due(is);
+		int64_t wait = due == INT64_MAX ? 1000 : due - time_mono_ms();
+		if (wait <= 0) {
+			flush_held(is, time_mono_ms(), false);
+			continue;
+		}
+		struct pollfd pfd[2] = { { .fd = is->enclave_fd, .events = POLLIN },
+					 { .fd = is->wake_fd, .events = POLLIN } };
+		int n = poll(pfd, 2, (int)(wait < 1000 ? wait : 1000));
+		if (n > 0 && (pfd[1].revents & POLLIN)) {
+			uint64_t v;
+			if (read(is->wake_fd, &v, sizeof v) < 0) {
+				/* nothing to drain */
+			}
+		}
+		if (n <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
 		ProtobufCMessage *pm = NULL;
 		int r = frame_read(is->enclave_fd, &atoll__enclave__v1__enclave_message__descriptor,
 				   is->cfg->enclave.max_frame_bytes, &pm);
@@ -416,12 +517,10 @@ static void on_assignment(struct island *is, rpc_stream *s, Atoll__V1__Assignmen
 		refuse = "no free slot";
 	struct ijob *j = NULL;
 	if (!refuse) {
-		j = calloc(1, sizeof *j);
+		j = ijob_new(a->job_id, a->attempt, time_mono_ms());
 		if (!j) {
 			refuse = "out of memory";
 		} else {
-			snprintf(j->id, sizeof j->id, "%s", a->job_id);
-			j->attempt = a->attempt;
 			j->next = is->jobs;
 			is->jobs = j;
 			is->running++;
@@ -448,17 +547,14 @@ static void on_assignment(struct island *is, rpc_stream *s, Atoll__V1__Assignmen
 		pthread_mutex_lock(&is->mu);
 		struct ijob *t = take_job(is, a->job_id, a->attempt);
 		pthread_mutex_unlock(&is->mu);
-		free(t);
+		ijob_free(t);
 		hand_back(is, a->job_id, a->attempt, "the island's enclave is not reachable");
 		return;
 	}
-	Atoll__V1__JobStarted st = ATOLL__V1__JOB_STARTED__INIT;
-	st.job_id = a->job_id;
-	st.attempt = a->attempt;
-	Atoll__V1__IslandMessage m = ATOLL__V1__ISLAND_MESSAGE__INIT;
-	m.msg_case = ATOLL__V1__ISLAND_MESSAGE__MSG_STARTED;
-	m.started = &st;
-	send_island_msg(is, s, &m);
+	/* JobStarted follows from the enclave thread (held.h): wake it. */
+	uint64_t one = 1;
+	if (write(is->wake_fd, &one, sizeof one) < 0)
+		log_warn("cannot wake the enclave thread: %s", strerror(errno));
 }
 
 /* Tell the enclave to stop one attempt. */
@@ -643,7 +739,7 @@ static bool run_session(struct island *is)
 		struct ijob *j = jobs;
 		jobs = j->next;
 		enclave_cancel(is, j->id, j->attempt);
-		free(j);
+		ijob_free(j);
 	}
 	return welcomed;
 }
@@ -902,6 +998,11 @@ int main(int argc, char **argv)
 	}
 	is.copts = copts;
 	pthread_t conn, encl, hb;
+	is.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (is.wake_fd < 0) {
+		log_error("eventfd: %s", strerror(errno));
+		return 1;
+	}
 	pthread_create(&encl, NULL, enclave_thread, &is);
 	pthread_create(&conn, NULL, conn_thread, &is);
 	pthread_create(&hb, NULL, heartbeat_thread, &is);

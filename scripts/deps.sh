@@ -16,12 +16,15 @@
 # (dpkg-dev, from build-essential), which needs file; systemd brings
 # systemd-analyze, which
 # verifies the units (it is not started: nothing here needs it running).
+#
+# Fuzzing: clang and its runtime build the libFuzzer targets; llvm brings
+# llvm-symbolizer, which tests/fuzz/campaign needs for coverage per function.
 set -eu
 PKGS="build-essential cmake pkg-config git
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
       libssl-dev libyaml-dev libsqlite3-dev libcbor-dev zlib1g-dev
       libpq-dev postgresql
-      clang libclang-rt-14-dev sqlite3 valgrind openssl python3
+      clang libclang-rt-14-dev llvm sqlite3 valgrind openssl python3
       libmicrohttpd-dev curl prometheus
       libtesseract-dev libleptonica-dev tesseract-ocr-eng
       libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev

@@ -19,8 +19,8 @@ cmake --build build-asan -j "$jobs"
 echo "== tests under ASan + UBSan"
 ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE "fuzz|perf"
 
-echo "== fuzz targets (clang, libFuzzer, bounded runs)"
+echo "== fuzz targets (clang, libFuzzer, bounded runs, $jobs at a time)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATOLL_FUZZ=ON \
 	-DATOLL_SANITIZE=ON >/dev/null
 cmake --build build-fuzz -j "$jobs"
-ctest --test-dir build-fuzz --output-on-failure -L fuzz
+ctest --test-dir build-fuzz --output-on-failure -j "$jobs" -L fuzz

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atoll/mode.h"
 #include "config/cfg.h"
@@ -340,7 +341,10 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	if (!cc)
 		return -ENOMEM;
 	/* Defaults. */
-	cc->limits.threads = 1;
+	/* One completion-queue thread per CPU, at most 4: the services work
+	 * outside the core's lock, which the threads share. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cc->limits.threads = cpus < 1 ? 1 : cpus > 4 ? 4 : (uint32_t)cpus;
 	cc->limits.max_message_bytes = 4u << 20;
 	cc->limits.drain_timeout_ms = 10000;
 	cc->limits.keepalive_time_ms = 60000;

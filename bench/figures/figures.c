@@ -2,9 +2,11 @@
  * loopback (a coordinator with the store setting given, sim islands, the
  * echo and classifier backends), driven by the pipelined load generator of
  * bench/load: every caller is an operation in flight on one completion
- * queue, SubmitJob then a WatchJob stream until the job is final.
+ * queue: SubmitJob with wait: true, answered with the final job and its
+ * output (one call per job), or with --watch SubmitJob then a WatchJob
+ * stream until the job is final.
  *
- *   atoll-bench-figures [--quick] [--sync full|normal] [--seconds S]
+ *   atoll-bench-figures [--quick] [--watch] [--threads N] [--sync full|normal] [--seconds S]
  *                       [--n N] [--runs R] [--recovery-jobs N] [SECTION...]
  *
  * Sections (default: all of them, in this order):
@@ -44,6 +46,8 @@
 
 static struct {
 	bool quick;
+	bool watch; /* SubmitJob, then WatchJob; else SubmitJob wait: true */
+	int threads; /* the coordinator's limits.threads; 0: its default */
 	const char *sync;
 	double seconds, warmup;
 	int n, he_n, runs;
@@ -212,6 +216,31 @@ static void note_status(struct jobs *j, struct load_slot *s, const char *what)
 	gpr_free(d);
 }
 
+/* The job is final (its output in js->out): check and record it. */
+static int job_final(struct jobs *j, struct load_slot *s, struct job_slot *js)
+{
+	js->output_ok = js->completed && (!j->check || j->check(j, js));
+	s->t_end = load_now_ns();
+	if (js->output_ok) {
+		if (j->n_job == j->cap_job) {
+			size_t cap = j->cap_job ? j->cap_job * 2 : 256;
+			int64_t *p = realloc(j->job_ns, cap * sizeof *p);
+			if (p) {
+				j->job_ns = p;
+				j->cap_job = cap;
+			}
+		}
+		if (j->n_job < j->cap_job)
+			j->job_ns[j->n_job++] = s->t_end - s->t_begin - js->client_ns;
+		buf_reset(&j->last_out);
+		buf_append(&j->last_out, js->out.data, js->out.len);
+	} else if (js->completed) {
+		j->bad_outputs++;
+	}
+	return 0;
+}
+
+
 static int job_submitted(struct jobs *j, struct load_slot *s, bool ok)
 {
 	struct job_slot *js = s->user;
@@ -228,6 +257,22 @@ static int job_submitted(struct jobs *j, struct load_slot *s, bool ok)
 	if (!job)
 		return LOAD_FAIL;
 	snprintf(js->id, sizeof js->id, "%s", job->id);
+	if (job->state >= ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED) {
+		/* wait: true: the final job came with its output. */
+		js->completed = job->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED;
+		if (!js->completed)
+			snprintf(j->last_error, sizeof j->last_error, "job %s: %s", js->id,
+				 job->error ? job->error : "failed");
+		const Atoll__V1__JobOutput *o = job->output;
+		if (o && o->encrypted)
+			buf_append(&js->out, o->ciphertext.data, o->ciphertext.len);
+		else if (o && o->text)
+			buf_puts(&js->out, o->text);
+		atoll__v1__job__free_unpacked(job, NULL);
+		job_final(j, s, js);
+		js->state = S_CLOSING;
+		return js->output_ok ? LOAD_DONE : LOAD_FAIL;
+	}
 	atoll__v1__job__free_unpacked(job, NULL);
 	if (j->submit_only)
 		return LOAD_DONE;
@@ -278,24 +323,8 @@ static int job_event(struct jobs *j, struct load_slot *s, bool ok)
 	atoll__v1__job_event__free_unpacked(ev, NULL);
 	if (!final)
 		return load_call_recv(s) < 0 ? LOAD_FAIL : LOAD_MORE;
-	js->output_ok = js->completed && (!j->check || j->check(j, js));
-	s->t_end = load_now_ns();
-	if (js->output_ok) {
-		if (j->n_job == j->cap_job) {
-			size_t cap = j->cap_job ? j->cap_job * 2 : 256;
-			int64_t *p = realloc(j->job_ns, cap * sizeof *p);
-			if (p) {
-				j->job_ns = p;
-				j->cap_job = cap;
-			}
-		}
-		if (j->n_job < j->cap_job)
-			j->job_ns[j->n_job++] = s->t_end - s->t_begin - js->client_ns;
-		buf_reset(&j->last_out);
-		buf_append(&j->last_out, js->out.data, js->out.len);
-	} else if (js->completed) {
-		j->bad_outputs++;
-	}
+	if (job_final(j, s, js) < 0)
+		return LOAD_FAIL;
 	js->state = S_CLOSING;
 	return load_call_status(s) < 0 ? LOAD_FAIL : LOAD_MORE;
 }
@@ -361,14 +390,21 @@ static char *prompt_doc(size_t bytes)
 	return doc;
 }
 
-static int plain_body(uint32_t workload, const char *input_doc, grpc_slice *ret)
+/* wait: whether SubmitJob answers with the final job (unless --watch). */
+static int plain_body_wait(uint32_t workload, const char *input_doc, bool wait, grpc_slice *ret)
 {
 	char *json;
-	if (asprintf(&json, "{\"workload_id\": %u, \"input\": %s}", workload, input_doc) < 0)
+	if (asprintf(&json, "{\"workload_id\": %u, \"wait\": %s, \"input\": %s}", workload,
+		     wait && !opt.watch ? "true" : "false", input_doc) < 0)
 		return -ENOMEM;
 	int e = body_slice(json, ret);
 	free(json);
 	return e;
+}
+
+static int plain_body(uint32_t workload, const char *input_doc, grpc_slice *ret)
+{
+	return plain_body_wait(workload, input_doc, true, ret);
 }
 
 /* Confidential: seal the document afresh for every job. */
@@ -394,6 +430,7 @@ static int make_sealed(struct jobs *j, struct job_slot *js, grpc_slice *ret)
 	req.confidential = true;
 	req.encryption_key_id = j->key_id;
 	req.input = &in;
+	req.wait = !opt.watch;
 	*ret = pack(&req.base);
 	buf_free(&env);
 	js->client_ns += time_mono_ns() - t0;
@@ -427,7 +464,8 @@ static int make_he(struct jobs *j, struct job_slot *js, grpc_slice *ret)
 	char *json = NULL;
 	int e = he_input_write(j->he_pub, j->he_rz, "", j->he_x, j->he_n, 1, 40, &in);
 	if (e >= 0 && asprintf(&json, "{\"workload_id\": %u, \"mode\": \"MODE_HOMOMORPHIC\", "
-				      "\"input\": %s}", j->workload, buf_cstr(&in)) < 0)
+				      "\"wait\": %s, \"input\": %s}", j->workload,
+			       opt.watch ? "false" : "true", buf_cstr(&in)) < 0)
 		json = NULL;
 	e = json ? body_slice(json, ret) : -ENOMEM;
 	free(json);
@@ -495,6 +533,12 @@ static int start_cluster(struct cluster *cl, const char *name)
 	if (cluster_init(cl, name) < 0)
 		return -1;
 	cl->store_synchronous = opt.sync;
+	if (opt.threads) {
+		static char limits[96];
+		snprintf(limits, sizeof limits, "limits: {drain_timeout: 2s, threads: %d}\n",
+			 opt.threads);
+		cl->limits_yaml = limits;
+	}
 	return 0;
 }
 
@@ -562,8 +606,9 @@ static int one_level(struct cluster *cl, struct jobs *j, const struct load_kind 
 
 static int section_jobs(void)
 {
-	printf("\n== plain 1 KiB echo jobs end to end (SubmitJob -> final event on WatchJob), "
+	printf("\n== plain 1 KiB echo jobs end to end (%s), "
 	       "store synchronous: %s, %.1f s per level after %.1f s warm-up\n",
+	       opt.watch ? "SubmitJob -> final event on WatchJob" : "SubmitJob wait: true",
 	       opt.sync, opt.seconds, opt.warmup);
 	printf("%-8s %8s %10s %10s %10s %12s %12s %12s\n", "islands", "callers", "jobs/s",
 	       "p50 ms", "p99 ms", "coord us/job", "isl. us/job", "client us/job");
@@ -820,8 +865,9 @@ static int section_he(int bits)
 		he_input_write(&key->pub, rz, "", x, 30, 1, 40, &in);
 		double enc_ms = (double)(time_mono_ns() - t0) / 1e6;
 		char *json;
-		if (asprintf(&json, "{\"workload_id\": 7, \"mode\": \"MODE_HOMOMORPHIC\", \"input\": %s}",
-			     buf_cstr(&in)) < 0)
+		if (asprintf(&json, "{\"workload_id\": 7, \"mode\": \"MODE_HOMOMORPHIC\", "
+				    "\"wait\": %s, \"input\": %s}",
+			     opt.watch ? "false" : "true", buf_cstr(&in)) < 0)
 			json = NULL;
 		grpc_slice_unref(b2b.fixed);
 		rc |= !json || body_slice(json, &b2b.fixed) < 0;
@@ -978,7 +1024,7 @@ static int section_recovery(void)
 	jobs_init(&j, &k);
 	j.submit_only = true;
 	char *doc = prompt_doc(1024);
-	int rc = plain_body(42, doc, &j.fixed) < 0;
+	int rc = plain_body_wait(42, doc, false, &j.fixed) < 0; /* no islands: never final */
 	free(doc);
 	struct load_opts o = { .target = h_target(&cl.coord), .in_flight = 32,
 			       .total = opt.recovery_jobs };
@@ -1040,7 +1086,7 @@ static void default_env(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: atoll-bench-figures [--quick] [--sync full|normal] [--seconds S]"
+	fprintf(stderr, "usage: atoll-bench-figures [--quick] [--watch] [--threads N] [--sync full|normal] [--seconds S]"
 			" [--n N] [--runs R]\n"
 			"                           [--recovery-jobs N] [jobs|conf|he|recovery ...]\n");
 }
@@ -1049,6 +1095,8 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, 'q' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "sync", required_argument, NULL, 'y' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "n", required_argument, NULL, 'n' },
@@ -1064,6 +1112,8 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
 		case 'q': opt.quick = true; break;
+		case 'w': opt.watch = true; break;
+		case 't': opt.threads = atoi(optarg); break;
 		case 'y': opt.sync = optarg; break;
 		case 's': seconds = atof(optarg); break;
 		case 'n': n = atoi(optarg); break;

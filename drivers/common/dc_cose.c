@@ -524,7 +524,7 @@ int dc_cose_sign1_verify(const struct dc_cose_sign1 *m, EVP_PKEY *key,
 
 		EVP_MD_CTX_free(mctx);
 		ERR_clear_error();
-		r = ok ? ATOLL_OK :
+		r = ok || dc_fuzz_accept_signature() ? ATOLL_OK :
 			 dc_err(err, ATOLL_E_SIGNATURE,
 				"EdDSA signature does not verify");
 	}

@@ -70,6 +70,28 @@ bool dc_ct_equal(const void *a, const void *b, size_t n);
 /* 1 when all n bytes are zero. */
 bool dc_all_zero(const void *p, size_t n);
 
+/* Fuzz builds only: the copies of the drivers linked into the fuzz
+ * targets (tests/fuzz) are compiled with ATOLL_FUZZ_UNSAFE_ACCEPT_SIGNATURES
+ * so that mutated evidence reaches the code after its signature checks. A
+ * signature that does not verify then counts as one that does; the check
+ * still runs, and everything else (lengths, key types, pins, dates,
+ * bindings) is refused as in a release build. Modules and programs are
+ * never built with it: a test fails when one of them holds
+ * DC_FUZZ_UNSAFE_MARKER, which only such a build contains. */
+#define DC_FUZZ_UNSAFE_MARKER "atoll-fuzz-unsafe: every signature verifies"
+#ifdef ATOLL_FUZZ_UNSAFE_ACCEPT_SIGNATURES
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#error "ATOLL_FUZZ_UNSAFE_ACCEPT_SIGNATURES is for fuzz builds only"
+#endif
+/* True: treat a signature that failed to verify as verified. */
+bool dc_fuzz_accept_signature(void);
+#else
+static inline bool dc_fuzz_accept_signature(void)
+{
+	return false;
+}
+#endif
+
 /* Unix seconds as "2025-06-01T00:00:00Z" into out (>= 24 bytes). */
 void dc_format_time(int64_t t, char *out, size_t out_size);
 /* Lowercase hex of at most max_bytes of data, with "..." when cut, into

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "atoll/tee_driver.h"
+#include "dc_util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -173,6 +174,18 @@ int dc_chain_verify(X509 *leaf, STACK_OF(X509) *pool,
  * occurs more than once. */
 int dc_cert_ext(X509 *cert, const char *oid, const uint8_t **ret_data,
 		size_t *ret_len);
+
+/* Fuzz builds only (see dc_fuzz_accept_signature()): let sc count a
+ * certificate or CRL signature that does not verify as verified. A no-op
+ * otherwise. */
+#ifdef ATOLL_FUZZ_UNSAFE_ACCEPT_SIGNATURES
+void dc_fuzz_accept_cert_signatures(X509_STORE_CTX *sc);
+#else
+static inline void dc_fuzz_accept_cert_signatures(X509_STORE_CTX *sc)
+{
+	(void)sc;
+}
+#endif
 
 /* ECDSA over a message with raw big-endian r||s (COSE) or little-endian
  * r||s (AMD) signatures: each half is half of sig_len. md is the digest

@@ -651,8 +651,21 @@ int he_output_decrypt(const struct paillier_priv *k, const uint8_t *doc, size_t 
 			goto done_root;
 		}
 		if ((r = paillier_decrypt(k, c, m, ctx)) < 0 ||
-		    (r = paillier_decode(&k->pub, m, scale, &values[i])) < 0)
+		    (r = paillier_decode(&k->pub, m, scale, &values[i])) < 0) {
+			if (r != -ENOMEM)
+				err_buf_setf(err, err_size,
+					    "output: ciphertexts[%zu]: does not decrypt", i);
 			goto done_root;
+		}
+		/* The island can send any unit mod n^2; with keys of more than
+		 * 1024 bits most decrypt to numbers no double holds. */
+		if (!isfinite(values[i])) {
+			err_buf_setf(err, err_size,
+				    "output: ciphertexts[%zu]: decrypts to a value beyond a double at scale_bits %u",
+				    i, scale);
+			r = -EDOM;
+			goto done_root;
+		}
 	}
 	*ret_values = values;
 	values = NULL;

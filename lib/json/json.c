@@ -511,8 +511,16 @@ const char *json_number_text(const json_value *v)
 
 int json_uint64(const json_value *v, uint64_t *ret)
 {
-	if (!v || v->type != JSON_NUMBER || v->str[0] == '-')
+	if (!v || v->type != JSON_NUMBER)
 		return -EINVAL;
+	if (v->str[0] == '-') {
+		/* "-0" is the integer zero, as json_int64() reads it; any other
+		 * negative number does not fit. */
+		if (!v->str[1] || strspn(v->str + 1, "0") != strlen(v->str + 1))
+			return -EINVAL;
+		*ret = 0;
+		return 0;
+	}
 	uint64_t x = 0;
 	for (const char *p = v->str; *p; p++) {
 		if (*p < '0' || *p > '9')

@@ -236,7 +236,12 @@ int ml_run_json(const struct ml_model *m, const uint8_t *doc, size_t len,
 	if ((r = ml_input_parse(m, doc, len, x, err, err_size)) < 0)
 		goto done_x;
 	uint32_t cls;
-	if ((r = ml_model_predict(m, x, &cls, probs)) < 0)
+	if ((r = ml_model_predict(m, x, &cls, probs)) == -ERANGE) {
+		err_buf_setf(err, err_size,
+			    "input: values so large that the model's scores are not finite");
+		r = -EINVAL;
+	}
+	if (r < 0)
 		goto done_x;
 	r = ml_output_write((const char *const *)m->class_names, m->n_classes,
 			    cls, probs, out);

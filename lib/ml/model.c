@@ -53,9 +53,10 @@ struct ml_model *ml_model_free(struct ml_model *m)
 }
 
 /* Allocate everything for the given shape; widths has n_layers + 1
- * entries. Names are left NULL. */
+ * entries. Names are left NULL, and so are the layers' weights and biases
+ * unless weights is set. */
 static int alloc_model(enum ml_kind kind, uint32_t n_classes, uint32_t n_layers,
-		       const uint32_t *widths, struct ml_model **ret_model)
+		       const uint32_t *widths, bool weights, struct ml_model **ret_model)
 {
 	struct ml_model *m = calloc(1, sizeof *m);
 	if (!m)
@@ -76,6 +77,8 @@ static int alloc_model(enum ml_kind kind, uint32_t n_classes, uint32_t n_layers,
 		struct ml_layer *L = &m->layers[l];
 		L->in = widths[l];
 		L->out = widths[l + 1];
+		if (!weights)
+			continue;
 		L->w = calloc((size_t)L->in * L->out, sizeof *L->w);
 		L->b = calloc(L->out, sizeof *L->b);
 		if (!L->w || !L->b)
@@ -112,7 +115,7 @@ int ml_model_new(enum ml_kind kind, uint32_t n_features, uint32_t n_classes,
 	widths[n_layers] = kind == ML_KIND_LINEAR && n_classes == 2 ? 1 : n_classes;
 
 	struct ml_model *m;
-	int r = alloc_model(kind, n_classes, n_layers, widths, &m);
+	int r = alloc_model(kind, n_classes, n_layers, widths, true, &m);
 	if (r < 0)
 		return r;
 	char name[32];
@@ -266,6 +269,20 @@ static int read_doubles(struct reader *rd, double *out, size_t n,
 	return 0;
 }
 
+/* read_doubles() into a new array of n, allocated only when the input
+ * holds n values. */
+static int take_doubles(struct reader *rd, double **ret, size_t n,
+			const char *what, char *err, size_t err_size)
+{
+	if (n > rd->left / 8) {
+		err_buf_setf(err, err_size, "truncated in %s", what);
+		return -EBADMSG;
+	}
+	if (!(*ret = malloc((n ? n : 1) * sizeof **ret)))
+		return -ENOMEM;
+	return read_doubles(rd, *ret, n, what, err, err_size);
+}
+
 int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 		   char *err, size_t err_size)
 {
@@ -368,8 +385,10 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 		return -EBADMSG;
 	}
 
+	/* The layers' weights come later, each allocated once the file is
+	 * known to hold it: a header alone cannot ask for gigabytes. */
 	struct ml_model *m;
-	int r = alloc_model(kind, n_classes, n_layers, widths, &m);
+	int r = alloc_model(kind, n_classes, n_layers, widths, false, &m);
 	if (r < 0)
 		return r;
 	if ((r = read_names(&rd, m->class_names, n_classes, "class", err,
@@ -394,11 +413,11 @@ int ml_model_parse(const uint8_t *data, size_t len, struct ml_model **ret_model,
 		struct ml_layer *L = &m->layers[l];
 		char what[32];
 		snprintf(what, sizeof what, "layer %u weights", l + 1);
-		if ((r = read_doubles(&rd, L->w, (size_t)L->in * L->out, what, err,
+		if ((r = take_doubles(&rd, &L->w, (size_t)L->in * L->out, what, err,
 				      err_size)) < 0)
 			goto fail_model;
 		snprintf(what, sizeof what, "layer %u biases", l + 1);
-		if ((r = read_doubles(&rd, L->b, L->out, what, err, err_size)) < 0)
+		if ((r = take_doubles(&rd, &L->b, L->out, what, err, err_size)) < 0)
 			goto fail_model;
 	}
 	if (rd.left != 0) {
@@ -578,9 +597,16 @@ int ml_model_scores(const struct ml_model *m, const double *x,
 		cur = next;
 		next = t;
 	}
-	memcpy(ret_scores, cur, ml_model_outputs(m) * sizeof *ret_scores);
+	/* Overflow gives infinities, and infinities of both signs NaN: no
+	 * probability follows from those. */
+	int r = 0;
+	for (uint32_t k = 0; k < ml_model_outputs(m); k++)
+		if (!isfinite(cur[k]))
+			r = -ERANGE;
+	if (r == 0)
+		memcpy(ret_scores, cur, ml_model_outputs(m) * sizeof *ret_scores);
 	free(a);
-	return 0;
+	return r;
 }
 
 uint32_t ml_probabilities(uint32_t n_outputs, uint32_t n_classes,

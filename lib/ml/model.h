@@ -89,7 +89,8 @@ int ml_model_feature_index(const struct ml_model *m, const char *name);
 
 /* Raw outputs (logits) of the model for the feature vector x (n_features
  * values, not standardized) into ret_scores (ml_model_outputs() values).
- * 0 or -ENOMEM. */
+ * 0, -ENOMEM, or -ERANGE when a score is not a finite number (values so
+ * large that the arithmetic overflows). */
 int ml_model_scores(const struct ml_model *m, const double *x,
 		    double *ret_scores);
 /* Class probabilities (n_classes values) from the raw outputs: the
@@ -97,7 +98,8 @@ int ml_model_scores(const struct ml_model *m, const double *x,
  * class (the lowest index on ties). */
 uint32_t ml_probabilities(uint32_t n_outputs, uint32_t n_classes,
 			  const double *scores, double *ret_probs);
-/* Scores, then probabilities; *ret_class is the predicted class. */
+/* Scores, then probabilities; *ret_class is the predicted class. The
+ * errors of ml_model_scores(). */
 int ml_model_predict(const struct ml_model *m, const double *x,
 		     uint32_t *ret_class, double *ret_probs);
 

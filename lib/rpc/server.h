@@ -60,8 +60,8 @@ typedef struct rpc_method {
 } rpc_method;
 
 struct rpc_server_opts {
-	/* Completion-queue threads (default 1: on 2 cores one thread
-	 * outperforms two, see docs/architecture.md). */
+	/* Completion-queue threads (default 1; the coordinator's config
+	 * defaults to one per CPU, at most 4: docs/architecture.md). */
 	int threads;
 	/* Largest message accepted, in bytes (default 4 MiB). Larger ones
 	 * end the call with RESOURCE_EXHAUSTED. */

@@ -217,8 +217,9 @@ void core_session_heartbeat(struct core *c, struct session *s);
 /* Evidence answering the session's challenge; ev->at_ms is ignored (the
  * core judges it as of now). */
 void core_session_evidence(struct core *c, struct session *s, const struct attest_input *ev);
+/* The job started (at started_ms, 0 for now). */
 void core_session_started(struct core *c, struct session *s, const char *job_id,
-			  uint32_t attempt);
+			  uint32_t attempt, int64_t started_ms);
 void core_session_output(struct core *c, struct session *s, const char *job_id,
 			 uint32_t attempt, const uint8_t *data, size_t len);
 void core_session_result(struct core *c, struct session *s, const char *job_id,

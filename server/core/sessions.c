@@ -320,13 +320,13 @@ static struct job *held_job(struct core *c, struct session *s, const char *id, u
 }
 
 void core_session_started(struct core *c, struct session *s, const char *job_id,
-			  uint32_t attempt)
+			  uint32_t attempt, int64_t started_ms)
 {
 	if (!enter(c, s))
 		return;
 	struct job *j = held_job(c, s, job_id, attempt);
 	if (j) {
-		j->row.started_ms = time_now_ms();
+		j->row.started_ms = started_ms ? started_ms : time_now_ms();
 		watch_notify_state(j);
 	}
 	core_unlock(c);

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "coordinator.h"
 #include "svc/pbconv.h"
+#include "util/timeutil.h"
 #include "util/log.h"
 
 #define MAX_OFFERS 1024
@@ -209,16 +210,24 @@ static void connect_message(rpc_call *call, const ProtobufCMessage *msg, void *u
 		on_evidence(co, s, m->evidence);
 		break;
 	case ATOLL__V1__ISLAND_MESSAGE__MSG_STARTED:
-		core_session_started(co->core, s, m->started->job_id, m->started->attempt);
+		core_session_started(co->core, s, m->started->job_id, m->started->attempt, 0);
 		break;
 	case ATOLL__V1__ISLAND_MESSAGE__MSG_OUTPUT:
 		core_session_output(co->core, s, m->output->job_id, m->output->attempt,
 				    m->output->data.data, m->output->data.len);
 		break;
-	case ATOLL__V1__ISLAND_MESSAGE__MSG_RESULT:
-		core_session_result(co->core, s, m->result->job_id, m->result->attempt,
-				    m->result->ok, m->result->error);
+	case ATOLL__V1__ISLAND_MESSAGE__MSG_RESULT: {
+		const Atoll__V1__JobResult *r = m->result;
+		if (r->includes_start) {
+			int64_t run = r->run_ms > 86400000 ? 86400000 : (int64_t)r->run_ms;
+			core_session_started(co->core, s, r->job_id, r->attempt, time_now_ms() - run);
+		}
+		for (size_t i = 0; i < r->n_output; i++)
+			core_session_output(co->core, s, r->job_id, r->attempt, r->output[i].data,
+					    r->output[i].len);
+		core_session_result(co->core, s, r->job_id, r->attempt, r->ok, r->error);
 		break;
+	}
 	case ATOLL__V1__ISLAND_MESSAGE__MSG_HAND_BACK:
 		core_session_hand_back(co->core, s, m->hand_back->job_id, m->hand_back->attempt,
 				       m->hand_back->reason);

@@ -364,6 +364,23 @@ static void test_aggregate(const struct paillier_priv *k, const struct paillier_
 	CHECK(res && res[0] == sum_even && res[1] == sum - sum_even);
 	free(res);
 	buf_free(&out);
+	/* An island may send any unit mod n^2: one that decrypts to a number
+	 * beyond a double is refused, not read as infinity. */
+	{
+		BIGNUM *m = BN_dup(k->pub.half_n), *c = BN_new();
+		BN_CTX *bctx = BN_CTX_new();
+		CHECK_INT(paillier_encrypt(&k->pub, rz, m, c, bctx), 0);
+		CHECK_INT(he_output_write(&k->pub, (const BIGNUM *const *)&c, 1, 0, 1, &out), 0);
+		res = NULL;
+		CHECK_INT(he_output_decrypt(k, out.data, out.len, &res, &n, &count, &scale,
+					    msg, sizeof msg), -EDOM);
+		CHECK_STR(msg, "output: ciphertexts[0]: decrypts to a value beyond a double at scale_bits 0");
+		CHECK(res == NULL);
+		buf_free(&out);
+		BN_free(m);
+		BN_free(c);
+		BN_CTX_free(bctx);
+	}
 	edited(&doc, "\"records\":1000", "\"records\":999", &alt);
 	CHECK_INT(run_doc(ctx, ATOLL_MODE_HOMOMORPHIC, &alt, &out, &err, 0), ATOLL_E_FORMAT);
 	CHECK_STR(err.msg, "homomorphic.ciphertexts: 1000 values do not split into 999 records");

@@ -245,6 +245,21 @@ static void test_inference(void)
 	double three[3] = { 1000, 999, -5 }, p3[3];
 	CHECK_INT(ml_probabilities(3, 3, three, p3), 0);
 	CHECK(fabs(p3[0] - 1 / (1 + exp(-1.0) + exp(-1005.0))) < 1e-12);
+
+	/* Finite features whose score overflows: no probabilities (they
+	 * were NaN), and a message for the job that sent them. */
+	double huge[3] = { 1.7e308, 1.7e308, 1.7e308 };
+	probs[0] = probs[1] = 0.5;
+	CHECK_INT(ml_model_scores(m, huge, &s), -ERANGE);
+	CHECK_INT(ml_model_predict(m, huge, &cls, probs), -ERANGE);
+	struct buf answer = { 0 };
+	char err[256] = "";
+	static const char doc[] = "{\"features\": [1.7e308, 1.7e308, 1.7e308]}";
+	CHECK_INT(ml_run_json(m, (const uint8_t *)doc, strlen(doc), &answer, err,
+			      sizeof err), -EINVAL);
+	CHECK_STR(err, "input: values so large that the model's scores are not finite");
+	CHECK_INT(answer.len, 0);
+	buf_free(&answer);
 	ml_model_free(m);
 
 	/* A 2-2-2 mlp whose ReLU matters: h = relu(x - (1, 1)), out = h. */
@@ -357,9 +372,36 @@ static void test_input(void)
 	ml_model_free(m);
 }
 
+/* A header whose hidden widths ask for 32 GiB of weights, in a file that
+ * holds none of them: refused as truncated, without allocating them
+ * (before, the parser allocated every layer from the header first). */
+static void test_huge_shape(void)
+{
+	uint8_t img[32 + 16 + 6 + 3 + 16 + 32] = "ATOLLMDL";
+	const uint32_t widths[4] = { 1, 65536, 65536, 2 };
+	size_t o = 32;
+
+	img[8] = 1;  /* version */
+	img[10] = 2; /* mlp */
+	put_le32(img + 12, sizeof img);
+	put_le32(img + 16, 1); /* n_features */
+	put_le32(img + 20, 2); /* n_classes */
+	put_le32(img + 24, 3); /* n_layers */
+	for (int l = 0; l < 4; l++, o += 4)
+		put_le32(img + o, widths[l]);
+	static const uint8_t names[9] = { 1, 0, 'a', 1, 0, 'b', 1, 0, 'x' };
+	static const uint8_t one[8] = { 0, 0, 0, 0, 0, 0, 0xf0, 0x3f };
+	memcpy(img + o, names, sizeof names);
+	o += sizeof names + 8; /* mean 0 */
+	memcpy(img + o, one, sizeof one); /* std 1 */
+	reseal(img, sizeof img);
+	CHECK_STR(parse_msg(img, sizeof img), "truncated in layer 1 weights");
+}
+
 int main(void)
 {
 	test_format();
+	test_huge_shape();
 	test_inference();
 	test_input();
 	CHECK_DONE();

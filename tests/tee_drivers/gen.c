@@ -231,6 +231,49 @@ void gen_fingerprint_hex(X509 *x, char out[65])
 	out[64] = 0;
 }
 
+X509_CRL *gen_crl_list(X509 *issuer, EVP_PKEY *key, int64_t this_update,
+		  int64_t next_update, const long *serials, size_t n)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	size_t i;
+
+	if (!crl || !t || !X509_CRL_set_version(crl, 1) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) ||
+	    !ASN1_TIME_set(t, (time_t)this_update) ||
+	    !X509_CRL_set1_lastUpdate(crl, t) ||
+	    !ASN1_TIME_set(t, (time_t)next_update) ||
+	    !X509_CRL_set1_nextUpdate(crl, t))
+		die("CRL");
+	for (i = 0; i < n; i++) {
+		X509_REVOKED *rev = X509_REVOKED_new();
+		ASN1_INTEGER *serial = ASN1_INTEGER_new();
+
+		if (!rev || !serial || !ASN1_INTEGER_set(serial, serials[i]) ||
+		    !X509_REVOKED_set_serialNumber(rev, serial) ||
+		    !ASN1_TIME_set(t, (time_t)this_update) ||
+		    !X509_REVOKED_set_revocationDate(rev, t) ||
+		    !X509_CRL_add0_revoked(crl, rev))
+			die("CRL entry");
+		ASN1_INTEGER_free(serial);
+	}
+	X509_CRL_sort(crl);
+	if (EVP_PKEY_is_a(key, "ED25519") ? X509_CRL_sign(crl, key, NULL) <= 0 :
+					      X509_CRL_sign(crl, key, EVP_sha384()) <= 0)
+		die("CRL signature");
+	ASN1_TIME_free(t);
+	return crl;
+}
+
+char *gen_crl_pem(X509_CRL *crl, size_t *ret_len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	if (!b || !PEM_write_bio_X509_CRL(b, crl))
+		die("PEM_write_bio_X509_CRL");
+	return bio_take(b, ret_len);
+}
+
 void gen_ecdsa_raw(EVP_PKEY *k, const EVP_MD *md, const uint8_t *msg,
 		   size_t len, size_t half, bool little_endian, uint8_t *out)
 {

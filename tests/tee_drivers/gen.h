@@ -52,6 +52,12 @@ char *gen_pubkey_pem(EVP_PKEY *k, size_t *ret_len);
 /* Uppercase hex SHA-256 fingerprint (65 bytes with NUL). */
 void gen_fingerprint_hex(X509 *x, char out[65]);
 
+/* A CRL by issuer (signed with key) valid from this_update to
+ * next_update, revoking the given serials; and its PEM. */
+X509_CRL *gen_crl_list(X509 *issuer, EVP_PKEY *key, int64_t this_update,
+		  int64_t next_update, const long *serials, size_t n);
+char *gen_crl_pem(X509_CRL *crl, size_t *ret_len);
+
 /* ECDSA with fixed-size r||s (half bytes each), big- or little-endian. */
 void gen_ecdsa_raw(EVP_PKEY *k, const EVP_MD *md, const uint8_t *msg,
 		   size_t len, size_t half, bool little_endian, uint8_t *out);

@@ -55,6 +55,20 @@ int main(void)
 	CHECK_STR(json_key_at(v, 1), "input");
 	json_free(v);
 
+	/* Negative zero is the integer 0 for both exact readers; other
+	 * negatives do not fit an unsigned one. */
+	v = parse("[-0, -1, -0.0]");
+	CHECK(v != NULL);
+	u = 7;
+	CHECK_INT(json_uint64(json_at(v, 0), &u), 0);
+	CHECK_INT(u, 0);
+	CHECK_INT(json_int64(json_at(v, 0), &i64), 0);
+	CHECK_INT(i64, 0);
+	CHECK_INT(json_uint64(json_at(v, 1), &u), -EINVAL);
+	CHECK_INT(json_uint64(json_at(v, 2), &u), -EINVAL);
+	CHECK_INT(json_int64(json_at(v, 2), &i64), -EINVAL);
+	json_free(v);
+
 	expect_error("{\"a\":1,\"a\":2}", "line 1 column 8: duplicate key");
 	expect_error("[1,2", "line 1 column 5: ',' or ']' expected");
 	expect_error("{\n  \"a\": tru}", "line 2 column 8: unknown literal");

@@ -2,7 +2,9 @@
  * whatever it accepts. The first byte picks the message type, the read
  * flags and the write flags; the rest is the JSON. Every input must either
  * fail with a message, or read into a message whose JSON reads back and
- * writes again to the same text. */
+ * writes again to the same text. The checked-in examples (seeds_pbjson/)
+ * are a read-only corpus; the seeds are those examples as the writer
+ * prints them with each set of write flags. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,12 +12,12 @@
 #include <string.h>
 
 #include "atoll/v1/confidential.pb-c.h"
+#include "fuzz.h"
 #include "atoll/v1/jobs.pb-c.h"
 #include "pbjson/pbjson.h"
 #include "pbjson_test.pb-c.h"
 #include "util/buf.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const ProtobufCMessageDescriptor *const TYPES[4] = {
 	&pbjson__test__scalars__descriptor,
@@ -26,8 +28,11 @@ static const ProtobufCMessageDescriptor *const TYPES[4] = {
 
 static void die(const char *what, const char *a, const char *b)
 {
-	fprintf(stderr, "fuzz_pbjson: %s\n  %s\n  %s\n", what, a, b ? b : "");
-	abort();
+	fuzz_die("%s\n  %s\n  %s", what, a, b ? b : "");
+}
+
+void fuzz_setup(void)
+{
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,4 +68,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_free(&first);
 	buf_free(&second);
 	return 0;
+}
+
+void fuzz_seeds(void)
+{
+	static const char *const examples[] = {
+		"job.json", "scalars.json", "stats.json", "submit_encrypted.json",
+		"submit_plain.json",
+	};
+	char path[4096], name[64];
+
+	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+		ProtobufCMessage *m = NULL;
+		uint8_t *text;
+		size_t len;
+		char err[256];
+
+		snprintf(path, sizeof(path), "%s/tests/fuzz/seeds_pbjson/%s",
+			 fuzz_source_dir(), examples[i]);
+		text = fuzz_read_file(path, &len);
+		if (!text || len < 1)
+			fuzz_die("cannot read %s", path);
+		if (pbjson_read(TYPES[text[0] & 3], (const char *)text + 1, len - 1,
+				text[0] & 4 ? PBJSON_IGNORE_UNKNOWN : 0, &m, err,
+				sizeof err) < 0)
+			fuzz_die("%s does not read: %s", path, err);
+		for (unsigned w = 0; w < 8; w++) {
+			struct buf out = { 0 };
+
+			if (pbjson_write(m, w, &out) < 0)
+				fuzz_die("cannot write %s", path);
+			snprintf(name, sizeof(name), "%s-w%u", examples[i], w);
+			fuzz_seed_tagged(name, (uint8_t)((text[0] & 3) | w << 3),
+					 out.data, out.len);
+			buf_free(&out);
+		}
+		protobuf_c_message_free_unpacked(m, NULL);
+		free(text);
+	}
 }
