@@ -49,8 +49,9 @@ static int read_token_file(struct cfg *c, const struct ynode *n, const char *pat
 
 static int read_coordinator(struct cfg *c, const struct ynode *root, struct island_config *ic)
 {
-	static const char *const keys[] = { "address", "token", "token_file", "tls",
-					    "reconnect_min", "reconnect_max", NULL };
+	static const char *const keys[] = { "address", "addresses", "token", "token_file", "tls",
+					    "reconnect_min", "reconnect_max", "connect_timeout",
+					    NULL };
 	static const char *const tls_keys[] = { "ca", "cert", "key", "server_name", NULL };
 	const struct ynode *n = cfg_get(root, "coordinator");
 	const char *P = "coordinator";
@@ -58,14 +59,50 @@ static int read_coordinator(struct cfg *c, const struct ynode *root, struct isla
 		return cfg_error(c, root, P, "required key is missing");
 	int e;
 	char *token_file = NULL;
-	if ((e = cfg_check_keys(c, n, P, keys)) < 0 ||
-	    (e = cfg_str(c, n, P, "address", true, &ic->coordinator.address)) < 0 ||
-	    (e = cfg_str(c, n, P, "token", false, &ic->coordinator.token)) < 0 ||
+	if ((e = cfg_check_keys(c, n, P, keys)) < 0)
+		goto out;
+	/* One coordinator (address), or several tried in order (addresses). */
+	if (!cfg_get(n, "address") == !cfg_get(n, "addresses")) {
+		e = cfg_error(c, n, P, "exactly one of address and addresses is needed");
+		goto out;
+	}
+	if (cfg_get(n, "address")) {
+		if ((e = cfg_str(c, n, P, "address", true, &ic->coordinator.address)) < 0)
+			goto out;
+		if (!(ic->coordinator.addresses = calloc(2, sizeof (char *))) ||
+		    !(ic->coordinator.addresses[0] = strdup(ic->coordinator.address))) {
+			e = -ENOMEM;
+			goto out;
+		}
+		ic->coordinator.n_addresses = 1;
+	} else {
+		const struct ynode *a = cfg_get(n, "addresses");
+		if ((e = cfg_str_list(c, n, P, "addresses", true, &ic->coordinator.addresses,
+				      &ic->coordinator.n_addresses)) < 0)
+			goto out;
+		if (!ic->coordinator.n_addresses || ic->coordinator.n_addresses > 64) {
+			e = cfg_error(c, a, "coordinator.addresses", "one to 64 addresses are needed");
+			goto out;
+		}
+		for (size_t i = 0; i < ic->coordinator.n_addresses; i++) {
+			if (!ic->coordinator.addresses[i][0]) {
+				e = cfg_error(c, a, "coordinator.addresses", "address %zu is empty", i);
+				goto out;
+			}
+		}
+		if (!(ic->coordinator.address = strdup(ic->coordinator.addresses[0]))) {
+			e = -ENOMEM;
+			goto out;
+		}
+	}
+	if ((e = cfg_str(c, n, P, "token", false, &ic->coordinator.token)) < 0 ||
 	    (e = cfg_path_value(c, n, P, "token_file", false, &token_file)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "reconnect_min", false, 10, 600000,
 				 &ic->coordinator.reconnect_min_ms)) < 0 ||
 	    (e = cfg_duration_ms(c, n, P, "reconnect_max", false, 10, 3600000,
-				 &ic->coordinator.reconnect_max_ms)) < 0)
+				 &ic->coordinator.reconnect_max_ms)) < 0 ||
+	    (e = cfg_duration_ms(c, n, P, "connect_timeout", false, 100, 600000,
+				 &ic->coordinator.connect_timeout_ms)) < 0)
 		goto out;
 	if (!ic->coordinator.token == !token_file) {
 		e = cfg_error(c, n, P, "exactly one of token and token_file is needed");
@@ -377,6 +414,7 @@ int island_config_load(const char *path, unsigned what, struct island_config **r
 		return -ENOMEM;
 	ic->coordinator.reconnect_min_ms = 200;
 	ic->coordinator.reconnect_max_ms = 30000;
+	ic->coordinator.connect_timeout_ms = 2000;
 	ic->enclave.start_timeout_ms = 30000;
 	ic->shutdown_grace_ms = 30000;
 	if ((e = cfg_load(&c, path, &root)) < 0 ||
@@ -409,6 +447,7 @@ void island_config_free(struct island_config *ic)
 		return;
 	free(ic->id);
 	free(ic->coordinator.address);
+	cfg_str_list_free(ic->coordinator.addresses);
 	if (ic->coordinator.token)
 		OPENSSL_cleanse(ic->coordinator.token, strlen(ic->coordinator.token));
 	free(ic->coordinator.token);

@@ -35,7 +35,9 @@ struct island_config {
 	char *id;
 	uint32_t slots;
 	struct {
-		char *address;
+		char *address;     /* the first of addresses */
+		char **addresses;  /* tried in order (NULL-terminated) */
+		size_t n_addresses;
 		char *token;
 		char *tls_ca;
 		char *tls_cert;
@@ -43,6 +45,7 @@ struct island_config {
 		char *tls_server_name;
 		int64_t reconnect_min_ms;
 		int64_t reconnect_max_ms;
+		int64_t connect_timeout_ms; /* one address, before the next is tried */
 	} coordinator;
 	struct {
 		/* How the host reaches the runtime: a child it starts (path),

@@ -42,7 +42,11 @@
 struct island {
 	struct island_config *cfg;
 	const char *config_path;
+	/* A channel per connection attempt, to the address tried (see
+	 * conn_thread); NULL between sessions. */
 	rpc_client *client;
+	const char *address;
+	struct rpc_client_opts copts;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -583,7 +587,7 @@ static void on_coordinator_msg(struct island *is, rpc_stream *s, Atoll__V1__Coor
 			is->heartbeat_ms = w->heartbeat_interval_ms;
 		pthread_cond_broadcast(&is->cond);
 		pthread_mutex_unlock(&is->mu);
-		log_info("connected to %s (session %s)", is->cfg->coordinator.address, w->session_id);
+		log_info("connected to %s (session %s)", is->address, w->session_id);
 		for (size_t i = 0; i < w->n_workloads; i++)
 			if (!w->workloads[i]->accepted)
 				log_error("coordinator refused workload %u: %s",
@@ -724,7 +728,7 @@ static bool run_session(struct island *is)
 	struct rpc_status st;
 	rpc_stream_finish(s, &st);
 	if (!atomic_load(&is->stopping))
-		log_warn("stream to %s ended: %s (%d)%s%s", is->cfg->coordinator.address,
+		log_warn("stream to %s ended: %s (%d)%s%s", is->address,
 			 st.message[0] ? st.message : "no detail", (int)st.code,
 			 st.code == GRPC_STATUS_UNAUTHENTICATED ? " - check the island token" : "",
 			 "");
@@ -748,27 +752,74 @@ static uint32_t rand_u32(void)
 	return v;
 }
 
+/* Connect to the first coordinator address that answers, in the order
+ * configured, and run a session there. Each attempt has its own channel,
+ * which this thread drives until it is ready (rpc_client_connect): a
+ * connection nobody polls is completed only by gRPC's backup poller, and
+ * a channel kept across failures would wait out its own backoff besides.
+ * Returns whether a coordinator welcomed the island. */
+static bool connect_once(struct island *is, bool *ret_connected)
+{
+	const struct island_config *cfg = is->cfg;
+	*ret_connected = false;
+	for (size_t i = 0; i < cfg->coordinator.n_addresses && !atomic_load(&is->stopping); i++) {
+		const char *addr = cfg->coordinator.addresses[i];
+		rpc_client *cl;
+		if (rpc_client_new(addr, &is->copts, &cl) < 0) {
+			log_error("bad coordinator address %s", addr);
+			continue;
+		}
+		int e = rpc_client_connect(cl, (int)cfg->coordinator.connect_timeout_ms);
+		if (e < 0) {
+			log_debug("coordinator %s: %s", addr,
+				  e == -ETIMEDOUT ? "no connection in time" : "connection refused");
+			rpc_client_free(cl);
+			continue;
+		}
+		pthread_mutex_lock(&is->mu);
+		is->client = cl;
+		is->address = addr;
+		pthread_mutex_unlock(&is->mu);
+		*ret_connected = true;
+		bool welcomed = run_session(is);
+		pthread_mutex_lock(&is->mu);
+		is->client = NULL;
+		pthread_mutex_unlock(&is->mu);
+		rpc_client_free(cl);
+		return welcomed;
+	}
+	return false;
+}
+
 static void *conn_thread(void *arg)
 {
 	struct island *is = arg;
-	int64_t backoff = is->cfg->coordinator.reconnect_min_ms;
+	int64_t min = is->cfg->coordinator.reconnect_min_ms, backoff = min;
 	while (!atomic_load(&is->stopping)) {
-		bool welcomed = run_session(is);
+		bool connected;
+		bool welcomed = connect_once(is, &connected);
 		if (atomic_load(&is->stopping))
 			break;
-		if (welcomed)
-			backoff = is->cfg->coordinator.reconnect_min_ms;
-		/* Jitter between half and one and a half of the backoff, so a
-		 * fleet does not reconnect in lockstep after an outage. */
-		int64_t wait = backoff / 2 + (int64_t)(rand_u32() % (uint32_t)(backoff + 1));
+		int64_t wait;
+		if (welcomed) {
+			/* A session that was up ended (its coordinator went away):
+			 * try again at once, spread over a short moment so that a
+			 * coordinator's islands do not all arrive together. */
+			backoff = min;
+			wait = (int64_t)(rand_u32() % (uint32_t)(min / 2 + 1));
+		} else {
+			/* Jitter between half and one and a half of the backoff. */
+			wait = backoff / 2 + (int64_t)(rand_u32() % (uint32_t)(backoff + 1));
+			backoff = backoff * 2 > is->cfg->coordinator.reconnect_max_ms
+					  ? is->cfg->coordinator.reconnect_max_ms : backoff * 2;
+		}
+		if (!connected)
+			log_debug("no coordinator answered; next round in %lld ms", (long long)wait);
 		pthread_mutex_lock(&is->mu);
 		int64_t until = time_mono_ms() + wait;
-		while (!atomic_load(&is->stopping) && time_mono_ms() < until) {
+		while (!atomic_load(&is->stopping) && time_mono_ms() < until)
 			time_cond_wait_ms(&is->cond, &is->mu, 50);
-		}
 		pthread_mutex_unlock(&is->mu);
-		backoff = backoff * 2 > is->cfg->coordinator.reconnect_max_ms
-				  ? is->cfg->coordinator.reconnect_max_ms : backoff * 2;
 	}
 	return NULL;
 }
@@ -926,6 +977,7 @@ int main(int argc, char **argv)
 		.keepalive_timeout_ms = 10000,
 		.initial_reconnect_ms = (int)is.cfg->coordinator.reconnect_min_ms,
 		.max_reconnect_ms = (int)is.cfg->coordinator.reconnect_max_ms,
+		.connect_timeout_ms = (int)is.cfg->coordinator.connect_timeout_ms,
 		.own_connection = true,
 	};
 	char *ca = NULL, *cert = NULL, *key = NULL;
@@ -944,10 +996,7 @@ int main(int argc, char **argv)
 		copts.tls_key_pem = key;
 		copts.tls_server_name = is.cfg->coordinator.tls_server_name;
 	}
-	if (rpc_client_new(is.cfg->coordinator.address, &copts, &is.client) < 0) {
-		log_error("bad coordinator address %s", is.cfg->coordinator.address);
-		return 1;
-	}
+	is.copts = copts;
 	pthread_t conn, encl, hb;
 	is.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (is.wake_fd < 0) {
@@ -957,8 +1006,9 @@ int main(int argc, char **argv)
 	pthread_create(&encl, NULL, enclave_thread, &is);
 	pthread_create(&conn, NULL, conn_thread, &is);
 	pthread_create(&hb, NULL, heartbeat_thread, &is);
-	log_info("island %s: %u slot(s), coordinator %s", is.cfg->id, is.cfg->slots,
-		 is.cfg->coordinator.address);
+	log_info("island %s: %u slot(s), coordinator %s%s", is.cfg->id, is.cfg->slots,
+		 is.cfg->coordinator.address,
+		 is.cfg->coordinator.n_addresses > 1 ? " (then the other addresses in order)" : "");
 
 	for (;;) {
 		int sig;
@@ -979,7 +1029,6 @@ int main(int argc, char **argv)
 	pthread_join(encl, NULL);
 	if (is.enclave_fd >= 0)
 		close(is.enclave_fd);
-	rpc_client_free(is.client);
 	grpc_shutdown();
 	if (is.ready)
 		protobuf_c_message_free_unpacked(&is.ready->base, NULL);

@@ -2,6 +2,11 @@
 # Installs what Atoll needs to build and test on Debian 12 (bookworm), as
 # root. Skips apt entirely when everything is already there.
 #
+# PostgreSQL: libpq-dev for the coordinator's shared store (several
+# coordinators on one database), and the server itself (postgresql) for
+# test_pg and atoll-bench-fleet, which start their own throwaway cluster
+# with initdb and pg_ctl; the package's default cluster is not used.
+#
 # OCR: Tesseract (LSTM) with its English model, Leptonica for images, and
 # MuPDF for PDFs; libmupdf-dev is a static library that declares none of
 # the libraries it needs, so they are listed beside it. Ghostscript and
@@ -18,6 +23,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
       libssl-dev libyaml-dev libsqlite3-dev libcbor-dev zlib1g-dev
+      libpq-dev postgresql
       clang libclang-rt-14-dev llvm sqlite3 valgrind openssl python3
       libmicrohttpd-dev curl prometheus
       libtesseract-dev libleptonica-dev tesseract-ocr-eng

@@ -103,14 +103,47 @@ static int read_limits(struct cfg *c, const struct ynode *root, struct coord_con
 
 static int read_store(struct cfg *c, const struct ynode *root, struct coord_config *cc)
 {
-	static const char *const keys[] = { "path", "synchronous", NULL };
+	static const char *const keys[] = { "driver", "path", "synchronous", "dsn", "lease", NULL };
 	const struct ynode *n = cfg_get(root, "store");
 	if (!n)
 		return cfg_error(c, root, "store", "required key is missing");
 	int e;
-	char *sync = NULL;
+	char *driver = NULL, *sync = NULL;
 	if ((e = cfg_check_keys(c, n, "store", keys)) < 0 ||
-	    (e = cfg_path_value(c, n, "store", "path", true, &cc->store.path)) < 0 ||
+	    (e = cfg_str(c, n, "store", "driver", false, &driver)) < 0)
+		return e;
+	if (driver && strcmp(driver, "postgres") == 0) {
+		cc->store.driver = 1;
+	} else if (driver && strcmp(driver, "sqlite") != 0) {
+		e = cfg_error(c, cfg_get(n, "driver"), "store.driver",
+			      "expected sqlite or postgres, found '%s'", driver);
+		free(driver);
+		return e;
+	}
+	free(driver);
+	/* Each driver's keys only: a key of the other is a mistake worth
+	 * saying, not something to ignore. */
+	static const char *const sqlite_only[] = { "path", "synchronous", NULL };
+	static const char *const pg_only[] = { "dsn", "lease", NULL };
+	const char *const *other = cc->store.driver ? sqlite_only : pg_only;
+	for (size_t i = 0; other[i]; i++) {
+		char p[64];
+		cfg_path(p, sizeof p, "store", other[i]);
+		if (cfg_get(n, other[i]))
+			return cfg_error(c, cfg_get(n, other[i]), p, "not a key of the %s driver",
+					 cc->store.driver ? "postgres" : "sqlite");
+	}
+	if (cc->store.driver) {
+		if ((e = cfg_str(c, n, "store", "dsn", true, &cc->store.dsn)) < 0 ||
+		    (e = cfg_duration_ms(c, n, "store", "lease", false, 500, 600000,
+					 &cc->store.lease_ms)) < 0)
+			return e;
+		if (!cc->store.dsn[0])
+			return cfg_error(c, cfg_get(n, "dsn"), "store.dsn",
+					 "a libpq connection string is needed");
+		return 0;
+	}
+	if ((e = cfg_path_value(c, n, "store", "path", true, &cc->store.path)) < 0 ||
 	    (e = cfg_str(c, n, "store", "synchronous", false, &sync)) < 0)
 		return e;
 	if (sync) {
@@ -325,6 +358,7 @@ int coord_config_load(const char *path, struct coord_config **ret, char *err,
 	cc->limits.max_streams_per_connection = 1000;
 	cc->limits.memory_quota = 1ull << 30;
 	cc->store.synchronous_full = true;
+	cc->store.lease_ms = 5000;
 	cc->islands.heartbeat_interval_ms = 5000;
 	cc->islands.heartbeat_timeout_ms = 15000;
 	cc->islands.hello_timeout_ms = 10000;
@@ -375,6 +409,7 @@ void coord_config_free(struct coord_config *cc)
 	free(cc->listen.tls_key);
 	free(cc->listen.tls_client_ca);
 	free(cc->store.path);
+	free(cc->store.dsn);
 	for (size_t i = 0; i < cc->n_tenants; i++) {
 		free(cc->tenants[i].name);
 		free(cc->tenants[i].key_hashes);

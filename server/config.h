@@ -63,8 +63,11 @@ struct coord_config {
 		uint64_t memory_quota;      /* gRPC's buffers, 0: none */
 	} limits;
 	struct {
+		int driver; /* enum store_driver: 0 sqlite, 1 postgres */
 		char *path;
 		bool synchronous_full;
+		char *dsn;          /* postgres */
+		int64_t lease_ms;   /* postgres: how long a claimed job stays ours unrenewed */
 	} store;
 	struct tenant_cfg *tenants;
 	size_t n_tenants;

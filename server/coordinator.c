@@ -12,6 +12,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "metrics.h"
+#include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -54,9 +55,20 @@ int coordinator_start(struct coord_config *cfg, const char *listen_override,
 		return -ENOMEM;
 	}
 	co->cfg = cfg;
+	char owner[40];
+	if ((e = enc_random_id("co_", owner, sizeof owner)) < 0) {
+		snprintf(err, err_size, "no randomness for the coordinator's id");
+		goto fail;
+	}
+	struct store_options so = {
+		.driver = cfg->store.driver ? STORE_POSTGRES : STORE_SQLITE,
+		.path = cfg->store.path,
+		.synchronous_full = cfg->store.synchronous_full,
+		.dsn = cfg->store.dsn,
+		.owner = owner,
+	};
 	if ((e = load_drivers(co, err, err_size)) < 0 ||
-	    (e = store_open(cfg->store.path, cfg->store.synchronous_full, &co->store, err,
-			    err_size)) < 0 ||
+	    (e = store_open(&so, &co->store, err, err_size)) < 0 ||
 	    (e = core_new(cfg, co->store, &co->verifier, &co->core, err, err_size)) < 0)
 		goto fail;
 	store_on_commit(co->store, metrics_store_commit);

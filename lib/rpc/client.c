@@ -111,10 +111,11 @@ int rpc_client_new(const char *target, const struct rpc_client_opts *opts,
 		args[n++] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
 					.key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
 					.value.integer = opts->initial_reconnect_ms };
+	}
+	if (opts->connect_timeout_ms > 0)
 		args[n++] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
 					.key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-					.value.integer = opts->initial_reconnect_ms };
-	}
+					.value.integer = opts->connect_timeout_ms };
 	if (opts->max_reconnect_ms > 0)
 		args[n++] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
 					.key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
@@ -145,6 +146,43 @@ int rpc_client_new(const char *target, const struct rpc_client_opts *opts,
 	pthread_mutex_init(&c->mu, NULL);
 	*ret = c;
 	return 0;
+}
+
+int rpc_client_connect(rpc_client *c, int timeout_ms)
+{
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					     gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	bool tried = false;
+	int e = -ETIMEDOUT;
+	for (;;) {
+		grpc_connectivity_state st = grpc_channel_check_connectivity_state(c->ch, 1);
+		if (st == GRPC_CHANNEL_READY) {
+			e = 0;
+			break;
+		}
+		/* A failure after this call's own attempt began is its answer. */
+		if (st == GRPC_CHANNEL_TRANSIENT_FAILURE && tried) {
+			e = -ECONNREFUSED;
+			break;
+		}
+		if (st == GRPC_CHANNEL_CONNECTING)
+			tried = true;
+		if (st == GRPC_CHANNEL_SHUTDOWN) {
+			e = -ECONNREFUSED;
+			break;
+		}
+		static int tag;
+		grpc_channel_watch_connectivity_state(c->ch, st, deadline, cq, &tag);
+		grpc_event ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME),
+							    NULL);
+		if (!ev.success) /* the deadline came first */
+			break;
+		if (st == GRPC_CHANNEL_IDLE)
+			tried = true;
+	}
+	cq_destroy(cq);
+	return e;
 }
 
 void rpc_client_free(rpc_client *c)

@@ -33,6 +33,11 @@ struct rpc_client_opts {
 	/* Reconnect backoff (defaults from gRPC when 0). */
 	int initial_reconnect_ms;
 	int max_reconnect_ms;
+	/* How long one connection attempt may take (gRPC's default 20 s when
+	 * 0). gRPC takes it from GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, so it is
+	 * set apart from the backoff: a short backoff must not cut the
+	 * handshakes of a loaded server short. */
+	int connect_timeout_ms;
 	/* Its own TCP connection rather than one shared with other channels
 	 * to the same target (benchmarks with many clients). */
 	bool own_connection;
@@ -53,6 +58,12 @@ struct rpc_status {
 int rpc_client_new(const char *target, const struct rpc_client_opts *opts,
 		   rpc_client **ret);
 void rpc_client_free(rpc_client *c);
+/* Connect now and wait until the channel is ready: 0; -ECONNREFUSED when
+ * the attempt failed (nobody listening, handshake refused); -ETIMEDOUT
+ * after timeout_ms. The wait polls, so the connection completes as soon
+ * as it can (a channel nobody polls is moved on only by gRPC's backup
+ * poller, every 5 s). */
+int rpc_client_connect(rpc_client *c, int timeout_ms);
 
 /* One request, one response. timeout_ms <= 0: no deadline. Returns 0 when
  * the call completed (st says how; *ret_resp is set only for OK), or a

@@ -23,6 +23,9 @@ int core_new(const struct coord_config *cfg, struct store *st,
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->lmu, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_mutex_init(&c->kmu, NULL);
+	pthread_cond_init(&c->kcond, NULL);
+	c->shared = store_shared(st);
 	c->pools = calloc(cfg->n_workloads * 2 + 1, sizeof *c->pools);
 	if (!c->pools) {
 		core_free(c);
@@ -45,7 +48,9 @@ int core_new(const struct coord_config *cfg, struct store *st,
 		core_free(c);
 		return e;
 	}
-	e = core_recover(c, err, err_size);
+	/* A shared store's jobs are claimed, not recovered: those a
+	 * coordinator held come back when their leases run out. */
+	e = c->shared ? 0 : core_recover(c, err, err_size);
 	if (e < 0) {
 		core_free(c);
 		return e;
@@ -69,6 +74,7 @@ void core_shutdown(void *arg)
 	struct job *j;
 	while ((j = hmap_next(&c->jobs, &pos, NULL, NULL)))
 		job_answer_shutdown(j);
+	events_shutdown(c);
 	core_unlock(c);
 }
 
@@ -98,6 +104,11 @@ void core_stop(struct core *c, int64_t patience_ms)
 			 (unsigned long long)ls.acquisitions,
 			 ls.acquisitions ? 100.0 * (double)ls.contended / (double)ls.acquisitions : 0.0,
 			 100.0 * (double)ls.wait_ns / up, 100.0 * (double)ls.hold_ns / up, up / 1e9);
+	}
+	if (c->shared_started) {
+		claim_stop(c);
+		events_stop(c);
+		c->shared_started = false;
 	}
 	if (c->timer_started) {
 		core_lock(c);
@@ -129,6 +140,12 @@ void core_free(struct core *c)
 	while ((j = hmap_next(&c->finishing, &pos, NULL, NULL)))
 		job_free(c, j);
 	hmap_free(&c->finishing);
+	pos = 0;
+	while ((j = hmap_next(&c->inserting, &pos, NULL, NULL)))
+		job_free(c, j);
+	hmap_free(&c->inserting);
+	events_shutdown(c);
+	fleet_free(c);
 	hmap_free(&c->idem);
 	hmap_free(&c->islands);
 	hmap_free(&c->pending);
@@ -149,5 +166,7 @@ void core_free(struct core *c)
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->lmu);
 	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->kmu);
+	pthread_cond_destroy(&c->kcond);
 	free(c);
 }

@@ -13,7 +13,14 @@
  *   timers.c    deadlines, heartbeat timeouts, attestation timers
  *   recover.c   reloading active jobs from the store at start
  *   (store/writer.c writes jobs in batches; jobs.c queues the writes)
- *   core.c      construction, shutdown */
+ *   core.c      construction, shutdown
+ *
+ * With a shared store (several coordinators on one PostgreSQL) jobs live
+ * in the store until a coordinator claims one for an island of its own:
+ *   claim.c     the claimer thread: claims for free slots, leases, sweeps
+ *   events.c    the listener thread: store events, cancels, and followers
+ *               of jobs in the store (watchers, SubmitJob wait: true)
+ *   fleet.c     publishing this coordinator's islands, the fleet's views */
 #ifndef ATOLL_SERVER_CORE_INTERNAL_H
 #define ATOLL_SERVER_CORE_INTERNAL_H
 
@@ -57,6 +64,15 @@ struct watcher {
 	struct job_row *final;   /* the final job, sent after the last chunk */
 	bool ended;
 	char tenant[128];
+	/* Shared store: the watcher follows the job in the store (events.c),
+	 * whoever runs it. out is its own copy of the attempt's output. */
+	bool remote;
+	struct watcher *rnext;
+	uint64_t gen; /* tells a watcher from a later one at the same address */
+	char job_id[JOB_ID_LEN + 1];
+	uint32_t attempt;
+	int last_state;
+	char last_island[128];
 };
 
 /* A TEE job waiting for one of its recipient enclave keys. */
@@ -208,6 +224,22 @@ struct core {
 	struct job **deadlines; /* min-heap by row.deadline_ms */
 	size_t n_deadlines, cap_deadlines;
 	int64_t last_island_scan_ms;
+
+	/* Shared store (claim.c, events.c, fleet.c): c->jobs holds only the
+	 * jobs this coordinator claimed. */
+	bool shared;
+	pthread_t claimer, listener;
+	bool shared_started;
+	pthread_mutex_t kmu; /* the claimer's wake-ups; taken after mu */
+	pthread_cond_t kcond;
+	bool kicked, kstop;
+	struct hmap inserting;   /* id -> struct job whose insert is on the way */
+	struct hmap final_waits; /* id -> struct submit_waiter list (wait: true) */
+	struct watcher *remote;  /* watchers following jobs in the store */
+	uint64_t watch_gen;
+	bool remote_due;         /* followers have news to look for */
+	struct island_row *fleet; /* the other coordinators' islands */
+	size_t n_fleet;
 };
 
 /* The core's lock, measured (core_lock_stats). */
@@ -306,6 +338,53 @@ void core_limit_hit(struct core *c, const char *what, const char *detail);
 
 /* recover.c */
 int core_recover(struct core *c, char *err, size_t err_size);
+
+/* claim.c */
+int claim_start(struct core *c);
+void claim_stop(struct core *c);
+/* Wake the claimer: an island has room, or jobs were queued. */
+void claim_kick(struct core *c);
+/* A claimed job back to the store's queue, and out of memory (unclaim:
+ * its attempt never ran). */
+void claim_release(struct core *c, struct job *j, bool unclaim);
+/* An output chunk (the last of j->out) for followers elsewhere. */
+void claim_output(struct core *c, struct job *j);
+/* The job is no longer this coordinator's (cancelled elsewhere, taken
+ * over): stop it on its island and forget it, writing nothing. */
+void claim_drop(struct core *c, struct job *j, const char *why);
+
+/* events.c */
+int events_start(struct core *c);
+/* Join the listener (after claim_stop, which tells both threads). */
+void events_stop(struct core *c);
+/* Follow a job in the store (core_watch with a shared store). */
+int events_watch(struct core *c, const char *tenant, const char *job_id,
+		 const struct watch_ops *ops, void *peer, char *err, size_t err_size);
+/* Answer ws once job id is final (SubmitJob wait: true). Lock held. */
+int events_wait_final(struct core *c, const char *id, struct submit_waiter *ws);
+void events_unlink(struct core *c, struct watcher *w);
+/* Shutdown: answer the waits with -ESHUTDOWN (lock held). */
+void events_shutdown(struct core *c);
+
+/* fleet.c */
+/* Publish this coordinator's islands, refresh the copy of the others'
+ * (claimer thread, without the lock). */
+void fleet_sync(struct core *c);
+void fleet_free(struct core *c);
+/* Lock held: whether c->fleet[i] is shown (not held here, not a
+ * duplicate); whether a row serves workload_id (0: any) in a mode bit
+ * (0: any); a row as a view. */
+bool fleet_row_shown(struct core *c, size_t i);
+bool fleet_row_serves(const struct island_row *r, uint32_t workload_id, uint32_t mode_bit);
+int fleet_view(const struct island_row *r, struct island_view *v);
+
+/* watch.c (also for followers) */
+void watch_pump(struct core *c, struct watcher *w);
+struct job_row *watch_final_copy(const struct job_row *r);
+int watch_limit(struct core *c, const char *tenant, char *err, size_t err_size);
+/* A new watcher of peer, in c->watchers (NULL: out of memory). */
+struct watcher *watch_add(struct core *c, const struct watch_ops *ops, void *peer,
+			  const char *tenant);
 
 /* attest.c */
 void attest_start(struct core *c, struct session *s);

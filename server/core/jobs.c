@@ -81,13 +81,29 @@ void job_cancel_on_island(struct job *j, const char *reason)
 		s->ops->cancel(s->peer, j->row.id, j->row.attempts, reason);
 }
 
+/* Shared store: the submits waiting here for the end of a job this
+ * coordinator ran are answered as soon as its end has landed, without
+ * waiting for the store's event and reading the job back. Lock held;
+ * *ret_row gets the job to answer them with. */
+static struct submit_waiter *local_final_waits(struct core *c, struct job *j,
+					       struct job_row *ret_row)
+{
+	if (!c->shared || !hmap_gets(&c->final_waits, j->row.id) || job_snapshot(j, ret_row) < 0)
+		return NULL;
+	return hmap_dels(&c->final_waits, j->row.id);
+}
+
 /* The final write landed (or the writer stopped): the job leaves memory. */
 static void finish_done(struct store_op *op, int err, void *ud)
 {
 	struct core *c = ud;
+	struct submit_waiter *ws = NULL;
+	struct job_row snap = { 0 };
 	core_lock(c);
 	struct job *j = hmap_gets(&c->finishing, op->row.id);
 	if (j && j->fin_op == op) {
+		if (err == 0)
+			ws = local_final_waits(c, j, &snap);
 		hmap_dels(&c->finishing, op->row.id);
 		if (j->row.idempotency_key[0]) {
 			char k[300];
@@ -95,7 +111,11 @@ static void finish_done(struct store_op *op, int err, void *ud)
 			if (hmap_get(&c->idem, k, kl) == j)
 				hmap_del(&c->idem, k, kl);
 		}
-		if (err < 0)
+		if (err == -ESTALE)
+			log_warn("job %s attempt %u: its end was not stored, the job is no longer "
+				 "this coordinator's (its lease ran out or it was cancelled)",
+				 op->row.id, op->row.attempts);
+		else if (err < 0)
 			log_error("store: the end of job %s was not stored; it runs again at the next "
 				  "start",
 				  op->row.id);
@@ -105,6 +125,13 @@ static void finish_done(struct store_op *op, int err, void *ud)
 		free(op);
 	}
 	core_unlock(c);
+	while (ws) {
+		struct submit_waiter *next = ws->next;
+		ws->cb(ws->ud, 0, &snap, "");
+		free(ws);
+		ws = next;
+	}
+	job_row_clear(&snap);
 }
 
 void job_finish(struct core *c, struct job *j, int state, const char *error)
@@ -186,6 +213,11 @@ void job_requeue(struct core *c, struct job *j, struct session *from, const char
 		job_finish(c, j, JOB_FAILED, err);
 		return;
 	}
+	if (c->shared) {
+		/* Back to the store's queue, for any coordinator. */
+		claim_release(c, j, false);
+		return;
+	}
 	j->row.state = JOB_QUEUED;
 	snprintf(j->row.error, sizeof j->row.error, "%s", why);
 	watch_notify_state(j);
@@ -214,6 +246,22 @@ int core_cancel(struct core *c, const char *tenant, const char *job_id, const ch
 {
 	core_lock(c);
 	struct job *j = hmap_gets(&c->jobs, job_id);
+	char why[600];
+	snprintf(why, sizeof why, "cancelled%s%s", reason && *reason ? ": " : "",
+		 reason ? reason : "");
+	if (c->shared && (!j || strcmp(j->row.tenant, tenant) != 0)) {
+		/* Queued in the store or running elsewhere: cancelled there; its
+		 * owner stops it when the store tells it. */
+		core_unlock(c);
+		int e = store_cancel_job(c->store, tenant, job_id, why, ret_row);
+		if (e == -ENOENT)
+			snprintf(err, err_size, "no job %s", job_id);
+		else if (e == -EALREADY)
+			snprintf(err, err_size, "job %s is already final", job_id);
+		else if (e < 0)
+			snprintf(err, err_size, "the job store cannot be reached; try again");
+		return e == -EIO ? -EAGAIN : e;
+	}
 	if (!j || strcmp(j->row.tenant, tenant) != 0) {
 		core_unlock(c);
 		int e = core_get_job(c, tenant, job_id, ret_row);
@@ -226,9 +274,6 @@ int core_cancel(struct core *c, const char *tenant, const char *job_id, const ch
 		return -EALREADY;
 	}
 	job_cancel_on_island(j, "cancelled by the tenant");
-	char why[600];
-	snprintf(why, sizeof why, "cancelled%s%s", reason && *reason ? ": " : "",
-		 reason ? reason : "");
 	job_finish(c, j, JOB_CANCELLED, why);
 	/* The job as it ended (its end may still be on the way to the store). */
 	struct job *f = hmap_gets(&c->finishing, job_id);

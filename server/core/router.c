@@ -39,7 +39,9 @@ static void assign(struct core *c, struct job *j, struct session *s)
 	int64_t now = time_now_ms();
 	fifo_remove(j);
 	tq_unlink(c, j);
-	j->row.attempts++;
+	/* A shared store counted the attempt when the job was claimed. */
+	if (!c->shared)
+		j->row.attempts++;
 	j->row.state = JOB_RUNNING;
 	j->row.started_ms = now;
 	j->row.error[0] = 0;
@@ -99,14 +101,21 @@ void route(struct core *c, struct job *j, struct session *exclude)
 			assign(c, j, best);
 			return;
 		}
+		if (c->shared) {
+			claim_release(c, j, true);
+			return;
+		}
 		if (!j->tq_linked && tq_link(c, j) < 0)
 			log_error("out of memory queueing %s", j->row.id);
 		return;
 	}
 	struct pool *p = pool_for(c, j->row.workload_id,
 				  j->row.mode == ATOLL_MODE_HOMOMORPHIC ? POOL_HE : POOL_PLAIN);
-	if (!p)
+	if (!p) {
+		if (c->shared)
+			claim_release(c, j, true);
 		return;
+	}
 	if (p->heap_n) {
 		best = p->heap[0].s;
 		if (best == exclude) {
@@ -121,14 +130,23 @@ void route(struct core *c, struct job *j, struct session *exclude)
 		assign(c, j, best);
 		return;
 	}
-	if (!j->pool)
+	if (c->shared)
+		claim_release(c, j, true); /* claimed for an island that has gone */
+	else if (!j->pool)
 		fifo_push(p, j);
 }
 
-/* Taking turns between the island's pools, then its TEE queue. */
+/* Taking turns between the island's pools, then its TEE queue. With a
+ * shared store the waiting jobs are in the store: the claimer fetches
+ * them. */
 void session_fill(struct core *c, struct session *s)
 {
 	int64_t now = time_now_ms();
+	if (c->shared) {
+		if (session_can_take(s, now))
+			claim_kick(c);
+		return;
+	}
 	bool progress = true;
 	while (progress && session_can_take(s, now)) {
 		progress = false;

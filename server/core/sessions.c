@@ -353,6 +353,8 @@ void core_session_output(struct core *c, struct session *s, const char *job_id,
 		job_finish(c, j, JOB_FAILED, "out of memory collecting output");
 		goto out;
 	}
+	if (c->shared)
+		claim_output(c, j);
 	watch_notify_chunk(c, j);
 out:
 	core_unlock(c);

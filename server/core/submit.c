@@ -143,7 +143,38 @@ void job_answer_shutdown(struct job *j)
 	}
 }
 
-/* An active job the store never took: stop it and drop it. */
+static void idem_forget(struct core *c, struct job *j)
+{
+	if (!j->row.idempotency_key[0])
+		return;
+	char k[300];
+	size_t kl = idem_key(j->row.tenant, j->row.idempotency_key, k, sizeof k);
+	if (hmap_get(&c->idem, k, kl) == j)
+		hmap_del(&c->idem, k, kl);
+}
+
+/* A shared store's insert is done (landed or not): the job leaves
+ * c->inserting. A job of the same id in c->jobs is another struct: the
+ * copy this coordinator claimed from the store meanwhile. */
+static void drop_inserting(struct core *c, struct job *j)
+{
+	hmap_dels(&c->inserting, j->row.id);
+	idem_forget(c, j);
+	job_free(c, j);
+}
+
+/* A shared store took the job: it waits there for a claimer, and the
+ * submits that want its end wait for that in the store. */
+static void inserted_shared(struct core *c, struct job *j)
+{
+	if (j->final_waiters && events_wait_final(c, j->row.id, j->final_waiters) == 0)
+		j->final_waiters = NULL;
+	job_answer_final(c, j); /* out of memory: answered as it stands */
+	drop_inserting(c, j);
+}
+
+/* An active job the store never took: stop it and drop it (one
+ * coordinator: a shared store's jobs run only once stored). */
 static void forget(struct core *c, struct job *j, const char *why)
 {
 	struct session *s = j->island;
@@ -154,12 +185,7 @@ static void forget(struct core *c, struct job *j, const char *why)
 	deadline_remove(c, j);
 	if (hmap_dels(&c->jobs, j->row.id))
 		tenant_count(c, j->row.tenant, -1);
-	if (j->row.idempotency_key[0]) {
-		char k[300];
-		size_t kl = idem_key(j->row.tenant, j->row.idempotency_key, k, sizeof k);
-		if (hmap_get(&c->idem, k, kl) == j)
-			hmap_del(&c->idem, k, kl);
-	}
+	idem_forget(c, j);
 	for (struct watcher *w = j->watchers; w; w = w->next) {
 		w->ops->end(w->peer, -EIO, why);
 		w->ended = true;
@@ -197,9 +223,12 @@ static void insert_done(struct store_op *op, int err, void *ud)
 	struct job_row snap = { 0 };
 	char msg[256] = "";
 	core_lock(c);
-	struct job *j = hmap_gets(&c->jobs, op->row.id);
-	if (!j)
+	struct job *j;
+	if (c->shared) {
+		j = hmap_gets(&c->inserting, op->row.id);
+	} else if (!(j = hmap_gets(&c->jobs, op->row.id))) {
 		j = hmap_gets(&c->finishing, op->row.id);
+	}
 	struct submit_waiter *ws = j ? j->waiters : NULL;
 	if (j)
 		j->waiters = NULL;
@@ -208,6 +237,8 @@ static void insert_done(struct store_op *op, int err, void *ud)
 		j->stored = true;
 		ws = split_final(j, ws);
 		e = ws ? job_snapshot(j, &snap) : 0;
+		if (c->shared)
+			inserted_shared(c, j);
 	} else if (err == -EEXIST) {
 		/* Another submit with the key got there first (the checks
 		 * above make this rare): answer with its job. */
@@ -215,10 +246,22 @@ static void insert_done(struct store_op *op, int err, void *ud)
 		memset(&op->existing, 0, sizeof op->existing);
 		e = 0;
 	}
-	if (j && err < 0 && !j->fin_op)
-		forget(c, j, "the coordinator could not store the job");
+	if (j && err < 0) {
+		if (c->shared)
+			drop_inserting(c, j);
+		else if (!j->fin_op)
+			forget(c, j, "the coordinator could not store the job");
+	}
 	core_unlock(c);
-	if (err < 0 && err != -EEXIST) {
+	if (err == -ETIMEDOUT) {
+		/* Sent, and the writer stopped before the store said whether
+		 * it landed (only a shared store can leave this open). */
+		log_error("store: job %s may or may not have been stored; its caller is told",
+			  op->row.id);
+		snprintf(msg, sizeof msg, "the coordinator stopped before the job store confirmed "
+					  "the job; submit again with the same idempotency_key to "
+					  "find out");
+	} else if (err < 0 && err != -EEXIST) {
 		log_error("store: job %s was not stored; its caller is told", op->row.id);
 		snprintf(msg, sizeof msg, "the job store is not writable; nothing was submitted, "
 					  "try again");
@@ -235,8 +278,6 @@ static void insert_done(struct store_op *op, int err, void *ud)
 	job_row_clear(&snap);
 	free(op);
 }
-
-
 
 int core_submit_async(struct core *c, const char *tenant, const struct core_submit *req,
 		      core_submit_cb cb, void *ud, char *err, size_t err_size)
@@ -338,6 +379,19 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 		}
 		e = prev ? job_snapshot(prev, &existing)
 			 : store_find_idempotent(c->store, tenant, idem, &existing);
+		if (e == 0 && c->shared && req->wait_final && existing.state < JOB_COMPLETED) {
+			/* The job is in the store, not final: wait for its end. */
+			struct submit_waiter *w = NULL;
+			if ((e = add_waiter(&w, cb, ud, true)) == 0 &&
+			    (e = events_wait_final(c, existing.id, w)) < 0)
+				free(w);
+			core_unlock(c);
+			job_free(c, j); /* never shared: no lock needed */
+			job_row_clear(&existing);
+			if (e < 0)
+				snprintf(err, err_size, "out of memory");
+			return e;
+		}
 		if (e != -ENOENT) {
 			core_unlock(c);
 			job_free(c, j); /* never shared: no lock needed */
@@ -352,12 +406,29 @@ int core_submit_async(struct core *c, const char *tenant, const struct core_subm
 	}
 	struct store_op *op = calloc(1, sizeof *op);
 	if (!op || add_waiter(&j->waiters, cb, ud, req->wait_final) < 0 ||
-	    hmap_puts(&c->jobs, r->id, j) < 0) {
+	    hmap_puts(c->shared ? &c->inserting : &c->jobs, r->id, j) < 0) {
 		core_unlock(c);
 		free(op);
 		snprintf(err, err_size, "out of memory");
 		e = -ENOMEM;
 		goto fail;
+	}
+	if (c->shared) {
+		/* Into the store's queue: a coordinator with a free island
+		 * claims it from there (this one too). */
+		if (ikl && hmap_put(&c->idem, ik, ikl, j) < 0)
+			log_error("out of memory tracking %s", r->id);
+		r->state = JOB_QUEUED;
+		op->kind = STORE_OP_INSERT_JOB;
+		op->row = *r;
+		op->row.recipients = (uint8_t *)j->recipients;
+		op->row.n_recipients = j->n_recipients;
+		op->patience_ms = INSERT_PATIENCE_MS;
+		op->done = insert_done;
+		op->ud = c;
+		store_writer_push(c->writer, op);
+		core_unlock(c);
+		return 0;
 	}
 	if (deadline_push(c, j) < 0 || (ikl && hmap_put(&c->idem, ik, ikl, j) < 0))
 		log_error("out of memory tracking %s", r->id); /* it still runs */

@@ -82,5 +82,14 @@ int core_start(struct core *c)
 	if (pthread_create(&c->timer, NULL, timer_thread, c) != 0)
 		return -EAGAIN;
 	c->timer_started = true;
+	if (c->shared) {
+		if (claim_start(c) < 0)
+			return -EAGAIN;
+		if (events_start(c) < 0) {
+			claim_stop(c);
+			return -EAGAIN;
+		}
+		c->shared_started = true;
+	}
 	return 0;
 }

@@ -26,7 +26,7 @@ int core_stats(struct core *c, struct core_stats *out)
 {
 	memset(out, 0, sizeof *out);
 	core_lock(c);
-	size_t n = c->islands.count;
+	size_t n = c->islands.count + c->n_fleet;
 	/* At most one entry per island in each list. */
 	out->attested_by_tee = calloc(n + 1, sizeof *out->attested_by_tee);
 	out->connected_by_tee = calloc(n + 1, sizeof *out->connected_by_tee);
@@ -51,6 +51,25 @@ int core_stats(struct core *c, struct core_stats *out)
 			count(out->connected_by_tee, &out->n_connected_by_tee, s->tee_type);
 		if (s->state == ISLAND_ATTESTED)
 			count(out->attested_by_tee, &out->n_attested_by_tee, s->tee_type);
+	}
+	/* With a shared store: the other coordinators' islands too. */
+	for (size_t i = 0; i < c->n_fleet; i++) {
+		const struct island_row *r = &c->fleet[i];
+		if (!fleet_row_shown(c, i))
+			continue;
+		out->connected++;
+		out->slots += r->slots;
+		out->busy_slots += r->running;
+		if (r->state == ISLAND_ATTESTED)
+			out->attested++;
+		else if (r->state == ISLAND_REVOKED)
+			out->revoked++;
+		else
+			out->unattested++;
+		if (r->tee_type[0])
+			count(out->connected_by_tee, &out->n_connected_by_tee, r->tee_type);
+		if (r->state == ISLAND_ATTESTED)
+			count(out->attested_by_tee, &out->n_attested_by_tee, r->tee_type);
 	}
 	core_unlock(c);
 	return 0;
@@ -130,7 +149,7 @@ int core_list_islands(struct core *c, uint32_t workload_id, bool include_unattes
 		      struct island_view **ret, size_t *ret_n)
 {
 	core_lock(c);
-	struct island_view *list = calloc(c->islands.count + 1, sizeof *list);
+	struct island_view *list = calloc(c->islands.count + c->n_fleet + 1, sizeof *list);
 	size_t k = 0, pos = 0;
 	int e = list ? 0 : -ENOMEM;
 	struct session *s;
@@ -138,6 +157,13 @@ int core_list_islands(struct core *c, uint32_t workload_id, bool include_unattes
 		if ((!include_unattested && s->state != ISLAND_ATTESTED) || !serves(s, workload_id))
 			continue;
 		e = view_of(s, &list[k++]);
+	}
+	for (size_t i = 0; !e && i < c->n_fleet; i++) {
+		const struct island_row *r = &c->fleet[i];
+		if ((!include_unattested && r->state != ISLAND_ATTESTED) ||
+		    !fleet_row_serves(r, workload_id, 0) || !fleet_row_shown(c, i))
+			continue;
+		e = fleet_view(r, &list[k++]);
 	}
 	core_unlock(c);
 	if (e < 0) {
@@ -181,6 +207,15 @@ size_t core_attested_keys(struct core *c, uint32_t workload_id, uint8_t (*keys)[
 			continue;
 		memcpy(keys[n], s->enclave_pub, 32);
 		snprintf(ids[n], 128, "%s", s->id);
+		n++;
+	}
+	for (size_t i = 0; n < max && i < c->n_fleet; i++) {
+		const struct island_row *r = &c->fleet[i];
+		if (r->state != ISLAND_ATTESTED || !r->has_pub || !fleet_row_shown(c, i) ||
+		    !fleet_row_serves(r, workload_id, ATOLL_MODE_BIT(ATOLL_MODE_TEE)))
+			continue;
+		memcpy(keys[n], r->enclave_pub, 32);
+		snprintf(ids[n], 128, "%s", r->id);
 		n++;
 	}
 	core_unlock(c);

@@ -65,7 +65,7 @@ int outbuf_append(struct outbuf *o, const uint8_t *data, size_t len)
 
 /* Send what the watcher's reader has room for; end it after the last
  * chunk of a final job. */
-static void pump(struct core *c, struct watcher *w)
+void watch_pump(struct core *c, struct watcher *w)
 {
 	while (!w->ended && w->out && w->cursor < w->out->n &&
 	       w->ops->backlog(w->peer) < WATCH_BACKLOG) {
@@ -95,7 +95,7 @@ void watch_notify_chunk(struct core *c, struct job *j)
 {
 	for (struct watcher *w = j->watchers; w; w = w->next)
 		if (w->out == j->out)
-			pump(c, w);
+			watch_pump(c, w);
 }
 
 void watch_new_attempt(struct core *c, struct job *j)
@@ -108,7 +108,7 @@ void watch_new_attempt(struct core *c, struct job *j)
 }
 
 /* The final job without its output (the watcher sends that as chunks). */
-static struct job_row *final_copy(const struct job_row *r)
+struct job_row *watch_final_copy(const struct job_row *r)
 {
 	struct job_row *f = malloc(sizeof *f);
 	if (!f)
@@ -136,13 +136,13 @@ void watch_end_all(struct core *c, struct job *j)
 		struct watcher *w = j->watchers;
 		j->watchers = w->next;
 		w->job = NULL;
-		w->final = final_copy(&j->row);
+		w->final = watch_final_copy(&j->row);
 		if (!w->final) {
 			w->ops->end(w->peer, -ENOMEM, "out of memory");
 			w->ended = true;
 			continue;
 		}
-		pump(c, w);
+		watch_pump(c, w);
 		/* The entry goes when its call is done (core_unwatch). */
 	}
 }
@@ -176,7 +176,7 @@ static struct outbuf *stored_output(struct core *c, const struct job_row *r)
 	return o;
 }
 
-static struct watcher *add_watcher(struct core *c, const struct watch_ops *ops, void *peer,
+struct watcher *watch_add(struct core *c, const struct watch_ops *ops, void *peer,
 				   const char *tenant)
 {
 	struct watcher *w = calloc(1, sizeof *w);
@@ -210,9 +210,21 @@ static int watch_limit_refuse(struct core *c, const char *tenant, char *err, siz
 	return -EDQUOT;
 }
 
+int watch_limit(struct core *c, const char *tenant, char *err, size_t err_size)
+{
+	if (c->cfg->limits.max_watches_per_tenant &&
+	    tenant_watches(c, tenant) >= c->cfg->limits.max_watches_per_tenant)
+		return watch_limit_refuse(c, tenant, err, err_size);
+	return 0;
+}
+
 int core_watch(struct core *c, const char *tenant, const char *job_id,
 	       const struct watch_ops *ops, void *peer, char *err, size_t err_size)
 {
+	/* With a shared store a job runs wherever it was claimed: its
+	 * watchers follow it in the store. */
+	if (c->shared)
+		return events_watch(c, tenant, job_id, ops, peer, err, err_size);
 	core_lock(c);
 	if (c->cfg->limits.max_watches_per_tenant &&
 	    tenant_watches(c, tenant) >= c->cfg->limits.max_watches_per_tenant) {
@@ -221,7 +233,7 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 	}
 	struct job *j = hmap_gets(&c->jobs, job_id);
 	if (j && strcmp(j->row.tenant, tenant) == 0) {
-		struct watcher *w = add_watcher(c, ops, peer, tenant);
+		struct watcher *w = watch_add(c, ops, peer, tenant);
 		if (!w) {
 			core_unlock(c);
 			snprintf(err, err_size, "out of memory");
@@ -233,15 +245,15 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 		w->out = outbuf_ref(j->out);
 		/* The job as it stands, then its output from the first chunk. */
 		ops->job(peer, &j->row);
-		pump(c, w);
+		watch_pump(c, w);
 		core_unlock(c);
 		return 0;
 	}
 	/* Final, its end on the way to the store: its output is still here. */
 	j = hmap_gets(&c->finishing, job_id);
 	if (j && strcmp(j->row.tenant, tenant) == 0) {
-		struct watcher *w = add_watcher(c, ops, peer, tenant);
-		if (w && !(w->final = final_copy(&j->row))) {
+		struct watcher *w = watch_add(c, ops, peer, tenant);
+		if (w && !(w->final = watch_final_copy(&j->row))) {
 			hmap_del(&c->watchers, &peer, sizeof peer);
 			free(w);
 			w = NULL;
@@ -250,7 +262,7 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 			/* The output the store keeps, the same later watchers get. */
 			if (j->fin_op && j->fin_op->row.output)
 				w->out = outbuf_ref(j->out);
-			pump(c, w);
+			watch_pump(c, w);
 		}
 		core_unlock(c);
 		if (!w) {
@@ -275,10 +287,10 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 		return watch_limit_refuse(c, tenant, err, err_size);
 	}
 	int e = 0;
-	struct watcher *w = add_watcher(c, ops, peer, tenant);
+	struct watcher *w = watch_add(c, ops, peer, tenant);
 	if (w) {
 		w->out = r.output_len ? stored_output(c, &r) : NULL;
-		w->final = final_copy(&r);
+		w->final = watch_final_copy(&r);
 		if (!w->final || (r.output_len && !w->out)) {
 			outbuf_release(c, w->out);
 			free(w->final);
@@ -288,7 +300,7 @@ int core_watch(struct core *c, const char *tenant, const char *job_id,
 		}
 	}
 	if (w)
-		pump(c, w);
+		watch_pump(c, w);
 	else
 		e = -ENOMEM;
 	core_unlock(c);
@@ -305,7 +317,7 @@ void core_watch_drain(struct core *c, void *peer)
 	core_lock(c);
 	struct watcher *w = hmap_get(&c->watchers, &peer, sizeof peer);
 	if (w)
-		pump(c, w);
+		watch_pump(c, w);
 	core_unlock(c);
 }
 
@@ -313,6 +325,8 @@ void core_unwatch(struct core *c, void *peer)
 {
 	core_lock(c);
 	struct watcher *w = hmap_del(&c->watchers, &peer, sizeof peer);
+	if (w && w->remote)
+		events_unlink(c, w);
 	if (w && w->job) {
 		for (struct watcher **pp = &w->job->watchers; *pp; pp = &(*pp)->next)
 			if (*pp == w) {

@@ -1,4 +1,4 @@
-/* The job store on SQLite. */
+/* The job store on SQLite: one coordinator (store/store.h). */
 #include "store/store.h"
 
 #include <errno.h>
@@ -16,12 +16,12 @@
  * reads, so that reads never wait behind a batch's commit (WAL lets them
  * see the last committed state meanwhile). mu is recursive: a batch holds
  * it from begin to commit around the single writes. */
-struct store {
+struct sqlite_store {
+	struct store base;
 	sqlite3 *db, *rdb;
 	pthread_mutex_t mu, rmu;
 	sqlite3_stmt *insert_job, *finish_job, *get_idem, *insert_key; /* db */
 	sqlite3_stmt *get_job, *get_key, *find_idem;                     /* rdb */
-	void (*on_commit)(int64_t us);
 };
 
 /* Version 1. Later versions append their migration to MIGRATIONS. */
@@ -75,34 +75,6 @@ static const char *const MIGRATIONS[] = {
 	"island_id, attempts, created_ms, started_ms, completed_ms, deadline_ms, duration_ms, " \
 	"credits, input, client_pub, output, output_encrypted, idempotency_key, output_chunks"
 
-void job_row_clear(struct job_row *r)
-{
-	if (!r)
-		return;
-	if (r->input) {
-		OPENSSL_cleanse(r->input, r->input_len);
-		free(r->input);
-	}
-	if (r->output) {
-		OPENSSL_cleanse(r->output, r->output_len);
-		free(r->output);
-	}
-	free(r->output_chunks);
-	memset(r, 0, sizeof *r);
-}
-
-void key_row_clear(struct key_row *k)
-{
-	if (!k)
-		return;
-	free(k->public_key);
-	if (k->private_key) {
-		OPENSSL_cleanse(k->private_key, k->private_key_len);
-		free(k->private_key);
-	}
-	memset(k, 0, sizeof *k);
-}
-
 static int exec(sqlite3 *db, const char *sql, char *err, size_t err_size)
 {
 	char *msg = NULL;
@@ -143,7 +115,7 @@ static int open_db(const char *path, bool synchronous_full, sqlite3 **ret, char 
 	return 0;
 }
 
-static int migrate(struct store *s, char *err, size_t err_size)
+static int migrate(struct sqlite_store *s, char *err, size_t err_size)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
@@ -180,12 +152,18 @@ static int migrate(struct store *s, char *err, size_t err_size)
 	return 0;
 }
 
-int store_open(const char *path, bool synchronous_full, struct store **ret, char *err,
-	       size_t err_size)
+static const struct store_ops SQLITE_OPS;
+static void sq_close(struct store *base);
+
+int store_sqlite_open(const struct store_options *o, struct store **ret, char *err,
+		      size_t err_size)
 {
-	struct store *s = calloc(1, sizeof *s);
+	const char *path = o->path;
+	bool synchronous_full = o->synchronous_full;
+	struct sqlite_store *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
+	s->base.ops = &SQLITE_OPS;
 	pthread_mutexattr_t ma;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
@@ -229,15 +207,16 @@ int store_open(const char *path, bool synchronous_full, struct store **ret, char
 		snprintf(err, err_size, "store %s: %s", path, what);
 		goto fail;
 	}
-	*ret = s;
+	*ret = &s->base;
 	return 0;
 fail:
-	store_close(s);
+	sq_close(&s->base);
 	return e;
 }
 
-void store_close(struct store *s)
+static void sq_close(struct store *base)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	if (!s)
 		return;
 	sqlite3_finalize(s->insert_job);
@@ -254,8 +233,9 @@ void store_close(struct store *s)
 	free(s);
 }
 
-int store_batch_begin(struct store *s, char *err, size_t err_size)
+static int sq_batch_begin(struct store *base, char *err, size_t err_size)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->mu);
 	int e = exec(s->db, "BEGIN IMMEDIATE", err, err_size);
 	if (e < 0) {
@@ -265,20 +245,10 @@ int store_batch_begin(struct store *s, char *err, size_t err_size)
 	return 0;
 }
 
-void store_on_commit(struct store *s, void (*fn)(int64_t us))
+static int sq_batch_commit(struct store *base, char *err, size_t err_size)
 {
-	s->on_commit = fn;
-}
-
-int store_batch_commit(struct store *s, char *err, size_t err_size)
-{
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	int e = exec(s->db, "COMMIT", err, err_size);
-	if (e == 0 && s->on_commit) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		s->on_commit((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-	}
 	if (e < 0) {
 		char ignored[64];
 		exec(s->db, "ROLLBACK", ignored, sizeof ignored);
@@ -287,8 +257,9 @@ int store_batch_commit(struct store *s, char *err, size_t err_size)
 	return e;
 }
 
-void store_batch_rollback(struct store *s)
+static void sq_batch_rollback(struct store *base)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	char ignored[64];
 	exec(s->db, "ROLLBACK", ignored, sizeof ignored);
 	pthread_mutex_unlock(&s->mu);
@@ -349,7 +320,7 @@ static void read_job(sqlite3_stmt *st, struct job_row *r)
 }
 
 /* Run a prepared statement to completion. */
-static int step_done(struct store *s, sqlite3_stmt *st)
+static int step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -361,8 +332,9 @@ static int step_done(struct store *s, sqlite3_stmt *st)
 	return -EIO;
 }
 
-int store_insert_job(struct store *s, const struct job_row *r, struct job_row *existing)
+static int sq_insert_job(struct store *base, const struct job_row *r, struct job_row *existing)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->mu);
 	int e = 0;
 	if (r->idempotency_key[0]) {
@@ -401,13 +373,14 @@ int store_insert_job(struct store *s, const struct job_row *r, struct job_row *e
 		sqlite3_bind_text(st, 13, r->idempotency_key, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 13);
-	e = step_done(s, st);
+	e = step_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return e;
 }
 
-int store_finish_job(struct store *s, const struct job_row *r)
+static int sq_finish_job(struct store *base, const struct job_row *r)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->mu);
 	sqlite3_stmt *st = s->finish_job;
 	sqlite3_bind_int(st, 1, r->state);
@@ -429,13 +402,14 @@ int store_finish_job(struct store *s, const struct job_row *r)
 	else
 		sqlite3_bind_null(st, 11);
 	sqlite3_bind_text(st, 12, r->id, -1, SQLITE_STATIC);
-	int e = step_done(s, st);
+	int e = step_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return e;
 }
 
-int store_get_job(struct store *s, const char *tenant, const char *id, struct job_row *out)
+static int sq_get_job(struct store *base, const char *tenant, const char *id, struct job_row *out)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st = s->get_job;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -449,9 +423,10 @@ int store_get_job(struct store *s, const char *tenant, const char *id, struct jo
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
-int store_find_idempotent(struct store *s, const char *tenant, const char *idempotency_key,
+static int sq_find_idempotent(struct store *base, const char *tenant, const char *idempotency_key,
 			  struct job_row *out)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st = s->find_idem;
 	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
@@ -465,10 +440,11 @@ int store_find_idempotent(struct store *s, const char *tenant, const char *idemp
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
-int store_list_jobs(struct store *s, const char *tenant, int state, uint32_t workload_id,
+static int sq_list_jobs(struct store *base, const char *tenant, int state, uint32_t workload_id,
 		    int64_t before, uint32_t limit,
 		    void (*cb)(struct job_row *r, void *ud), void *ud, bool *ret_more)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	char sql[512];
 	snprintf(sql, sizeof sql,
 		 "SELECT " JOB_COLUMNS " FROM jobs WHERE tenant = ?1 %s %s %s"
@@ -509,8 +485,9 @@ int store_list_jobs(struct store *s, const char *tenant, int state, uint32_t wor
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), void *ud)
+static int sq_load_active(struct store *base, void (*cb)(struct job_row *r, void *ud), void *ud)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	/* Rows are read first and handed over after the lock is released, so
 	 * that the callback may write to the store. */
 	struct job_row *rows = NULL;
@@ -550,9 +527,10 @@ int store_load_active(struct store *s, void (*cb)(struct job_row *r, void *ud), 
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-int store_usage(struct store *s, const char *tenant, int64_t since_ms,
+static int sq_usage(struct store *base, const char *tenant, int64_t since_ms,
 		void (*cb)(const struct usage_row *u, void *ud), void *ud)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->rdb,
@@ -581,8 +559,9 @@ int store_usage(struct store *s, const char *tenant, int64_t since_ms,
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-int store_insert_key(struct store *s, const struct key_row *k)
+static int sq_insert_key(struct store *base, const struct key_row *k)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->mu);
 	sqlite3_stmt *st = s->insert_key;
 	sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
@@ -595,13 +574,14 @@ int store_insert_key(struct store *s, const struct key_row *k)
 		sqlite3_bind_null(st, 5);
 	sqlite3_bind_text(st, 6, k->label, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, k->created_ms);
-	int e = step_done(s, st);
+	int e = step_done(st);
 	pthread_mutex_unlock(&s->mu);
 	return e;
 }
 
-int store_get_key(struct store *s, const char *tenant, const char *id, struct key_row *out)
+static int sq_get_key(struct store *base, const char *tenant, const char *id, struct key_row *out)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->rmu);
 	sqlite3_stmt *st = s->get_key;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -622,3 +602,20 @@ int store_get_key(struct store *s, const char *tenant, const char *id, struct ke
 	pthread_mutex_unlock(&s->rmu);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
+
+static const struct store_ops SQLITE_OPS = {
+	.name = "sqlite",
+	.close = sq_close,
+	.batch_begin = sq_batch_begin,
+	.batch_commit = sq_batch_commit,
+	.batch_rollback = sq_batch_rollback,
+	.insert_job = sq_insert_job,
+	.finish_job = sq_finish_job,
+	.get_job = sq_get_job,
+	.find_idempotent = sq_find_idempotent,
+	.list_jobs = sq_list_jobs,
+	.load_active = sq_load_active,
+	.usage = sq_usage,
+	.insert_key = sq_insert_key,
+	.get_key = sq_get_key,
+};

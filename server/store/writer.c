@@ -1,4 +1,6 @@
-/* The store writer thread: batches, retries, callbacks (store/writer.h). */
+/* The store writer: the writing thread (batches, retries, callbacks) and
+ * the keeper, which gives up queued writes that ran out of patience while
+ * the writing thread is held up by a failing batch (store/writer.h). */
 #include "store/writer.h"
 
 #include <errno.h>
@@ -6,7 +8,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -17,37 +18,46 @@
 #define MAX_BATCH 2048
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
+#define NEVER INT64_MAX
 
 struct store_writer {
 	struct store *s;
 	pthread_mutex_t mu;
-	pthread_cond_t cond; /* work queued, or stopping */
-	pthread_cond_t idle; /* writes finished */
-	struct store_op *head, *tail;
+	pthread_cond_t cond;  /* work queued, or stopping */
+	pthread_cond_t idle;  /* writes finished */
+	pthread_cond_t kcond; /* the keeper: an earlier deadline, or stopping */
+	struct store_op *head, *tail; /* queued, not taken by the writing thread */
 	uint64_t pushed, finished;
-	bool stopping;
+	bool stopping, keeper_stop;
 	int64_t stop_deadline_ms;
-	pthread_t thread;
+	int64_t keeper_next; /* when the keeper looks next (NEVER: nothing to watch) */
+	pthread_t thread, keeper;
+	bool keeper_started;
 	struct store_writer_stats st;
 };
 
+static int64_t due_ms(const struct store_op *op)
+{
+	return op->patience_ms && !op->in_doubt ? op->queued_ms + op->patience_ms : NEVER;
+}
+
+/* Wait until ms from now, or until the writer starts stopping. */
 static void wait_ms(struct store_writer *w, int64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	int64_t until = time_mono_ms() + ms;
 	pthread_mutex_lock(&w->mu);
-	if (!w->stopping)
-		pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+	bool was_stopping = w->stopping;
+	for (;;) {
+		int64_t now = time_mono_ms();
+		if (now >= until || (w->stopping && !was_stopping))
+			break;
+		time_cond_wait_ms(&w->cond, &w->mu, until - now);
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* One transaction for the batch. Per-write outcomes in results. */
+/* One transaction for the batch. Per-write outcomes in results. 0, or
+ * the store's error: -ECONNRESET when the batch may have landed. */
 static int apply(struct store *s, struct store_op *batch, int *results, char *err,
 		 size_t err_size)
 {
@@ -64,28 +74,37 @@ static int apply(struct store *s, struct store_op *batch, int *results, char *er
 		case STORE_OP_FINISH_JOB:
 			e = store_finish_job(s, &op->row);
 			break;
+		case STORE_OP_RELEASE_JOB:
+			e = store_release_job(s, op->row.id, op->row.attempts, op->unclaim);
+			break;
+		case STORE_OP_OUTPUT:
+			e = store_append_output(s, op->row.id, op->row.attempts, op->seq,
+						op->row.output, op->row.output_len);
+			break;
 		default:
 			e = -EINVAL;
 		}
 		results[i] = e;
-		if (e < 0 && e != -EEXIST) {
+		/* Outcomes of one write, not failures of the batch. */
+		if (e < 0 && e != -EEXIST && e != -ESTALE) {
 			snprintf(err, err_size, "cannot write job %s", op->row.id);
 			store_batch_rollback(s);
-			return e;
+			return e == -ECONNRESET ? -EIO : e; /* nothing was committed */
 		}
 	}
 	return store_batch_commit(s, err, err_size);
 }
 
-/* Call done for each write of the list, in order, with its outcome (or
- * with err for all when results is NULL). */
+/* Call done for each write of the list, in order, with its outcome (or,
+ * when results is NULL, with err: -ETIMEDOUT instead of -ESHUTDOWN for a
+ * write in doubt). */
 static size_t finish_list(struct store_op *list, const int *results, int err)
 {
 	size_t n = 0;
 	while (list) {
 		struct store_op *next = list->next;
 		list->next = NULL;
-		int e = results ? results[n] : err;
+		int e = results ? results[n] : err == -ESHUTDOWN && list->in_doubt ? -ETIMEDOUT : err;
 		if (e != -EEXIST)
 			job_row_clear(&list->existing);
 		list->done(list, e, list->ud);
@@ -95,30 +114,61 @@ static size_t finish_list(struct store_op *list, const int *results, int err)
 	return n;
 }
 
-/* Take out the writes that ran out of patience (all of them once a
- * stopping writer's own patience is over). */
-static struct store_op *give_up(struct store_writer *w, struct store_op **batch, size_t *ret_n)
+/* Take out of *list the writes that ran out of patience (all of them,
+ * even those in doubt, when all). *ret_tail: the last write left, for a
+ * list with a tail pointer (NULL when none is left). */
+static struct store_op *take_expired(struct store_op **list, int64_t now, bool all,
+				     struct store_op **ret_tail, size_t *ret_n)
 {
-	int64_t now = time_mono_ms();
-	pthread_mutex_lock(&w->mu);
-	bool all = w->stopping && now >= w->stop_deadline_ms;
-	pthread_mutex_unlock(&w->mu);
-	struct store_op *out = NULL, **tail = &out;
+	struct store_op *out = NULL, **tail = &out, *last = NULL;
 	size_t n = 0;
-	for (struct store_op **pp = batch; *pp;) {
+	for (struct store_op **pp = list; *pp;) {
 		struct store_op *op = *pp;
-		if (all || (op->patience_ms && now - op->queued_ms >= op->patience_ms)) {
+		if (all || due_ms(op) <= now) {
 			*pp = op->next;
 			op->next = NULL;
 			*tail = op;
 			tail = &op->next;
 			n++;
 		} else {
+			last = op;
 			pp = &op->next;
 		}
 	}
+	if (ret_tail)
+		*ret_tail = last;
 	*ret_n = n;
 	return out;
+}
+
+/* The earliest time a write of the list gives up (NEVER: none will). */
+static int64_t next_due(const struct store_op *list)
+{
+	int64_t next = NEVER;
+	for (; list; list = list->next)
+		if (due_ms(list) < next)
+			next = due_ms(list);
+	return next;
+}
+
+/* The writing thread's own batch: before each attempt, the writes that
+ * ran out of patience go (they are not sent), and all of them once a
+ * stopping writer's own patience is over. */
+static size_t give_up(struct store_writer *w, struct store_op **batch)
+{
+	int64_t now = time_mono_ms();
+	pthread_mutex_lock(&w->mu);
+	bool stopping = w->stopping, all = stopping && now >= w->stop_deadline_ms;
+	pthread_mutex_unlock(&w->mu);
+	size_t k;
+	struct store_op *out = take_expired(batch, now, all, NULL, &k);
+	if (!out)
+		return 0;
+	log_error("store: %zu write(s) gave up", k);
+	pthread_mutex_lock(&w->mu);
+	w->st.gave_up += k;
+	pthread_mutex_unlock(&w->mu);
+	return finish_list(out, NULL, stopping ? -ESHUTDOWN : -EIO);
 }
 
 static void *run(void *arg)
@@ -149,6 +199,11 @@ static void *run(void *arg)
 		size_t done = 0;
 		char err[256] = "";
 		for (;;) {
+			size_t k = give_up(w, &batch);
+			done += k;
+			n -= k;
+			if (!batch)
+				break;
 			int e = results ? apply(w->s, batch, results, err, sizeof err) : -ENOMEM;
 			if (e == 0) {
 				if (failing)
@@ -162,25 +217,26 @@ static void *run(void *arg)
 				done += finish_list(batch, results, 0);
 				break;
 			}
+			if (e == -ECONNRESET)
+				for (struct store_op *op = batch; op; op = op->next)
+					op->in_doubt = true;
 			if (!failing)
 				log_error("store: a batch of %zu write(s) failed (%s); retrying", n, err);
 			failing = true;
 			pthread_mutex_lock(&w->mu);
 			w->st.failures++;
+			int64_t stop_at = w->stopping ? w->stop_deadline_ms : NEVER;
 			pthread_mutex_unlock(&w->mu);
-			size_t k;
-			struct store_op *out = give_up(w, &batch, &k);
-			if (out) {
-				log_error("store: %zu write(s) gave up", k);
-				done += finish_list(out, NULL, w->stopping ? -ESHUTDOWN : -EIO);
-				n -= k;
-			}
-			if (!batch)
-				break;
 			backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
 			if (backoff > BACKOFF_MAX_MS)
 				backoff = BACKOFF_MAX_MS;
-			wait_ms(w, backoff);
+			/* Back in time for the next write that gives up. */
+			int64_t now = time_mono_ms(), next = next_due(batch), pause = backoff;
+			if (stop_at < next)
+				next = stop_at;
+			if (next != NEVER && next - now < pause)
+				pause = next > now ? next - now : 0;
+			wait_ms(w, pause);
 		}
 		pthread_mutex_lock(&w->mu);
 		w->finished += done;
@@ -191,20 +247,72 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* The keeper: gives up the queued writes (never sent) that ran out of
+ * patience, so that a batch the writing thread keeps failing, or a call
+ * the store is slow to fail, does not hold their answers back. It looks
+ * when the earliest patience it knows of runs out. */
+static void *keep(void *arg)
+{
+	struct store_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	while (!w->keeper_stop) {
+		int64_t now = time_mono_ms();
+		size_t k;
+		struct store_op *tail;
+		struct store_op *out = take_expired(&w->head, now, false, &tail, &k);
+		w->tail = tail;
+		w->st.queued -= k;
+		w->st.gave_up += k;
+		w->keeper_next = next_due(w->head);
+		if (out) {
+			pthread_mutex_unlock(&w->mu);
+			log_error("store: %zu queued write(s) gave up", k);
+			finish_list(out, NULL, -EIO);
+			pthread_mutex_lock(&w->mu);
+			w->finished += k;
+			pthread_cond_broadcast(&w->idle);
+			continue;
+		}
+		if (w->keeper_next == NEVER)
+			pthread_cond_wait(&w->kcond, &w->mu);
+		else
+			time_cond_wait_ms(&w->kcond, &w->mu, w->keeper_next - now);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void writer_free(struct store_writer *w)
+{
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cond);
+	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->kcond);
+	free(w);
+}
+
 int store_writer_start(struct store *s, struct store_writer **ret)
 {
 	struct store_writer *w = calloc(1, sizeof *w);
 	if (!w)
 		return -ENOMEM;
 	w->s = s;
+	w->keeper_next = NEVER;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	pthread_cond_init(&w->idle, NULL);
+	pthread_cond_init(&w->kcond, NULL);
+	if (pthread_create(&w->keeper, NULL, keep, w) != 0) {
+		writer_free(w);
+		return -EAGAIN;
+	}
 	if (pthread_create(&w->thread, NULL, run, w) != 0) {
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cond);
-		pthread_cond_destroy(&w->idle);
-		free(w);
+		pthread_mutex_lock(&w->mu);
+		w->keeper_stop = true;
+		pthread_cond_signal(&w->kcond);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->keeper, NULL);
+		writer_free(w);
 		return -EAGAIN;
 	}
 	*ret = w;
@@ -214,6 +322,7 @@ int store_writer_start(struct store *s, struct store_writer **ret)
 void store_writer_push(struct store_writer *w, struct store_op *op)
 {
 	op->next = NULL;
+	op->in_doubt = false;
 	op->queued_ms = time_mono_ms();
 	pthread_mutex_lock(&w->mu);
 	if (w->tail)
@@ -224,6 +333,10 @@ void store_writer_push(struct store_writer *w, struct store_op *op)
 	w->pushed++;
 	w->st.queued++;
 	pthread_cond_signal(&w->cond);
+	if (due_ms(op) < w->keeper_next) {
+		w->keeper_next = due_ms(op);
+		pthread_cond_signal(&w->kcond);
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -253,8 +366,11 @@ void store_writer_stop(struct store_writer *w, int64_t patience_ms)
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cond);
-	pthread_cond_destroy(&w->idle);
-	free(w);
+	/* The queue is empty now: the keeper has nothing left to watch. */
+	pthread_mutex_lock(&w->mu);
+	w->keeper_stop = true;
+	pthread_cond_signal(&w->kcond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->keeper, NULL);
+	writer_free(w);
 }

@@ -282,7 +282,13 @@ int svc_op_get(struct coordinator *co, const char *tenant, const ProtobufCMessag
 	if (e < 0)
 		return e;
 	struct job_row r;
-	if (core_get_job(co->core, tenant, g->job_id, &r) < 0) {
+	e = core_get_job(co->core, tenant, g->job_id, &r);
+	if (e == -EIO) {
+		/* The store cannot be read: not a sign the job is gone. */
+		snprintf(err, err_size, "the job store cannot be reached; try again");
+		return -EAGAIN;
+	}
+	if (e < 0) {
 		/* Another tenant's job looks exactly like a missing one. */
 		snprintf(err, err_size, "no job %s", g->job_id);
 		return -ENOENT;

@@ -57,8 +57,11 @@ int cluster_start_coordinator(struct cluster *cl)
 	if (cl->extra_yaml)
 		buf_printf(&y, "%s", cl->extra_yaml);
 	buf_printf(&y, "%s", cl->limits_yaml ? cl->limits_yaml : "limits: {drain_timeout: 2s}\n");
-	buf_printf(&y, "store: {path: atoll.db, synchronous: %s}\n",
-		   cl->store_synchronous ? cl->store_synchronous : "normal");
+	if (cl->store_yaml)
+		buf_printf(&y, "%s", cl->store_yaml);
+	else
+		buf_printf(&y, "store: {path: atoll.db, synchronous: %s}\n",
+			   cl->store_synchronous ? cl->store_synchronous : "normal");
 	buf_printf(&y, "tenants:\n  - name: demo\n    api_key_sha256: [");
 	sha_line(&y, "ak_demo");
 	buf_printf(&y, "]\n  - name: other\n    api_key_sha256: [");
@@ -126,9 +129,12 @@ int cluster_add_island(struct cluster *cl, const char *id, int slots, const char
 	}
 	struct buf y = { 0 };
 	buf_printf(&y, "island: {id: %s, slots: %d}\n", id, slots);
-	buf_printf(&y, "coordinator: {address: 127.0.0.1:%d, token: %s, reconnect_min: 100ms,"
-		       " reconnect_max: 1s%s%s}\n",
-		   cl->coord.port, token ? token : "it_demo", cl->island_tls_yaml ? ", " : "",
+	if (cl->island_addresses)
+		buf_printf(&y, "coordinator: {addresses: %s", cl->island_addresses);
+	else
+		buf_printf(&y, "coordinator: {address: 127.0.0.1:%d", cl->coord.port);
+	buf_printf(&y, ", token: %s, reconnect_min: 100ms, reconnect_max: 1s%s%s}\n",
+		   token ? token : "it_demo", cl->island_tls_yaml ? ", " : "",
 		   cl->island_tls_yaml ? cl->island_tls_yaml : "");
 	buf_printf(&y, "shutdown: {grace: 2s}\n");
 	/* An empty enclave_path: a runtime the island does not start. */

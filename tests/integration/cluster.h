@@ -43,6 +43,13 @@ struct cluster {
 	const char *listen_tls_yaml;
 	const char *island_tls_yaml;
 	const struct rpc_client_opts *client_opts;
+	/* coordinator.yaml's whole store section, replacing the one
+	 * store_synchronous picks (e.g. PostgreSQL's). */
+	const char *store_yaml;
+	/* island.yaml's coordinator addresses for the next island added, as a
+	 * YAML list ("[127.0.0.1:1, 127.0.0.1:2]"), instead of the
+	 * coordinator's address. */
+	const char *island_addresses;
 	/* Extra top-level YAML for coordinator.yaml (e.g. "keys: {...}\n"). */
 	const char *extra_yaml;
 	/* The enclave runtime of the next island added (default: the built
