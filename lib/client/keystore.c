@@ -85,7 +85,9 @@ int cl_key_save(const struct cl_keystore *ks, const struct cl_key *k)
 	jw_string(&w, ts);
 	jw_object_end(&w);
 	buf_putc(&b, '\n');
-	int e = w.error ? w.error : fs_write_atomic(path, b.data, b.len, 0600);
+	/* Created, never replaced: a key id the coordinator repeats must not
+	 * destroy the key already under it. */
+	int e = w.error ? w.error : fs_write_new(path, b.data, b.len, 0600);
 	buf_free(&b); /* wiped */
 	return e;
 }

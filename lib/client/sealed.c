@@ -61,12 +61,29 @@ int cl_sealed_save(const struct cl_keystore *ks, const struct cl_sealed *r)
 	jw_string(&w, ts);
 	jw_object_end(&w);
 	buf_putc(&b, '\n');
+	/* A job id is bound to one envelope for good, before the record says
+	 * so: a coordinator that reports an earlier job's id for a new
+	 * submission gets -EEXIST, and the earlier job still opens. */
+	if (!w.error && r->job_id[0]) {
+		char bind[4400];
+		snprintf(bind, sizeof bind, "%s/job_%s", dir, r->job_id);
+		e = fs_write_new(bind, hex, strlen(hex), 0600);
+		if (e == -EEXIST) {
+			uint8_t *old = NULL;
+			size_t n = 0;
+			if (fs_read_file(bind, sizeof hex, &old, &n) == 0 && n == strlen(hex) &&
+			    memcmp(old, hex, n) == 0)
+				e = 0;
+			free(old);
+		}
+		if (e < 0) {
+			buf_free(&b);
+			return e;
+		}
+	}
 	e = w.error ? w.error : fs_write_atomic(path, b.data, b.len, 0600);
 	buf_free(&b);
-	if (e < 0 || !r->job_id[0])
-		return e;
-	snprintf(path, sizeof path, "%s/job_%s", dir, r->job_id);
-	return fs_write_atomic(path, hex, strlen(hex), 0600);
+	return e;
 }
 
 static int parse_record(const char *text, size_t len, struct cl_sealed *out)
@@ -155,7 +172,10 @@ int cl_sealed_bind_job(const struct cl_keystore *ks, struct cl_sealed *r, const 
 	if (!cl_id_ok(job_id, sizeof r->job_id))
 		return -EINVAL;
 	snprintf(r->job_id, sizeof r->job_id, "%s", job_id);
-	return cl_sealed_save(ks, r);
+	int e = cl_sealed_save(ks, r);
+	if (e < 0)
+		r->job_id[0] = 0;
+	return e;
 }
 
 struct env_output_expect cl_sealed_expect(const struct cl_sealed *r)

@@ -35,6 +35,8 @@ static int put_bn(struct json_writer *w, const char *name, const BIGNUM *v)
 	return 0;
 }
 
+/* A private key file is only ever created (fs_write_new): a key id that
+ * names an existing one must not replace, and so destroy, that key. */
 static int write_key(const char *type, const BIGNUM *n, const BIGNUM *p,
 		     const BIGNUM *q, const char *path, mode_t mode)
 {
@@ -59,7 +61,8 @@ static int write_key(const char *type, const BIGNUM *n, const BIGNUM *p,
 	if (r == 0)
 		r = buf_putc(&out, '\n');
 	if (r == 0)
-		r = fs_write_atomic(path, out.data, out.len, mode);
+		r = p ? fs_write_new(path, out.data, out.len, mode)
+		      : fs_write_atomic(path, out.data, out.len, mode);
 	buf_free(&out);
 	return r;
 }

@@ -484,6 +484,14 @@ int httpd_stream_event(struct httpd_stream *s, const char *id, const char *event
 	return e;
 }
 
+int httpd_stream_error_event(struct httpd_stream *s, const struct httpd_resp *r)
+{
+	size_t n = r->body.len;
+	if (n && r->body.data[n - 1] == '\n')
+		n--;
+	return httpd_stream_event(s, NULL, "error", (const char *)r->body.data, n);
+}
+
 void httpd_stream_close(struct httpd_stream *s)
 {
 	pthread_mutex_lock(&s->mu);

@@ -100,6 +100,9 @@ int httpd_stream_write(struct httpd_stream *s, const void *data, size_t len);
 /* One SSE event: "id:", "event:" and the data lines. id may be NULL. */
 int httpd_stream_event(struct httpd_stream *s, const char *id, const char *event,
 		       const char *data, size_t len);
+/* An "error" event carrying the JSON body httpd_resp_error() wrote into
+ * r (its final newline dropped). */
+int httpd_stream_error_event(struct httpd_stream *s, const struct httpd_resp *r);
 /* No more writes: the response ends once what is queued is sent. */
 void httpd_stream_close(struct httpd_stream *s);
 /* Has the client gone (or the server stopped)? */

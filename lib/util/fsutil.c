@@ -2,6 +2,7 @@
 #include "util/fsutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,10 @@ void fs_dirname(const char *path, char *out, size_t out_size)
 	snprintf(out, out_size, "%.*s", (int)n, path);
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* Write a temporary file beside path, then rename it over path, or with
+ * exclusive link it there only when nothing is there. */
+static int write_via_tmp(const char *path, const void *data, size_t len, mode_t mode,
+			 bool exclusive)
 {
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
@@ -112,9 +116,22 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
+	if (r == 0 && !exclusive && rename(tmp, path) < 0)
 		r = -errno;
-	if (r < 0)
+	if (r < 0 || exclusive) {
+		if (r == 0 && link(tmp, path) < 0)
+			r = -errno;
 		unlink(tmp);
+	}
 	return r;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_via_tmp(path, data, len, mode, false);
+}
+
+int fs_write_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_via_tmp(path, data, len, mode, true);
 }

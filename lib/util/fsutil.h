@@ -12,6 +12,9 @@ int fs_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_l
 /* Write data to path via a temporary file, fsync and rename, with the given
  * mode (e.g. 0600 for keys). 0 or -errno. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same for a file that must not exist yet (keys, bindings): the
+ * complete file appears under path, or -EEXIST and what is there stays. */
+int fs_write_new(const char *path, const void *data, size_t len, mode_t mode);
 /* Directory part of a path into out ("." when none). */
 void fs_dirname(const char *path, char *out, size_t out_size);
 

@@ -253,7 +253,7 @@ static void sse_end(void *peer, int err, const char *msg)
 		grpc_status_code code = rpc_status_from_errno(err);
 		httpd_resp_error(&r, rpc_http_status(code), rpc_status_name(code), "%s",
 				 msg ? msg : "the watch ended");
-		httpd_stream_event(w->s, NULL, "error", (const char *)r.body.data, r.body.len - 1);
+		httpd_stream_error_event(w->s, &r);
 		buf_free(&r.body);
 	} else {
 		httpd_stream_event(w->s, NULL, "end", "{}", 2);

@@ -2,6 +2,7 @@
 """Bad input over HTTP: each gets a precise JSON error with the right
 status, and nothing is stored."""
 from httpkit import GATEWAY, PROXY, SSE, call, check, done, ok
+import os
 import urllib.error
 
 
@@ -82,6 +83,30 @@ err(PROXY, "POST", "/api/v1/jobs", 400, "INVALID_ARGUMENT",
     body={"workload_id": 42, "confidential": True, "encryption_key_id": "ck_x",
           "input": {"encrypted": True, "key_id": "ck_x", "ciphertext": "QVRMUAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
     contains="another key")
+
+# No web page may drive the proxy: not through a DNS name rebound to
+# 127.0.0.1 (its Host is not loopback), not from another origin. Nothing is
+# created by what it refuses.
+port = PROXY.rsplit(":", 1)[1]
+keys_dir = os.path.join(os.environ["ATOLL_TEST_DIR"], "proxy-keys")
+keys_before = sorted(os.listdir(keys_dir))
+for h in ({"Host": "evil.example:" + port}, {"Host": "127.0.0.1.evil.example"},
+          {"Host": "localhost.:" + port + "x"}):
+    err(PROXY, "POST", "/api/v1/confidential/keys", 403, "PERMISSION_DENIED", body={},
+        headers=h, contains="Host header")
+for h in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+          {"Origin": "https://127.0.0.1.evil.example:" + port},
+          {"Sec-Fetch-Site": "cross-site"}):
+    err(PROXY, "POST", "/api/v1/confidential/keys", 403, "PERMISSION_DENIED", body={},
+        headers=h, contains="web page")
+    err(PROXY, "GET", f"/api/v1/jobs/{mine['id']}", 403, "PERMISSION_DENIED", headers=h)
+check(sorted(os.listdir(keys_dir)) == keys_before, "refused requests created keys")
+# This machine's own names and origins are served.
+for h in ({"Host": "localhost:" + port}, {"Host": "[::1]:" + port},
+          {"Host": "127.0.0.1:" + port, "Origin": "http://localhost:" + port},
+          {"Sec-Fetch-Site": "same-origin"}):
+    st, b = call(PROXY, "GET", "/api/v1/confidential/stats", headers=h)
+    check(st == 200, f"proxy with {h}: {st} {b}")
 
 # Health needs no key.
 for path in ("/healthz", "/health", "/readyz"):

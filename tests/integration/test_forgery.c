@@ -9,14 +9,20 @@
  *   - plain output passed off for a sealed job;
  *   - a watch that reports the job as plain, or as another job, or
  *     streams a forged header.
+ * atoll-proxy, on the same keystore, against the same fake: a GetJob
+ * answered with another job, a completed job without its output, a watch
+ * that ends before the job's final state, and a key id that names a key
+ * already in the keystore are each refused, and nothing is lost.
  * And the real thing: a job whose island dies mid-stream is retried on
  * another island, and `atollctl run --confidential` follows the new
  * attempt to a complete, correct output. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <grpc/grpc.h>
@@ -28,6 +34,7 @@
 #include "rpc/server.h"
 #include "util/buf.h"
 #include "util/enc.h"
+#include "util/fsutil.h"
 #include "util/timeutil.h"
 
 #define FORGED "FORGED-VERDICT-benign"
@@ -43,6 +50,14 @@ static struct {
 static void fake_get(rpc_call *call, const ProtobufCMessage *req, void *ud)
 {
 	rpc_call_reply(call, &fake.job->base);
+}
+
+/* CreateKey: always the same key id. */
+static void fake_create_key(rpc_call *call, const ProtobufCMessage *req, void *ud)
+{
+	Atoll__V1__Key k = ATOLL__V1__KEY__INIT;
+	k.key_id = "ck_repeated";
+	rpc_call_reply(call, &k.base);
 }
 
 static void fake_watch(rpc_call *call, const ProtobufCMessage *req, void *ud)
@@ -64,7 +79,11 @@ static rpc_server *fake_start(int *ret_port)
 	rpc_method m2 = { "/atoll.v1.Jobs/WatchJob", RPC_SERVER_STREAM,
 			  &atoll__v1__watch_job_request__descriptor, fake_watch, NULL, NULL, NULL,
 			  NULL };
+	rpc_method m3 = { "/atoll.v1.Confidential/CreateKey", RPC_UNARY,
+			  &atoll__v1__create_key_request__descriptor, fake_create_key, NULL, NULL,
+			  NULL, NULL };
 	if (rpc_server_add_method(s, &m1) < 0 || rpc_server_add_method(s, &m2) < 0 ||
+	    rpc_server_add_method(s, &m3) < 0 ||
 	    rpc_server_start(s, "127.0.0.1:0", ret_port, err, sizeof err) < 0) {
 		fprintf(stderr, "fake coordinator: %s\n", err);
 		rpc_server_free(s);
@@ -217,6 +236,152 @@ static void refused(int rc, const char *out, const char *why)
 	CHECK(strstr(out, FORGED) == NULL);
 }
 
+/* ---- atoll-proxy against the fake ---- */
+
+static struct proc proxy;
+
+static int start_proxy(struct cluster *cl)
+{
+	char yaml[1024], cfg[700], log[700];
+	snprintf(yaml, sizeof yaml,
+		 "listen: {address: 127.0.0.1:0}\n"
+		 "coordinator: {address: 127.0.0.1:%d, timeout: 10s}\n"
+		 "keystore: keystore\n"
+		 "policy: client-policy.yaml\n",
+		 fake_port);
+	int e = h_write(cl->dir, "proxy.yaml", yaml, cfg, sizeof cfg);
+	if (e < 0)
+		return e;
+	snprintf(log, sizeof log, "%s/proxy.log", cl->dir);
+	if ((size_t)snprintf(proxy.portfile, sizeof proxy.portfile, "%.500s/proxy.port", cl->dir) >=
+	    sizeof proxy.portfile)
+		return -ENAMETOOLONG;
+	char *argv[] = { (char *)h_build_path("tools/atoll-proxy"), "--config", cfg, "--port-file",
+			 proxy.portfile, NULL };
+	if ((e = h_spawn(argv, log, &proxy)) < 0)
+		return e;
+	for (int i = 0; i < 300; i++) {
+		uint8_t *d;
+		size_t n;
+		if (fs_read_file(proxy.portfile, 64, &d, &n) == 0) {
+			proxy.port = atoi((char *)d);
+			free(d);
+			return 0;
+		}
+		if (!h_alive(&proxy))
+			return -ECHILD;
+		time_sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}
+
+/* One request to the proxy with curl: the HTTP status, the body in out. */
+static int proxy_http(struct cluster *cl, const char *method, const char *path, char *out,
+		      size_t size)
+{
+	char url[256], file[700];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", proxy.port, path);
+	snprintf(file, sizeof file, "%s/curl.out", cl->dir);
+	const char *argv[] = { "curl", "-sS", "-N", "--max-time", "20", "-X", method, "-H",
+			       "Authorization: Bearer ak_demo", "-H", "Content-Type: application/json",
+			       "-w", "\nHTTP %{http_code}\n", url, NULL, NULL, NULL };
+	if (!strcmp(method, "POST")) {
+		argv[14] = "-d";
+		argv[15] = "{}";
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp("curl", (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	uint8_t *d = NULL;
+	size_t n = 0;
+	out[0] = 0;
+	if (fs_read_file(file, size - 1, &d, &n) == 0) {
+		memcpy(out, d, n);
+		out[n] = 0;
+		free(d);
+	}
+	const char *h = strstr(out, "\nHTTP ");
+	return h ? atoi(h + 6) : -1;
+}
+
+static void proxy_refused(int status, const char *out, const char *why, const char *secret)
+{
+	if (status != 403 || !strstr(out, why))
+		fprintf(stderr, "wanted 403 with '%s', got:\n%s\n", why, out);
+	CHECK_INT(status, 403);
+	CHECK(strstr(out, why) != NULL);
+	CHECK(strstr(out, secret) == NULL);
+}
+
+static void test_proxy_forgeries(struct cluster *cl, const Atoll__V1__Job *j1,
+				 const Atoll__V1__Job *j2)
+{
+	char out[1 << 16], path[256];
+	CHECK_INT(start_proxy(cl), 0);
+	if (check_failures)
+		return;
+	/* Control: the real job opens through the proxy. */
+	fake.job = job_copy(j1);
+	snprintf(path, sizeof path, "/api/v1/jobs/%s?decrypt=true", j1->id);
+	CHECK_INT(proxy_http(cl, "GET", path, out, sizeof out), 200);
+	CHECK(strstr(out, "the real answer for job one") != NULL);
+	/* Asked for job one, answered with job two, whole and genuine. */
+	protobuf_c_message_free_unpacked(&fake.job->base, NULL);
+	fake.job = job_copy(j2);
+	proxy_refused(proxy_http(cl, "GET", path, out, sizeof out), out, "another job",
+		      "the real answer for job two");
+	/* Job one completed, but without its output. */
+	protobuf_c_message_free_unpacked(&fake.job->base, NULL);
+	fake.job = job_copy(j1);
+	protobuf_c_message_free_unpacked(&fake.job->output->base, NULL);
+	fake.job->output = NULL;
+	proxy_refused(proxy_http(cl, "GET", path, out, sizeof out), out,
+		      "completed without its sealed output", FORGED);
+	/* The same on the event stream: its final state without output. */
+	Atoll__V1__Job *running = job_copy(j1);
+	running->state = ATOLL__V1__JOB_STATE__JOB_STATE_RUNNING;
+	fake_event_job(running);
+	fake_event_job(fake.job);
+	snprintf(path, sizeof path, "/api/v1/jobs/%s/events", j1->id);
+	CHECK_INT(proxy_http(cl, "GET", path, out, sizeof out), 200);
+	CHECK(strstr(out, "event: error") && strstr(out, "completed without its sealed output"));
+	CHECK(strstr(out, "event: end") == NULL);
+	fake_events_clear();
+	/* A watch that ends before the job's final state: an error, not an
+	 * end, even with the whole genuine output streamed. */
+	fake_event_job(running);
+	fake_event_chunk(0, j1->output->ciphertext.data, j1->output->ciphertext.len);
+	CHECK_INT(proxy_http(cl, "GET", path, out, sizeof out), 200);
+	if (!strstr(out, "ended before the job did"))
+		fprintf(stderr, "events:\n%s\n", out);
+	CHECK(strstr(out, "event: error") && strstr(out, "ended before the job did"));
+	CHECK(strstr(out, "event: end") == NULL);
+	fake_events_clear();
+	protobuf_c_message_free_unpacked(&running->base, NULL);
+	/* A key id given twice: the second does not replace the first key. */
+	char kpath[700];
+	uint8_t *first = NULL, *after = NULL;
+	size_t n_first = 0, n_after = 0;
+	snprintf(kpath, sizeof kpath, "%s/keystore/ck_repeated.json", cl->dir);
+	CHECK_INT(proxy_http(cl, "POST", "/api/v1/confidential/keys", out, sizeof out), 200);
+	CHECK_INT(fs_read_file(kpath, 4096, &first, &n_first), 0);
+	proxy_refused(proxy_http(cl, "POST", "/api/v1/confidential/keys", out, sizeof out), out,
+		      "already in the keystore", "private_key");
+	CHECK_INT(fs_read_file(kpath, 4096, &after, &n_after), 0);
+	CHECK(first && after && n_first == n_after && memcmp(first, after, n_first) == 0);
+	free(first);
+	free(after);
+	int st;
+	h_stop(&proxy, SIGTERM, 5000, &st);
+}
+
 static void test_forgeries(struct cluster *cl)
 {
 	char out[1 << 16], key_id[64], pub_b64[128];
@@ -302,6 +467,9 @@ static void test_forgeries(struct cluster *cl)
 	protobuf_c_message_free_unpacked(&other->base, NULL);
 	protobuf_c_message_free_unpacked(&running->base, NULL);
 	buf_free(&f);
+	protobuf_c_message_free_unpacked(&fake.job->base, NULL);
+	fake.job = NULL;
+	test_proxy_forgeries(cl, j1, j2);
 out:
 	if (fake.job)
 		protobuf_c_message_free_unpacked(&fake.job->base, NULL);

@@ -35,6 +35,14 @@ static void test_keystore(void)
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 	CHECK_INT(cl_key_load(&ks, "ck_test1", &back), 0);
 	CHECK(memcmp(back.priv, k.priv, 32) == 0 && memcmp(back.pub, k.pub, 32) == 0);
+	/* A key id given again (a coordinator repeating one) does not replace
+	 * the key under it. */
+	struct cl_key dup;
+	CHECK_INT(cl_key_generate(&dup), 0);
+	snprintf(dup.key_id, sizeof dup.key_id, "ck_test1");
+	CHECK_INT(cl_key_save(&ks, &dup), -EEXIST);
+	CHECK_INT(cl_key_load(&ks, "ck_test1", &back), 0);
+	CHECK(memcmp(back.priv, k.priv, 32) == 0);
 
 	/* Ids are file names: nothing that leaves the directory. */
 	CHECK_INT(cl_key_load(&ks, "../ck_test1", &back), -EINVAL);
@@ -114,6 +122,19 @@ static void test_sealed_and_output(void)
 	CHECK_INT(cl_sealed_bind_job(&s.ks, &again, "job_2"), -EEXIST);
 	CHECK_INT(cl_sealed_find_job(&s.ks, "job_1", &r), 0);
 	CHECK_STR(r.job_id, "job_1");
+	/* Another envelope under job_1's id (a coordinator reporting an
+	 * earlier job's id for a new submission): refused, job_1 still
+	 * resolves to its own envelope. */
+	struct cl_sealed moved = s.rec;
+	moved.envelope_id[0] ^= 0xff;
+	moved.job_id[0] = 0;
+	CHECK_INT(cl_sealed_save(&s.ks, &moved), 0);
+	CHECK_INT(cl_sealed_bind_job(&s.ks, &moved, "job_1"), -EEXIST);
+	CHECK_INT(cl_sealed_find_job(&s.ks, "job_1", &r), 0);
+	CHECK(memcmp(r.envelope_id, s.rec.envelope_id, ENV_ID_LEN) == 0);
+	CHECK(moved.job_id[0] == 0);
+	CHECK_INT(cl_sealed_load(&s.ks, moved.envelope_id, &again), 0);
+	CHECK(again.job_id[0] == 0);
 
 	/* The whole stream as one chunk, as a late watcher gets it. */
 	const char *parts[] = { "hello ", "world" };

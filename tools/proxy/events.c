@@ -47,6 +47,7 @@ struct pev {
 	int state;
 	uint64_t offset;
 	bool sent_job;
+	bool final_seen; /* the job's final state came */
 	/* The job's input was sealed here: its output opens against rec. */
 	bool sealed;
 	bool he;
@@ -96,7 +97,7 @@ static void send_error(struct pev *ev, grpc_status_code code, const char *msg)
 {
 	struct httpd_resp r = { 0 };
 	httpd_resp_error(&r, rpc_http_status(code), rpc_status_name(code), "%s", msg);
-	httpd_stream_event(ev->s, NULL, "error", (const char *)r.body.data, r.body.len - 1);
+	httpd_stream_error_event(ev->s, &r);
 	buf_free(&r.body);
 }
 
@@ -173,11 +174,15 @@ static int on_job(struct pev *ev, Atoll__V1__Job *j)
 		g.job_id = ev->job_id;
 		int e = proxy_call(&q, "/atoll.v1.Jobs/GetJob", &g.base, &atoll__v1__job__descriptor,
 				   (ProtobufCMessage **)&full);
+		if (e == 0 && strcmp(full->id, ev->job_id)) {
+			proxy_fail(&q, -EKEYREJECTED, "asked for job %s, the coordinator answered "
+						      "with another job: refused", ev->job_id);
+			e = -EKEYREJECTED;
+		}
 		if (e == 0 && (ev->sealed || ev->he))
 			e = proxy_open_job(&q, full, &o);
 		if (e < 0) {
-			httpd_stream_event(ev->s, NULL, "error", (const char *)resp.body.data,
-					   resp.body.len - 1);
+			httpd_stream_error_event(ev->s, &resp);
 			buf_free(&resp.body);
 			opened_free(&o);
 			if (full)
@@ -199,6 +204,7 @@ static int on_job(struct pev *ev, Atoll__V1__Job *j)
 		if (n > ev->offset)
 			send_output(ev, d + ev->offset, n - ev->offset);
 	}
+	ev->final_seen |= final;
 	bool same = ev->sent_job && ev->state == (int)j->state;
 	bool seen = ev->resume && !ev->sent_job && ev->attempt == ev->r_attempt &&
 		    (int)j->state == ev->r_state;
@@ -266,8 +272,14 @@ static void *watch_thread(void *arg)
 	struct rpc_status st;
 	rpc_stream_finish(rs, &st);
 	if (!stopped) {
-		if (st.code == GRPC_STATUS_OK)
+		/* A watch ends with the job's final state; one that stops
+		 * before it is cut short, whatever its status says. */
+		if (st.code == GRPC_STATUS_OK && ev->final_seen)
 			httpd_stream_event(ev->s, NULL, "end", "{}", 2);
+		else if (st.code == GRPC_STATUS_OK)
+			send_error(ev, GRPC_STATUS_UNAVAILABLE,
+				   "the watch ended before the job did; reconnect with "
+				   "Last-Event-ID to go on");
 		else
 			send_error(ev, st.code, st.message[0] ? st.message : "the watch ended");
 	}
@@ -308,7 +320,13 @@ void proxy_events(struct preq *q, const char *job_id)
 		free(ev);
 		return;
 	}
-	int e = proxy_record_of(q->p, j, &ev->rec);
+	int e;
+	if (strcmp(j->id, job_id)) {
+		proxy_fail(q, -EKEYREJECTED, "asked for job %s, the coordinator answered with "
+					     "another job: refused", job_id);
+		goto fail;
+	}
+	e = proxy_record_of(q->p, j, &ev->rec);
 	if (e == 0) {
 		ev->sealed = true;
 		if ((e = cl_key_load(&q->p->ks, ev->rec.key_id, &ev->k)) < 0) {

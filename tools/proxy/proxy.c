@@ -4,11 +4,14 @@
  * opened here against the local record of what was sealed; the rest
  * passes through to the coordinator's gRPC API, with the same messages in
  * the proto3 JSON mapping and the same errors (rpc/status.h). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "atoll/v1/confidential.pb-c.h"
@@ -86,6 +89,28 @@ static ProtobufCMessage *read_body(struct preq *q, const ProtobufCMessageDescrip
 
 /* ---- keys ---- */
 
+/* Save a new key under the id the coordinator gave it: an id too long to
+ * keep whole, or one that names a key already here, is refused (the key
+ * under it stays). 0, or -errno with the reply written. */
+static int proxy_key_keep(struct preq *q, struct cl_key *k, const char *key_id)
+{
+	if (strlen(key_id) >= sizeof k->key_id) {
+		proxy_fail(q, -EKEYREJECTED, "the coordinator gave a key id of %zu characters: refused",
+			   strlen(key_id));
+		return -EKEYREJECTED;
+	}
+	snprintf(k->key_id, sizeof k->key_id, "%s", key_id);
+	int e = cl_key_save(&q->p->ks, k);
+	if (e == -EEXIST)
+		proxy_fail(q, -EKEYREJECTED,
+			   "the coordinator gave key id %s, which names a key already in the "
+			   "keystore: refused, that key is kept",
+			   key_id);
+	else if (e < 0)
+		proxy_fail(q, e, "cannot write the keystore: %s", strerror(-e));
+	return e;
+}
+
 static void create_key(struct preq *q)
 {
 	Atoll__V1__CreateKeyRequest *r =
@@ -119,11 +144,8 @@ static void create_key(struct preq *q)
 			reg.public_key.len = sizeof k.pub;
 			if (proxy_call(q, "/atoll.v1.Confidential/CreateKey", &reg.base,
 				       &atoll__v1__key__descriptor, (ProtobufCMessage **)&key) == 0) {
-				snprintf(k.key_id, sizeof k.key_id, "%s", key->key_id);
-				int e = cl_key_save(&q->p->ks, &k);
-				if (e < 0)
-					proxy_fail(q, e, "cannot write the keystore: %s", strerror(-e));
-				else
+				int e = proxy_key_keep(q, &k, key->key_id);
+				if (e == 0)
 					proxy_reply(q, &key->base);
 			}
 		}
@@ -364,6 +386,13 @@ int proxy_open_job(struct preq *q, const Atoll__V1__Job *j, struct opened *o)
 			   j->id);
 		return -1;
 	}
+	if (!j->output && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED) {
+		proxy_fail(q, -EKEYREJECTED,
+			   "the coordinator reports job %s completed without its sealed output: "
+			   "refused",
+			   j->id);
+		return -1;
+	}
 	if (!j->output)
 		return 1;
 	if (!j->output->encrypted) {
@@ -435,10 +464,16 @@ static void get_job(struct preq *q, const char *job_id)
 	if (proxy_call(q, "/atoll.v1.Jobs/GetJob", &r.base, &atoll__v1__job__descriptor,
 		       (ProtobufCMessage **)&j) < 0)
 		return;
+	if (strcmp(j->id, job_id)) {
+		proxy_fail(q, -EKEYREJECTED, "asked for job %s, the coordinator answered with another job: "
+				       "refused", job_id);
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+		return;
+	}
 	/* Plaintext for jobs the proxy sealed for a plain input (and on
 	 * request); the seed's explicit flow opens with /decrypt. */
 	char path[4400];
-	marker_path(q->p, j->id, path, sizeof path);
+	marker_path(q->p, job_id, path, sizeof path);
 	const char *d = httpd_query(q->req, "decrypt");
 	bool want = d ? strcmp(d, "true") == 0 || strcmp(d, "1") == 0
 		      : access(path, F_OK) == 0 || j->mode == ATOLL__V1__MODE__MODE_HOMOMORPHIC;
@@ -621,13 +656,10 @@ static void submit(struct preq *q)
 				if (proxy_call(q, "/atoll.v1.Confidential/CreateKey", &reg.base,
 					       &atoll__v1__key__descriptor, (ProtobufCMessage **)&key) < 0)
 					goto out;
-				snprintf(k.key_id, sizeof k.key_id, "%s", key->key_id);
+				int e = proxy_key_keep(q, &k, key->key_id);
 				protobuf_c_message_free_unpacked(&key->base, NULL);
-				int e = cl_key_save(&q->p->ks, &k);
-				if (e < 0) {
-					proxy_fail(q, e, "cannot write the keystore: %s", strerror(-e));
+				if (e < 0)
 					goto out;
-				}
 			}
 			if (input_document(q, orig_in, &doc) < 0)
 				goto out;
@@ -877,6 +909,52 @@ static void route(struct preq *q)
 	}
 }
 
+/* Whether a Host header's host (or an origin's, after "scheme://") names
+ * this machine's loopback: localhost, 127.0.0.0/8 or [::1], any port. */
+static bool loopback_host(const char *h)
+{
+	char host[256];
+	size_t n;
+	if (h[0] == '[') {
+		n = strcspn(h + 1, "]");
+		if (h[1 + n] != ']' || (h[2 + n] && h[2 + n] != ':'))
+			return false;
+		snprintf(host, sizeof host, "%.*s", (int)n, h + 1);
+		struct in6_addr a6;
+		return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	n = strcspn(h, ":");
+	if (n == 0 || n >= sizeof host || (h[n] && strspn(h + n + 1, "0123456789") !=
+							strlen(h + n + 1)))
+		return false;
+	snprintf(host, sizeof host, "%.*s", (int)n, h);
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	struct in_addr a4;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* Requests a web page could make: a Host that is not loopback (a DNS name
+ * rebound to 127.0.0.1) or an Origin of another site. NULL when the
+ * request may go on, else why not. */
+static const char *browser_refusal(const struct proxy *p, const struct httpd_req *req)
+{
+	const char *host = httpd_header(req, "Host");
+	if (!p->cfg->listen.allow_remote && (!host || !loopback_host(host)))
+		return "its Host header does not name this machine's loopback (localhost, "
+		       "127.0.0.1 or [::1])";
+	const char *origin = httpd_header(req, "Origin");
+	if (origin) {
+		const char *sep = strstr(origin, "://");
+		if (!sep || strncmp(origin, "http", 4) || !loopback_host(sep + 3))
+			return "it comes from a web page of another origin";
+	}
+	const char *site = httpd_header(req, "Sec-Fetch-Site");
+	if (site && !strcmp(site, "cross-site"))
+		return "it comes from a web page of another site";
+	return NULL;
+}
+
 void proxy_handle(void *ud, const struct httpd_req *req, struct httpd_resp *resp)
 {
 	struct preq q = { .p = ud, .req = req, .resp = resp };
@@ -886,6 +964,14 @@ void proxy_handle(void *ud, const struct httpd_req *req, struct httpd_resp *resp
 			   "(listen.allow_remote: true in %s changes that)",
 			   req->peer, q.p->cfg->file);
 		log_warn("refused %s %s from %s (not loopback)", req->method, req->path, req->peer);
+		return;
+	}
+	/* It holds private keys and answers with plaintext: no web page may
+	 * drive it, whether by a rebound name or from another origin. */
+	const char *why = browser_refusal(q.p, req);
+	if (why) {
+		proxy_fail(&q, -EACCES, "atoll-proxy refused this request: %s", why);
+		log_warn("refused %s %s from %s: %s", req->method, req->path, req->peer, why);
 		return;
 	}
 	const char *a = httpd_header(req, "Authorization");
