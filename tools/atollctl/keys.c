@@ -41,6 +41,11 @@ static int create_x25519(struct ctl *c, const char *label, struct cl_key *k)
 		cl_key_wipe(k);
 		return 1;
 	}
+	if (strlen(key->key_id) >= sizeof k->key_id) {
+		protobuf_c_message_free_unpacked(&key->base, NULL);
+		cl_key_wipe(k);
+		return ctl_fail("the coordinator gave a key id too long to keep: refused");
+	}
 	snprintf(k->key_id, sizeof k->key_id, "%s", key->key_id);
 	k->algorithm = ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE;
 	protobuf_c_message_free_unpacked(&key->base, NULL);
@@ -48,6 +53,12 @@ static int create_x25519(struct ctl *c, const char *label, struct cl_key *k)
 	int e = ctl_keystore(c, &ks);
 	if (e == 0)
 		e = cl_key_save(ks, k);
+	if (e == -EEXIST) {
+		int rc = ctl_fail("the coordinator gave key id %s, which names a key already in "
+				  "the keystore: refused, that key is kept", k->key_id);
+		cl_key_wipe(k);
+		return rc;
+	}
 	if (e < 0) {
 		cl_key_wipe(k);
 		return ctl_fail("cannot write the keystore: %s", strerror(-e));
