@@ -6,7 +6,10 @@
  * public keys, JSON documents), optionally through a bounded cache of
  * blobs already parsed. Chains are verified "as of" a given time to a root
  * pinned by its SHA-256 fingerprint, optionally through a bounded cache of
- * chains already verified. */
+ * chains already verified.
+ *
+ * Implemented in dc_collateral.c (recognition, parse cache), dc_chain.c
+ * (pins, chain verification, chain cache) and dc_x509.c (the rest). */
 #ifndef ATOLL_DRVCOMMON_DC_X509_H
 #define ATOLL_DRVCOMMON_DC_X509_H
 
