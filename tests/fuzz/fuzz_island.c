@@ -3,11 +3,11 @@
  * Assignment, Cancel) and the enclave's (Ready, AttestResult, JobOutput,
  * JobDone), in any order, without processes or sockets to a coordinator.
  *
- * island/island.c is compiled into this target as is (its main renamed),
- * and the gRPC client it calls is replaced below by one that checks and
- * drops what the island sends. The enclave end of the pipe is a socket
- * pair whose frames are read back after every message: each must be a
- * HostMessage the enclave can parse.
+ * island/island.c, session.c and link.c are compiled into this target as
+ * they are (island.c's main renamed), and the gRPC client they call is
+ * replaced below by one that checks and drops what the island sends. The
+ * enclave end of the pipe is a socket pair whose frames are read back
+ * after every message: each must be a HostMessage the enclave can parse.
  *
  * Input: steps, each a selector byte then a frame (4-byte length and
  * message): 0 a CoordinatorMessage, 1 an EnclaveMessage, 2 an
@@ -19,6 +19,8 @@
 #define main atoll_island_main
 #include "island.c"
 #undef main
+#include "link.c"
+#include "session.c"
 
 #include <fcntl.h>
 
