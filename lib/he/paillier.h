@@ -96,6 +96,7 @@ struct paillier_priv *paillier_priv_free(struct paillier_priv *k);
 int paillier_pub_save(const struct paillier_pub *pk, const char *path);
 int paillier_pub_load(const char *path, int min_bits, struct paillier_pub **ret_pub,
 		      char *err, size_t err_size);
+/* Creates path (mode 0600); -EEXIST when a file is there (it stays). */
 int paillier_priv_save(const struct paillier_priv *k, const char *path);
 int paillier_priv_load(const char *path, int min_bits, struct paillier_priv **ret_key,
 		       char *err, size_t err_size);

@@ -629,7 +629,10 @@ static void test_keyfiles(const struct paillier_priv *k)
 	CHECK(strstr(err, ": not JSON: ") != NULL);
 	free(data);
 
+	/* A private key file is never replaced. */
+	CHECK_INT(paillier_priv_save(k, priv), -EEXIST);
 	/* A private key whose n is not p*q. */
+	unlink(priv);
 	CHECK_INT(paillier_priv_save(k, priv), 0);
 	CHECK_INT(fs_read_file(priv, 1 << 16, &data, &len), 0);
 	s = (char *)data;
