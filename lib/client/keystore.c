@@ -130,6 +130,9 @@ int cl_key_load(const struct cl_keystore *ks, const char *key_id, struct cl_key 
 		}
 	}
 	OPENSSL_cleanse(tmp, sizeof tmp);
+	/* The base64 private key in the parsed tree, before it is freed. */
+	if (priv)
+		OPENSSL_cleanse((char *)priv, strlen(priv));
 	json_free(v);
 	if (e < 0)
 		cl_key_wipe(out);
