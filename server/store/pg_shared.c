@@ -167,6 +167,8 @@ int pg_cancel_job(struct store *base, const char *tenant, const char *id, const 
 {
 	struct pg_store *s = (struct pg_store *)base;
 	struct pgconn *c = &s->conn[CONN_READ];
+	/* Cleared on every failure below: empty from the start. */
+	memset(ret_row, 0, sizeof *ret_row);
 	if (pg_lock(s, c) < 0)
 		return -EIO;
 	int e = pg_exec(c, "BEGIN", NULL, 0);

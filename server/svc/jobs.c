@@ -462,7 +462,7 @@ int svc_op_cancel(struct coordinator *co, const char *tenant, const ProtobufCMes
 	int e = need_id(cr->job_id, err, err_size);
 	if (e < 0)
 		return e;
-	struct job_row r;
+	struct job_row r = { 0 };
 	if ((e = core_cancel(co->core, tenant, cr->job_id, cr->reason, &r, err, err_size)) < 0)
 		return e;
 	reply_row(out, &r);

@@ -37,7 +37,8 @@ static const char *WORKLOADS =
 	"  - {id: 42, name: echo, backend: echo, modes: [plain], price_per_second: 1,"
 	" max_attempts: 6}\n"
 	"  - {id: 43, name: slow-echo, backend: echo, modes: [plain], max_attempts: 3}\n"
-	"  - {id: 44, name: quick-echo, backend: echo, modes: [plain]}\n";
+	"  - {id: 44, name: quick-echo, backend: echo, modes: [plain]}\n"
+	"  - {id: 46, name: parked, backend: echo, modes: [plain]}\n";
 
 /* About 40 ms per job: 9 characters in chunks of 3, 10 ms apart. */
 static const char *ISLAND_WL =
@@ -149,6 +150,45 @@ static int submit(int i, uint32_t workload, const char *prompt, const char *key,
 	snprintf(ret_id, 64, "%s", j->id);
 	protobuf_c_message_free_unpacked(&j->base, NULL);
 	return 0;
+}
+
+/* SubmitJob built directly (any bytes in its strings): the job, or NULL
+ * with *st. */
+static Atoll__V1__Job *submit_raw(int i, uint32_t workload, const char *prompt, const char *key,
+				  bool wait, uint32_t timeout_s, struct rpc_status *st)
+{
+	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
+	in.prompt = (char *)prompt;
+	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
+	req.workload_id = workload;
+	req.input = &in;
+	req.idempotency_key = (char *)(key ? key : "");
+	req.wait = wait;
+	req.timeout_seconds = timeout_s;
+	Atoll__V1__Job *j;
+	if (call(i, "/atoll.v1.Jobs/SubmitJob", &req.base, &atoll__v1__job__descriptor,
+		 (ProtobufCMessage **)&j, st) < 0 || st->code != GRPC_STATUS_OK) {
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		return NULL;
+	}
+	return j;
+}
+
+static Atoll__V1__Job *cancel_job(int i, const char *id, const char *reason,
+				  struct rpc_status *st)
+{
+	Atoll__V1__CancelJobRequest req = ATOLL__V1__CANCEL_JOB_REQUEST__INIT;
+	req.job_id = (char *)id;
+	req.reason = (char *)reason;
+	Atoll__V1__Job *j;
+	if (call(i, "/atoll.v1.Jobs/CancelJob", &req.base, &atoll__v1__job__descriptor,
+		 (ProtobufCMessage **)&j, st) < 0 || st->code != GRPC_STATUS_OK) {
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		return NULL;
+	}
+	return j;
 }
 
 static Atoll__V1__Job *get_job(int i, const char *id)
@@ -319,6 +359,32 @@ static void test_many_waits(void)
 	fprintf(stderr, "%d of %d waiting submits answered with their final job in %lld ms\n", ok,
 		WAIT_THREADS * WAITS_EACH, (long long)(time_mono_ms() - t0));
 	CHECK_INT(ok, WAIT_THREADS * WAITS_EACH);
+}
+
+/* A job no island serves waits in the store, held by no coordinator:
+ * cancelling it goes through the store's cancel. A reason the database
+ * refuses as text (not UTF-8) once left the reply uninitialised, and
+ * the coordinator freed whatever the stack held. */
+static void test_cancel_queued_bad_reason(void)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(0, 46, "parked", NULL, false, 0, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	char id[64];
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	j = cancel_job(0, id, "bad \xff\xfe bytes", &st);
+	fprintf(stderr, "cancel of a queued job with a reason not UTF-8: %d %s\n", (int)st.code,
+		st.message);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	CHECK(h_alive(&coords[0]));
+	Atoll__V1__Stats *s = stats(0);
+	CHECK(s != NULL);
+	if (s)
+		protobuf_c_message_free_unpacked(&s->base, NULL);
 }
 
 static int64_t kill_at_ms;
@@ -546,6 +612,8 @@ int main(void)
 		test_remote_wait();
 	if (!check_failures)
 		test_many_waits();
+	if (!check_failures)
+		test_cancel_queued_bad_reason();
 	if (!check_failures)
 		run_jobs(&cl, &pg);
 	if (!check_failures)
