@@ -116,7 +116,9 @@ const char *store_driver_name(const struct store *s);
  * do not. 0 or -EIO with err (nothing landed); commit also answers
  * -ECONNRESET when the connection broke with COMMIT on its way: the
  * batch may or may not have landed, and only trying the same writes
- * again tells (each write is idempotent). */
+ * again tells (each write is idempotent). A write in a batch answers
+ * -EINVAL when the store refuses its values (they would be refused
+ * again): the batch must be rolled back, and may be tried without it. */
 int store_batch_begin(struct store *s, char *err, size_t err_size);
 int store_batch_commit(struct store *s, char *err, size_t err_size);
 void store_batch_rollback(struct store *s);
