@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/enc.h"
 #include "util/timeutil.h"
 
 /* Schema versions, as in the SQLite store: later versions append their
@@ -243,6 +244,79 @@ void pg_unlock(struct pgconn *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* s as the database takes text: valid UTF-8 (it refuses anything else
+ * with SQLSTATE 22021, and a refused write would never land). Each byte
+ * that starts no valid character becomes U+FFFD, which also mends a
+ * character cut short by a truncation. NULL when s is valid as it is,
+ * else a malloc'd copy (*ret_nomem when there is no memory for it). */
+static char *utf8_mend(const char *s, bool *ret_nomem)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = strlen(s), i = 0, k;
+	while (i < n && (k = enc_utf8_seq(p + i, n - i)))
+		i += k;
+	if (i == n)
+		return NULL;
+	char *out = malloc(3 * n + 1);
+	if (!out) {
+		*ret_nomem = true;
+		return NULL;
+	}
+	memcpy(out, s, i);
+	size_t o = i;
+	while (i < n) {
+		if ((k = enc_utf8_seq(p + i, n - i))) {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+int pg_mend_params(int n, const char *const *vals, const int *lens, const char **out,
+		   char **owned)
+{
+	bool nomem = false;
+	for (int i = 0; i < n; i++) {
+		owned[i] = NULL;
+		out[i] = vals[i];
+		if (vals[i] && !(lens && lens[i] >= 0) && (owned[i] = utf8_mend(vals[i], &nomem)))
+			out[i] = owned[i];
+	}
+	if (!nomem)
+		return 0;
+	pg_free_params(n, owned);
+	return -ENOMEM;
+}
+
+void pg_free_params(int n, char **owned)
+{
+	for (int i = 0; i < n; i++) {
+		free(owned[i]);
+		owned[i] = NULL;
+	}
+}
+
+PGresult *pg_query(struct pgconn *c, const char *sql, int n, const char *const *vals)
+{
+	const char *text[PG_MAX_PARAMS];
+	char *owned[PG_MAX_PARAMS];
+	if (n > PG_MAX_PARAMS || pg_mend_params(n, vals, NULL, text, owned) < 0)
+		return NULL;
+	PGresult *r = PQexecParams(c->pg, sql, n, NULL, text, NULL, NULL, 0);
+	pg_free_params(n, owned);
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+		return r;
+	PQclear(r);
+	return NULL;
+}
+
 PGresult *pg_run(struct pg_store *s, struct pgconn *c, enum pg_stmt q, int n,
 		 const char *const *vals, const int *lens, char *ret_state)
 {
@@ -259,12 +333,17 @@ PGresult *pg_run(struct pg_store *s, struct pgconn *c, enum pg_stmt q, int n,
 			return NULL;
 		c->prepared |= 1ull << q;
 	}
-	int fmts[20] = { 0 }, plens[20] = { 0 };
-	for (int i = 0; i < n && i < 20; i++) {
+	int fmts[PG_MAX_PARAMS] = { 0 }, plens[PG_MAX_PARAMS] = { 0 };
+	const char *text[PG_MAX_PARAMS];
+	char *owned[PG_MAX_PARAMS];
+	if (n > PG_MAX_PARAMS || pg_mend_params(n, vals, lens, text, owned) < 0)
+		return NULL;
+	for (int i = 0; i < n; i++) {
 		fmts[i] = lens && lens[i] >= 0 ? 1 : 0;
 		plens[i] = lens && lens[i] >= 0 ? lens[i] : 0;
 	}
-	PGresult *r = PQexecPrepared(c->pg, name, n, vals, plens, fmts, 0);
+	PGresult *r = PQexecPrepared(c->pg, name, n, text, plens, fmts, 0);
+	pg_free_params(n, owned);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;
@@ -272,6 +351,11 @@ PGresult *pg_run(struct pg_store *s, struct pgconn *c, enum pg_stmt q, int n,
 		snprintf(ret_state, 6, "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE));
 	PQclear(r);
 	return NULL;
+}
+
+int pg_errno(const char *sqlstate)
+{
+	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ? -EINVAL : -EIO;
 }
 
 int pg_exec(struct pgconn *c, const char *sql, char *err, size_t err_size)

@@ -107,10 +107,11 @@ int pg_release_job(struct store *base, const char *id, uint32_t attempt, bool un
 	struct pg_store *s = (struct pg_store *)base;
 	char a[24];
 	const char *v[3] = { id, s->owner, pg_i64(a, sizeof a, attempt) };
+	char sqlstate[8];
 	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], unclaim ? Q_UNCLAIM : Q_RELEASE, 3, v,
-			       NULL, NULL);
+			       NULL, sqlstate);
 	if (!res)
-		return -EIO;
+		return pg_errno(sqlstate);
 	PQclear(res);
 	s->ev_jobs = true;
 	return 0;
@@ -124,9 +125,10 @@ int pg_append_output(struct store *base, const char *id, uint32_t attempt, uint3
 	const char *v[4] = { id, pg_i64(a, sizeof a, attempt), pg_i64(q, sizeof q, seq),
 			     data ? (const char *)data : "" };
 	int lens[4] = { -1, -1, -1, (int)len };
-	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], Q_APPEND_OUTPUT, 4, v, lens, NULL);
+	char sqlstate[8];
+	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], Q_APPEND_OUTPUT, 4, v, lens, sqlstate);
 	if (!res)
-		return -EIO;
+		return pg_errno(sqlstate);
 	PQclear(res);
 	s->ev_output = true;
 	return 0;

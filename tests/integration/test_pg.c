@@ -23,6 +23,7 @@
 #include "cluster.h"
 #include "pbjson/pbjson.h"
 #include "pgtest.h"
+#include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
 
@@ -38,16 +39,24 @@ static const char *WORKLOADS =
 	" max_attempts: 6}\n"
 	"  - {id: 43, name: slow-echo, backend: echo, modes: [plain], max_attempts: 3}\n"
 	"  - {id: 44, name: quick-echo, backend: echo, modes: [plain]}\n"
+	"  - {id: 45, name: failing-echo, backend: echo, modes: [plain]}\n"
 	"  - {id: 46, name: parked, backend: echo, modes: [plain]}\n";
+
+/* 400 bytes of a two-byte character: the backend's error message holds
+ * 255 bytes, so the island's error ends with half a character. */
+#define E10 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define E50 E10 E10 E10 E10 E10
+#define FAIL_WITH "    - {id: 45, backend: echo, modes: [plain], options: {fail_with: \"" \
+	E50 E50 E50 E50 "\"}}\n"
 
 /* About 40 ms per job: 9 characters in chunks of 3, 10 ms apart. */
 static const char *ISLAND_WL =
 	"    - {id: 42, backend: echo, modes: [plain], options: {chunk_size: 3, delay_ms: 10}}\n"
-	"    - {id: 44, backend: echo, modes: [plain]}\n";
+	"    - {id: 44, backend: echo, modes: [plain]}\n" FAIL_WITH;
 static const char *ISLAND_WL_SLOW =
 	"    - {id: 42, backend: echo, modes: [plain], options: {chunk_size: 3, delay_ms: 10}}\n"
 	"    - {id: 43, backend: echo, modes: [plain], options: {chunk_size: 1, delay_ms: 40}}\n"
-	"    - {id: 44, backend: echo, modes: [plain]}\n";
+	"    - {id: 44, backend: echo, modes: [plain]}\n" FAIL_WITH;
 
 static int start_coord(struct cluster *cl, int i, int port)
 {
@@ -361,10 +370,26 @@ static void test_many_waits(void)
 	CHECK_INT(ok, WAIT_THREADS * WAITS_EACH);
 }
 
+/* Job id, read on coordinator i, is final in state want with an error
+ * that is valid UTF-8 (as stored). */
+static void check_final_text(int i, const char *id, Atoll__V1__JobState want)
+{
+	Atoll__V1__Job *j = get_job(i, id);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	CHECK_INT(j->state, want);
+	CHECK(enc_utf8_text((const uint8_t *)j->error, strlen(j->error)));
+	fprintf(stderr, "job %s on coordinator %d: state %d, error \"%.60s...\"\n", id, i,
+		(int)j->state, j->error);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+}
+
 /* A job no island serves waits in the store, held by no coordinator:
  * cancelling it goes through the store's cancel. A reason the database
  * refuses as text (not UTF-8) once left the reply uninitialised, and
- * the coordinator freed whatever the stack held. */
+ * the coordinator freed whatever the stack held; the reason goes to the
+ * store mended now, and the cancel lands. */
 static void test_cancel_queued_bad_reason(void)
 {
 	struct rpc_status st;
@@ -378,6 +403,8 @@ static void test_cancel_queued_bad_reason(void)
 	j = cancel_job(0, id, "bad \xff\xfe bytes", &st);
 	fprintf(stderr, "cancel of a queued job with a reason not UTF-8: %d %s\n", (int)st.code,
 		st.message);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
 	if (j)
 		protobuf_c_message_free_unpacked(&j->base, NULL);
 	CHECK(h_alive(&coords[0]));
@@ -385,6 +412,116 @@ static void test_cancel_queued_bad_reason(void)
 	CHECK(s != NULL);
 	if (s)
 		protobuf_c_message_free_unpacked(&s->base, NULL);
+	check_final_text(2, id, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
+}
+
+/* Poll coordinator i until job id is final (at most 20 s): the job, or NULL. */
+static Atoll__V1__Job *wait_final(int i, const char *id)
+{
+	int64_t until = time_mono_ms() + 20000;
+	while (time_mono_ms() < until) {
+		Atoll__V1__Job *j = get_job(i, id);
+		if (j && j->state >= ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED)
+			return j;
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		time_sleep_ms(50);
+	}
+	return NULL;
+}
+
+/* Every coordinator still lands writes: a new job on each completes. */
+static void check_all_complete(const char *what)
+{
+	for (int i = 0; i < N_COORDS; i++) {
+		struct rpc_status st;
+		Atoll__V1__Job *j = submit_raw(i, 44, what, NULL, true, 0, &st);
+		if (!j)
+			fprintf(stderr, "coordinator %d after %s: %d %s\n", i, what, (int)st.code,
+				st.message);
+		CHECK(j != NULL);
+		CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+	}
+}
+
+/* An island's error cut inside a character (the echo backend fails with
+ * 400 bytes of 'é'; the message keeps 255): the job fails, its end is
+ * stored, and every coordinator goes on storing jobs. Once, that write
+ * was refused by the database and retried without end, and every write
+ * of its coordinator waited behind it. */
+static void test_island_error_cut(void)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(0, 45, "fails", NULL, false, 0, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	char id[64];
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	j = wait_final(0, id);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_FAILED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	check_all_complete("an island error cut inside a character");
+	for (int i = 0; i < N_COORDS; i++)
+		check_final_text(i, id, ATOLL__V1__JOB_STATE__JOB_STATE_FAILED);
+}
+
+/* A running job cancelled on the coordinator running it, with a reason
+ * holding 0xFF bytes: its end is stored, and that coordinator goes on
+ * storing jobs. */
+static void test_cancel_running_bad_reason(void)
+{
+	struct rpc_status st;
+	/* Workload 43 runs only on island i2, on coordinator 1: 3 s. */
+	Atoll__V1__Job *j = submit_raw(1, 43, "a slow job, cancelled while it runs: "
+					      "....................................",
+				       NULL, false, 0, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	char id[64];
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	int64_t until = time_mono_ms() + 20000;
+	bool running = false;
+	while (!running && time_mono_ms() < until) {
+		j = get_job(1, id);
+		running = j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_RUNNING;
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		if (!running)
+			time_sleep_ms(20);
+	}
+	CHECK(running);
+	j = cancel_job(1, id, "stop \xff\xfe now", &st);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	check_all_complete("a cancel with a reason not UTF-8");
+	check_final_text(0, id, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
+}
+
+/* Identifiers that are not UTF-8 are refused, not mended into others. */
+static void test_bad_identifiers(void)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(0, 44, "key not UTF-8", "k-\xff", false, 0, &st);
+	CHECK(j == NULL);
+	CHECK_INT(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	j = cancel_job(0, "job_\xff", "", &st);
+	CHECK(j == NULL);
+	CHECK_INT(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	check_all_complete("identifiers not UTF-8");
 }
 
 static int64_t kill_at_ms;
@@ -614,6 +751,12 @@ int main(void)
 		test_many_waits();
 	if (!check_failures)
 		test_cancel_queued_bad_reason();
+	if (!check_failures)
+		test_island_error_cut();
+	if (!check_failures)
+		test_cancel_running_bad_reason();
+	if (!check_failures)
+		test_bad_identifiers();
 	if (!check_failures)
 		run_jobs(&cl, &pg);
 	if (!check_failures)
