@@ -130,7 +130,8 @@ static const char *const SQL[Q_COUNT] = {
 		" AND workload_id = $3 AND mode = 2 AND recipients && $4::text[] ORDER BY rowid"
 		" LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING " PG_JOB_COLUMNS,
 	[Q_RENEW] = "UPDATE jobs SET lease_until_ms = " PG_NOW_MS " + $2"
-		    " WHERE owner = $1 AND state = 3 RETURNING id, attempts",
+		    " WHERE owner = $1 AND state = 3 AND id = ANY($3::text[])"
+		    " RETURNING id, attempts",
 	[Q_RELEASE] = "UPDATE jobs SET owner = NULL, state = 2, lease_until_ms = 0"
 		      " WHERE id = $1 AND owner = $2 AND attempts = $3 AND state = 3",
 	[Q_UNCLAIM] = "UPDATE jobs SET owner = NULL, state = 2, lease_until_ms = 0,"

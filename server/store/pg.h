@@ -142,7 +142,7 @@ int pg_get_key(struct store *base, const char *tenant, const char *id, struct ke
 /* pg_shared.c: the shared-store calls (store/store.h). */
 int pg_claim_jobs(struct store *base, const struct store_claim *q, int64_t lease_ms,
 		  void (*cb)(struct job_row *r, void *ud), void *ud);
-int pg_renew_leases(struct store *base, int64_t lease_ms,
+int pg_renew_leases(struct store *base, int64_t lease_ms, const char *const *ids, size_t n,
 		    void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud);
 int pg_sweep(struct store *base, size_t *ret_released, size_t *ret_failed);
 int pg_release_job(struct store *base, const char *id, uint32_t attempt, bool unclaim);

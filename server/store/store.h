@@ -185,10 +185,12 @@ struct store_claim {
  * from now. cb takes each row over. */
 int store_claim_jobs(struct store *s, const struct store_claim *q, int64_t lease_ms,
 		     void (*cb)(struct job_row *r, void *ud), void *ud);
-/* Extend the leases of every job this coordinator owns; cb names each
- * job still owned (a job missing from the calls was cancelled or taken
- * over meanwhile). */
-int store_renew_leases(struct store *s, int64_t lease_ms,
+/* Extend the leases of the jobs ids (those this coordinator holds) that
+ * it still owns; cb names each (a job missing from the calls was
+ * cancelled or taken over meanwhile). A job the store gives this
+ * coordinator but that it does not hold is not renewed: its lease runs
+ * out and it goes back to the queue. */
+int store_renew_leases(struct store *s, int64_t lease_ms, const char *const *ids, size_t n,
 		       void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud);
 /* Jobs whose lease expired go back to the queue; unclaimed jobs past
  * their deadline fail. Counts in *ret_released and *ret_failed. */
@@ -280,7 +282,7 @@ struct store_ops {
 	/* Shared stores only; NULL elsewhere. */
 	int (*claim_jobs)(struct store *s, const struct store_claim *q, int64_t lease_ms,
 			  void (*cb)(struct job_row *r, void *ud), void *ud);
-	int (*renew_leases)(struct store *s, int64_t lease_ms,
+	int (*renew_leases)(struct store *s, int64_t lease_ms, const char *const *ids, size_t n,
 			    void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud);
 	int (*sweep)(struct store *s, size_t *ret_released, size_t *ret_failed);
 	int (*release_job)(struct store *s, const char *id, uint32_t attempt, bool unclaim);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <grpc/grpc.h>
+#include <libpq-fe.h>
 
 #include "check.h"
 #include "cluster.h"
@@ -507,6 +508,75 @@ static void test_cancel_running_bad_reason(void)
 	check_final_text(0, id, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
 }
 
+/* sql with $1 = id, run on the store directly (as any client of the
+ * database could): the first column of the first row as a number, 0
+ * when there is none, -1 when the statement failed. */
+static long long store_sql(const char *dsn, const char *sql, const char *id)
+{
+	PGconn *pg = PQconnectdb(dsn);
+	long long v = -1;
+	if (PQstatus(pg) == CONNECTION_OK) {
+		const char *p[1] = { id };
+		PGresult *r = PQexecParams(pg, sql, id ? 1 : 0, NULL, p, NULL, NULL, 0);
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_TUPLES_OK)
+			v = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+		else if (st == PGRES_COMMAND_OK)
+			v = 0;
+		else
+			fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
+		PQclear(r);
+	} else {
+		fprintf(stderr, "cannot reach the store: %s", PQerrorMessage(pg));
+	}
+	PQfinish(pg);
+	return v;
+}
+
+/* Submit a 3 s job of workload 43 (island i2, coordinator 1) and wait
+ * until it runs: 0 with its id. */
+static int slow_running(char *ret_id, size_t size)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(1, 43, "a slow job that runs for three seconds: "
+					      "..................................",
+				       NULL, false, 0, &st);
+	if (!j)
+		return -EIO;
+	snprintf(ret_id, size, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	int64_t until = time_mono_ms() + 20000;
+	while (time_mono_ms() < until) {
+		j = get_job(1, ret_id);
+		bool running = j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_RUNNING;
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		if (running)
+			return 0;
+		time_sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}
+
+/* A cancel notification that does not come from a cancel (any client of
+ * the database can send one): the job goes on and completes. Once, its
+ * coordinator dropped the job but kept renewing the row's lease: the job
+ * stayed RUNNING for ever. */
+static void test_stray_cancel_notification(const char *dsn)
+{
+	char id[64];
+	CHECK_INT(slow_running(id, sizeof id), 0);
+	CHECK_INT(store_sql(dsn, "SELECT pg_notify('atoll_cancel', $1)", id), 0);
+	Atoll__V1__Job *j = wait_final(0, id);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	if (j)
+		fprintf(stderr, "job %s after a stray cancel notification: state %d, %u attempt(s)\n",
+			id, (int)j->state, j->attempts);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+}
+
 /* Identifiers that are not UTF-8 are refused, not mended into others. */
 static void test_bad_identifiers(void)
 {
@@ -757,6 +827,8 @@ int main(void)
 		test_cancel_running_bad_reason();
 	if (!check_failures)
 		test_bad_identifiers();
+	if (!check_failures)
+		test_stray_cancel_notification(pg.dsn);
 	if (!check_failures)
 		run_jobs(&cl, &pg);
 	if (!check_failures)
