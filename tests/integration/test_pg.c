@@ -559,7 +559,8 @@ static int slow_running(char *ret_id, size_t size)
 }
 
 /* A cancel notification that does not come from a cancel (any client of
- * the database can send one): the job goes on and completes. Once, its
+ * the database can send one): the job goes on and completes in its first
+ * attempt (the store says it is still running there). Once, its
  * coordinator dropped the job but kept renewing the row's lease: the job
  * stayed RUNNING for ever. */
 static void test_stray_cancel_notification(const char *dsn)
@@ -570,6 +571,7 @@ static void test_stray_cancel_notification(const char *dsn)
 	Atoll__V1__Job *j = wait_final(0, id);
 	CHECK(j != NULL);
 	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	CHECK_INT(j ? j->attempts : 0, 1);
 	if (j)
 		fprintf(stderr, "job %s after a stray cancel notification: state %d, %u attempt(s)\n",
 			id, (int)j->state, j->attempts);
