@@ -141,14 +141,22 @@ static const char *const SQL[Q_COUNT] = {
 		"UPDATE jobs SET owner = NULL, state = 2, lease_until_ms = 0"
 		" WHERE rowid IN (SELECT rowid FROM jobs WHERE state = 3"
 		" AND lease_until_ms < " PG_NOW_MS " FOR UPDATE SKIP LOCKED) RETURNING id",
+	/* A queued job may hold chunks of an earlier attempt: they go with it. */
 	[Q_SWEEP_DEADLINES] =
-		"UPDATE jobs SET state = 5, completed_ms = " PG_NOW_MS ","
+		"WITH failed AS (UPDATE jobs SET state = 5, completed_ms = " PG_NOW_MS ","
 		" error = 'deadline exceeded: not finished ' || ((deadline_ms - created_ms) / 1000)"
 		" || ' s after submission'"
 		" WHERE rowid IN (SELECT rowid FROM jobs WHERE state IN (1, 2) AND owner IS NULL"
-		" AND deadline_ms < " PG_NOW_MS " FOR UPDATE SKIP LOCKED) RETURNING id",
+		" AND deadline_ms < " PG_NOW_MS " FOR UPDATE SKIP LOCKED) RETURNING id),"
+		" chunks AS (DELETE FROM job_output WHERE job_id IN (SELECT id FROM failed))"
+		" SELECT id FROM failed",
+	/* Fenced like the final write: only while this coordinator runs this
+	 * attempt, so that no chunk lands after the job's chunks were
+	 * deleted (a cancel, another attempt, the end). */
 	[Q_APPEND_OUTPUT] = "INSERT INTO job_output (job_id, attempt, seq, data)"
-			    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+			    " SELECT $1::text, $2::integer, $3::integer, $4::bytea WHERE EXISTS"
+			    " (SELECT 1 FROM jobs WHERE id = $1 AND owner = $5 AND attempts = $2"
+			    " AND state = 3) ON CONFLICT DO NOTHING",
 	[Q_READ_OUTPUT] = "SELECT seq, data FROM job_output WHERE job_id = $1 AND attempt = $2"
 			  " AND seq >= $3 ORDER BY seq LIMIT $4",
 	[Q_DELETE_OUTPUT] = "DELETE FROM job_output WHERE job_id = $1",

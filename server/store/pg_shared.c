@@ -164,11 +164,11 @@ int pg_append_output(struct store *base, const char *id, uint32_t attempt, uint3
 {
 	struct pg_store *s = (struct pg_store *)base;
 	char a[24], q[24];
-	const char *v[4] = { id, pg_i64(a, sizeof a, attempt), pg_i64(q, sizeof q, seq),
-			     data ? (const char *)data : "" };
-	int lens[4] = { -1, -1, -1, (int)len };
+	const char *v[5] = { id, pg_i64(a, sizeof a, attempt), pg_i64(q, sizeof q, seq),
+			     data ? (const char *)data : "", s->owner };
+	int lens[5] = { -1, -1, -1, (int)len, -1 };
 	char sqlstate[8];
-	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], Q_APPEND_OUTPUT, 4, v, lens, sqlstate);
+	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], Q_APPEND_OUTPUT, 5, v, lens, sqlstate);
 	if (!res)
 		return pg_errno(sqlstate);
 	PQclear(res);

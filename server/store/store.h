@@ -198,8 +198,10 @@ int store_sweep(struct store *s, size_t *ret_released, size_t *ret_failed);
 /* Give an owned job back to the queue (fenced on attempt). unclaim: the
  * attempt never reached an island, so it does not count. */
 int store_release_job(struct store *s, const char *id, uint32_t attempt, bool unclaim);
-/* One output chunk of an attempt, for watchers on other coordinators.
- * Chunks of a job are deleted when its final write lands. */
+/* One output chunk of an attempt, for watchers on other coordinators;
+ * fenced like a final write (nothing lands once the attempt is no longer
+ * this coordinator's). Chunks of a job are deleted when it becomes final
+ * (its final write, a cancel, its deadline). */
 int store_append_output(struct store *s, const char *id, uint32_t attempt, uint32_t seq,
 			const uint8_t *data, size_t len);
 /* The stored chunks of an attempt from seq from on, in order, at most

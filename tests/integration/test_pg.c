@@ -579,6 +579,49 @@ static void test_stray_cancel_notification(const char *dsn)
 		protobuf_c_message_free_unpacked(&j->base, NULL);
 }
 
+/* Output chunks of a job no longer this coordinator's do not land: the
+ * running job is taken over (as if its lease had run out and another
+ * coordinator had claimed it) and its chunks deleted; no chunk lands
+ * after that, though its coordinator streams on until its renewal tells
+ * it. Then a queued job holding a chunk of an earlier attempt fails past
+ * its deadline, and its chunk goes with it. */
+static void test_no_orphan_chunks(const char *dsn)
+{
+	char id[64];
+	CHECK_INT(slow_running(id, sizeof id), 0);
+	time_sleep_ms(200); /* some chunks out */
+	const char *take = "WITH t AS (UPDATE jobs SET owner = 'elsewhere' WHERE id = $1"
+			   " RETURNING id) DELETE FROM job_output WHERE job_id IN (SELECT id FROM t)";
+	const char *count = "SELECT count(*) FROM job_output WHERE job_id = $1";
+	CHECK_INT(store_sql(dsn, take, id), 0);
+	/* Chunks of a batch that was committing meanwhile. */
+	time_sleep_ms(100);
+	CHECK_INT(store_sql(dsn, "DELETE FROM job_output WHERE job_id = $1", id), 0);
+	time_sleep_ms(1500);
+	long long n = store_sql(dsn, count, id);
+	fprintf(stderr, "job %s: %lld chunk(s) landed after it was taken over\n", id, n);
+	CHECK_INT(n, 0);
+	/* Its lease runs out; it runs again and completes. */
+	Atoll__V1__Job *j = wait_final(0, id);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+
+	struct rpc_status st;
+	j = submit_raw(0, 46, "parked until its deadline", NULL, false, 1, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	CHECK_INT(store_sql(dsn, "INSERT INTO job_output VALUES ($1, 1, 0, 'x')", id), 0);
+	j = wait_final(0, id);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_FAILED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	CHECK_INT(store_sql(dsn, count, id), 0);
+}
+
 /* Identifiers that are not UTF-8 are refused, not mended into others. */
 static void test_bad_identifiers(void)
 {
@@ -831,6 +874,8 @@ int main(void)
 		test_bad_identifiers();
 	if (!check_failures)
 		test_stray_cancel_notification(pg.dsn);
+	if (!check_failures)
+		test_no_orphan_chunks(pg.dsn);
 	if (!check_failures)
 		run_jobs(&cl, &pg);
 	if (!check_failures)
