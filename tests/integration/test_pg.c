@@ -6,7 +6,11 @@
  * killed with SIGKILL (their islands move to the coordinator left, their
  * claimed jobs come back after the lease) and PostgreSQL is stopped for
  * 5 s. Every acknowledged job completes exactly once with its own output,
- * and usage bills 1,000 jobs. Skips (exit 77) when PostgreSQL is not
+ * and usage bills 1,000 jobs. Before that run: text that is not UTF-8
+ * (cancel reasons, an island error cut inside a character) is stored
+ * mended and stops no coordinator's writes, identifiers that are not
+ * are refused, a stray cancel notification stops nothing, and no output
+ * chunk outlives its attempt. Skips (exit 77) when PostgreSQL is not
  * installed. */
 #include <errno.h>
 #include <pthread.h>
