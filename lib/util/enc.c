@@ -143,24 +143,34 @@ int enc_random_id(const char *prefix, char *out, size_t out_size)
 	return 0;
 }
 
+size_t enc_utf8_seq(const uint8_t *p, size_t n)
+{
+	if (!n)
+		return 0;
+	uint8_t b = p[0];
+	size_t k = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 && b >= 0xc2 ? 2
+		 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 && b <= 0xf4 ? 4 : 0;
+	if (!k || k > n)
+		return 0;
+	for (size_t m = 1; m < k; m++)
+		if ((p[m] & 0xc0) != 0x80)
+			return 0;
+	if (k == 3) {
+		uint32_t cp = (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6;
+		if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	if (k == 4 && ((b == 0xf0 && p[1] < 0x90) || (b == 0xf4 && p[1] > 0x8f)))
+		return 0;
+	return k;
+}
+
 bool enc_utf8_text(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
-		uint8_t b = p[i];
-		size_t k = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 && b >= 0xc2 ? 2
-			 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 && b <= 0xf4 ? 4 : 0;
-		if (!k || i + k > n)
-			return false;
-		for (size_t m = 1; m < k; m++)
-			if ((p[i + m] & 0xc0) != 0x80)
-				return false;
-		if (k == 3) {
-			uint32_t cp = (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6;
-			if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
-				return false;
-		}
-		if (k == 4 && ((b == 0xf0 && p[i + 1] < 0x90) || (b == 0xf4 && p[i + 1] > 0x8f)))
+		size_t k = enc_utf8_seq(p + i, n - i);
+		if (!k)
 			return false;
 		if (memchr(p + i, 0, k))
 			return false; /* NUL cannot travel in a C string field */

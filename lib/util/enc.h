@@ -27,6 +27,10 @@ long enc_base64_decode(const char *in, size_t len, uint8_t *out);
 int enc_random_id(const char *prefix, char *out, size_t out_size);
 #define RANDOM_ID_LEN(prefix_len) ((prefix_len) + 27)
 
+/* The length of the valid UTF-8 character p starts with (1 to 4 bytes),
+ * or 0 when p[0..n) starts with none (overlong forms and surrogates are
+ * not characters). */
+size_t enc_utf8_seq(const uint8_t *p, size_t n);
 /* Is p[0..n) valid UTF-8 text without NUL (what a proto3 string field
  * and a C string can both carry)? */
 bool enc_utf8_text(const uint8_t *p, size_t n);

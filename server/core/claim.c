@@ -293,11 +293,34 @@ static void still_held(const char *id, uint32_t attempt, void *ud)
 	hmap_puts(&h->ids, id, (void *)(uintptr_t)(attempt + 1));
 }
 
-/* Renew; drop the jobs the store no longer gives this coordinator. */
+/* Renew the jobs held here, active or with their end on its way to the
+ * store (and only those: a job the store gives this coordinator but
+ * that left its memory goes back to the queue when its lease runs out);
+ * drop the jobs the store no longer gives this coordinator. */
 static void renew(struct core *c)
 {
 	struct held h = { 0 };
-	if (store_renew_leases(c->store, c->cfg->store.lease_ms, still_held, &h) < 0) {
+	core_lock(c);
+	size_t n_ids = 0, cap = c->jobs.count + c->finishing.count;
+	char (*idbuf)[JOB_ID_LEN + 1] = calloc(cap + 1, sizeof *idbuf);
+	const char **ids = calloc(cap + 1, sizeof *ids);
+	struct hmap *maps[] = { &c->jobs, &c->finishing };
+	for (size_t m = 0; idbuf && ids && m < 2; m++) {
+		size_t pos = 0;
+		struct job *j;
+		while (n_ids < cap && (j = hmap_next(maps[m], &pos, NULL, NULL))) {
+			snprintf(idbuf[n_ids], sizeof idbuf[n_ids], "%s", j->row.id);
+			ids[n_ids] = idbuf[n_ids];
+			n_ids++;
+		}
+	}
+	core_unlock(c);
+	int e = idbuf && ids ? store_renew_leases(c->store, c->cfg->store.lease_ms, ids, n_ids,
+						   still_held, &h)
+			     : -ENOMEM;
+	free(ids);
+	free(idbuf);
+	if (e < 0) {
 		hmap_free(&h.ids);
 		return;
 	}

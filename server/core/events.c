@@ -32,13 +32,36 @@ static void set_due(struct core *c)
 	core_unlock(c);
 }
 
+/* A cancel notification is a hint (any client of the database can send
+ * one): the job is stopped here only once the store says it is final,
+ * or no longer this attempt of it (not ours). When the store cannot be
+ * read, the next renewal settles it. */
 static void cancelled_elsewhere(struct core *c, const char *id)
 {
 	core_lock(c);
 	struct job *j = hmap_gets(&c->jobs, id);
-	if (j)
-		claim_drop(c, j, "cancelled by the tenant");
+	char tenant[sizeof j->row.tenant] = "";
+	uint32_t attempt = 0;
+	if (j) {
+		snprintf(tenant, sizeof tenant, "%s", j->row.tenant);
+		attempt = j->row.attempts;
+	}
 	c->remote_due = true;
+	core_unlock(c);
+	if (!tenant[0])
+		return;
+	struct job_row r;
+	int e = store_get_job(c->store, tenant, id, &r);
+	bool gone = e == -ENOENT ||
+		    (e == 0 && (r.state != JOB_RUNNING || r.attempts != attempt));
+	if (e == 0)
+		job_row_clear(&r);
+	if (!gone)
+		return;
+	core_lock(c);
+	j = hmap_gets(&c->jobs, id);
+	if (j && j->row.attempts == attempt)
+		claim_drop(c, j, "cancelled by the tenant");
 	core_unlock(c);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/enc.h"
 #include "util/timeutil.h"
 
 /* Schema versions, as in the SQLite store: later versions append their
@@ -129,7 +130,8 @@ static const char *const SQL[Q_COUNT] = {
 		" AND workload_id = $3 AND mode = 2 AND recipients && $4::text[] ORDER BY rowid"
 		" LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING " PG_JOB_COLUMNS,
 	[Q_RENEW] = "UPDATE jobs SET lease_until_ms = " PG_NOW_MS " + $2"
-		    " WHERE owner = $1 AND state = 3 RETURNING id, attempts",
+		    " WHERE owner = $1 AND state = 3 AND id = ANY($3::text[])"
+		    " RETURNING id, attempts",
 	[Q_RELEASE] = "UPDATE jobs SET owner = NULL, state = 2, lease_until_ms = 0"
 		      " WHERE id = $1 AND owner = $2 AND attempts = $3 AND state = 3",
 	[Q_UNCLAIM] = "UPDATE jobs SET owner = NULL, state = 2, lease_until_ms = 0,"
@@ -139,14 +141,22 @@ static const char *const SQL[Q_COUNT] = {
 		"UPDATE jobs SET owner = NULL, state = 2, lease_until_ms = 0"
 		" WHERE rowid IN (SELECT rowid FROM jobs WHERE state = 3"
 		" AND lease_until_ms < " PG_NOW_MS " FOR UPDATE SKIP LOCKED) RETURNING id",
+	/* A queued job may hold chunks of an earlier attempt: they go with it. */
 	[Q_SWEEP_DEADLINES] =
-		"UPDATE jobs SET state = 5, completed_ms = " PG_NOW_MS ","
+		"WITH failed AS (UPDATE jobs SET state = 5, completed_ms = " PG_NOW_MS ","
 		" error = 'deadline exceeded: not finished ' || ((deadline_ms - created_ms) / 1000)"
 		" || ' s after submission'"
 		" WHERE rowid IN (SELECT rowid FROM jobs WHERE state IN (1, 2) AND owner IS NULL"
-		" AND deadline_ms < " PG_NOW_MS " FOR UPDATE SKIP LOCKED) RETURNING id",
+		" AND deadline_ms < " PG_NOW_MS " FOR UPDATE SKIP LOCKED) RETURNING id),"
+		" chunks AS (DELETE FROM job_output WHERE job_id IN (SELECT id FROM failed))"
+		" SELECT id FROM failed",
+	/* Fenced like the final write: only while this coordinator runs this
+	 * attempt, so that no chunk lands after the job's chunks were
+	 * deleted (a cancel, another attempt, the end). */
 	[Q_APPEND_OUTPUT] = "INSERT INTO job_output (job_id, attempt, seq, data)"
-			    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+			    " SELECT $1::text, $2::integer, $3::integer, $4::bytea WHERE EXISTS"
+			    " (SELECT 1 FROM jobs WHERE id = $1 AND owner = $5 AND attempts = $2"
+			    " AND state = 3) ON CONFLICT DO NOTHING",
 	[Q_READ_OUTPUT] = "SELECT seq, data FROM job_output WHERE job_id = $1 AND attempt = $2"
 			  " AND seq >= $3 ORDER BY seq LIMIT $4",
 	[Q_DELETE_OUTPUT] = "DELETE FROM job_output WHERE job_id = $1",
@@ -243,6 +253,79 @@ void pg_unlock(struct pgconn *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* s as the database takes text: valid UTF-8 (it refuses anything else
+ * with SQLSTATE 22021, and a refused write would never land). Each byte
+ * that starts no valid character becomes U+FFFD, which also mends a
+ * character cut short by a truncation. NULL when s is valid as it is,
+ * else a malloc'd copy (*ret_nomem when there is no memory for it). */
+static char *utf8_mend(const char *s, bool *ret_nomem)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = strlen(s), i = 0, k;
+	while (i < n && (k = enc_utf8_seq(p + i, n - i)))
+		i += k;
+	if (i == n)
+		return NULL;
+	char *out = malloc(3 * n + 1);
+	if (!out) {
+		*ret_nomem = true;
+		return NULL;
+	}
+	memcpy(out, s, i);
+	size_t o = i;
+	while (i < n) {
+		if ((k = enc_utf8_seq(p + i, n - i))) {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+int pg_mend_params(int n, const char *const *vals, const int *lens, const char **out,
+		   char **owned)
+{
+	bool nomem = false;
+	for (int i = 0; i < n; i++) {
+		owned[i] = NULL;
+		out[i] = vals[i];
+		if (vals[i] && !(lens && lens[i] >= 0) && (owned[i] = utf8_mend(vals[i], &nomem)))
+			out[i] = owned[i];
+	}
+	if (!nomem)
+		return 0;
+	pg_free_params(n, owned);
+	return -ENOMEM;
+}
+
+void pg_free_params(int n, char **owned)
+{
+	for (int i = 0; i < n; i++) {
+		free(owned[i]);
+		owned[i] = NULL;
+	}
+}
+
+PGresult *pg_query(struct pgconn *c, const char *sql, int n, const char *const *vals)
+{
+	const char *text[PG_MAX_PARAMS];
+	char *owned[PG_MAX_PARAMS];
+	if (n > PG_MAX_PARAMS || pg_mend_params(n, vals, NULL, text, owned) < 0)
+		return NULL;
+	PGresult *r = PQexecParams(c->pg, sql, n, NULL, text, NULL, NULL, 0);
+	pg_free_params(n, owned);
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+		return r;
+	PQclear(r);
+	return NULL;
+}
+
 PGresult *pg_run(struct pg_store *s, struct pgconn *c, enum pg_stmt q, int n,
 		 const char *const *vals, const int *lens, char *ret_state)
 {
@@ -259,12 +342,17 @@ PGresult *pg_run(struct pg_store *s, struct pgconn *c, enum pg_stmt q, int n,
 			return NULL;
 		c->prepared |= 1ull << q;
 	}
-	int fmts[20] = { 0 }, plens[20] = { 0 };
-	for (int i = 0; i < n && i < 20; i++) {
+	int fmts[PG_MAX_PARAMS] = { 0 }, plens[PG_MAX_PARAMS] = { 0 };
+	const char *text[PG_MAX_PARAMS];
+	char *owned[PG_MAX_PARAMS];
+	if (n > PG_MAX_PARAMS || pg_mend_params(n, vals, lens, text, owned) < 0)
+		return NULL;
+	for (int i = 0; i < n; i++) {
 		fmts[i] = lens && lens[i] >= 0 ? 1 : 0;
 		plens[i] = lens && lens[i] >= 0 ? lens[i] : 0;
 	}
-	PGresult *r = PQexecPrepared(c->pg, name, n, vals, plens, fmts, 0);
+	PGresult *r = PQexecPrepared(c->pg, name, n, text, plens, fmts, 0);
+	pg_free_params(n, owned);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;
@@ -272,6 +360,11 @@ PGresult *pg_run(struct pg_store *s, struct pgconn *c, enum pg_stmt q, int n,
 		snprintf(ret_state, 6, "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE));
 	PQclear(r);
 	return NULL;
+}
+
+int pg_errno(const char *sqlstate)
+{
+	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ? -EINVAL : -EIO;
 }
 
 int pg_exec(struct pgconn *c, const char *sql, char *err, size_t err_size)

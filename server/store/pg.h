@@ -86,6 +86,24 @@ void pg_unlock(struct pgconn *c);
  * the statement failed (ret_err gets the SQLSTATE class when known). */
 PGresult *pg_run(struct pg_store *s, struct pgconn *c, enum pg_stmt q, int n,
 		 const char *const *vals, const int *lens, char *ret_state);
+/* A failed statement's errno from its SQLSTATE: -EINVAL for the data
+ * and integrity classes (22, 23: the values themselves are refused, and
+ * would be again), -EIO otherwise. */
+int pg_errno(const char *sqlstate);
+/* Statements take at most this many parameters. */
+#define PG_MAX_PARAMS 20
+/* The parameters as they go to libpq: text ones (vals[i] not NULL, lens
+ * NULL or lens[i] -1) made valid UTF-8, each byte sequence that is not
+ * replaced with U+FFFD: free text (errors, reasons) keeps what it can,
+ * and an identifier that is not UTF-8 (the API refuses those; server
+ * made ids never are) can only meet another that differs in its invalid
+ * bytes, in lookups that are all scoped by tenant. out[i] is vals[i] or
+ * owned[i]; pg_free_params frees owned. 0 or -ENOMEM. */
+int pg_mend_params(int n, const char *const *vals, const int *lens, const char **out,
+		   char **owned);
+void pg_free_params(int n, char **owned);
+/* SQL with n text params (mended as above) on locked c: the rows, or NULL. */
+PGresult *pg_query(struct pgconn *c, const char *sql, int n, const char *const *vals);
 /* Plain SQL without parameters on locked c: 0 or -EIO. */
 int pg_exec(struct pgconn *c, const char *sql, char *err, size_t err_size);
 
@@ -124,7 +142,7 @@ int pg_get_key(struct store *base, const char *tenant, const char *id, struct ke
 /* pg_shared.c: the shared-store calls (store/store.h). */
 int pg_claim_jobs(struct store *base, const struct store_claim *q, int64_t lease_ms,
 		  void (*cb)(struct job_row *r, void *ud), void *ud);
-int pg_renew_leases(struct store *base, int64_t lease_ms,
+int pg_renew_leases(struct store *base, int64_t lease_ms, const char *const *ids, size_t n,
 		    void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud);
 int pg_sweep(struct store *base, size_t *ret_released, size_t *ret_failed);
 int pg_release_job(struct store *base, const char *id, uint32_t attempt, bool unclaim);

@@ -55,10 +55,11 @@ int pg_insert_job(struct store *base, const struct job_row *r, struct job_row *e
 		recipients,
 	};
 	int lens[14] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, (int)r->input_len, 32, -1, -1 };
-	PGresult *res = pg_run(s, c, Q_INSERT_JOB, 14, v, lens, NULL);
+	char sqlstate[8];
+	PGresult *res = pg_run(s, c, Q_INSERT_JOB, 14, v, lens, sqlstate);
 	free(recipients);
 	if (!res)
-		return -EIO;
+		return pg_errno(sqlstate);
 	int rows = PQntuples(res);
 	PQclear(res);
 	s->ev_jobs = true;
@@ -108,9 +109,10 @@ int pg_finish_job(struct store *base, const struct job_row *r)
 	};
 	int lens[13] = { -1, -1, -1, -1, -1, -1, -1, -1, (int)r->output_len, -1,
 			 (int)r->output_chunks_len, -1, -1 };
-	PGresult *res = pg_run(s, c, Q_FINISH, 13, v, lens, NULL);
+	char sqlstate[8];
+	PGresult *res = pg_run(s, c, Q_FINISH, 13, v, lens, sqlstate);
 	if (!res)
-		return -EIO;
+		return pg_errno(sqlstate);
 	bool landed = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
 	const char *id[1] = { r->id };
@@ -189,12 +191,10 @@ int pg_list_jobs(struct store *base, const char *tenant, int state, uint32_t wor
 	struct pgconn *c = &s->conn[CONN_READ];
 	if (pg_lock(s, c) < 0)
 		return -EIO;
-	PGresult *res = PQexecParams(c->pg, sql, 5, NULL, v, NULL, NULL, 0);
+	PGresult *res = pg_query(c, sql, 5, v);
 	pg_unlock(c);
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
+	if (!res)
 		return -EIO;
-	}
 	int n = PQntuples(res);
 	*ret_more = n > (int)limit;
 	for (int i = 0; i < n && i < (int)limit; i++) {
@@ -226,18 +226,16 @@ int pg_usage(struct store *base, const char *tenant, int64_t since_ms,
 	struct pgconn *c = &s->conn[CONN_READ];
 	if (pg_lock(s, c) < 0)
 		return -EIO;
-	PGresult *res = PQexecParams(
-		c->pg,
+	PGresult *res = pg_query(
+		c,
 		"SELECT workload_id, max(workload), count(*), sum(confidential::int),"
 		" sum(credits) FROM jobs WHERE tenant = $1 AND completed_ms >= $2::bigint"
 		" AND (state = 4 OR (state = 6 AND duration_ms > 0))"
 		" GROUP BY workload_id ORDER BY workload_id",
-		2, NULL, v, NULL, NULL, 0);
+		2, v);
 	pg_unlock(c);
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
+	if (!res)
 		return -EIO;
-	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct usage_row u = { 0 };
 		u.workload_id = (uint32_t)pg_int(res, i, 0);

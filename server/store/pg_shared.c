@@ -13,6 +13,42 @@
  * enough for a database restart, short enough to keep the table small. */
 #define FORGET_COORDINATOR_MS 600000
 
+static bool plain_id(const char *id)
+{
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return id[0] != 0;
+}
+
+/* Job ids as a PostgreSQL text[] literal, malloc'd. Job ids are made of
+ * letters, digits and '_': safe in an array literal; anything else
+ * cannot name a job and is left out. */
+static char *id_array(const char *const *ids, size_t n)
+{
+	size_t size = 3;
+	for (size_t i = 0; i < n; i++)
+		size += strlen(ids[i]) + 1;
+	char *lit = malloc(size);
+	if (!lit)
+		return NULL;
+	size_t k = 0;
+	lit[k++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (!plain_id(ids[i]))
+			continue;
+		if (k > 1)
+			lit[k++] = ',';
+		size_t l = strlen(ids[i]);
+		memcpy(lit + k, ids[i], l);
+		k += l;
+	}
+	lit[k++] = '}';
+	lit[k] = 0;
+	return lit;
+}
+
 int pg_claim_jobs(struct store *base, const struct store_claim *q, int64_t lease_ms,
 		  void (*cb)(struct job_row *r, void *ud), void *ud)
 {
@@ -46,17 +82,23 @@ int pg_claim_jobs(struct store *base, const struct store_claim *q, int64_t lease
 	return n;
 }
 
-int pg_renew_leases(struct store *base, int64_t lease_ms,
+int pg_renew_leases(struct store *base, int64_t lease_ms, const char *const *ids, size_t n,
 		    void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud)
 {
 	struct pg_store *s = (struct pg_store *)base;
 	struct pgconn *c = &s->conn[CONN_CLAIM];
 	char lease[24];
-	const char *v[2] = { s->owner, pg_i64(lease, sizeof lease, lease_ms) };
-	if (pg_lock(s, c) < 0)
+	char *held = id_array(ids, n);
+	if (!held)
+		return -ENOMEM;
+	const char *v[3] = { s->owner, pg_i64(lease, sizeof lease, lease_ms), held };
+	if (pg_lock(s, c) < 0) {
+		free(held);
 		return -EIO;
-	PGresult *res = pg_run(s, c, Q_RENEW, 2, v, NULL, NULL);
+	}
+	PGresult *res = pg_run(s, c, Q_RENEW, 3, v, NULL, NULL);
 	pg_unlock(c);
+	free(held);
 	if (!res)
 		return -EIO;
 	for (int i = 0; i < PQntuples(res); i++)
@@ -107,10 +149,11 @@ int pg_release_job(struct store *base, const char *id, uint32_t attempt, bool un
 	struct pg_store *s = (struct pg_store *)base;
 	char a[24];
 	const char *v[3] = { id, s->owner, pg_i64(a, sizeof a, attempt) };
+	char sqlstate[8];
 	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], unclaim ? Q_UNCLAIM : Q_RELEASE, 3, v,
-			       NULL, NULL);
+			       NULL, sqlstate);
 	if (!res)
-		return -EIO;
+		return pg_errno(sqlstate);
 	PQclear(res);
 	s->ev_jobs = true;
 	return 0;
@@ -121,12 +164,13 @@ int pg_append_output(struct store *base, const char *id, uint32_t attempt, uint3
 {
 	struct pg_store *s = (struct pg_store *)base;
 	char a[24], q[24];
-	const char *v[4] = { id, pg_i64(a, sizeof a, attempt), pg_i64(q, sizeof q, seq),
-			     data ? (const char *)data : "" };
-	int lens[4] = { -1, -1, -1, (int)len };
-	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], Q_APPEND_OUTPUT, 4, v, lens, NULL);
+	const char *v[5] = { id, pg_i64(a, sizeof a, attempt), pg_i64(q, sizeof q, seq),
+			     data ? (const char *)data : "", s->owner };
+	int lens[5] = { -1, -1, -1, (int)len, -1 };
+	char sqlstate[8];
+	PGresult *res = pg_run(s, &s->conn[CONN_BATCH], Q_APPEND_OUTPUT, 5, v, lens, sqlstate);
 	if (!res)
-		return -EIO;
+		return pg_errno(sqlstate);
 	PQclear(res);
 	s->ev_output = true;
 	return 0;
@@ -167,6 +211,8 @@ int pg_cancel_job(struct store *base, const char *tenant, const char *id, const 
 {
 	struct pg_store *s = (struct pg_store *)base;
 	struct pgconn *c = &s->conn[CONN_READ];
+	/* Cleared on every failure below: empty from the start. */
+	memset(ret_row, 0, sizeof *ret_row);
 	if (pg_lock(s, c) < 0)
 		return -EIO;
 	int e = pg_exec(c, "BEGIN", NULL, 0);
@@ -209,42 +255,15 @@ out:
 	return e;
 }
 
-static bool plain_id(const char *id)
-{
-	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_'))
-			return false;
-	return id[0] != 0;
-}
-
 int pg_get_final(struct store *base, const char *const *ids, size_t n,
 		 void (*cb)(struct job_row *r, void *ud), void *ud)
 {
 	struct pg_store *s = (struct pg_store *)base;
 	if (!n)
 		return 0;
-	/* Job ids are made of letters, digits and '_': safe in an array
-	 * literal; anything else cannot name a job and is left out. */
-	size_t size = 3;
-	for (size_t i = 0; i < n; i++)
-		size += strlen(ids[i]) + 1;
-	char *lit = malloc(size);
+	char *lit = id_array(ids, n);
 	if (!lit)
 		return -ENOMEM;
-	size_t k = 0;
-	lit[k++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (!plain_id(ids[i]))
-			continue;
-		if (k > 1)
-			lit[k++] = ',';
-		size_t l = strlen(ids[i]);
-		memcpy(lit + k, ids[i], l);
-		k += l;
-	}
-	lit[k++] = '}';
-	lit[k] = 0;
 	struct pgconn *c = &s->conn[CONN_READ];
 	if (pg_lock(s, c) < 0) {
 		free(lit);

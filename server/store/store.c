@@ -161,10 +161,11 @@ int store_claim_jobs(struct store *s, const struct store_claim *q, int64_t lease
 	return s->ops->claim_jobs ? s->ops->claim_jobs(s, q, lease_ms, cb, ud) : -ENOTSUP;
 }
 
-int store_renew_leases(struct store *s, int64_t lease_ms,
+int store_renew_leases(struct store *s, int64_t lease_ms, const char *const *ids, size_t n,
 		       void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud)
 {
-	return s->ops->renew_leases ? s->ops->renew_leases(s, lease_ms, cb, ud) : -ENOTSUP;
+	return s->ops->renew_leases ? s->ops->renew_leases(s, lease_ms, ids, n, cb, ud)
+				    : -ENOTSUP;
 }
 
 int store_sweep(struct store *s, size_t *ret_released, size_t *ret_failed)

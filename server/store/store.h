@@ -116,7 +116,9 @@ const char *store_driver_name(const struct store *s);
  * do not. 0 or -EIO with err (nothing landed); commit also answers
  * -ECONNRESET when the connection broke with COMMIT on its way: the
  * batch may or may not have landed, and only trying the same writes
- * again tells (each write is idempotent). */
+ * again tells (each write is idempotent). A write in a batch answers
+ * -EINVAL when the store refuses its values (they would be refused
+ * again): the batch must be rolled back, and may be tried without it. */
 int store_batch_begin(struct store *s, char *err, size_t err_size);
 int store_batch_commit(struct store *s, char *err, size_t err_size);
 void store_batch_rollback(struct store *s);
@@ -183,10 +185,12 @@ struct store_claim {
  * from now. cb takes each row over. */
 int store_claim_jobs(struct store *s, const struct store_claim *q, int64_t lease_ms,
 		     void (*cb)(struct job_row *r, void *ud), void *ud);
-/* Extend the leases of every job this coordinator owns; cb names each
- * job still owned (a job missing from the calls was cancelled or taken
- * over meanwhile). */
-int store_renew_leases(struct store *s, int64_t lease_ms,
+/* Extend the leases of the jobs ids (those this coordinator holds) that
+ * it still owns; cb names each (a job missing from the calls was
+ * cancelled or taken over meanwhile). A job the store gives this
+ * coordinator but that it does not hold is not renewed: its lease runs
+ * out and it goes back to the queue. */
+int store_renew_leases(struct store *s, int64_t lease_ms, const char *const *ids, size_t n,
 		       void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud);
 /* Jobs whose lease expired go back to the queue; unclaimed jobs past
  * their deadline fail. Counts in *ret_released and *ret_failed. */
@@ -194,8 +198,10 @@ int store_sweep(struct store *s, size_t *ret_released, size_t *ret_failed);
 /* Give an owned job back to the queue (fenced on attempt). unclaim: the
  * attempt never reached an island, so it does not count. */
 int store_release_job(struct store *s, const char *id, uint32_t attempt, bool unclaim);
-/* One output chunk of an attempt, for watchers on other coordinators.
- * Chunks of a job are deleted when its final write lands. */
+/* One output chunk of an attempt, for watchers on other coordinators;
+ * fenced like a final write (nothing lands once the attempt is no longer
+ * this coordinator's). Chunks of a job are deleted when it becomes final
+ * (its final write, a cancel, its deadline). */
 int store_append_output(struct store *s, const char *id, uint32_t attempt, uint32_t seq,
 			const uint8_t *data, size_t len);
 /* The stored chunks of an attempt from seq from on, in order, at most
@@ -278,7 +284,7 @@ struct store_ops {
 	/* Shared stores only; NULL elsewhere. */
 	int (*claim_jobs)(struct store *s, const struct store_claim *q, int64_t lease_ms,
 			  void (*cb)(struct job_row *r, void *ud), void *ud);
-	int (*renew_leases)(struct store *s, int64_t lease_ms,
+	int (*renew_leases)(struct store *s, int64_t lease_ms, const char *const *ids, size_t n,
 			    void (*cb)(const char *id, uint32_t attempt, void *ud), void *ud);
 	int (*sweep)(struct store *s, size_t *ret_released, size_t *ret_failed);
 	int (*release_job)(struct store *s, const char *id, uint32_t attempt, bool unclaim);

@@ -57,9 +57,12 @@ static void wait_ms(struct store_writer *w, int64_t ms)
 }
 
 /* One transaction for the batch. Per-write outcomes in results. 0, or
- * the store's error: -ECONNRESET when the batch may have landed. */
-static int apply(struct store *s, struct store_op *batch, int *results, char *err,
-		 size_t err_size)
+ * the store's error: -ECONNRESET when the batch may have landed; -EINVAL
+ * when the store refused the write *ret_refused for what it holds (it
+ * would refuse it again: nothing landed, the others may be tried again
+ * without it). */
+static int apply(struct store *s, struct store_op *batch, int *results,
+		 struct store_op **ret_refused, char *err, size_t err_size)
 {
 	int e = store_batch_begin(s, err, err_size);
 	if (e < 0)
@@ -89,6 +92,8 @@ static int apply(struct store *s, struct store_op *batch, int *results, char *er
 		if (e < 0 && e != -EEXIST && e != -ESTALE) {
 			snprintf(err, err_size, "cannot write job %s", op->row.id);
 			store_batch_rollback(s);
+			if (e == -EINVAL)
+				*ret_refused = op;
 			return e == -ECONNRESET ? -EIO : e; /* nothing was committed */
 		}
 	}
@@ -204,7 +209,28 @@ static void *run(void *arg)
 			n -= k;
 			if (!batch)
 				break;
-			int e = results ? apply(w->s, batch, results, err, sizeof err) : -ENOMEM;
+			struct store_op *refused = NULL;
+			int e = results ? apply(w->s, batch, results, &refused, err, sizeof err)
+					: -ENOMEM;
+			if (e == -EINVAL && refused) {
+				/* Trying it again cannot help, and it would hold back
+				 * every write behind it: it alone fails, at once. */
+				struct store_op **pp = &batch;
+				while (*pp != refused)
+					pp = &(*pp)->next;
+				*pp = refused->next;
+				refused->next = NULL;
+				log_error("store: the store refused a write of job %s; it is dropped",
+					  refused->row.id);
+				pthread_mutex_lock(&w->mu);
+				w->st.failures++;
+				pthread_mutex_unlock(&w->mu);
+				done += finish_list(refused, NULL, -EINVAL);
+				n--;
+				if (!batch)
+					break;
+				continue;
+			}
 			if (e == 0) {
 				if (failing)
 					log_info("store: writes land again");

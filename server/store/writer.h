@@ -22,7 +22,10 @@
  * it is tried again, whatever its patience, until the store answers
  * (every write is idempotent: a retry finds it landed, or lands it). One
  * queued without patience (0) is tried until it lands or the writer
- * stops. */
+ * stops. A write the store refuses for what it holds (store calls
+ * answering -EINVAL, e.g. a value the database's types reject) would be
+ * refused again: it alone fails at once, and the rest of its batch is
+ * tried again without it. */
 #ifndef ATOLL_SERVER_STORE_WRITER_H
 #define ATOLL_SERVER_STORE_WRITER_H
 
@@ -59,7 +62,9 @@ struct store_op {
 	 * job; done must take it over or clear it); -ESTALE for a final
 	 * write a shared store fenced off (the job is no longer this
 	 * coordinator's); -EIO when it gave up before it was sent (it did
-	 * not land); -ESHUTDOWN when the writer stopped before it was sent;
+	 * not land); -EINVAL when the store refused it for what it holds
+	 * (it did not land; trying again would not help); -ESHUTDOWN when
+	 * the writer stopped before it was sent;
 	 * -ETIMEDOUT when the writer stopped while it was in doubt (it may
 	 * have landed). */
 	void (*done)(struct store_op *op, int err, void *ud);

@@ -103,6 +103,8 @@ static int custodial_key(struct coordinator *co, const char *tenant, const char 
 		FAIL(-ENOTSUP, "%s", NOT_CUSTODIAL);
 	if (!key_id[0])
 		FAIL(-EINVAL, "key_id is required");
+	if (!enc_utf8_text((const uint8_t *)key_id, strlen(key_id)))
+		FAIL(-EINVAL, "key_id is not valid UTF-8");
 	if (store_get_key(co->store, tenant, key_id, k) < 0)
 		FAIL(-ENOENT, "no key %s", key_id);
 	if (k->algorithm != ATOLL__V1__KEY_ALGORITHM__KEY_ALGORITHM_X25519_HPKE ||

@@ -15,6 +15,7 @@
 #include "svc/ops.h"
 #include "svc/pbconv.h"
 #include "util/buf.h"
+#include "util/enc.h"
 
 #define DEFAULT_PAGE 50
 #define MAX_PAGE 1000
@@ -26,12 +27,24 @@ static void reply_row(const struct svc_reply *out, const struct job_row *r)
 	out->send(out->ctx, &v.job.base);
 }
 
+/* Identifiers are looked up in the store as text: one that is not UTF-8
+ * names nothing, and is refused rather than mended into another. */
+static bool utf8(const char *s)
+{
+	return enc_utf8_text((const uint8_t *)s, strlen(s));
+}
+
 static int need_id(const char *id, char *err, size_t err_size)
 {
-	if (id[0])
-		return 0;
-	snprintf(err, err_size, "job_id is required");
-	return -EINVAL;
+	if (!id[0]) {
+		snprintf(err, err_size, "job_id is required");
+		return -EINVAL;
+	}
+	if (!utf8(id)) {
+		snprintf(err, err_size, "job_id is not valid UTF-8");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int svc_input_doc(const Atoll__V1__JobInput *in, bool homomorphic, struct buf *out, char *err,
@@ -162,6 +175,11 @@ static int shape(struct coordinator *co, const Atoll__V1__SubmitJobRequest *req,
 	}
 	if (strlen(req->idempotency_key) >= sizeof ((struct job_row *)0)->idempotency_key) {
 		snprintf(err, err_size, "idempotency_key is longer than 127 bytes");
+		return -EINVAL;
+	}
+	if (!utf8(req->idempotency_key) || !utf8(req->encryption_key_id) || !utf8(in->key_id) ||
+	    (in->homomorphic && !utf8(in->homomorphic->key_id))) {
+		snprintf(err, err_size, "idempotency_key and key ids must be valid UTF-8");
 		return -EINVAL;
 	}
 	*out = (struct core_submit){
@@ -462,7 +480,7 @@ int svc_op_cancel(struct coordinator *co, const char *tenant, const ProtobufCMes
 	int e = need_id(cr->job_id, err, err_size);
 	if (e < 0)
 		return e;
-	struct job_row r;
+	struct job_row r = { 0 };
 	if ((e = core_cancel(co->core, tenant, cr->job_id, cr->reason, &r, err, err_size)) < 0)
 		return e;
 	reply_row(out, &r);

@@ -6,7 +6,11 @@
  * killed with SIGKILL (their islands move to the coordinator left, their
  * claimed jobs come back after the lease) and PostgreSQL is stopped for
  * 5 s. Every acknowledged job completes exactly once with its own output,
- * and usage bills 1,000 jobs. Skips (exit 77) when PostgreSQL is not
+ * and usage bills 1,000 jobs. Before that run: text that is not UTF-8
+ * (cancel reasons, an island error cut inside a character) is stored
+ * mended and stops no coordinator's writes, identifiers that are not
+ * are refused, a stray cancel notification stops nothing, and no output
+ * chunk outlives its attempt. Skips (exit 77) when PostgreSQL is not
  * installed. */
 #include <errno.h>
 #include <pthread.h>
@@ -18,11 +22,13 @@
 #include <unistd.h>
 
 #include <grpc/grpc.h>
+#include <libpq-fe.h>
 
 #include "check.h"
 #include "cluster.h"
 #include "pbjson/pbjson.h"
 #include "pgtest.h"
+#include "util/enc.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
 
@@ -37,16 +43,25 @@ static const char *WORKLOADS =
 	"  - {id: 42, name: echo, backend: echo, modes: [plain], price_per_second: 1,"
 	" max_attempts: 6}\n"
 	"  - {id: 43, name: slow-echo, backend: echo, modes: [plain], max_attempts: 3}\n"
-	"  - {id: 44, name: quick-echo, backend: echo, modes: [plain]}\n";
+	"  - {id: 44, name: quick-echo, backend: echo, modes: [plain]}\n"
+	"  - {id: 45, name: failing-echo, backend: echo, modes: [plain]}\n"
+	"  - {id: 46, name: parked, backend: echo, modes: [plain]}\n";
+
+/* 400 bytes of a two-byte character: the backend's error message holds
+ * 255 bytes, so the island's error ends with half a character. */
+#define E10 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define E50 E10 E10 E10 E10 E10
+#define FAIL_WITH "    - {id: 45, backend: echo, modes: [plain], options: {fail_with: \"" \
+	E50 E50 E50 E50 "\"}}\n"
 
 /* About 40 ms per job: 9 characters in chunks of 3, 10 ms apart. */
 static const char *ISLAND_WL =
 	"    - {id: 42, backend: echo, modes: [plain], options: {chunk_size: 3, delay_ms: 10}}\n"
-	"    - {id: 44, backend: echo, modes: [plain]}\n";
+	"    - {id: 44, backend: echo, modes: [plain]}\n" FAIL_WITH;
 static const char *ISLAND_WL_SLOW =
 	"    - {id: 42, backend: echo, modes: [plain], options: {chunk_size: 3, delay_ms: 10}}\n"
 	"    - {id: 43, backend: echo, modes: [plain], options: {chunk_size: 1, delay_ms: 40}}\n"
-	"    - {id: 44, backend: echo, modes: [plain]}\n";
+	"    - {id: 44, backend: echo, modes: [plain]}\n" FAIL_WITH;
 
 static int start_coord(struct cluster *cl, int i, int port)
 {
@@ -149,6 +164,45 @@ static int submit(int i, uint32_t workload, const char *prompt, const char *key,
 	snprintf(ret_id, 64, "%s", j->id);
 	protobuf_c_message_free_unpacked(&j->base, NULL);
 	return 0;
+}
+
+/* SubmitJob built directly (any bytes in its strings): the job, or NULL
+ * with *st. */
+static Atoll__V1__Job *submit_raw(int i, uint32_t workload, const char *prompt, const char *key,
+				  bool wait, uint32_t timeout_s, struct rpc_status *st)
+{
+	Atoll__V1__JobInput in = ATOLL__V1__JOB_INPUT__INIT;
+	in.prompt = (char *)prompt;
+	Atoll__V1__SubmitJobRequest req = ATOLL__V1__SUBMIT_JOB_REQUEST__INIT;
+	req.workload_id = workload;
+	req.input = &in;
+	req.idempotency_key = (char *)(key ? key : "");
+	req.wait = wait;
+	req.timeout_seconds = timeout_s;
+	Atoll__V1__Job *j;
+	if (call(i, "/atoll.v1.Jobs/SubmitJob", &req.base, &atoll__v1__job__descriptor,
+		 (ProtobufCMessage **)&j, st) < 0 || st->code != GRPC_STATUS_OK) {
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		return NULL;
+	}
+	return j;
+}
+
+static Atoll__V1__Job *cancel_job(int i, const char *id, const char *reason,
+				  struct rpc_status *st)
+{
+	Atoll__V1__CancelJobRequest req = ATOLL__V1__CANCEL_JOB_REQUEST__INIT;
+	req.job_id = (char *)id;
+	req.reason = (char *)reason;
+	Atoll__V1__Job *j;
+	if (call(i, "/atoll.v1.Jobs/CancelJob", &req.base, &atoll__v1__job__descriptor,
+		 (ProtobufCMessage **)&j, st) < 0 || st->code != GRPC_STATUS_OK) {
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		return NULL;
+	}
+	return j;
 }
 
 static Atoll__V1__Job *get_job(int i, const char *id)
@@ -319,6 +373,274 @@ static void test_many_waits(void)
 	fprintf(stderr, "%d of %d waiting submits answered with their final job in %lld ms\n", ok,
 		WAIT_THREADS * WAITS_EACH, (long long)(time_mono_ms() - t0));
 	CHECK_INT(ok, WAIT_THREADS * WAITS_EACH);
+}
+
+/* Job id, read on coordinator i, is final in state want with an error
+ * that is valid UTF-8 (as stored). */
+static void check_final_text(int i, const char *id, Atoll__V1__JobState want)
+{
+	Atoll__V1__Job *j = get_job(i, id);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	CHECK_INT(j->state, want);
+	CHECK(enc_utf8_text((const uint8_t *)j->error, strlen(j->error)));
+	fprintf(stderr, "job %s on coordinator %d: state %d, error \"%.60s...\"\n", id, i,
+		(int)j->state, j->error);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+}
+
+/* A job no island serves waits in the store, held by no coordinator:
+ * cancelling it goes through the store's cancel. A reason the database
+ * refuses as text (not UTF-8) once left the reply uninitialised, and
+ * the coordinator freed whatever the stack held; the reason goes to the
+ * store mended now, and the cancel lands. */
+static void test_cancel_queued_bad_reason(void)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(0, 46, "parked", NULL, false, 0, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	char id[64];
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	j = cancel_job(0, id, "bad \xff\xfe bytes", &st);
+	fprintf(stderr, "cancel of a queued job with a reason not UTF-8: %d %s\n", (int)st.code,
+		st.message);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	CHECK(h_alive(&coords[0]));
+	Atoll__V1__Stats *s = stats(0);
+	CHECK(s != NULL);
+	if (s)
+		protobuf_c_message_free_unpacked(&s->base, NULL);
+	check_final_text(2, id, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
+}
+
+/* Poll coordinator i until job id is final (at most 20 s): the job, or NULL. */
+static Atoll__V1__Job *wait_final(int i, const char *id)
+{
+	int64_t until = time_mono_ms() + 20000;
+	while (time_mono_ms() < until) {
+		Atoll__V1__Job *j = get_job(i, id);
+		if (j && j->state >= ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED)
+			return j;
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		time_sleep_ms(50);
+	}
+	return NULL;
+}
+
+/* Every coordinator still lands writes: a new job on each completes. */
+static void check_all_complete(const char *what)
+{
+	for (int i = 0; i < N_COORDS; i++) {
+		struct rpc_status st;
+		Atoll__V1__Job *j = submit_raw(i, 44, what, NULL, true, 0, &st);
+		if (!j)
+			fprintf(stderr, "coordinator %d after %s: %d %s\n", i, what, (int)st.code,
+				st.message);
+		CHECK(j != NULL);
+		CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+	}
+}
+
+/* An island's error cut inside a character (the echo backend fails with
+ * 400 bytes of 'é'; the message keeps 255): the job fails, its end is
+ * stored, and every coordinator goes on storing jobs. Once, that write
+ * was refused by the database and retried without end, and every write
+ * of its coordinator waited behind it. */
+static void test_island_error_cut(void)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(0, 45, "fails", NULL, false, 0, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	char id[64];
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	j = wait_final(0, id);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_FAILED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	check_all_complete("an island error cut inside a character");
+	for (int i = 0; i < N_COORDS; i++)
+		check_final_text(i, id, ATOLL__V1__JOB_STATE__JOB_STATE_FAILED);
+}
+
+/* A running job cancelled on the coordinator running it, with a reason
+ * holding 0xFF bytes: its end is stored, and that coordinator goes on
+ * storing jobs. */
+static void test_cancel_running_bad_reason(void)
+{
+	struct rpc_status st;
+	/* Workload 43 runs only on island i2, on coordinator 1: 3 s. */
+	Atoll__V1__Job *j = submit_raw(1, 43, "a slow job, cancelled while it runs: "
+					      "....................................",
+				       NULL, false, 0, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	char id[64];
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	int64_t until = time_mono_ms() + 20000;
+	bool running = false;
+	while (!running && time_mono_ms() < until) {
+		j = get_job(1, id);
+		running = j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_RUNNING;
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		if (!running)
+			time_sleep_ms(20);
+	}
+	CHECK(running);
+	j = cancel_job(1, id, "stop \xff\xfe now", &st);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	check_all_complete("a cancel with a reason not UTF-8");
+	check_final_text(0, id, ATOLL__V1__JOB_STATE__JOB_STATE_CANCELLED);
+}
+
+/* sql with $1 = id, run on the store directly (as any client of the
+ * database could): the first column of the first row as a number, 0
+ * when there is none, -1 when the statement failed. */
+static long long store_sql(const char *dsn, const char *sql, const char *id)
+{
+	PGconn *pg = PQconnectdb(dsn);
+	long long v = -1;
+	if (PQstatus(pg) == CONNECTION_OK) {
+		const char *p[1] = { id };
+		PGresult *r = PQexecParams(pg, sql, id ? 1 : 0, NULL, p, NULL, NULL, 0);
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_TUPLES_OK)
+			v = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+		else if (st == PGRES_COMMAND_OK)
+			v = 0;
+		else
+			fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
+		PQclear(r);
+	} else {
+		fprintf(stderr, "cannot reach the store: %s", PQerrorMessage(pg));
+	}
+	PQfinish(pg);
+	return v;
+}
+
+/* Submit a 3 s job of workload 43 (island i2, coordinator 1) and wait
+ * until it runs: 0 with its id. */
+static int slow_running(char *ret_id, size_t size)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(1, 43, "a slow job that runs for three seconds: "
+					      "..................................",
+				       NULL, false, 0, &st);
+	if (!j)
+		return -EIO;
+	snprintf(ret_id, size, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	int64_t until = time_mono_ms() + 20000;
+	while (time_mono_ms() < until) {
+		j = get_job(1, ret_id);
+		bool running = j && j->state == ATOLL__V1__JOB_STATE__JOB_STATE_RUNNING;
+		if (j)
+			protobuf_c_message_free_unpacked(&j->base, NULL);
+		if (running)
+			return 0;
+		time_sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}
+
+/* A cancel notification that does not come from a cancel (any client of
+ * the database can send one): the job goes on and completes in its first
+ * attempt (the store says it is still running there). Once, its
+ * coordinator dropped the job but kept renewing the row's lease: the job
+ * stayed RUNNING for ever. */
+static void test_stray_cancel_notification(const char *dsn)
+{
+	char id[64];
+	CHECK_INT(slow_running(id, sizeof id), 0);
+	CHECK_INT(store_sql(dsn, "SELECT pg_notify('atoll_cancel', $1)", id), 0);
+	Atoll__V1__Job *j = wait_final(0, id);
+	CHECK(j != NULL);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	CHECK_INT(j ? j->attempts : 0, 1);
+	if (j)
+		fprintf(stderr, "job %s after a stray cancel notification: state %d, %u attempt(s)\n",
+			id, (int)j->state, j->attempts);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+}
+
+/* Output chunks of a job no longer this coordinator's do not land: the
+ * running job is taken over (as if its lease had run out and another
+ * coordinator had claimed it) and its chunks deleted; no chunk lands
+ * after that, though its coordinator streams on until its renewal tells
+ * it. Then a queued job holding a chunk of an earlier attempt fails past
+ * its deadline, and its chunk goes with it. */
+static void test_no_orphan_chunks(const char *dsn)
+{
+	char id[64];
+	CHECK_INT(slow_running(id, sizeof id), 0);
+	time_sleep_ms(200); /* some chunks out */
+	const char *take = "WITH t AS (UPDATE jobs SET owner = 'elsewhere' WHERE id = $1"
+			   " RETURNING id) DELETE FROM job_output WHERE job_id IN (SELECT id FROM t)";
+	const char *count = "SELECT count(*) FROM job_output WHERE job_id = $1";
+	CHECK_INT(store_sql(dsn, take, id), 0);
+	/* Chunks of a batch that was committing meanwhile. */
+	time_sleep_ms(100);
+	CHECK_INT(store_sql(dsn, "DELETE FROM job_output WHERE job_id = $1", id), 0);
+	time_sleep_ms(1500);
+	long long n = store_sql(dsn, count, id);
+	fprintf(stderr, "job %s: %lld chunk(s) landed after it was taken over\n", id, n);
+	CHECK_INT(n, 0);
+	/* Its lease runs out; it runs again and completes. */
+	Atoll__V1__Job *j = wait_final(0, id);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_COMPLETED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+
+	struct rpc_status st;
+	j = submit_raw(0, 46, "parked until its deadline", NULL, false, 1, &st);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	snprintf(id, sizeof id, "%s", j->id);
+	protobuf_c_message_free_unpacked(&j->base, NULL);
+	CHECK_INT(store_sql(dsn, "INSERT INTO job_output VALUES ($1, 1, 0, 'x')", id), 0);
+	j = wait_final(0, id);
+	CHECK_INT(j ? j->state : 0, ATOLL__V1__JOB_STATE__JOB_STATE_FAILED);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	CHECK_INT(store_sql(dsn, count, id), 0);
+}
+
+/* Identifiers that are not UTF-8 are refused, not mended into others. */
+static void test_bad_identifiers(void)
+{
+	struct rpc_status st;
+	Atoll__V1__Job *j = submit_raw(0, 44, "key not UTF-8", "k-\xff", false, 0, &st);
+	CHECK(j == NULL);
+	CHECK_INT(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	j = cancel_job(0, "job_\xff", "", &st);
+	CHECK(j == NULL);
+	CHECK_INT(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+	if (j)
+		protobuf_c_message_free_unpacked(&j->base, NULL);
+	check_all_complete("identifiers not UTF-8");
 }
 
 static int64_t kill_at_ms;
@@ -546,6 +868,18 @@ int main(void)
 		test_remote_wait();
 	if (!check_failures)
 		test_many_waits();
+	if (!check_failures)
+		test_cancel_queued_bad_reason();
+	if (!check_failures)
+		test_island_error_cut();
+	if (!check_failures)
+		test_cancel_running_bad_reason();
+	if (!check_failures)
+		test_bad_identifiers();
+	if (!check_failures)
+		test_stray_cancel_notification(pg.dsn);
+	if (!check_failures)
+		test_no_orphan_chunks(pg.dsn);
 	if (!check_failures)
 		run_jobs(&cl, &pg);
 	if (!check_failures)

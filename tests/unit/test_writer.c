@@ -3,7 +3,8 @@
  * up only while it has not been sent, on time even while the writing
  * thread is stuck in the store; a write in doubt (the connection broke
  * with COMMIT on its way) is tried again until the store answers; and a
- * stopping writer tells never-sent writes from writes in doubt. */
+ * stopping writer tells never-sent writes from writes in doubt; a write
+ * the store refuses for its values fails alone, at once. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -97,6 +98,10 @@ static void f_rollback(struct store *s)
 static int f_write(struct store *s, const struct job_row *r)
 {
 	(void)s;
+	/* Values the store refuses (as PostgreSQL refuses text that is not
+	 * UTF-8): never landed, whatever the retries. */
+	if (strstr(r->id, "bad"))
+		return -EINVAL;
 	pthread_mutex_lock(&F.mu);
 	if (F.n_pending < MAX_IDS)
 		memcpy(F.pending[F.n_pending++], r->id, JOB_ID_LEN + 1);
@@ -327,6 +332,36 @@ static void test_stop(void)
 	CHECK(!was_sent(b->op.row.id));
 }
 
+/* A final write without patience that the store refuses for its values
+ * fails at once with -EINVAL; the writes around it, in the same batch,
+ * land in order. */
+static void test_refused_write_fails_alone(void)
+{
+	reset();
+	struct store_writer *wr;
+	CHECK_INT(store_writer_start(&F.base, &wr), 0);
+	int64_t t0 = time_mono_ms();
+	struct w *a = write_of(0, STORE_OP_INSERT_JOB, 5000);
+	struct w *bad = write_of(1, STORE_OP_FINISH_JOB, 0);
+	snprintf(bad->op.row.id, sizeof bad->op.row.id, "job_bad");
+	struct w *c = write_of(2, STORE_OP_FINISH_JOB, 0);
+	set_mode(STUCK); /* the three go in one batch */
+	store_writer_push(wr, &a->op);
+	store_writer_push(wr, &bad->op);
+	store_writer_push(wr, &c->op);
+	set_mode(OK);
+	CHECK(answered(bad));
+	CHECK(answered(c));
+	CHECK_INT(bad->err, -EINVAL);
+	CHECK_INT(a->err, 0);
+	CHECK_INT(c->err, 0);
+	CHECK(time_mono_ms() - t0 < 1000);
+	CHECK(has_landed(a->op.row.id));
+	CHECK(has_landed(c->op.row.id));
+	CHECK(!has_landed("job_bad"));
+	store_writer_stop(wr, 1000);
+}
+
 int main(void)
 {
 	F.base.ops = &FAKE_OPS;
@@ -341,5 +376,6 @@ int main(void)
 	test_gives_up_while_stuck();
 	test_in_doubt_is_retried();
 	test_stop();
+	test_refused_write_fails_alone();
 	CHECK_DONE();
 }
