@@ -197,7 +197,10 @@ struct tracked {
 	struct env_input_info info;
 	struct buf plaintext, stream;
 	uint64_t next_seq;
-	bool done, ok, duplicate;
+	bool done, ok;
+	/* Not checked: shares its id and attempt with another job, or is
+	 * not a TEE job of the known client. */
+	bool unchecked;
 	char *error; /* JobDone.error, as the host sees it */
 };
 
@@ -229,23 +232,24 @@ static void track(const Atoll__Enclave__V1__RunJob *rj)
 	snprintf(id, sizeof(id), "%s", rj->job_id);
 	if ((t = find(id, rj->attempt))) {
 		/* Two jobs of one id and attempt share output frames. */
-		t->duplicate = true;
+		t->unchecked = true;
 		return;
 	}
-	if (rj->mode != ATOLL__V1__MODE__MODE_TEE || rj->workload_id != 7 ||
-	    seen.n_jobs == MAX_TRACKED)
+	if (seen.n_jobs == MAX_TRACKED)
 		return;
-	t = &seen.jobs[seen.n_jobs];
+	t = &seen.jobs[seen.n_jobs++];
 	memset(t, 0, sizeof(*t));
-	if (env_open_input(rj->input.data, rj->input.len, rj->workload_id, e.priv,
+	snprintf(t->job_id, sizeof(t->job_id), "%s", id);
+	t->attempt = rj->attempt;
+	/* A job not checked still takes its id and attempt: a later job
+	 * under both shares its frames, so neither is checked. */
+	if (rj->mode != ATOLL__V1__MODE__MODE_TEE || rj->workload_id != 7 ||
+	    env_open_input(rj->input.data, rj->input.len, rj->workload_id, e.priv,
 			   e.pub, &t->info, &t->plaintext) != ENV_OK ||
 	    memcmp(t->info.client_pub, client_pub, ENV_KEY_LEN) != 0) {
 		buf_free(&t->plaintext);
-		return;
+		t->unchecked = true;
 	}
-	snprintf(t->job_id, sizeof(t->job_id), "%s", id);
-	t->attempt = rj->attempt;
-	seen.n_jobs++;
 }
 
 /* The fake TEE's evidence is the report data: it must bind the nonce,
@@ -286,7 +290,7 @@ static void on_frame(const uint8_t *p, size_t n)
 	case ATOLL__ENCLAVE__V1__ENCLAVE_MESSAGE__MSG_OUTPUT:
 		seen.outputs++;
 		t = find(m->output->job_id, m->output->attempt);
-		if (t && !t->duplicate) {
+		if (t && !t->unchecked) {
 			if (m->output->seq != t->next_seq++)
 				fuzz_die("output %llu of %s arrived as %llu",
 					 (unsigned long long)t->next_seq - 1,
@@ -378,7 +382,7 @@ static void check(void)
 		};
 		int r;
 
-		if (t->duplicate)
+		if (t->unchecked)
 			continue;
 		/* Whatever happened, the host never reads the backend's
 		 * words about a TEE job. */
