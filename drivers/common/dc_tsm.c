@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,15 +139,38 @@ int dc_tsm_provider(const char *dir, char *provider, size_t size,
 	return ATOLL_OK;
 }
 
+/* Provider names are kernel module names: '-' and '_' are one. */
+static bool provider_is(const char *prov, const char *want)
+{
+	for (; *prov && *want; prov++, want++)
+		if (*prov != *want && !(strchr("-_", *prov) && strchr("-_", *want)))
+			return false;
+	return *prov == *want;
+}
+
 int dc_tsm_report(const char *dir, const char *want_provider,
 		  const uint8_t *inblob, size_t inblob_len, size_t max_out,
 		  uint8_t **ret_out, size_t *ret_out_len, atoll_err *err)
 {
-	char entry[512], prov[64], g1[32], g2[32];
+	return dc_tsm_report_extra(dir, want_provider, inblob, inblob_len,
+				   max_out, NULL, ret_out, ret_out_len, err);
+}
+
+int dc_tsm_report_extra(const char *dir, const char *want_provider,
+			const uint8_t *inblob, size_t inblob_len,
+			size_t max_out, struct dc_tsm_extra *extra,
+			uint8_t **ret_out, size_t *ret_out_len,
+			atoll_err *err)
+{
+	char entry[512], prov[64], g1[32], g2[32], lvl[16];
 	uint8_t *out = NULL;
 	size_t len = 0;
 	int r, e;
 
+	if (extra) {
+		extra->aux = NULL;
+		extra->aux_len = 0;
+	}
 	r = make_entry(dir, entry, sizeof(entry), err);
 	if (r != ATOLL_OK)
 		return r;
@@ -155,11 +179,20 @@ int dc_tsm_report(const char *dir, const char *want_provider,
 			   strerror(-e));
 		goto out;
 	}
-	if (strcmp(prov, want_provider) != 0) {
+	if (!provider_is(prov, want_provider)) {
 		r = dc_err(err, ATOLL_E_UNAVAILABLE,
 			   "the configfs-tsm provider is '%s', not %s", prov,
 			   want_provider);
 		goto out;
+	}
+	if (extra && extra->privlevel) {
+		snprintf(lvl, sizeof(lvl), "%u", extra->privlevel);
+		if ((e = write_attr(entry, "privlevel", (const uint8_t *)lvl,
+				    strlen(lvl))) < 0) {
+			r = dc_err(err, ATOLL_E_IO, "%s/privlevel: %s", entry,
+				   strerror(-e));
+			goto out;
+		}
 	}
 	if ((e = write_attr(entry, "inblob", inblob, inblob_len)) < 0) {
 		r = dc_err(err, ATOLL_E_IO, "%s/inblob: %s", entry,
@@ -167,8 +200,20 @@ int dc_tsm_report(const char *dir, const char *want_provider,
 		goto out;
 	}
 	if ((e = read_text(entry, "generation", g1, sizeof(g1))) < 0 ||
-	    (e = read_attr(entry, "outblob", max_out, &out, &len)) < 0 ||
-	    (e = read_text(entry, "generation", g2, sizeof(g2))) < 0) {
+	    (e = read_attr(entry, "outblob", max_out, &out, &len)) < 0) {
+		r = dc_err(err, ATOLL_E_IO,
+			   "%s: reading the report: %s (does the host answer "
+			   "report requests? TDX needs its quote generation "
+			   "service)", entry, strerror(-e));
+		goto out;
+	}
+	if (extra && extra->max_aux &&
+	    read_attr(entry, "auxblob", extra->max_aux, &extra->aux,
+		      &extra->aux_len) < 0) {
+		extra->aux = NULL;
+		extra->aux_len = 0;
+	}
+	if ((e = read_text(entry, "generation", g2, sizeof(g2))) < 0) {
 		r = dc_err(err, ATOLL_E_IO, "%s: reading the report: %s", entry,
 			   strerror(-e));
 		goto out;
@@ -191,6 +236,11 @@ int dc_tsm_report(const char *dir, const char *want_provider,
 	r = ATOLL_OK;
 out:
 	free(out);
+	if (r != ATOLL_OK && extra) {
+		free(extra->aux);
+		extra->aux = NULL;
+		extra->aux_len = 0;
+	}
 	rmdir(entry);
 	return r;
 }

@@ -13,6 +13,7 @@
 
 #include <linux/sev-guest.h>
 
+#include "dc_tsm.h"
 #include "dc_util.h"
 #include "snp.h"
 
@@ -123,68 +124,6 @@ int snp_cert_table_add(struct dc_collateral *c, const uint8_t *data,
 	return table_walk(data, len, add_entry, &a, err);
 }
 
-static int tsm_read(const char *dir, const char *file, uint8_t **ret,
-		    size_t *ret_len, size_t max)
-{
-	char path[512];
-	uint8_t *buf;
-	size_t len = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, max - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = -errno;
-
-			close(fd);
-			free(buf);
-			return e;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == max)
-			break;
-	}
-	close(fd);
-	buf[len] = 0;
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
-static int tsm_write(const char *dir, const char *file, const void *data,
-		     size_t len)
-{
-	char path[512];
-	ssize_t n;
-	int fd, e = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, data, len);
-	if (n < 0)
-		e = -errno;
-	else if ((size_t)n != len)
-		e = -EIO;
-	close(fd);
-	return e;
-}
-
 struct evidence_build {
 	atoll_evidence *ev;
 	atoll_err *err;
@@ -251,80 +190,28 @@ static int make_evidence(const uint8_t *report, const uint8_t *table,
 	return ATOLL_OK;
 }
 
-static bool tsm_provider_is_snp(const char *entry)
-{
-	uint8_t *p = NULL;
-	size_t n = 0;
-	bool ok;
-
-	if (tsm_read(entry, "provider", &p, &n, 64) < 0)
-		return false;
-	ok = strncmp((const char *)p, "sev_guest", 9) == 0 ||
-	     strncmp((const char *)p, "sev-guest", 9) == 0;
-	free(p);
-	return ok;
-}
-
+/* The report through configfs-tsm (dc_tsm), with the host's certificate
+ * table from auxblob when it gives one. */
 static int collect_tsm(struct snp_ctx *ctx, const uint8_t *report_data,
 		       atoll_evidence **ret, atoll_err *err)
 {
-	static unsigned counter;
-	char entry[400], lvl[8];
-	uint8_t *out = NULL, *aux = NULL, *gen1 = NULL, *gen2 = NULL;
-	size_t out_len = 0, aux_len = 0, n;
-	int r, status;
+	struct dc_tsm_extra extra = { .privlevel = ctx->vmpl, .max_aux = 65536 };
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	int status;
 
-	snprintf(entry, sizeof(entry), "%s/atoll-%d-%u", ctx->tsm_dir,
-		 (int)getpid(), counter++);
-	if (mkdir(entry, 0700) < 0)
-		return dc_err(err, ATOLL_E_IO, "mkdir %s: %s", entry,
-			      strerror(errno));
-	if (!tsm_provider_is_snp(entry)) {
-		status = dc_err(err, ATOLL_E_UNAVAILABLE,
-				"configfs-tsm provider is not sev_guest");
-		goto out_rmdir;
-	}
-	snprintf(lvl, sizeof(lvl), "%u", ctx->vmpl);
-	if (ctx->vmpl && (r = tsm_write(entry, "privlevel", lvl,
-					strlen(lvl))) < 0) {
-		status = dc_err(err, ATOLL_E_IO, "write privlevel: %s",
-				strerror(-r));
-		goto out_rmdir;
-	}
-	r = tsm_write(entry, "inblob", report_data, 64);
-	if (r == 0)
-		r = tsm_read(entry, "generation", &gen1, &n, 32);
-	if (r == 0)
-		r = tsm_read(entry, "outblob", &out, &out_len, 8192);
-	if (r == 0 && tsm_read(entry, "auxblob", &aux, &aux_len, 65536) < 0)
-		aux_len = 0;
-	if (r == 0)
-		r = tsm_read(entry, "generation", &gen2, &n, 32);
-	if (r < 0) {
-		status = dc_err(err, ATOLL_E_IO, "configfs-tsm report: %s",
-				strerror(-r));
-		goto out_rmdir;
-	}
-	/* Another writer between our write and read would change the
-	 * generation; the report would not be ours. */
-	if (strcmp((char *)gen1, (char *)gen2) != 0) {
-		status = dc_err(err, ATOLL_E_IO,
-				"configfs-tsm entry changed while reading");
-		goto out_rmdir;
-	}
-	if (out_len < SNP_REPORT_SIZE) {
+	status = dc_tsm_report_extra(ctx->tsm_dir, "sev_guest", report_data, 64,
+				     8192, &extra, &out, &out_len, err);
+	if (status != ATOLL_OK)
+		return status;
+	if (out_len < SNP_REPORT_SIZE)
 		status = dc_err(err, ATOLL_E_IO,
 				"configfs-tsm outblob is %zu bytes, want %u",
 				out_len, SNP_REPORT_SIZE);
-		goto out_rmdir;
-	}
-	status = make_evidence(out, aux, aux_len, ret, err);
-out_rmdir:
-	rmdir(entry);
+	else
+		status = make_evidence(out, extra.aux, extra.aux_len, ret, err);
 	free(out);
-	free(aux);
-	free(gen1);
-	free(gen2);
+	free(extra.aux);
 	return status;
 }
 
@@ -426,23 +313,16 @@ static bool tsm_present(struct snp_ctx *ctx)
 	return stat(ctx->tsm_dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* configfs-tsm also serves TDX and others: look at the provider of a
- * throwaway entry. */
+/* configfs-tsm also serves TDX and others: is its provider sev_guest? */
 static bool tsm_is_snp(struct snp_ctx *ctx)
 {
-	static unsigned counter;
-	char entry[400];
-	bool ok;
+	char prov[64];
+	atoll_err e;
 
-	if (!tsm_present(ctx))
-		return false;
-	snprintf(entry, sizeof(entry), "%s/atoll-probe-%d-%u", ctx->tsm_dir,
-		 (int)getpid(), counter++);
-	if (mkdir(entry, 0700) < 0)
-		return false;
-	ok = tsm_provider_is_snp(entry);
-	rmdir(entry);
-	return ok;
+	return tsm_present(ctx) &&
+	       dc_tsm_provider(ctx->tsm_dir, prov, sizeof(prov), &e) == ATOLL_OK &&
+	       (strncmp(prov, "sev_guest", 9) == 0 ||
+		strncmp(prov, "sev-guest", 9) == 0);
 }
 
 int snp_detect(void *vctx, atoll_err *err)

@@ -3,8 +3,6 @@
  * through the kernel's configfs-tsm report interface, which asks the host's
  * quoting service (QGS) for the quote. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +10,10 @@
 #include <unistd.h>
 
 #include "dc_driver.h"
+#include "dc_tsm.h"
 #include "dcap.h"
-#include "util/fsutil.h"
 
-#define TSM_DIR "/sys/kernel/config/tsm/report"
+#define TSM_DIR DC_TSM_DIR
 #define TDX_GUEST_DEV "/dev/tdx_guest"
 /* Quotes are a few kilobytes; leave room for long certificate chains. */
 #define MAX_QUOTE (1u << 20)
@@ -110,53 +108,15 @@ static int tdx_detect(void *ctx, atoll_err *err)
 	return ATOLL_OK;
 }
 
-static int write_all(const char *path, const uint8_t *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	size_t done = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = n < 0 ? -errno : -EIO;
-			close(fd);
-			return e;
-		}
-		done += (size_t)n;
-	}
-	return close(fd) < 0 ? -errno : 0;
-}
-
-static int read_text(const char *path, char *out, size_t n)
-{
-	uint8_t *d = NULL;
-	size_t len = 0;
-	int r = fs_read_file(path, n - 1, &d, &len);
-
-	if (r < 0)
-		return r;
-	while (len > 0 && (d[len - 1] == '\n' || d[len - 1] == ' '))
-		len--;
-	memcpy(out, d, len);
-	out[len] = '\0';
-	free(d);
-	return 0;
-}
-
+/* The quote through configfs-tsm (dc_tsm). */
 static int tdx_collect(void *ctx, const uint8_t *report_data,
 		       atoll_evidence **ret_evidence, atoll_err *err)
 {
-	static atomic_uint seq;
 	struct tdx_ctx *c = ctx;
-	char dir[320], path[384], prov[64], g1[32], g2[32];
-	atoll_evidence *ev = NULL;
+	atoll_evidence *ev;
 	uint8_t *quote = NULL;
 	size_t len = 0;
-	int r, e;
+	int r;
 
 	if (!c || !report_data || !ret_evidence)
 		return dc_err(err, ATOLL_E_INVALID_ARGUMENT,
@@ -164,67 +124,20 @@ static int tdx_collect(void *ctx, const uint8_t *report_data,
 	r = tdx_detect(ctx, err);
 	if (r != ATOLL_OK)
 		return r;
-	snprintf(dir, sizeof(dir), "%s/atoll-%ld-%u", c->tsm_dir, (long)getpid(),
-		 atomic_fetch_add(&seq, 1));
-	if (mkdir(dir, 0700) < 0)
-		return dc_err(err, errno == ENOENT ? ATOLL_E_UNAVAILABLE :
-						     ATOLL_E_IO,
-			      "mkdir %s: %s", dir, strerror(errno));
-
-	snprintf(path, sizeof(path), "%s/provider", dir);
-	if ((e = read_text(path, prov, sizeof(prov))) < 0) {
-		r = dc_err(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
-		goto out;
-	}
-	if (strcmp(prov, "tdx_guest") != 0) {
-		r = dc_err(err, ATOLL_E_UNAVAILABLE,
-			   "the TSM report provider is '%s', not tdx_guest",
-			   prov);
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/inblob", dir);
-	if ((e = write_all(path, report_data, ATOLL_REPORT_DATA_LEN)) < 0) {
-		r = dc_err(err, ATOLL_E_IO, "write %s: %s", path, strerror(-e));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/generation", dir);
-	if ((e = read_text(path, g1, sizeof(g1))) < 0) {
-		r = dc_err(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/outblob", dir);
-	if ((e = fs_read_file(path, MAX_QUOTE, &quote, &len)) < 0) {
-		r = dc_err(err, ATOLL_E_IO,
-			   "read %s: %s (is the host's quote generation service reachable?)",
-			   path, strerror(-e));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/generation", dir);
-	if ((e = read_text(path, g2, sizeof(g2))) < 0) {
-		r = dc_err(err, ATOLL_E_IO, "read %s: %s", path, strerror(-e));
-		goto out;
-	}
-	/* Another writer of this entry would change the generation. */
-	if (strcmp(g1, g2) != 0) {
-		r = dc_err(err, ATOLL_E_IO,
-			   "%s changed while the quote was read", dir);
-		goto out;
-	}
+	r = dc_tsm_report(c->tsm_dir, "tdx_guest", report_data,
+			  ATOLL_REPORT_DATA_LEN, MAX_QUOTE, &quote, &len, err);
+	if (r != ATOLL_OK)
+		return r;
 	ev = calloc(1, sizeof(*ev));
 	if (!ev) {
-		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
-		goto out;
+		free(quote);
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
 	}
 	ev->struct_size = sizeof(*ev);
 	ev->data = quote;
 	ev->len = len;
-	quote = NULL;
 	*ret_evidence = ev;
-	r = ATOLL_OK;
-out:
-	free(quote);
-	rmdir(dir);
-	return r;
+	return ATOLL_OK;
 }
 
 /* The TD's identity from the TD 1.0 or 1.5 report body. */
