@@ -170,3 +170,19 @@ void dc_driver_evidence_free(void *ctx, atoll_evidence *evidence)
 	free(evidence->data);
 	free(evidence);
 }
+
+int dc_driver_evidence_new(uint8_t *data, size_t len, atoll_evidence **ret,
+			   atoll_err *err)
+{
+	atoll_evidence *ev = calloc(1, sizeof(*ev));
+
+	if (!ev) {
+		free(data);
+		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
+	}
+	ev->struct_size = sizeof(*ev);
+	ev->data = data;
+	ev->len = len;
+	*ret = ev;
+	return ATOLL_OK;
+}

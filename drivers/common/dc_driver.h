@@ -74,6 +74,10 @@ void dc_driver_claims_free(void *ctx, atoll_claims *claims);
 /* evidence_free() of drivers whose evidence is a malloc'd atoll_evidence
  * holding malloc'd data and no collateral. Accepts NULL. */
 void dc_driver_evidence_free(void *ctx, atoll_evidence *evidence);
+/* Such evidence around data (malloc'd, len bytes), which it takes: on
+ * ATOLL_E_NOMEM data is freed. ATOLL_OK with *ret. */
+int dc_driver_evidence_new(uint8_t *data, size_t len, atoll_evidence **ret,
+			   atoll_err *err);
 
 #ifdef __cplusplus
 }

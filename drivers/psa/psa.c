@@ -421,7 +421,6 @@ static int psa_collect(void *vctx, const uint8_t *report_data,
 	struct dc_cose_sign1 m = { 0 };
 	cbor_item_t *payload = NULL;
 	struct psa_token *t = NULL;
-	atoll_evidence *ev;
 	uint8_t *tok = NULL;
 	size_t len = 0;
 	int r;
@@ -461,16 +460,7 @@ static int psa_collect(void *vctx, const uint8_t *report_data,
 		free(tok);
 		return r;
 	}
-	ev = calloc(1, sizeof(*ev));
-	if (!ev) {
-		free(tok);
-		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
-	}
-	ev->struct_size = sizeof(*ev);
-	ev->data = tok;
-	ev->len = len;
-	*ret_evidence = ev;
-	return ATOLL_OK;
+	return dc_driver_evidence_new(tok, len, ret_evidence, err);
 }
 
 static const atoll_tee_driver psa_driver = {

@@ -124,7 +124,6 @@ static int sgx_collect(void *ctx, const uint8_t *report_data,
 	struct sgx_ctx *c = ctx;
 	struct dcap_quote q;
 	char path[320];
-	atoll_evidence *ev;
 	uint8_t *quote = NULL;
 	size_t len = 0;
 	int r;
@@ -164,16 +163,7 @@ static int sgx_collect(void *ctx, const uint8_t *report_data,
 			      "the quote from %s does not carry the report data "
 			      "written to user_report_data", path);
 	}
-	ev = calloc(1, sizeof(*ev));
-	if (!ev) {
-		free(quote);
-		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
-	}
-	ev->struct_size = sizeof(*ev);
-	ev->data = quote;
-	ev->len = len;
-	*ret_evidence = ev;
-	return ATOLL_OK;
+	return dc_driver_evidence_new(quote, len, ret_evidence, err);
 }
 
 /* The enclave's identity from the SGX report body. */

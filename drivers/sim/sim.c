@@ -372,7 +372,6 @@ static int sim_collect(void *vctx, const uint8_t *report_data,
 {
 	struct sim_ctx *ctx = vctx;
 	struct sim_report rep = { 0 };
-	atoll_evidence *ev = NULL;
 	uint8_t *buf = NULL;
 	size_t body_len = 0;
 	int r;
@@ -397,16 +396,8 @@ static int sim_collect(void *vctx, const uint8_t *report_data,
 	r = sign_raw(ctx->key, buf, body_len, buf + body_len, err);
 	if (r != ATOLL_OK)
 		goto out_fail;
-	ev = calloc(1, sizeof(*ev));
-	if (!ev) {
-		r = dc_err(err, ATOLL_E_NOMEM, "out of memory");
-		goto out_fail;
-	}
-	ev->struct_size = sizeof(*ev);
-	ev->data = buf;
-	ev->len = body_len + SIM_SIG_LEN;
-	*ret_evidence = ev;
-	return ATOLL_OK;
+	return dc_driver_evidence_new(buf, body_len + SIM_SIG_LEN, ret_evidence,
+				      err);
 out_fail:
 	free(buf);
 	return r;

@@ -113,7 +113,6 @@ static int tdx_collect(void *ctx, const uint8_t *report_data,
 		       atoll_evidence **ret_evidence, atoll_err *err)
 {
 	struct tdx_ctx *c = ctx;
-	atoll_evidence *ev;
 	uint8_t *quote = NULL;
 	size_t len = 0;
 	int r;
@@ -128,16 +127,7 @@ static int tdx_collect(void *ctx, const uint8_t *report_data,
 			  ATOLL_REPORT_DATA_LEN, MAX_QUOTE, &quote, &len, err);
 	if (r != ATOLL_OK)
 		return r;
-	ev = calloc(1, sizeof(*ev));
-	if (!ev) {
-		free(quote);
-		return dc_err(err, ATOLL_E_NOMEM, "out of memory");
-	}
-	ev->struct_size = sizeof(*ev);
-	ev->data = quote;
-	ev->len = len;
-	*ret_evidence = ev;
-	return ATOLL_OK;
+	return dc_driver_evidence_new(quote, len, ret_evidence, err);
 }
 
 /* The TD's identity from the TD 1.0 or 1.5 report body. */
