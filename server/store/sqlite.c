@@ -407,13 +407,13 @@ static int sq_finish_job(struct store *base, const struct job_row *r)
 	return e;
 }
 
-static int sq_get_job(struct store *base, const char *tenant, const char *id, struct job_row *out)
+/* One job row by a prepared statement with two text parameters. */
+static int read_one_job(struct sqlite_store *s, sqlite3_stmt *st, const char *a, const char *b,
+			struct job_row *out)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
 	pthread_mutex_lock(&s->rmu);
-	sqlite3_stmt *st = s->get_job;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		read_job(st, out);
@@ -423,21 +423,17 @@ static int sq_get_job(struct store *base, const char *tenant, const char *id, st
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
+static int sq_get_job(struct store *base, const char *tenant, const char *id, struct job_row *out)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	return read_one_job(s, s->get_job, id, tenant, out);
+}
+
 static int sq_find_idempotent(struct store *base, const char *tenant, const char *idempotency_key,
 			  struct job_row *out)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	pthread_mutex_lock(&s->rmu);
-	sqlite3_stmt *st = s->find_idem;
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, idempotency_key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		read_job(st, out);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&s->rmu);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+	return read_one_job(s, s->find_idem, tenant, idempotency_key, out);
 }
 
 static int sq_list_jobs(struct store *base, const char *tenant, int state, uint32_t workload_id,
