@@ -292,6 +292,8 @@ void job_answer_final(struct core *c, struct job *j);
 void job_answer_shutdown(struct job *j);
 /* The key of core->idem for a tenant's idempotency key. */
 size_t idem_key(const char *tenant, const char *key, char *out, size_t out_size);
+/* Drop j from the idempotency index, if the index holds j under its key. */
+void idem_forget(struct core *c, struct job *j);
 
 /* jobs.c */
 void job_free(struct core *c, struct job *j);

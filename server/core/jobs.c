@@ -105,12 +105,7 @@ static void finish_done(struct store_op *op, int err, void *ud)
 		if (err == 0)
 			ws = local_final_waits(c, j, &snap);
 		hmap_dels(&c->finishing, op->row.id);
-		if (j->row.idempotency_key[0]) {
-			char k[300];
-			size_t kl = idem_key(j->row.tenant, j->row.idempotency_key, k, sizeof k);
-			if (hmap_get(&c->idem, k, kl) == j)
-				hmap_del(&c->idem, k, kl);
-		}
+		idem_forget(c, j);
 		if (err == -ESTALE)
 			log_warn("job %s attempt %u: its end was not stored, the job is no longer "
 				 "this coordinator's (its lease ran out or it was cancelled)",

@@ -143,7 +143,7 @@ void job_answer_shutdown(struct job *j)
 	}
 }
 
-static void idem_forget(struct core *c, struct job *j)
+void idem_forget(struct core *c, struct job *j)
 {
 	if (!j->row.idempotency_key[0])
 		return;
