@@ -1064,26 +1064,6 @@ static int section_recovery(void)
 	return 0;
 }
 
-/* Find the build tree from this program's location when the test
- * environment is not set (build/tests/perf/<this>). */
-static void default_env(void)
-{
-	if (getenv("ATOLL_BUILD_DIR"))
-		return;
-	char exe[1024], dir[1024];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return;
-	exe[n] = 0;
-	fs_dirname(exe, dir, sizeof dir);
-	char build[1100], modules[1200];
-	snprintf(build, sizeof build, "%s/../..", dir);
-	snprintf(modules, sizeof modules, "%s/modules", build);
-	setenv("ATOLL_BUILD_DIR", build, 0);
-	setenv("ATOLL_MODULE_DIR", modules, 0);
-	setenv("ATOLL_SOURCE_DIR", ATOLL_SOURCE_DIR_DEFAULT, 0);
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: atoll-bench-figures [--quick] [--watch] [--threads N] [--sync full|normal] [--seconds S]"
@@ -1145,7 +1125,7 @@ int main(int argc, char **argv)
 		}
 		want[w] = true;
 	}
-	default_env();
+	h_default_env(ATOLL_SOURCE_DIR_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
 	grpc_init();
 	int rc = 0;

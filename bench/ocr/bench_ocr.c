@@ -297,31 +297,13 @@ static int bench_tee(int n)
 	return 0;
 }
 
-static void default_env(void)
-{
-	if (getenv("ATOLL_BUILD_DIR"))
-		return;
-	char exe[1024], d[1024];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return;
-	exe[n] = 0;
-	fs_dirname(exe, d, sizeof d);
-	char build[1100], modules[1200];
-	snprintf(build, sizeof build, "%s/../..", d);
-	snprintf(modules, sizeof modules, "%s/modules", build);
-	setenv("ATOLL_BUILD_DIR", build, 0);
-	setenv("ATOLL_MODULE_DIR", modules, 0);
-	setenv("ATOLL_SOURCE_DIR", OCRKIT_SOURCE_DIR, 0);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s local|tee|all [N]\n", argv[0]);
 		return 2;
 	}
-	default_env();
+	h_default_env(OCRKIT_SOURCE_DIR);
 	signal(SIGPIPE, SIG_IGN);
 	mkdir(ocrkit_corpus_dir(), 0755);
 	snprintf(dir, sizeof dir, "%s/bench", ocrkit_corpus_dir());

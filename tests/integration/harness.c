@@ -32,6 +32,24 @@ int h_write(const char *dir, const char *name, const char *text, char *out, size
 	return fs_write_atomic(path, text, strlen(text), 0644);
 }
 
+void h_default_env(const char *source_dir)
+{
+	if (getenv("ATOLL_BUILD_DIR"))
+		return;
+	char exe[1024], dir[1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return;
+	exe[n] = 0;
+	fs_dirname(exe, dir, sizeof dir);
+	char build[1100], modules[1200];
+	snprintf(build, sizeof build, "%s/../..", dir);
+	snprintf(modules, sizeof modules, "%s/modules", build);
+	setenv("ATOLL_BUILD_DIR", build, 0);
+	setenv("ATOLL_MODULE_DIR", modules, 0);
+	setenv("ATOLL_SOURCE_DIR", source_dir, 0);
+}
+
 const char *h_build_path(const char *rel)
 {
 	static __thread char path[1024];

@@ -22,6 +22,10 @@ int h_tmpdir(const char *name, char *out, size_t size);
 int h_write(const char *dir, const char *name, const char *text, char *out, size_t size);
 /* Path of a built program: $ATOLL_BUILD_DIR/<rel>. */
 const char *h_build_path(const char *rel);
+/* For programs run by hand rather than by ctest: when ATOLL_BUILD_DIR is
+ * not set, take the build tree as two levels above this executable
+ * (build/<dir>/<sub>/<program>), its modules, and source_dir. */
+void h_default_env(const char *source_dir);
 const char *h_module_dir(void);
 /* Start atoll-coordinator with dir/<config> listening on an ephemeral
  * port; stderr to dir/coordinator.log. Waits until the port is known.
