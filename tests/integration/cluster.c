@@ -365,3 +365,40 @@ Atoll__V1__AttestedIsland *c_find_island(Atoll__V1__ListAttestedIslandsResponse 
 			return r->islands[i];
 	return NULL;
 }
+
+int cluster_start_proxy(struct cluster *cl, int coord_port, const char *keystore,
+			const char *extra_yaml, struct proc *p)
+{
+	char yaml[4096], cfg[700], log[700];
+	snprintf(yaml, sizeof yaml,
+		 "listen: {address: 127.0.0.1:0}\n"
+		 "coordinator: {address: 127.0.0.1:%d, timeout: 20s}\n"
+		 "keystore: %s\n"
+		 "policy: client-policy.yaml\n"
+		 "%s",
+		 coord_port, keystore, extra_yaml ? extra_yaml : "");
+	int e = h_write(cl->dir, "proxy.yaml", yaml, cfg, sizeof cfg);
+	if (e < 0)
+		return e;
+	snprintf(log, sizeof log, "%s/proxy.log", cl->dir);
+	if ((size_t)snprintf(p->portfile, sizeof p->portfile, "%.500s/proxy.port", cl->dir) >=
+	    sizeof p->portfile)
+		return -ENAMETOOLONG;
+	char *argv[] = { (char *)h_build_path("tools/atoll-proxy"), "--config", cfg, "--port-file",
+			 p->portfile, "--log-level", "debug", NULL };
+	if ((e = h_spawn(argv, log, p)) < 0)
+		return e;
+	for (int i = 0; i < 300; i++) {
+		uint8_t *d;
+		size_t n;
+		if (fs_read_file(p->portfile, 64, &d, &n) == 0) {
+			p->port = atoi((char *)d);
+			free(d);
+			return 0;
+		}
+		if (!h_alive(p))
+			return -ECHILD;
+		time_sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}

@@ -107,6 +107,11 @@ Atoll__V1__AttestedIsland *c_find_island(Atoll__V1__ListAttestedIslandsResponse 
  * measurement, with the manifest pins `atollctl manifest --policy` prints
  * for island-<island_id>.yaml. */
 int cluster_write_client_policy(struct cluster *cl, const char *name, const char *island_id);
+/* atoll-proxy on 127.0.0.1 (port into p->port), in front of the
+ * coordinator at coord_port, with dir/proxy.yaml naming keystore (relative
+ * to dir), client-policy.yaml and extra_yaml (NULL or more lines). */
+int cluster_start_proxy(struct cluster *cl, int coord_port, const char *keystore,
+			const char *extra_yaml, struct proc *p);
 
 /* A minimal enclave manifest (no workloads) for test islands that speak
  * the protocol themselves, and its SHA-256 for the report data. */

@@ -240,41 +240,6 @@ static void refused(int rc, const char *out, const char *why)
 
 static struct proc proxy;
 
-static int start_proxy(struct cluster *cl)
-{
-	char yaml[1024], cfg[700], log[700];
-	snprintf(yaml, sizeof yaml,
-		 "listen: {address: 127.0.0.1:0}\n"
-		 "coordinator: {address: 127.0.0.1:%d, timeout: 10s}\n"
-		 "keystore: keystore\n"
-		 "policy: client-policy.yaml\n",
-		 fake_port);
-	int e = h_write(cl->dir, "proxy.yaml", yaml, cfg, sizeof cfg);
-	if (e < 0)
-		return e;
-	snprintf(log, sizeof log, "%s/proxy.log", cl->dir);
-	if ((size_t)snprintf(proxy.portfile, sizeof proxy.portfile, "%.500s/proxy.port", cl->dir) >=
-	    sizeof proxy.portfile)
-		return -ENAMETOOLONG;
-	char *argv[] = { (char *)h_build_path("tools/atoll-proxy"), "--config", cfg, "--port-file",
-			 proxy.portfile, NULL };
-	if ((e = h_spawn(argv, log, &proxy)) < 0)
-		return e;
-	for (int i = 0; i < 300; i++) {
-		uint8_t *d;
-		size_t n;
-		if (fs_read_file(proxy.portfile, 64, &d, &n) == 0) {
-			proxy.port = atoi((char *)d);
-			free(d);
-			return 0;
-		}
-		if (!h_alive(&proxy))
-			return -ECHILD;
-		time_sleep_ms(20);
-	}
-	return -ETIMEDOUT;
-}
-
 /* One request to the proxy with curl: the HTTP status, the body in out. */
 static int proxy_http(struct cluster *cl, const char *method, const char *path, char *out,
 		      size_t size)
@@ -324,7 +289,7 @@ static void test_proxy_forgeries(struct cluster *cl, const Atoll__V1__Job *j1,
 				 const Atoll__V1__Job *j2)
 {
 	char out[1 << 16], path[256];
-	CHECK_INT(start_proxy(cl), 0);
+	CHECK_INT(cluster_start_proxy(cl, fake_port, "keystore", NULL, &proxy), 0);
 	if (check_failures)
 		return;
 	/* Control: the real job opens through the proxy. */

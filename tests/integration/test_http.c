@@ -189,41 +189,13 @@ static void test_script(struct cluster *cl, const char *name)
 
 static int start_proxy(struct cluster *cl)
 {
-	char yaml[4096], cfg[700], log[700];
-	snprintf(yaml, sizeof yaml,
-		 "listen: {address: 127.0.0.1:0}\n"
-		 "coordinator: {address: 127.0.0.1:%d, timeout: 20s}\n"
-		 "keystore: proxy-keys\n"
-		 "policy: client-policy.yaml\n"
-		 "limits: {max_body_bytes: 65536, sse_keepalive: 500ms, paillier_bits: 2048}\n",
-		 cl->coord.port);
-	int e = h_write(cl->dir, "proxy.yaml", yaml, cfg, sizeof cfg);
-	if (e < 0)
-		return e;
-	snprintf(log, sizeof log, "%s/proxy.log", cl->dir);
-	char portfile[700];
-	snprintf(portfile, sizeof portfile, "%s/proxy.port", cl->dir);
-	if (strlen(portfile) >= sizeof proxy.portfile)
-		return -ENAMETOOLONG;
-	memcpy(proxy.portfile, portfile, strlen(portfile) + 1);
-	char *argv[] = { (char *)h_build_path("tools/atoll-proxy"), "--config", cfg, "--port-file",
-			 proxy.portfile, "--log-level", "debug", NULL };
-	if ((e = h_spawn(argv, log, &proxy)) < 0)
-		return e;
-	for (int i = 0; i < 300; i++) {
-		uint8_t *d;
-		size_t n;
-		if (fs_read_file(proxy.portfile, 64, &d, &n) == 0) {
-			proxy.port = atoi((char *)d);
-			free(d);
-			snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
-			return 0;
-		}
-		if (!h_alive(&proxy))
-			return -ECHILD;
-		usleep(20000);
-	}
-	return -ETIMEDOUT;
+	int e = cluster_start_proxy(cl, cl->coord.port, "proxy-keys",
+				    "limits: {max_body_bytes: 65536, sse_keepalive: 500ms, "
+				    "paillier_bits: 2048}\n",
+				    &proxy);
+	if (e == 0)
+		snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+	return e;
 }
 
 int main(void)
